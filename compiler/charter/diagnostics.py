@@ -1,0 +1,75 @@
+"""Diagnostics: the one error currency of every stage, from the YAML reader to the linter."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Iterable
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Loc:
+    """A position in a source file; line and column count from 1."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.col}"
+        return self.file
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem found in a spec: where, how bad, which check, and what to do."""
+
+    loc: Loc
+    code: str
+    message: str
+    severity: str = "error"
+    # Lint rules carry a kebab-case name next to their code; front-end checks use the name as code.
+    name: str = ""
+    related: tuple[Loc, ...] = field(default=())
+
+    def format(self) -> str:
+        tag = f"{self.code} {self.name}" if self.name else self.code
+        return f"{self.loc}: {self.severity}: {self.message} [{tag}]"
+
+    def to_dict(self) -> dict:
+        data = {
+            "file": self.loc.file,
+            "line": self.loc.line,
+            "column": self.loc.col,
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+        }
+        if self.name:
+            data["name"] = self.name
+        if self.related:
+            data["related"] = [asdict(r) for r in self.related]
+        return data
+
+
+def sort_key(d: Diagnostic):
+    return (d.loc.file, d.loc.line, d.loc.col, d.code, d.message)
+
+
+class CharterError(Exception):
+    """Raised when a spec cannot be loaded; carries every diagnostic found, not only the first."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(sorted(set(diagnostics), key=sort_key))
+        super().__init__(self.diagnostics[0].format() if self.diagnostics else "invalid spec")
+
+    def __str__(self) -> str:
+        return "\n".join(d.format() for d in self.diagnostics)
+
+    def to_json(self) -> str:
+        return json.dumps([d.to_dict() for d in self.diagnostics], indent=2)
+
+
+class UnreadableError(CharterError):
+    """The spec file itself could not be read (missing, a directory, no permission)."""

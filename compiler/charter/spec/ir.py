@@ -1,0 +1,269 @@
+"""The intermediate representation: one typed, immutable Spec that every later stage reads.
+
+Nothing downstream of the front end looks at YAML. Every clause keeps the position it was
+written at, so lint findings and build provenance point back at the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Literal, Optional, Union
+
+from ..diagnostics import Loc
+
+Strength = Literal["hard", "default", "soft"]
+STRENGTHS: tuple[Strength, ...] = ("hard", "default", "soft")
+DRIFT_RISKS = ("sycophancy", "emotional-dependence", "ai-consciousness", "roleplay-escape")
+CLAUSE_KINDS = ("value", "trait", "rule", "tension")
+NOWHERE = Loc("<none>")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where an imported clause came from in its source document."""
+
+    document: str
+    section: str = ""
+    lines: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    id: str
+    description: str
+    notes: str = ""
+    loc: Loc = NOWHERE
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    tone: tuple[str, ...] = ()
+    do: tuple[str, ...] = ()
+    avoid: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.tone or self.do or self.avoid)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    self_description: str = ""
+    nature: str = ""
+    background: str = ""
+    voice: Voice = field(default_factory=Voice)
+    loc: Loc = NOWHERE
+    nature_loc: Loc = NOWHERE
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    id: str
+    description: str
+    priority: int  # 1 is the highest
+    notes: str = ""
+    source: Optional[Source] = None
+    loc: Loc = NOWHERE
+
+    @property
+    def ref(self) -> str:
+        return f"value:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Trait:
+    id: str
+    description: str
+    when: tuple[str, ...] = ()
+    notes: str = ""
+    source: Optional[Source] = None
+    loc: Loc = NOWHERE
+
+    @property
+    def ref(self) -> str:
+        return f"trait:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    text: str
+    strength: Strength = "default"
+    serves: tuple[str, ...] = ()
+    when: tuple[str, ...] = ()
+    rationale: str = ""
+    notes: str = ""
+    source: Optional[Source] = None
+    loc: Loc = NOWHERE
+    text_loc: Loc = NOWHERE
+
+    @property
+    def ref(self) -> str:
+        return f"rule:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class BadReply:
+    text: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A user turn (or conversation ending with one), a good reply and bad replies.
+
+    Authored examples carry their own id and targets; tension examples get the id
+    ``<tension>-<n>`` (n from 1) and target their tension.
+    """
+
+    id: str
+    conversation: tuple[Turn, ...]  # ends with a user turn
+    good: str
+    bad: tuple[BadReply, ...] = ()
+    targets: tuple[str, ...] = ()
+    context: str = ""
+    notes: str = ""
+    source: Optional[Source] = None
+    loc: Loc = NOWHERE
+
+    @property
+    def prompt(self) -> str:
+        """The last user message: the one the good reply answers."""
+        return self.conversation[-1].content
+
+
+@dataclass(frozen=True, slots=True)
+class Tension:
+    id: str
+    values: tuple[str, ...]
+    situation: str
+    resolution: str
+    favors: Optional[str] = None
+    when: tuple[str, ...] = ()
+    examples: tuple[Example, ...] = ()
+    notes: str = ""
+    source: Optional[Source] = None
+    loc: Loc = NOWHERE
+
+    @property
+    def ref(self) -> str:
+        return f"tension:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    type: Literal["contains", "not-contains", "regex", "not-regex"]
+    value: str
+    ignore_case: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    id: str
+    turns: tuple[str, ...]
+    rubric: str
+    targets: tuple[str, ...]
+    checks: tuple[Check, ...] = ()
+    context: str = ""
+    good: str = ""
+    notes: str = ""
+    source: Optional[Source] = None
+    loc: Loc = NOWHERE
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    risks: tuple[str, ...] = ()
+    self_talk_turns: int = 10
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Training:
+    inoculation: Optional[str] = None
+    notes: str = ""
+
+
+Clause = Union[Value, Trait, Rule, Tension]
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """A fully resolved character: `extends` merged, validated, references checked."""
+
+    id: str
+    name: str
+    charter: int = 1
+    version: str = ""
+    summary: str = ""
+    notes: str = ""
+    metadata: tuple[tuple[str, object], ...] = ()
+    contexts: tuple[Context, ...] = ()
+    identity: Identity = field(default_factory=Identity)
+    values: tuple[Value, ...] = ()
+    traits: tuple[Trait, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    tensions: tuple[Tension, ...] = ()
+    examples: tuple[Example, ...] = ()
+    probes: tuple[Probe, ...] = ()
+    drift: Drift = field(default_factory=Drift)
+    training: Training = field(default_factory=Training)
+    lint_ignore: tuple[str, ...] = ()
+    # Every file that went into the spec, the entry file first, then bases in resolution order.
+    files: tuple[str, ...] = ()
+    digest: str = ""  # sha256 of the canonical resolved spec, see charter.spec.canonical
+    loc: Loc = NOWHERE
+
+    def clauses(self) -> Iterator[Clause]:
+        """Every addressable clause, values first in priority order, then traits, rules, tensions."""
+        yield from self.values
+        yield from self.traits
+        yield from self.rules
+        yield from self.tensions
+
+    def clause(self, ref: str) -> Clause | None:
+        """Look a clause up by its ref, e.g. ``rule:no-false-assertions``."""
+        return self._index().get(ref)
+
+    def value(self, value_id: str) -> Value | None:
+        return self._index().get(f"value:{value_id}")  # type: ignore[return-value]
+
+    def context(self, context_id: str) -> Context | None:
+        return next((c for c in self.contexts if c.id == context_id), None)
+
+    def all_examples(self) -> Iterator[Example]:
+        """Tension examples (in tension order) and then the authored examples."""
+        for tension in self.tensions:
+            yield from tension.examples
+        yield from self.examples
+
+    def _index(self) -> dict[str, Clause]:
+        # Specs are immutable, so the index is computed once and cached on the instance.
+        try:
+            return _INDEX_CACHE[id(self)][1]
+        except KeyError:
+            index = {c.ref: c for c in self.clauses()}
+            _INDEX_CACHE[id(self)] = (self, index)
+            if len(_INDEX_CACHE) > 64:
+                _INDEX_CACHE.pop(next(iter(_INDEX_CACHE)))
+            return index
+
+
+_INDEX_CACHE: dict[int, tuple[Spec, dict[str, Clause]]] = {}
+
+
+def applies(when: tuple[str, ...], context: str | None) -> bool:
+    """Whether a clause restricted to ``when`` applies in ``context``.
+
+    No ``when`` means everywhere. In the context-free rendering (``context`` None) only
+    unrestricted clauses apply.
+    """
+    if not when:
+        return True
+    return context is not None and context in when

@@ -1,0 +1,241 @@
+"""The front end: file -> resolved tree -> reference checks -> immutable Spec."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from ..diagnostics import CharterError, Diagnostic, Loc
+from . import ir
+from .resolve import resolve
+from .schema import did_you_mean, where
+from .yamlio import Mapping, Sequence
+
+
+def load(path: str | Path, *, allow_outside: bool = False) -> ir.Spec:
+    """Load, resolve, validate and check a spec; return its IR.
+
+    Raises CharterError carrying every diagnostic found (UnreadableError when the entry file
+    itself cannot be read).
+    """
+    merged, files, diagnostics = resolve(Path(path), allow_outside=allow_outside)
+    if merged is not None:
+        diagnostics = diagnostics + check_references(merged)
+    if diagnostics:
+        raise CharterError(diagnostics)
+    return build_ir(merged, files)
+
+
+def _loc(mapping: Mapping, key: str) -> Loc:
+    return mapping.value_locs.get(key, mapping.loc)
+
+
+def _items(mapping: Any, key: str) -> list[tuple[Any, Loc]]:
+    seq = mapping.get(key) if isinstance(mapping, Mapping) else None
+    if not isinstance(seq, Sequence):
+        return []
+    return list(zip(seq, seq.item_locs))
+
+
+def _mappings(tree: Mapping, key: str) -> list[tuple[int, Mapping]]:
+    """The well-formed items of an id list; malformed ones were already reported by the schema."""
+    return [(i, item) for i, (item, _) in enumerate(_items(tree, key)) if isinstance(item, Mapping)]
+
+
+def _text(mapping: Mapping, key: str) -> str | None:
+    value = mapping.get(key)
+    return value if isinstance(value, str) else None
+
+
+def check_references(spec: Mapping) -> list[Diagnostic]:
+    """Every id a clause names must be defined: serves, values, favors, when, context, targets.
+
+    Runs on trees that may have failed the schema, so it skips whatever is malformed.
+    """
+    out: list[Diagnostic] = []
+    defined: dict[str, list[str]] = {
+        kind: [ident for _, item in _mappings(spec, key) if (ident := _text(item, "id"))]
+        for kind, key in (("value", "values"), ("trait", "traits"), ("rule", "rules"), ("tension", "tensions"))
+    }
+    contexts = spec.get("contexts")
+    defined["context"] = [str(k) for k in contexts] if isinstance(contexts, Mapping) else []
+    known = {kind: set(ids) for kind, ids in defined.items()}
+
+    def need(kind: str, ident: Any, loc: Loc, path: str) -> None:
+        if not isinstance(ident, str) or ident in known.get(kind, ()):
+            return
+        if kind not in known:
+            return  # a malformed ref; the schema reported it
+        hint = did_you_mean(ident, defined[kind]) if defined[kind] else f" (the spec defines no {kind}s)"
+        out.append(Diagnostic(loc, "undefined-ref", f"{path}: undefined {kind} {ident!r}{hint}"))
+
+    def need_all(kind: str, owner: Mapping, key: str, path: str) -> None:
+        for ident, loc in _items(owner, key):
+            need(kind, ident, loc, f"{path}.{key}")
+
+    def need_refs(owner: Mapping, path: str) -> None:
+        for ref, loc in _items(owner, "targets"):
+            if isinstance(ref, str) and ":" in ref:
+                kind, _, ident = ref.partition(":")
+                need(kind, ident, loc, f"{path}.targets")
+
+    def need_context(owner: Mapping, path: str) -> None:
+        if "context" in owner:
+            need("context", owner["context"], _loc(owner, "context"), f"{path}.context")
+
+    def check_conversation(owner: Any, path: str) -> None:
+        turns = owner.get("conversation") if isinstance(owner, Mapping) else None
+        if not isinstance(turns, Sequence):
+            return
+        # Turns alternate and the last one is the user's, so the length fixes the first role.
+        expected = "assistant" if len(turns) % 2 == 0 else "user"
+        for index, (turn, loc) in enumerate(zip(turns, turns.item_locs)):
+            role = turn.get("role") if isinstance(turn, Mapping) else None
+            if role in ("user", "assistant") and role != expected:
+                out.append(Diagnostic(loc, "conversation-order",
+                                      f"{path}.conversation[{index}]: expected a {expected} turn here; "
+                                      "turns alternate and end with the user's message"))
+                return
+            expected = "assistant" if expected == "user" else "user"
+
+    for index, rule in _mappings(spec, "rules"):
+        path = where(["rules", index])
+        need_all("value", rule, "serves", path)
+        need_all("context", rule, "when", path)
+    for index, trait in _mappings(spec, "traits"):
+        need_all("context", trait, "when", where(["traits", index]))
+    for index, tension in _mappings(spec, "tensions"):
+        path = where(["tensions", index])
+        need_all("value", tension, "values", path)
+        need_all("context", tension, "when", path)
+        favors, members = tension.get("favors"), tension.get("values")
+        if isinstance(favors, str):
+            if favors not in known["value"]:
+                need("value", favors, _loc(tension, "favors"), f"{path}.favors")
+            elif isinstance(members, list) and favors not in members:
+                out.append(Diagnostic(_loc(tension, "favors"), "favors-not-in-tension",
+                                      f"{path}.favors: {favors!r} is not one of this tension's values "
+                                      f"({', '.join(map(str, members))})"))
+        for ex_index, (example, _) in enumerate(_items(tension, "examples")):
+            check_conversation(example, f"{path}.examples[{ex_index}]")
+    for index, example in _mappings(spec, "examples"):
+        path = where(["examples", index])
+        need_refs(example, path)
+        need_context(example, path)
+        check_conversation(example, path)
+    for index, probe in _mappings(spec, "probes"):
+        path = where(["probes", index])
+        need_refs(probe, path)
+        need_context(probe, path)
+        for check_index, (check, _) in enumerate(_items(probe, "checks")):
+            if isinstance(check, Mapping) and check.get("type") in ("regex", "not-regex") and _text(check, "value"):
+                try:
+                    re.compile(check["value"])
+                except re.error as err:
+                    out.append(Diagnostic(_loc(check, "value"), "bad-regex",
+                                          f"{path}.checks[{check_index}]: invalid regular expression: {err}"))
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """The tree as plain JSON-able data, for hashing."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def canonical_json(tree: Mapping) -> str:
+    return json.dumps(_plain(tree), sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _source(data: Any) -> ir.Source | None:
+    if not data:
+        return None
+    lines = tuple(data["lines"]) if "lines" in data else None
+    return ir.Source(document=data["document"], section=data.get("section", ""), lines=lines)  # type: ignore[arg-type]
+
+
+def _conversation(data: Mapping) -> tuple[ir.Turn, ...]:
+    if "conversation" in data:
+        return tuple(ir.Turn(t["role"], t["content"]) for t in data["conversation"])
+    return (ir.Turn("user", data["prompt"]),)
+
+
+def _example(data: Mapping, loc: Loc, ident: str, targets: tuple[str, ...]) -> ir.Example:
+    return ir.Example(
+        id=ident,
+        conversation=_conversation(data),
+        good=data["good"],
+        bad=tuple(ir.BadReply(b["text"], b["why"]) for b in data.get("bad", [])),
+        targets=targets,
+        context=data.get("context", ""),
+        notes=data.get("notes", ""),
+        source=_source(data.get("source")),
+        loc=loc,
+    )
+
+
+def build_ir(tree: Mapping, files: list[str]) -> ir.Spec:
+    """Turn a resolved, checked tree into the immutable Spec."""
+    identity = tree.get("identity") or Mapping(tree.loc)
+    voice = identity.get("voice") or {}
+    drift = tree.get("drift") or {}
+    training = tree.get("training") or {}
+    tensions = []
+    for data, loc in _items(tree, "tensions"):
+        ref = f"tension:{data['id']}"
+        tensions.append(ir.Tension(
+            id=data["id"], values=tuple(data["values"]), situation=data["situation"],
+            resolution=data["resolution"], favors=data.get("favors"), when=tuple(data.get("when", ())),
+            examples=tuple(_example(ex, ex_loc, f"{data['id']}-{n}", (ref,))
+                           for n, (ex, ex_loc) in enumerate(_items(data, "examples"), start=1)),
+            notes=data.get("notes", ""), source=_source(data.get("source")), loc=loc,
+        ))
+    return ir.Spec(
+        id=tree["id"],
+        name=tree["name"],
+        charter=tree["charter"],
+        version=str(tree.get("version", "")),
+        summary=tree.get("summary", ""),
+        notes=tree.get("notes", ""),
+        metadata=tuple(sorted((k, _plain(v)) for k, v in (tree.get("metadata") or {}).items())),
+        contexts=tuple(ir.Context(cid, c["description"], c.get("notes", ""), tree["contexts"].key_locs[cid])
+                       for cid, c in (tree.get("contexts") or {}).items()),
+        identity=ir.Identity(
+            self_description=identity.get("self_description", ""),
+            nature=identity.get("nature", ""),
+            background=identity.get("background", ""),
+            voice=ir.Voice(tuple(voice.get("tone", ())), tuple(voice.get("do", ())), tuple(voice.get("avoid", ()))),
+            loc=_loc(tree, "identity"),
+            nature_loc=_loc(identity, "nature") if isinstance(identity, Mapping) else tree.loc,
+        ),
+        values=tuple(ir.Value(v["id"], v["description"], priority, v.get("notes", ""), _source(v.get("source")), loc)
+                     for priority, (v, loc) in enumerate(_items(tree, "values"), start=1)),
+        traits=tuple(ir.Trait(t["id"], t["description"], tuple(t.get("when", ())), t.get("notes", ""),
+                              _source(t.get("source")), loc) for t, loc in _items(tree, "traits")),
+        rules=tuple(ir.Rule(
+            id=r["id"], text=r["text"], strength=r.get("strength", "default"), serves=tuple(r.get("serves", ())),
+            when=tuple(r.get("when", ())), rationale=r.get("rationale", ""), notes=r.get("notes", ""),
+            source=_source(r.get("source")), loc=loc, text_loc=_loc(r, "text"),
+        ) for r, loc in _items(tree, "rules")),
+        tensions=tuple(tensions),
+        examples=tuple(_example(e, loc, e["id"], tuple(e["targets"])) for e, loc in _items(tree, "examples")),
+        probes=tuple(ir.Probe(
+            id=p["id"], turns=tuple(p["turns"]), rubric=p["rubric"], targets=tuple(p["targets"]),
+            checks=tuple(ir.Check(c["type"], c["value"], c.get("ignore_case", True), c.get("description", ""))
+                         for c in p.get("checks", ())),
+            context=p.get("context", ""), good=p.get("good", ""), notes=p.get("notes", ""),
+            source=_source(p.get("source")), loc=loc,
+        ) for p, loc in _items(tree, "probes")),
+        drift=ir.Drift(tuple(drift.get("risks", ())), drift.get("self_talk_turns", 10), drift.get("notes", "")),
+        training=ir.Training(training.get("inoculation"), training.get("notes", "")),
+        lint_ignore=tuple((tree.get("lint") or {}).get("ignore", ())),
+        files=tuple(files),
+        digest=hashlib.sha256(canonical_json(tree).encode("utf-8")).hexdigest(),
+        loc=tree.loc,
+    )

@@ -1,0 +1,250 @@
+"""Resolve `extends`: read every file of a spec's tree, validate each, and merge them child-over-base.
+
+Merge semantics (spec/SPEC.md, "extends"):
+  * bases are merged left to right, then the extending file on top: the child wins;
+  * id lists (values, traits, rules, tensions, examples, probes) merge by id: an item whose id
+    is already present replaces it in place, new items are appended in the child's order;
+    a value may move itself with ``before: <value id>``;
+  * contexts and metadata merge by key; identity and its voice merge key by key;
+  * drift.risks and lint.ignore are unions; other drift and training keys: the child wins;
+  * every other top-level field: the child's value, if it gives one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..diagnostics import CharterError, Diagnostic, Loc, UnreadableError
+from .schema import validate_document, where
+from .yamlio import Mapping, Sequence, read_file
+
+ID_LISTS = ("values", "traits", "rules", "tensions", "examples", "probes")
+KEYED_MAPPINGS = ("contexts", "metadata")
+KIND_OF_LIST = {"values": "value", "traits": "trait", "rules": "rule", "tensions": "tension",
+                "examples": "example", "probes": "probe"}
+
+
+def display_path(path: Path) -> str:
+    """Paths in messages: relative to the working directory when below it, as an editor would show them."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+@dataclass
+class _Resolver:
+    root: Path
+    allow_outside: bool
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    resolved: dict[Path, Mapping | None] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+
+    def resolve(self, path: Path, chain: tuple[Path, ...]) -> Mapping | None:
+        """The merged tree of ``path`` and its bases; None if the file or a base is broken."""
+        if path in self.resolved:
+            return self.resolved[path]
+        display = display_path(path)
+        try:
+            data = read_file(path, display)
+        except UnreadableError as err:
+            if not chain:
+                raise
+            self.diagnostics.extend(err.diagnostics)
+            self.resolved[path] = None
+            return None
+        except CharterError as err:
+            self.diagnostics.extend(err.diagnostics)
+            self.resolved[path] = None
+            return None
+        self.order.append(display)
+        problems = validate_document(data, display) + _duplicate_ids(data)
+        self.diagnostics.extend(problems)
+        broken = False
+        bases: list[Mapping] = []
+        extends = data.get("extends")
+        if isinstance(extends, Sequence):
+            for index, target in enumerate(extends):
+                if not isinstance(target, str):
+                    continue
+                base = self._follow(path, target, extends.item_locs[index], chain + (path,))
+                if base is None:
+                    broken = True
+                else:
+                    bases.append(base)
+        if broken:
+            self.resolved[path] = None
+            return None
+        # A file with schema errors still merges, so that reference checks can run on what is
+        # there; the caller raises before anything is built from it.
+        merged = Mapping(data.loc)
+        for base in bases:
+            merged = merge(merged, base, self.diagnostics, apply_before=False)
+        merged = merge(merged, data, self.diagnostics, apply_before=True)
+        self.resolved[path] = merged
+        return merged
+
+    def _follow(self, parent: Path, target: str, loc: Loc, chain: tuple[Path, ...]) -> Mapping | None:
+        def fail(code: str, message: str) -> None:
+            self.diagnostics.append(Diagnostic(loc, code, message))
+
+        names = " -> ".join(display_path(p) for p in chain)
+        if os.path.isabs(target) and not self.allow_outside:
+            fail("extends-outside", f"extends {target!r}: absolute paths are refused (use a path relative to this file, or --allow-outside)")
+            return None
+        candidate = (parent.parent / target).resolve()
+        if not self.allow_outside and not candidate.is_relative_to(self.root):
+            fail("extends-outside", f"extends {target!r}: leaves the spec's folder {display_path(self.root)}/ (refused unless --allow-outside)")
+            return None
+        if candidate in chain:
+            cycle = " -> ".join(display_path(p) for p in chain[chain.index(candidate):] + (candidate,))
+            fail("extends-cycle", f"extends cycle: {cycle}")
+            return None
+        if not candidate.exists():
+            fail("extends-missing", f"extends {target!r}: no such file {display_path(candidate)} (via {names})")
+            return None
+        if not candidate.is_file():
+            fail("extends-missing", f"extends {target!r}: {display_path(candidate)} is not a file (via {names})")
+            return None
+        return self.resolve(candidate, chain)
+
+
+def _duplicate_ids(data: Mapping) -> list[Diagnostic]:
+    out = []
+    for key in ID_LISTS:
+        items = data.get(key)
+        if not isinstance(items, Sequence):
+            continue
+        seen: dict[str, Loc] = {}
+        for item in items:
+            if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
+                continue
+            ident, loc = item["id"], item.value_locs["id"]
+            if ident in seen:
+                out.append(Diagnostic(loc, "duplicate-id",
+                                      f"{where([key])}: duplicate {KIND_OF_LIST[key]} id {ident!r} (first defined at line {seen[ident].line})"))
+            else:
+                seen[ident] = loc
+    return out
+
+
+def _copy_mapping(source: Mapping) -> Mapping:
+    copy = Mapping(source.loc)
+    copy.update(source)
+    copy.key_locs.update(source.key_locs)
+    copy.value_locs.update(source.value_locs)
+    return copy
+
+
+def _copy_sequence(source: Sequence) -> Sequence:
+    copy = Sequence(source.loc)
+    copy.extend(source)
+    copy.item_locs.extend(source.item_locs)
+    return copy
+
+
+def _put(target: Mapping, key: str, value: Any, source: Mapping, source_key: str | None = None) -> None:
+    source_key = source_key or key
+    target[key] = value
+    target.key_locs[key] = source.key_locs.get(source_key, source.loc)
+    target.value_locs[key] = source.value_locs.get(source_key, source.loc)
+
+
+def _merge_keyed(base: Mapping, child: Mapping) -> Mapping:
+    merged = _copy_mapping(base)
+    merged.loc = child.loc
+    for key, value in child.items():
+        _put(merged, key, value, child)
+    return merged
+
+
+def _merge_union(base: Sequence, child: Sequence) -> Sequence:
+    merged = Sequence(child.loc)
+    for seq in (base, child):
+        for item, loc in zip(seq, seq.item_locs):
+            if item not in merged:
+                merged.append(item)
+                merged.item_locs.append(loc)
+    return merged
+
+
+def _merge_by_id(base: Sequence, child: Sequence) -> Sequence:
+    merged = Sequence(child.loc)
+    position: dict[Any, int] = {}
+    for seq in (base, child):
+        for item, loc in zip(seq, seq.item_locs):
+            ident = item.get("id") if isinstance(item, dict) else None
+            if ident is not None and ident in position:
+                merged[position[ident]] = item
+                merged.item_locs[position[ident]] = loc
+            else:
+                if ident is not None:
+                    position[ident] = len(merged)
+                merged.append(item)
+                merged.item_locs.append(loc)
+    return merged
+
+
+def _apply_before(values: Sequence, child: Sequence, diagnostics: list[Diagnostic]) -> Sequence:
+    """Move each of the child's values that says ``before: X`` to just before value X."""
+    values = _copy_sequence(values)  # never reorder a file's own list
+    for item in child:
+        target = item.get("before") if isinstance(item, Mapping) else None
+        if not isinstance(target, str):
+            continue
+        ids = [v.get("id") if isinstance(v, dict) else None for v in values]
+        if target not in ids or target == item.get("id"):
+            diagnostics.append(Diagnostic(item.value_locs["before"], "undefined-ref",
+                                          f"values: 'before' names {target!r}, which is not another value"))
+            continue
+        moving = ids.index(item["id"])
+        entry, loc = values.pop(moving), values.item_locs.pop(moving)
+        dest = [v.get("id") if isinstance(v, dict) else None for v in values].index(target)
+        values.insert(dest, entry)
+        values.item_locs.insert(dest, loc)
+    return values
+
+
+def merge(base: Mapping, child: Mapping, diagnostics: list[Diagnostic], apply_before: bool) -> Mapping:
+    """``child`` merged on top of ``base`` (both schema-valid trees); neither is modified."""
+    merged = _copy_mapping(base)
+    merged.loc = child.loc
+    for key, value in child.items():
+        if key == "extends":
+            continue
+        old = merged.get(key)
+        if key in ID_LISTS and isinstance(old, Sequence) and isinstance(value, Sequence):
+            value = _merge_by_id(old, value)
+        elif key in KEYED_MAPPINGS and isinstance(old, Mapping) and isinstance(value, Mapping):
+            value = _merge_keyed(old, value)
+        elif key == "identity" and isinstance(old, Mapping) and isinstance(value, Mapping):
+            voice_old, voice_new = old.get("voice"), value.get("voice")
+            value = _merge_keyed(old, value)
+            if isinstance(voice_old, Mapping) and isinstance(voice_new, Mapping):
+                _put(value, "voice", _merge_keyed(voice_old, voice_new), value)
+        elif key in ("drift", "training", "lint") and isinstance(old, Mapping) and isinstance(value, Mapping):
+            combined = _merge_keyed(old, value)
+            for union_key in ("risks", "ignore"):
+                if isinstance(old.get(union_key), Sequence) and isinstance(value.get(union_key), Sequence):
+                    _put(combined, union_key, _merge_union(old[union_key], value[union_key]), value)
+            value = combined
+        _put(merged, key, value, child)
+    if apply_before and isinstance(merged.get("values"), Sequence) and isinstance(child.get("values"), Sequence):
+        merged["values"] = _apply_before(merged["values"], child["values"], diagnostics)
+    merged.pop("extends", None)
+    return merged
+
+
+def resolve(path: Path, allow_outside: bool = False) -> tuple[Mapping | None, list[str], list[Diagnostic]]:
+    """Read ``path`` and everything it extends.
+
+    Returns the merged tree (None when a file could not be parsed or an `extends` could not be
+    followed), the files read, and every problem found.
+    """
+    entry = path.resolve()
+    resolver = _Resolver(root=entry.parent, allow_outside=allow_outside)
+    merged = resolver.resolve(entry, ())
+    return merged, resolver.order, resolver.diagnostics
