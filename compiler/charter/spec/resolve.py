@@ -1,7 +1,9 @@
 """Resolve `extends`: read every file of a spec's tree, validate each, and merge them child-over-base.
 
 Merge semantics (spec/SPEC.md, "extends"):
-  * bases are merged left to right, then the extending file on top: the child wins;
+  * the files are put in one linear order — depth first, each base before the file that extends
+    it, bases left to right, every file once (so a base shared by two parents in a diamond is
+    applied once, first) — and merged in that order: a later file wins over an earlier one;
   * id lists (values, traits, rules, tensions, examples, probes) merge by id: an item whose id
     is already present replaces it in place, new items are appended in the child's order;
     a value may move itself with ``before: <value id>``;
@@ -40,13 +42,17 @@ class _Resolver:
     root: Path
     allow_outside: bool
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    resolved: dict[Path, Mapping | None] = field(default_factory=dict)
+    visited: dict[Path, bool] = field(default_factory=dict)  # path -> read and followed cleanly
+    linear: list[Mapping] = field(default_factory=list)  # every file once, bases before extenders
     order: list[str] = field(default_factory=list)
 
-    def resolve(self, path: Path, chain: tuple[Path, ...]) -> Mapping | None:
-        """The merged tree of ``path`` and its bases; None if the file or a base is broken."""
-        if path in self.resolved:
-            return self.resolved[path]
+    def visit(self, path: Path, chain: tuple[Path, ...]) -> bool:
+        """Read ``path``, then its bases depth first; add it to the linear order after them.
+
+        Returns False when the file or one of its bases could not be read or followed.
+        """
+        if path in self.visited:
+            return self.visited[path]
         display = display_path(path)
         try:
             data = read_file(path, display)
@@ -54,62 +60,49 @@ class _Resolver:
             if not chain:
                 raise
             self.diagnostics.extend(err.diagnostics)
-            self.resolved[path] = None
-            return None
+            self.visited[path] = False
+            return False
         except CharterError as err:
             self.diagnostics.extend(err.diagnostics)
-            self.resolved[path] = None
-            return None
+            self.visited[path] = False
+            return False
         self.order.append(display)
-        problems = validate_document(data, display) + _duplicate_ids(data)
-        self.diagnostics.extend(problems)
-        broken = False
-        bases: list[Mapping] = []
+        self.diagnostics.extend(validate_document(data, display) + _duplicate_ids(data))
+        clean = True
         extends = data.get("extends")
         if isinstance(extends, Sequence):
             for index, target in enumerate(extends):
-                if not isinstance(target, str):
-                    continue
-                base = self._follow(path, target, extends.item_locs[index], chain + (path,))
-                if base is None:
-                    broken = True
-                else:
-                    bases.append(base)
-        if broken:
-            self.resolved[path] = None
-            return None
+                if isinstance(target, str):
+                    clean = self._follow(path, target, extends.item_locs[index], chain + (path,)) and clean
+        self.visited[path] = clean
         # A file with schema errors still merges, so that reference checks can run on what is
         # there; the caller raises before anything is built from it.
-        merged = Mapping(data.loc)
-        for base in bases:
-            merged = merge(merged, base, self.diagnostics, apply_before=False)
-        merged = merge(merged, data, self.diagnostics, apply_before=True)
-        self.resolved[path] = merged
-        return merged
+        self.linear.append(data)
+        return clean
 
-    def _follow(self, parent: Path, target: str, loc: Loc, chain: tuple[Path, ...]) -> Mapping | None:
+    def _follow(self, parent: Path, target: str, loc: Loc, chain: tuple[Path, ...]) -> bool:
         def fail(code: str, message: str) -> None:
             self.diagnostics.append(Diagnostic(loc, code, message))
 
         names = " -> ".join(display_path(p) for p in chain)
         if os.path.isabs(target) and not self.allow_outside:
             fail("extends-outside", f"extends {target!r}: absolute paths are refused (use a path relative to this file, or --allow-outside)")
-            return None
+            return False
         candidate = (parent.parent / target).resolve()
         if not self.allow_outside and not candidate.is_relative_to(self.root):
             fail("extends-outside", f"extends {target!r}: leaves the spec's folder {display_path(self.root)}/ (refused unless --allow-outside)")
-            return None
+            return False
         if candidate in chain:
             cycle = " -> ".join(display_path(p) for p in chain[chain.index(candidate):] + (candidate,))
             fail("extends-cycle", f"extends cycle: {cycle}")
-            return None
+            return False
         if not candidate.exists():
             fail("extends-missing", f"extends {target!r}: no such file {display_path(candidate)} (via {names})")
-            return None
+            return False
         if not candidate.is_file():
             fail("extends-missing", f"extends {target!r}: {display_path(candidate)} is not a file (via {names})")
-            return None
-        return self.resolve(candidate, chain)
+            return False
+        return self.visit(candidate, chain)
 
 
 def _duplicate_ids(data: Mapping) -> list[Diagnostic]:
@@ -208,7 +201,7 @@ def _apply_before(values: Sequence, child: Sequence, diagnostics: list[Diagnosti
     return values
 
 
-def merge(base: Mapping, child: Mapping, diagnostics: list[Diagnostic], apply_before: bool) -> Mapping:
+def merge(base: Mapping, child: Mapping, diagnostics: list[Diagnostic]) -> Mapping:
     """``child`` merged on top of ``base`` (both schema-valid trees); neither is modified."""
     merged = _copy_mapping(base)
     merged.loc = child.loc
@@ -232,7 +225,7 @@ def merge(base: Mapping, child: Mapping, diagnostics: list[Diagnostic], apply_be
                     _put(combined, union_key, _merge_union(old[union_key], value[union_key]), value)
             value = combined
         _put(merged, key, value, child)
-    if apply_before and isinstance(merged.get("values"), Sequence) and isinstance(child.get("values"), Sequence):
+    if isinstance(merged.get("values"), Sequence) and isinstance(child.get("values"), Sequence):
         merged["values"] = _apply_before(merged["values"], child["values"], diagnostics)
     merged.pop("extends", None)
     return merged
@@ -246,5 +239,9 @@ def resolve(path: Path, allow_outside: bool = False) -> tuple[Mapping | None, li
     """
     entry = path.resolve()
     resolver = _Resolver(root=entry.parent, allow_outside=allow_outside)
-    merged = resolver.resolve(entry, ())
+    if not resolver.visit(entry, ()):
+        return None, resolver.order, resolver.diagnostics
+    merged = Mapping(resolver.linear[-1].loc)
+    for data in resolver.linear:
+        merged = merge(merged, data, resolver.diagnostics)
     return merged, resolver.order, resolver.diagnostics

@@ -116,6 +116,8 @@ def _translate(error: ValidationError, root: Mapping, file: str) -> list[Diagnos
         if expected == "text" and isinstance(instance, (bool, int, float)) or (expected == "text" and instance is None):
             hint = "; put the value in quotes to make it text"
         return diag(f"{at}: expected {expected}, got {_describe(instance)}{hint}", "type")
+    if kind == "enum" and not isinstance(instance, (str, int, float)) or isinstance(instance, bool) and kind == "enum":
+        return diag(f"{at}: expected one of {', '.join(map(str, error.validator_value))}, got {_describe(instance)}", "type")
     if kind == "enum":
         options = ", ".join(str(o) for o in error.validator_value)
         suggestion = did_you_mean(str(instance), [str(o) for o in error.validator_value])

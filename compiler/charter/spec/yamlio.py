@@ -85,6 +85,7 @@ class _Builder:
         self.count = 0
         self.diagnostics: list[Diagnostic] = []
         self._scalar = yaml.SafeLoader("")  # only its scalar constructors are used
+        self._open: set[int] = set()  # containers being built: an alias to one of them is a cycle
 
     def loc(self, node: yaml.Node) -> Loc:
         return Loc(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -106,15 +107,19 @@ class _Builder:
                 self.diagnostics.append(Diagnostic(self.loc(node), "yaml-tag", f"unsupported YAML tag {node.tag!r}"))
                 return node.value
             return construct(self._scalar, node)
-        if isinstance(node, yaml.SequenceNode):
-            seq = Sequence(self.loc(node))
-            for item in node.value:
-                seq.append(self.build(item, depth + 1))
-                seq.item_locs.append(self.loc(item))
-            return seq
-        if isinstance(node, yaml.MappingNode):
+        if id(node) in self._open:
+            raise CharterError([Diagnostic(self.loc(node), "alias-bomb", "recursive YAML alias: a node contains itself")])
+        self._open.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                seq = Sequence(self.loc(node))
+                for item in node.value:
+                    seq.append(self.build(item, depth + 1))
+                    seq.item_locs.append(self.loc(item))
+                return seq
             return self.build_mapping(node, depth)
-        raise AssertionError(f"unknown YAML node {node!r}")  # pragma: no cover
+        finally:
+            self._open.discard(id(node))
 
     def build_mapping(self, node: yaml.MappingNode, depth: int) -> Mapping:
         mapping = Mapping(self.loc(node))
