@@ -1,0 +1,379 @@
+"""The provider interface: model ids, requests, responses, cache keys, and what both SDK adapters share."""
+
+from __future__ import annotations
+
+import abc
+import email.utils
+import hashlib
+import json
+import math
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Mapping, Sequence, Union
+
+from charter.providers.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    ConfigError,
+    ModelNotFound,
+    Overloaded,
+    ProviderError,
+    RateLimited,
+    ServerError,
+    one_line,
+)
+
+PROVIDER_KINDS = ("anthropic", "openai", "openai-compatible")
+
+# Bumped whenever the mapping from a Request to the wire changes, so old cache entries stop matching.
+CACHE_KEY_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ModelId:
+    """``provider:model``; the model part is passed to the API untouched (it may contain colons)."""
+
+    provider: str
+    model: str
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+
+def parse_model_id(text: str) -> ModelId:
+    """Parses ``openai:gpt-4.1-mini``; raises ConfigError with a one-line message when malformed."""
+    provider, sep, model = str(text).partition(":")
+    expected = f"expected PROVIDER:MODEL with PROVIDER one of {', '.join(PROVIDER_KINDS)}"
+    if not sep or not model or provider not in PROVIDER_KINDS or model != model.strip() or any(
+        c.isspace() for c in model
+    ):
+        raise ConfigError(f"invalid model id {text!r}: {expected} (e.g. openai:gpt-4.1-mini)")
+    return ModelId(provider, model)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: str
+    content: str
+
+
+SystemPrompt = Union[str, Sequence[Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One chat completion request, provider-neutral.
+
+    ``system`` is a plain string, or Anthropic-style text blocks (``{"type": "text", "text": ...,
+    "cache_control": {"type": "ephemeral"}}``) as the prompt target's ``to_anthropic`` produces: the
+    Anthropic provider sends the blocks as they are (keeping the cache breakpoints), the OpenAI ones
+    join their texts with blank lines. ``messages`` alternate user and assistant turns; dicts with
+    ``role`` and ``content`` are accepted. ``seed`` is sent only where the API takes one (OpenAI).
+    """
+
+    messages: tuple[Message, ...]
+    system: str | tuple[Mapping[str, Any], ...] | None = None
+    temperature: float | None = None
+    max_tokens: int = 1024
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        messages = tuple(m if isinstance(m, Message) else Message(m["role"], m["content"]) for m in self.messages)
+        if not messages:
+            raise ValueError("a request needs at least one message")
+        for message in messages:
+            if message.role not in ("user", "assistant"):
+                raise ValueError(f"message role must be 'user' or 'assistant', not {message.role!r} "
+                                 "(the system prompt goes in Request.system)")
+            if not isinstance(message.content, str):
+                raise ValueError("message content must be a string")
+        object.__setattr__(self, "messages", messages)
+        if self.system is not None and not isinstance(self.system, str):
+            blocks = tuple(dict(block) for block in self.system)
+            for block in blocks:
+                if not isinstance(block.get("text"), str):
+                    raise ValueError("system blocks need a string 'text'")
+            object.__setattr__(self, "system", blocks)
+        if isinstance(self.stop, str):
+            object.__setattr__(self, "stop", (self.stop,))
+        else:
+            object.__setattr__(self, "stop", tuple(self.stop))
+        if not isinstance(self.max_tokens, int) or self.max_tokens < 1:
+            raise ValueError("max_tokens must be a positive integer")
+
+    @property
+    def system_text(self) -> str | None:
+        """The system prompt as one string (blocks joined by a blank line)."""
+        if self.system is None or isinstance(self.system, str):
+            return self.system
+        return "\n\n".join(block["text"].rstrip("\n") for block in self.system)
+
+    def estimated_tokens(self) -> int:
+        """Input estimate plus max_tokens: what a tokens-per-minute limit charges up front."""
+        text = (self.system_text or "") + "".join(m.content for m in self.messages)
+        return estimate_tokens(text) + 4 * len(self.messages) + self.max_tokens
+
+
+def estimate_tokens(text: str) -> int:
+    """About 4 characters per token, with no tokenizer download.
+
+    Within about 10-15 % of OpenAI's o200k and Anthropic's tokenizers on English prose; code, numbers
+    and non-Latin scripts run up to 2x more tokens than this. Good for rate limiting, not for billing.
+    """
+    return math.ceil(len(text) / 4)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens of one call. ``input_tokens`` counts the whole prompt, cached parts included;
+    ``cache_read_tokens`` (OpenAI ``cached_tokens``, Anthropic ``cache_read_input_tokens``) and
+    ``cache_write_tokens`` (Anthropic ``cache_creation_input_tokens``) say how much of it was cached."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens,
+                     self.cache_read_tokens + other.cache_read_tokens,
+                     self.cache_write_tokens + other.cache_write_tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """What the rate-limit headers said; resets in seconds from the response. None where not sent."""
+
+    requests_limit: int | None = None
+    requests_remaining: int | None = None
+    requests_reset: float | None = None
+    tokens_limit: int | None = None
+    tokens_remaining: int | None = None
+    tokens_reset: float | None = None
+
+
+@dataclass(frozen=True)
+class Response:
+    """One completion. ``finish_reason`` is normalised to "stop", "length", "content_filter",
+    "refusal" or the provider's own word; ``raw_finish_reason`` keeps the provider's word."""
+
+    text: str
+    finish_reason: str
+    usage: Usage
+    latency: float
+    model: str
+    request_id: str | None = None
+    raw_finish_reason: str | None = None
+    rate_limits: RateLimits | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (for the response cache); rate limits are transient and left out."""
+        data = asdict(self)
+        del data["rate_limits"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Response":
+        fields = dict(data)
+        fields["usage"] = Usage(**fields["usage"])
+        fields.pop("rate_limits", None)
+        return cls(**fields)
+
+
+def cache_key(provider: str, model: str, base_url: str, payload: Mapping[str, Any]) -> str:
+    """sha256 over what identifies a completion: provider, model, endpoint and the request body as
+    sent (parameters, system prompt, messages). Never the API key, which does not change the answer."""
+    document = {"v": CACHE_KEY_VERSION, "provider": provider, "model": model,
+                "base_url": base_url.rstrip("/"), "payload": payload}
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# -- headers ---------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str | None) -> float | None:
+    """OpenAI's reset durations: "6s", "12ms", "1m30s", "0.5s", or a bare number of seconds."""
+    if not text:
+        return None
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+def _parse_timestamp(text: str | None, now: float) -> float | None:
+    """Anthropic's RFC 3339 resets, as seconds from now (never negative)."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, moment.timestamp() - now)
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms``, or ``retry-after`` as seconds or an HTTP date."""
+    now = time.time() if now is None else now
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, moment.timestamp() - now)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def parse_rate_limits(headers: Mapping[str, str], *, now: float | None = None) -> RateLimits | None:
+    """OpenAI ``x-ratelimit-*`` or Anthropic ``anthropic-ratelimit-*`` headers; None when neither is sent."""
+    if headers.get("x-ratelimit-limit-requests") or headers.get("x-ratelimit-limit-tokens"):
+        return RateLimits(
+            _int(headers.get("x-ratelimit-limit-requests")), _int(headers.get("x-ratelimit-remaining-requests")),
+            parse_duration(headers.get("x-ratelimit-reset-requests")),
+            _int(headers.get("x-ratelimit-limit-tokens")), _int(headers.get("x-ratelimit-remaining-tokens")),
+            parse_duration(headers.get("x-ratelimit-reset-tokens")))
+    if headers.get("anthropic-ratelimit-requests-limit") or headers.get("anthropic-ratelimit-tokens-limit"):
+        now = time.time() if now is None else now
+        prefix = "anthropic-ratelimit-"
+        return RateLimits(
+            _int(headers.get(prefix + "requests-limit")), _int(headers.get(prefix + "requests-remaining")),
+            _parse_timestamp(headers.get(prefix + "requests-reset"), now),
+            _int(headers.get(prefix + "tokens-limit")), _int(headers.get(prefix + "tokens-remaining")),
+            _parse_timestamp(headers.get(prefix + "tokens-reset"), now))
+    return None
+
+
+def api_message(body: object) -> str:
+    """The human text of an error body in either wire format."""
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping) and inner.get("message"):
+            return str(inner["message"])
+        if body.get("message"):
+            return str(body["message"])
+        return ""
+    return "" if body is None else str(body)
+
+
+# -- the interface ---------------------------------------------------------------------------
+
+
+class Provider(abc.ABC):
+    """One model behind one API. Build with :func:`charter.providers.get_provider`.
+
+    SDK clients are built with ``max_retries=0`` and an explicit timeout: the runner owns retries
+    (see :mod:`charter.providers.retry`), and every failure surfaces as a
+    :class:`~charter.providers.errors.ProviderError` subclass at once.
+    """
+
+    kind: ClassVar[str]
+    key_variable: ClassVar[str]
+
+    def __init__(self, model_id: ModelId, *, timeout: float) -> None:
+        self.model_id = model_id
+        self.timeout = timeout
+        self._api_key = ""
+
+    @property
+    def model(self) -> str:
+        return self.model_id.model
+
+    @property
+    @abc.abstractmethod
+    def base_url(self) -> str:
+        """The endpoint actually used (explicit, from the SDK's environment variable, or the default)."""
+
+    @abc.abstractmethod
+    def payload(self, request: Request) -> dict[str, Any]:
+        """The request body this provider sends for ``request`` (also what the cache key covers)."""
+
+    @abc.abstractmethod
+    async def complete(self, request: Request) -> Response:
+        """Sends one request; raises a ProviderError subclass on any failure."""
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Closes the SDK client and its connections."""
+
+    def cache_key(self, request: Request) -> str:
+        return cache_key(self.kind, self.model, self.base_url, self.payload(request))
+
+    async def __aenter__(self) -> "Provider":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.model_id} at {self.base_url}>"
+
+    # -- shared by the adapters ----------------------------------------------------------------
+
+    @staticmethod
+    def _key_from_environment(variable: str, model_id: ModelId) -> str:
+        key = os.environ.get(variable, "").strip()
+        if not key:
+            raise ConfigError(f"{model_id}: no API key: set {variable} in the environment")
+        return key
+
+    def _detail(self, text: object) -> str:
+        return one_line(text, secrets=(self._api_key,))
+
+    def _status_error(self, status: int, body: object, headers: Mapping[str, str],
+                      request_id: str | None) -> ProviderError:
+        """Maps an HTTP error status to our exception, with a one-line, key-free message."""
+        detail = self._detail(api_message(body)) or "no details"
+        retry_after = parse_retry_after(headers)
+        who = str(self.model_id)
+        common = {"model": who, "status": status, "request_id": request_id}
+        wait = f", retry after {retry_after:g}s" if retry_after is not None else ""
+        if status == 429:
+            return RateLimited(f"{who}: rate limited (HTTP 429{wait}): {detail}", retry_after=retry_after, **common)
+        if status == 529:
+            return Overloaded(f"{who}: API overloaded (HTTP 529{wait}): {detail}", retry_after=retry_after, **common)
+        if status >= 500 or status in (408, 409):
+            return ServerError(f"{who}: server error (HTTP {status}{wait}): {detail}", retry_after=retry_after,
+                               **common)
+        if status in (401, 403):
+            verb = "rejected" if status == 401 else "does not permit this call with"
+            return AuthenticationFailed(f"{who}: the API {verb} the key in {self.key_variable} (HTTP {status}): "
+                                        f"{detail}", **common)
+        if status == 404:
+            return ModelNotFound(f"{who}: the API at {self.base_url} says model {self.model!r} does not exist "
+                                 f"(HTTP 404): {detail}", **common)
+        return BadRequest(f"{who}: the API refused the request (HTTP {status}): {detail}", **common)

@@ -1,0 +1,87 @@
+"""The provider layer's own exceptions: the runner decides on retries from the class alone.
+
+Every message is one line, names the model id, and never contains an API key: SDK and server text
+is collapsed to one line, shortened, and scrubbed of anything shaped like a key before it is shown.
+"""
+
+from __future__ import annotations
+
+import re
+
+_KEYLIKE = re.compile(r"\b(sk-ant-|sk-|key-)[A-Za-z0-9_\-*.]{6,}")
+_MAX_DETAIL = 300
+
+
+def one_line(text: object, *, secrets: tuple[str, ...] = ()) -> str:
+    """Collapses whitespace, removes secrets and key-shaped strings, and shortens."""
+    line = " ".join(str(text).split())
+    for secret in secrets:
+        if secret:
+            line = line.replace(secret, "***")
+    line = _KEYLIKE.sub(lambda m: m.group(1) + "***", line)
+    return line if len(line) <= _MAX_DETAIL else line[: _MAX_DETAIL - 3] + "..."
+
+
+class ProviderError(Exception):
+    """A model call failed. ``attempts`` is set by the retry helper to the number of calls made."""
+
+    def __init__(self, message: str, *, model: str = "", status: int | None = None,
+                 request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.model = model
+        self.status = status
+        self.request_id = request_id
+        self.attempts = 1
+
+
+class RetryableError(ProviderError):
+    """Worth trying again later; ``retry_after`` is the server's Retry-After in seconds, if it sent one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class RateLimited(RetryableError):
+    """HTTP 429."""
+
+
+class ServerError(RetryableError):
+    """HTTP 5xx, 408 or 409."""
+
+
+class Overloaded(ServerError):
+    """HTTP 529, Anthropic's "overloaded"."""
+
+
+class RequestTimedOut(RetryableError):
+    """No answer within the client's timeout."""
+
+
+class ConnectionFailed(RetryableError):
+    """The connection could not be made or was dropped before an answer."""
+
+
+class MalformedResponse(RetryableError):
+    """The server answered 2xx with a body that is not a valid completion (a truncating proxy, a flaky server)."""
+
+
+class FatalError(ProviderError):
+    """Retrying cannot help: fix the key, the model name, the request or the configuration."""
+
+
+class AuthenticationFailed(FatalError):
+    """HTTP 401 or 403: the key was rejected or lacks permission."""
+
+
+class ModelNotFound(FatalError):
+    """HTTP 404: the API says the model does not exist (or the base URL is wrong)."""
+
+
+class BadRequest(FatalError):
+    """HTTP 400, 422 and other 4xx: the API refused the request as written."""
+
+
+class ConfigError(FatalError):
+    """Before any call: a malformed model id, a missing key, a missing base URL."""

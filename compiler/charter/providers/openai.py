@@ -1,0 +1,145 @@
+"""OpenAI Chat Completions, and any server that speaks it (vLLM, Ollama, llama.cpp, LM Studio)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from typing import Any
+
+import openai
+
+from charter.providers.base import ModelId, Provider, Request, Response, Usage, parse_rate_limits
+from charter.providers.errors import ConfigError, ConnectionFailed, MalformedResponse, RequestTimedOut
+
+_FINISH = {"stop": "stop", "length": "length", "content_filter": "content_filter"}
+
+# Sent to servers that need no key: the SDK refuses to build a client without one.
+DUMMY_KEY = "charter-no-key"
+
+
+class OpenAIProvider(Provider):
+    """``openai:MODEL``: the OpenAI API, or the endpoint in OPENAI_BASE_URL / ``base_url``."""
+
+    kind = "openai"
+    key_variable = "OPENAI_API_KEY"
+
+    def __init__(self, model_id: ModelId, *, base_url: str | None = None, timeout: float = 120.0) -> None:
+        super().__init__(model_id, timeout=timeout)
+        self._api_key = self._resolve_key()
+        options: dict[str, Any] = {"api_key": self._api_key, "max_retries": 0, "timeout": timeout}
+        # Passing base_url=None would not defer to OPENAI_BASE_URL in every SDK version: leave it out.
+        if base_url:
+            options["base_url"] = base_url
+        self._client = openai.AsyncOpenAI(**options)
+        self._base_url = str(self._client.base_url).rstrip("/")
+
+    def _resolve_key(self) -> str:
+        return self._key_from_environment(self.key_variable, self.model_id)
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    def _max_tokens_field(self) -> str:
+        # OpenAI deprecated max_tokens, and its reasoning models reject it.
+        return "max_completion_tokens"
+
+    def payload(self, request: Request) -> dict[str, Any]:
+        messages = []
+        system = request.system_text
+        if system is not None:
+            messages.append({"role": "system", "content": system})
+        messages.extend({"role": m.role, "content": m.content} for m in request.messages)
+        body: dict[str, Any] = {"model": self.model, "messages": messages,
+                                self._max_tokens_field(): request.max_tokens}
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.stop:
+            body["stop"] = list(request.stop)
+        return body
+
+    def _extra(self, request: Request) -> dict[str, Any]:
+        # Routes requests sharing the character prompt to the same cache shard; not part of the key.
+        system = request.system_text
+        if system and self.kind == "openai":
+            return {"prompt_cache_key": "charter-" + hashlib.sha256(system.encode()).hexdigest()[:24]}
+        return {}
+
+    async def complete(self, request: Request) -> Response:
+        body = self.payload(request)
+        started = time.perf_counter()
+        try:
+            raw = await self._client.chat.completions.with_raw_response.create(**body, **self._extra(request))
+            completion = raw.parse()
+        except openai.APIStatusError as exc:
+            raise self._status_error(exc.status_code, exc.body, exc.response.headers,
+                                     exc.response.headers.get("x-request-id")) from exc
+        except openai.APITimeoutError as exc:
+            raise RequestTimedOut(f"{self.model_id}: no answer within {self.timeout:g}s from {self.base_url}",
+                                  model=str(self.model_id)) from exc
+        except openai.APIConnectionError as exc:
+            cause = self._detail(exc.__cause__ or exc)
+            raise ConnectionFailed(f"{self.model_id}: connection to {self.base_url} failed: {cause}",
+                                   model=str(self.model_id)) from exc
+        except (ValueError, openai.APIResponseValidationError) as exc:
+            raise MalformedResponse(f"{self.model_id}: the server sent an unreadable completion: "
+                                    f"{self._detail(exc)}", model=str(self.model_id)) from exc
+        latency = time.perf_counter() - started
+        request_id = raw.headers.get("x-request-id")
+        if not getattr(completion, "choices", None):
+            raise MalformedResponse(f"{self.model_id}: the completion has no choices", model=str(self.model_id),
+                                    request_id=request_id)
+        choice = completion.choices[0]
+        raw_finish = choice.finish_reason
+        usage = completion.usage
+        details = getattr(usage, "prompt_tokens_details", None) if usage else None
+        return Response(
+            text=choice.message.content or "",
+            finish_reason="refusal" if choice.message.refusal else _FINISH.get(raw_finish, raw_finish or "stop"),
+            raw_finish_reason=raw_finish,
+            usage=Usage(
+                input_tokens=(usage.prompt_tokens or 0) if usage else 0,
+                output_tokens=(usage.completion_tokens or 0) if usage else 0,
+                cache_read_tokens=(getattr(details, "cached_tokens", None) or 0),
+            ),
+            latency=latency,
+            model=str(self.model_id),
+            request_id=request_id,
+            rate_limits=parse_rate_limits(raw.headers),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+class OpenAICompatibleProvider(OpenAIProvider):
+    """``openai-compatible:MODEL`` at an explicit ``base_url`` (e.g. http://localhost:11434/v1).
+
+    The key comes from ``key_variable`` (default OPENAI_COMPATIBLE_API_KEY) when it is set; local
+    servers that take no key get a dummy, since the SDK insists on one.
+    """
+
+    kind = "openai-compatible"
+    key_variable = "OPENAI_COMPATIBLE_API_KEY"
+
+    def __init__(self, model_id: ModelId, *, base_url: str | None = None, timeout: float = 120.0,
+                 key_variable: str | None = None) -> None:
+        if not base_url:
+            raise ConfigError(f"{model_id}: an openai-compatible model needs a base URL "
+                              "(e.g. --base-url http://localhost:11434/v1)")
+        self._explicit_key_variable = key_variable
+        if key_variable:
+            self.key_variable = key_variable
+        super().__init__(model_id, base_url=base_url, timeout=timeout)
+
+    def _resolve_key(self) -> str:
+        if self._explicit_key_variable:
+            return self._key_from_environment(self._explicit_key_variable, self.model_id)
+        return os.environ.get(self.key_variable, "").strip() or DUMMY_KEY
+
+    def _max_tokens_field(self) -> str:
+        # Compatible servers (Ollama, llama.cpp, older vLLM) know max_tokens; not all know the new name.
+        return "max_tokens"

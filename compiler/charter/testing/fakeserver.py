@@ -1,0 +1,678 @@
+"""A fake model server speaking the OpenAI and Anthropic wire formats over real HTTP on 127.0.0.1.
+
+Tests and benchmarks drive the real ``openai`` and ``anthropic`` SDKs against it, so what is tested is
+what ships: the SDKs' own request building, response parsing and error mapping. It is a small
+HTTP/1.1 server on asyncio streams with keep-alive, cheap enough to hold 64 concurrent connections at
+200 ms latency on a 2-core machine.
+
+Behaviour is scripted per model with :class:`ModelScript`: canned or rule-based replies, latency, and
+faults — either a fixed sequence for the first calls or a seeded fraction of all calls. Models with
+no script use ``default`` (or are answered "model not found" when ``default`` is None).
+
+Run it in a background thread (``with FakeServer(...) as server:``), on the running event loop
+(``async with``), or as a process: ``python -m charter.testing.fakeserver --port 0 --latency 0.2``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Collection, Mapping, Sequence, Union
+
+# Each fault the server can inject, by name, with what the client sees.
+FAULTS: dict[str, str] = {
+    "rate_limit": "429 with a Retry-After header, answered at once",
+    "server_error": "500 internal server error",
+    "unavailable": "503 service unavailable",
+    "overloaded": "529 overloaded (Anthropic's status; sent to OpenAI clients too)",
+    "timeout": "no answer until `hang` seconds have passed (past any sane client timeout)",
+    "malformed": "200 with a truncated JSON body",
+    "drop": "the connection is closed without a response",
+    "auth": "401 invalid API key",
+    "bad_request": "400 invalid request",
+    "not_found": "404 model not found",
+}
+
+Reply = Union[str, Sequence[str], Callable[[str, list], str]]
+
+
+@dataclass
+class ModelScript:
+    """How the server answers one model.
+
+    ``reply`` is a fixed text, a sequence of texts used in turn (cycling), or a callable
+    ``(model, messages) -> text`` where messages are ``{"role", "content"}`` dicts with string content
+    and the system prompt, if any, first with role "system" — the same for both wire formats.
+    ``sequence`` scripts the first calls (fault names, or "ok"); after it, each call fails with the
+    fault drawn from ``faults`` (name -> fraction of calls), seeded per (seed, model, call number)
+    so a run is reproducible. ``latency`` delays every answer except rate limits, which real
+    gateways return at once.
+    """
+
+    reply: Reply | None = None
+    latency: float = 0.0
+    faults: Mapping[str, float] = field(default_factory=dict)
+    sequence: Sequence[str] = ()
+    seed: int = 0
+    retry_after: float | None = 1.0
+    hang: float = 120.0
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.faults) | (set(self.sequence) - {"ok"}) - set(FAULTS))
+        if unknown:
+            raise ValueError(f"unknown fault {unknown[0]!r}; known: {', '.join(sorted(FAULTS))}")
+        if sum(self.faults.values()) > 1.0 + 1e-9:
+            raise ValueError("fault fractions add up to more than 1")
+
+    def fault_for(self, model: str, call: int) -> str | None:
+        """The fault for the call-th call (from 1) to this model, or None to answer normally."""
+        if call <= len(self.sequence):
+            kind = self.sequence[call - 1]
+            return None if kind == "ok" else kind
+        if not self.faults:
+            return None
+        draw = random.Random(f"{self.seed}:{model}:{call}").random()
+        threshold = 0.0
+        for kind, fraction in sorted(self.faults.items()):
+            threshold += fraction
+            if draw < threshold:
+                return kind
+        return None
+
+    def reply_for(self, model: str, messages: list, call: int) -> str:
+        if self.reply is None:
+            last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+            return f"Fake reply from {model} to: {last_user[:200]}"
+        if isinstance(self.reply, str):
+            return self.reply
+        if callable(self.reply):
+            return str(self.reply(model, messages))
+        return self.reply[(call - 1) % len(self.reply)]
+
+
+@dataclass
+class LoggedRequest:
+    """One request as the server saw it; ``fault`` is the fault injected, if any."""
+
+    method: str
+    path: str
+    api: str | None
+    model: str | None
+    body: Any
+    headers: dict[str, str]
+    status: int = 0
+    fault: str | None = None
+    call: int = 0
+
+
+def estimate_tokens(text: str) -> int:
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""
+
+
+_DROP = object()
+_JSON = "application/json"
+
+
+class FakeServer:
+    """A scripted OpenAI + Anthropic HTTP server on 127.0.0.1; see the module docstring."""
+
+    def __init__(
+        self,
+        models: Mapping[str, ModelScript] | None = None,
+        *,
+        default: ModelScript | None = ModelScript(),
+        api_keys: Collection[str] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        min_cache_tokens: int = 1024,
+    ) -> None:
+        self.models: dict[str, ModelScript] = dict(models or {})
+        self.default = default
+        # None accepts any key; a collection makes every other key a 401.
+        self.api_keys = None if api_keys is None else set(api_keys)
+        self.host = host
+        self.port = port
+        self.min_cache_tokens = min_cache_tokens
+        self.requests: list[LoggedRequest] = []
+        self._calls: dict[str, int] = {}
+        self._cached_prefixes: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self._serial = 0
+        self._server: asyncio.base_events.Server | None = None
+        self._connections: set[asyncio.Task] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.batches = _BatchStore(self)
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        return self.url
+
+    # -- assertions --------------------------------------------------------------------------
+
+    def calls(self, model: str | None = None) -> int:
+        """How many completion calls reached the server, for one model or all."""
+        with self._lock:
+            if model is None:
+                return sum(self._calls.values())
+            return self._calls.get(model, 0)
+
+    def reset(self) -> None:
+        """Forget the request log, the call counters and the prompt-cache state."""
+        with self._lock:
+            self.requests.clear()
+            self._calls.clear()
+            self._cached_prefixes.clear()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start_async(self) -> None:
+        self._server = await asyncio.start_server(self._handle_connection, self.host, self.port, backlog=1024)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop_async(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        if self._connections:
+            await asyncio.gather(*self._connections, return_exceptions=True)
+        await self._server.wait_closed()
+        self._server = None
+
+    async def __aenter__(self) -> "FakeServer":
+        await self.start_async()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop_async()
+
+    def start(self) -> "FakeServer":
+        """Serve from a background thread with its own event loop; returns once listening."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self.start_async())
+            except BaseException as exc:  # reported to the starting thread below
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self.stop_async())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="charter-fakeserver", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._thread = None
+            self._loop = None
+
+    def __enter__(self) -> "FakeServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- HTTP/1.1 ----------------------------------------------------------------------------
+
+    async def _handle_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._connections.add(task)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                    return
+                request_line, *header_lines = head.decode("latin-1").split("\r\n")
+                try:
+                    method, target, version = request_line.split(" ", 2)
+                except ValueError:
+                    return
+                headers: dict[str, str] = {}
+                for line in header_lines:
+                    if line:
+                        name, _, value = line.partition(":")
+                        headers[name.strip().lower()] = value.strip()
+                if "chunked" in headers.get("transfer-encoding", "").lower():
+                    body = await self._read_chunked(reader)
+                else:
+                    length = int(headers.get("content-length") or 0)
+                    body = await reader.readexactly(length) if length else b""
+                try:
+                    answer = await self._dispatch(method, target.split("?", 1)[0], headers, body)
+                except Exception as exc:  # a bug in a reply callable or here: answer, don't hang
+                    answer = (500, {}, _JSON, json.dumps({"error": {"message": f"fake server error: {exc!r}",
+                                                                    "type": "server_error"}}).encode())
+                if answer is _DROP:
+                    return
+                status, extra_headers, content_type, payload = answer
+                keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+                lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
+                         f"content-type: {content_type}", f"content-length: {len(payload)}",
+                         "connection: keep-alive" if keep_alive else "connection: close"]
+                lines.extend(f"{k}: {v}" for k, v in extra_headers.items())
+                writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload)
+                await writer.drain()
+                if not keep_alive:
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        except asyncio.CancelledError:
+            # Shutting down: asyncio (3.11) logs a cancelled connection task as an error, so end quietly.
+            return
+        finally:
+            self._connections.discard(task)
+            writer.close()
+
+    @staticmethod
+    async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+        chunks = []
+        while True:
+            size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                await reader.readline()
+                return b"".join(chunks)
+            chunks.append(await reader.readexactly(size))
+            await reader.readline()
+
+    async def _dispatch(self, method: str, path: str, headers: dict, body: bytes):
+        api = "anthropic" if ("anthropic-version" in headers or "x-api-key" in headers) else "openai"
+        if method == "POST" and path == "/v1/chat/completions":
+            return await self._complete("openai", path, headers, body)
+        if method == "POST" and path == "/v1/messages":
+            return await self._complete("anthropic", path, headers, body)
+        if method == "GET" and path == "/v1/models":
+            return self._list_models(api, headers)
+        batch_answer = await self.batches.dispatch(api, method, path, headers, body)
+        if batch_answer is not None:
+            return batch_answer
+        return _error(api, 404, "not_found", f"no route for {method} {path}")
+
+    # -- the model endpoints -----------------------------------------------------------------
+
+    def _authorized(self, api: str, headers: dict) -> bool:
+        if self.api_keys is None:
+            return True
+        # Anthropic's SDK sends the key as x-api-key or, in recent versions, as a bearer token.
+        keys = {headers.get("x-api-key", ""), headers.get("authorization", "").removeprefix("Bearer ").strip()}
+        return bool(keys & self.api_keys)
+
+    def _list_models(self, api: str, headers: dict):
+        if not self._authorized(api, headers):
+            return _error(api, 401, "auth")
+        names = sorted(self.models)
+        if api == "anthropic":
+            data = [{"type": "model", "id": n, "display_name": n, "created_at": "2025-01-01T00:00:00Z"}
+                    for n in names]
+            body = {"data": data, "has_more": False, "first_id": names[0] if names else None,
+                    "last_id": names[-1] if names else None}
+        else:
+            body = {"object": "list",
+                    "data": [{"id": n, "object": "model", "created": 0, "owned_by": "fake"} for n in names]}
+        return 200, {}, _JSON, json.dumps(body).encode()
+
+    def _next_serial(self) -> int:
+        with self._lock:
+            self._serial += 1
+            return self._serial
+
+    async def _complete(self, api: str, path: str, headers: dict, raw: bytes):
+        try:
+            data = json.loads(raw or b"null")
+        except ValueError:
+            data = None
+        model = data.get("model") if isinstance(data, dict) else None
+        entry = LoggedRequest("POST", path, api, model, data, headers)
+        with self._lock:
+            self.requests.append(entry)
+        answer = await self._answer(api, data, headers, entry)
+        entry.status = answer[0] if answer is not _DROP else 0
+        return answer
+
+    async def _answer(self, api: str, data: Any, headers: dict, entry: LoggedRequest):
+        if not self._authorized(api, headers):
+            return _error(api, 401, "auth")
+        problem = _validate(api, data)
+        if problem:
+            return _error(api, 400, "bad_request", problem)
+        model = data["model"]
+        script = self.models.get(model, self.default)
+        if script is None:
+            return _error(api, 404, "not_found", model=model)
+        with self._lock:
+            call = self._calls[model] = self._calls.get(model, 0) + 1
+        entry.call = call
+        fault = entry.fault = script.fault_for(model, call)
+        if fault != "rate_limit" and script.latency:
+            await asyncio.sleep(script.latency)
+        if fault:
+            return await self._fault(api, fault, script, model)
+        messages = _normalize(api, data)
+        text = script.reply_for(model, messages, call)
+        return self._success(api, data, model, messages, text)
+
+    async def _fault(self, api: str, fault: str, script: ModelScript, model: str):
+        if fault == "drop":
+            return _DROP
+        if fault == "timeout":
+            await asyncio.sleep(script.hang)
+            return _DROP
+        if fault == "malformed":
+            return 200, {}, _JSON, b'{"id": "broken", "choices": [{"message": {"content": "trunc'
+        status = {"rate_limit": 429, "server_error": 500, "unavailable": 503, "overloaded": 529,
+                  "auth": 401, "bad_request": 400, "not_found": 404}[fault]
+        answer = _error(api, status, fault, model=model)
+        if fault == "rate_limit" and script.retry_after is not None:
+            answer[1]["retry-after"] = _number(script.retry_after)
+        return answer
+
+    def _cache_split(self, model: str, prefix: str) -> tuple[bool, int]:
+        """Emulates prompt caching: whether this prefix was seen before, and its size in tokens."""
+        tokens = estimate_tokens(prefix)
+        if tokens < self.min_cache_tokens:
+            return False, 0
+        key = (model, hashlib.sha256(prefix.encode()).hexdigest())
+        with self._lock:
+            seen = key in self._cached_prefixes
+            self._cached_prefixes.add(key)
+        return seen, tokens
+
+    def _success(self, api: str, data: dict, model: str, messages: list, text: str):
+        serial = self._next_serial()
+        stops = data.get("stop_sequences" if api == "anthropic" else "stop") or []
+        if isinstance(stops, str):
+            stops = [stops]
+        hit_stop = None
+        for stop in stops:
+            at = text.find(stop)
+            if at >= 0 and (hit_stop is None or at < text.find(hit_stop)):
+                hit_stop = stop
+        if hit_stop is not None:
+            text = text[: text.find(hit_stop)]
+        limit = data.get("max_tokens") or data.get("max_completion_tokens")
+        truncated = bool(limit) and estimate_tokens(text) > limit
+        if truncated:
+            text = text[: limit * 4]
+        prompt_tokens = sum(estimate_tokens(m["content"]) for m in messages) + 3 * len(messages)
+        output_tokens = estimate_tokens(text)
+        if api == "anthropic":
+            return self._anthropic_message(data, model, serial, text, hit_stop, truncated,
+                                           prompt_tokens, output_tokens)
+        return self._openai_completion(data, model, serial, text, hit_stop, truncated, messages,
+                                       prompt_tokens, output_tokens)
+
+    def _openai_completion(self, data, model, serial, text, hit_stop, truncated, messages,
+                           prompt_tokens, output_tokens):
+        finish = "length" if truncated else "stop"
+        system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
+        seen, prefix_tokens = self._cache_split(model, system)
+        cached = (prefix_tokens // 128) * 128 if seen else 0
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": output_tokens,
+                 "total_tokens": prompt_tokens + output_tokens,
+                 "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+                 "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                               "accepted_prediction_tokens": 0,
+                                               "rejected_prediction_tokens": 0}}
+        ident = f"chatcmpl-fake{serial:08d}"
+        headers = {"x-request-id": f"req_fake{serial:08d}", **_OPENAI_RATE_HEADERS}
+        if data.get("stream"):
+            return 200, headers, "text/event-stream", _openai_stream(ident, model, text, finish, usage, data)
+        body = {"id": ident, "object": "chat.completion", "created": 1700000000, "model": model,
+                "system_fingerprint": "fp_fake",
+                "choices": [{"index": 0, "finish_reason": finish, "logprobs": None,
+                             "message": {"role": "assistant", "content": text, "refusal": None}}],
+                "usage": usage}
+        return 200, headers, _JSON, json.dumps(body).encode()
+
+    def _anthropic_message(self, data, model, serial, text, hit_stop, truncated, prompt_tokens, output_tokens):
+        stop_reason = "max_tokens" if truncated else ("stop_sequence" if hit_stop else "end_turn")
+        system = data.get("system")
+        cache_read = cache_write = 0
+        if isinstance(system, list):
+            marked = [i for i, block in enumerate(system) if isinstance(block, dict) and block.get("cache_control")]
+            if marked:
+                prefix = "".join(_content_text([b]) for b in system[: marked[-1] + 1])
+                seen, prefix_tokens = self._cache_split(model, prefix)
+                if seen:
+                    cache_read = prefix_tokens
+                else:
+                    cache_write = prefix_tokens
+        usage = {"input_tokens": max(0, prompt_tokens - cache_read - cache_write), "output_tokens": output_tokens,
+                 "cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read,
+                 "service_tier": "standard"}
+        ident = f"msg_fake{serial:08d}"
+        headers = {"request-id": f"req_fake{serial:08d}", **_anthropic_rate_headers()}
+        message = {"id": ident, "type": "message", "role": "assistant", "model": model,
+                   "content": [{"type": "text", "text": text}], "stop_reason": stop_reason,
+                   "stop_sequence": hit_stop, "usage": usage}
+        if data.get("stream"):
+            return 200, headers, "text/event-stream", _anthropic_stream(message)
+        return 200, headers, _JSON, json.dumps(message).encode()
+
+    def complete_for_batch(self, api: str, body: dict) -> tuple[int, dict]:
+        """Answers one batched request synchronously (batches ignore latency and faults): (status, body)."""
+        problem = _validate(api, body)
+        if problem:
+            return 400, json.loads(_error(api, 400, "bad_request", problem)[3])
+        model = body["model"]
+        script = self.models.get(model, self.default)
+        if script is None:
+            return 404, json.loads(_error(api, 404, "not_found", model=model)[3])
+        with self._lock:
+            call = self._calls[model] = self._calls.get(model, 0) + 1
+        messages = _normalize(api, body)
+        text = script.reply_for(model, messages, call)
+        status, _, _, payload = self._success(api, {**body, "stream": False}, model, messages, text)
+        return status, json.loads(payload)
+
+
+# -- wire-format helpers ---------------------------------------------------------------------
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
+            500: "Internal Server Error", 503: "Service Unavailable", 529: "Overloaded"}
+
+_OPENAI_RATE_HEADERS = {
+    "x-ratelimit-limit-requests": "10000", "x-ratelimit-remaining-requests": "9999",
+    "x-ratelimit-reset-requests": "6ms", "x-ratelimit-limit-tokens": "2000000",
+    "x-ratelimit-remaining-tokens": "1999000", "x-ratelimit-reset-tokens": "1s",
+}
+
+
+def _anthropic_rate_headers() -> dict[str, str]:
+    reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
+    return {"anthropic-ratelimit-requests-limit": "4000", "anthropic-ratelimit-requests-remaining": "3999",
+            "anthropic-ratelimit-requests-reset": reset, "anthropic-ratelimit-tokens-limit": "400000",
+            "anthropic-ratelimit-tokens-remaining": "399000", "anthropic-ratelimit-tokens-reset": reset}
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+_ERRORS = {
+    # fault: (openai type, openai code, anthropic type, message)
+    "rate_limit": ("requests", "rate_limit_exceeded", "rate_limit_error", "Rate limit reached for requests."),
+    "server_error": ("server_error", None, "api_error", "The server had an error while processing your request."),
+    "unavailable": ("server_error", None, "api_error", "The service is temporarily unavailable."),
+    "overloaded": ("server_error", "overloaded", "overloaded_error", "Overloaded"),
+    "auth": ("invalid_request_error", "invalid_api_key", "authentication_error", "Incorrect API key provided."),
+    "bad_request": ("invalid_request_error", None, "invalid_request_error", "Invalid request."),
+    "not_found": ("invalid_request_error", "model_not_found", "not_found_error", "Not found."),
+}
+
+
+def _error(api: str, status: int, fault: str, message: str | None = None, *, model: str | None = None):
+    openai_type, code, anthropic_type, default_message = _ERRORS[fault]
+    if message is None and fault == "not_found" and model is not None:
+        message = (f"model: {model}" if api == "anthropic"
+                   else f"The model `{model}` does not exist or you do not have access to it.")
+    message = message or default_message
+    if api == "anthropic":
+        body = {"type": "error", "error": {"type": anthropic_type, "message": message}, "request_id": "req_fake_error"}
+        headers = {"request-id": "req_fake_error"}
+    else:
+        body = {"error": {"message": message, "type": openai_type, "param": None, "code": code}}
+        headers = {"x-request-id": "req_fake_error"}
+    return status, headers, _JSON, json.dumps(body).encode()
+
+
+def _validate(api: str, data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return "The request body is not a JSON object."
+    if not isinstance(data.get("model"), str) or not data["model"]:
+        return "model: field required"
+    messages = data.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "messages: field required"
+    if api == "anthropic":
+        if not isinstance(data.get("max_tokens"), int):
+            return "max_tokens: field required"
+        for i, message in enumerate(messages):
+            if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+                return f"messages.{i}.role: Input should be 'user' or 'assistant'"
+    else:
+        for i, message in enumerate(messages):
+            if not isinstance(message, dict) or "role" not in message:
+                return f"messages[{i}]: missing required parameter 'role'"
+    return None
+
+
+def _normalize(api: str, data: dict) -> list[dict]:
+    messages = []
+    if api == "anthropic" and data.get("system"):
+        messages.append({"role": "system", "content": _content_text(data["system"])})
+    for message in data["messages"]:
+        messages.append({"role": message["role"], "content": _content_text(message.get("content"))})
+    return messages
+
+
+def _pieces(text: str) -> list[str]:
+    words = text.split(" ")
+    return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)] or [""]
+
+
+def _openai_stream(ident: str, model: str, text: str, finish: str, usage: dict, data: dict) -> bytes:
+    def chunk(delta: dict, finish_reason: str | None) -> dict:
+        return {"id": ident, "object": "chat.completion.chunk", "created": 1700000000, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}]}
+
+    events = [chunk({"role": "assistant", "content": ""}, None)]
+    events += [chunk({"content": piece}, None) for piece in _pieces(text)]
+    events.append(chunk({}, finish))
+    if (data.get("stream_options") or {}).get("include_usage"):
+        events.append({"id": ident, "object": "chat.completion.chunk", "created": 1700000000, "model": model,
+                       "choices": [], "usage": usage})
+    lines = [f"data: {json.dumps(e)}\n\n" for e in events] + ["data: [DONE]\n\n"]
+    return "".join(lines).encode()
+
+
+def _anthropic_stream(message: dict) -> bytes:
+    text = message["content"][0]["text"]
+    usage = message["usage"]
+    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None,
+             "usage": {**usage, "output_tokens": 1}}
+    events = [("message_start", {"type": "message_start", "message": start}),
+              ("content_block_start", {"type": "content_block_start", "index": 0,
+                                       "content_block": {"type": "text", "text": ""}})]
+    events += [("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                        "delta": {"type": "text_delta", "text": piece}}) for piece in _pieces(text)]
+    events += [("content_block_stop", {"type": "content_block_stop", "index": 0}),
+               ("message_delta", {"type": "message_delta",
+                                  "delta": {"stop_reason": message["stop_reason"],
+                                            "stop_sequence": message["stop_sequence"]},
+                                  "usage": {"output_tokens": usage["output_tokens"]}}),
+               ("message_stop", {"type": "message_stop"})]
+    return "".join(f"event: {name}\ndata: {json.dumps(body)}\n\n" for name, body in events).encode()
+
+
+class _BatchStore:
+    """Placeholder routing point for the batch endpoints (OpenAI files + batches, Anthropic message
+    batches); answers None for every path until they are implemented."""
+
+    def __init__(self, server: FakeServer) -> None:
+        self.server = server
+
+    async def dispatch(self, api: str, method: str, path: str, headers: dict, body: bytes):
+        return None
+
+
+# -- as a process ----------------------------------------------------------------------------
+
+
+def _parse_fault(text: str) -> tuple[str, float]:
+    kind, _, fraction = text.partition("=")
+    if kind not in FAULTS or not fraction:
+        raise argparse.ArgumentTypeError(f"expected KIND=FRACTION with KIND one of {', '.join(sorted(FAULTS))}")
+    return kind, float(fraction)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m charter.testing.fakeserver",
+                                     description="Serve scripted fake OpenAI and Anthropic models on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on start)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--reply", default=None, help="fixed reply text (default: echo the last user message)")
+    parser.add_argument("--fault", type=_parse_fault, action="append", default=[], metavar="KIND=FRACTION")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--retry-after", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    script = ModelScript(reply=args.reply, latency=args.latency, faults=dict(args.fault), seed=args.seed,
+                         retry_after=args.retry_after)
+
+    async def serve() -> None:
+        server = FakeServer(default=script, port=args.port)
+        await server.start_async()
+        print(f"fake model server listening on {server.url}", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.stop_async()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
