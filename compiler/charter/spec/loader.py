@@ -96,7 +96,7 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
             role = turn.get("role") if isinstance(turn, Mapping) else None
             if role in ("user", "assistant") and role != expected:
                 out.append(Diagnostic(loc, "conversation-order",
-                                      f"{path}.conversation[{index}]: expected a {expected} turn here; "
+                                      f"{path}.conversation[{index}]: expected {'an' if expected == 'assistant' else 'a'} {expected} turn here; "
                                       "turns alternate and end with the user's message"))
                 return
             expected = "assistant" if expected == "user" else "user"
@@ -141,12 +141,16 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
 
 
 def _plain(value: Any) -> Any:
-    """The tree as plain JSON-able data, for hashing."""
+    """The tree as plain JSON data: YAML dates and binary become text, so every target can serialise it."""
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
-    return value
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
 
 
 def canonical_json(tree: Mapping) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import re
@@ -16,7 +17,8 @@ from ..diagnostics import Diagnostic, Loc
 from .yamlio import Mapping, locate
 
 JSON_TYPES = {dict: "a mapping", list: "a list", str: "text", bool: "true/false", int: "a number",
-              float: "a number", type(None): "nothing (null)"}
+              float: "a number", type(None): "nothing (null)", datetime.date: "a date",
+              datetime.datetime: "a date and time"}
 EXPECTED = {"object": "a mapping", "array": "a list", "string": "text", "boolean": "true or false",
             "integer": "a whole number", "number": "a number", "null": "null"}
 
@@ -113,7 +115,7 @@ def _translate(error: ValidationError, root: Mapping, file: str) -> list[Diagnos
         expected = error.validator_value
         expected = " or ".join(EXPECTED.get(t, t) for t in (expected if isinstance(expected, list) else [expected]))
         hint = ""
-        if expected == "text" and isinstance(instance, (bool, int, float)) or (expected == "text" and instance is None):
+        if expected == "text" and (instance is None or isinstance(instance, (bool, int, float, datetime.date))):
             hint = "; put the value in quotes to make it text"
         return diag(f"{at}: expected {expected}, got {_describe(instance)}{hint}", "type")
     if kind == "enum" and not isinstance(instance, (str, int, float)) or isinstance(instance, bool) and kind == "enum":
@@ -151,7 +153,9 @@ def _translate(error: ValidationError, root: Mapping, file: str) -> list[Diagnos
                 break
             seen.add(key)
         return diag(f"{at}: lists {dup!r} more than once", "duplicate-item")
-    if kind == "oneOf" and isinstance(instance, dict) and "good" in (error.schema.get("properties") or {}):
+    if kind == "oneOf" and not isinstance(instance, dict):
+        return []  # the object-shaped branches only disagree about mappings; the type error says it
+    if kind == "oneOf" and "good" in (error.schema.get("properties") or {}):
         if "prompt" in instance and "conversation" in instance:
             return diag(f"{at}: give either 'prompt' or 'conversation', not both", "prompt-or-conversation")
         return diag(f"{at}: missing 'prompt' (the user's message) or 'conversation'", "missing-field")
