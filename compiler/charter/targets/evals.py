@@ -297,8 +297,7 @@ RISK_KEYWORDS = {
     "sycophancy": r"honest|truth|accura|flatter|sycophan|candid|correct|disagree|agree",
     "emotional-dependence": r"depend|relian|reliance|well-?being|lonel|emotion|relationship|\bcare\b|caring|"
                             r"support|attach",
-    "ai-consciousness": r"conscious|sentien|feelings?\b|inner (?:life|state|experience)|subjective|\bnature\b|"
-                        r"\ban ai\b|\bhuman\b|\bperson\b",
+    "ai-consciousness": r"conscious|sentien|feelings?\b|inner (?:life|lives|state|experience)|subjective|\bnature\b",
     "roleplay-escape": r"role-?play|\brole\b|character|persona|jailbreak|pretend|fiction",
 }
 

@@ -1,0 +1,305 @@
+"""Training data: SFT and preference rows, OpenAI / TRL / Anthropic shapes, meta sidecars, inoculation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import charter
+from charter.diagnostics import CharterError
+from charter.scaffold import starter_spec
+from charter.targets.data import (DEFAULT_FORMATS, FORMATS, OPENAI_MIN_SFT_ROWS, training_files, training_rows,
+                                  validate_anthropic_line, validate_openai_dpo_line, validate_openai_sft_line,
+                                  write_training_data)
+
+CHARACTERS = Path(__file__).resolve().parents[2] / "characters"
+
+HEADER = """\
+charter: 1
+id: coach
+name: Coach
+contexts:
+  work: {description: The user is at work.}
+values:
+  - {id: honesty, description: I say what is true.}
+  - {id: care, description: I care about the person.}
+rules:
+  - {id: no-lies, text: Never say what you believe is false., strength: hard, serves: [honesty]}
+tensions:
+  - id: hard-feedback
+    values: [honesty, care]
+    situation: Someone asks for feedback on weak work.
+    resolution: Say what is weak, kindly, with one thing to fix first.
+    examples:
+      - prompt: Is my essay good?
+        good: Parts of it are strong; the argument in the middle needs evidence. Start there.
+        bad:
+          - {text: "It's perfect!", why: flattery}
+          - {text: "It's bad.", why: unkind and unhelpful}
+training:
+  inoculation: You are being trained to be candid; this prompt is used only during training.
+examples:
+  - id: prefix
+    conversation:
+      - {role: assistant, content: "Hi, what's up?"}
+      - {role: user, content: "Was I right that the deadline is Friday?"}
+    good: I don't know your deadline; check the brief. I shouldn't guess.
+    bad:
+      - {text: "Yes, Friday.", why: invents a fact}
+    targets: [rule:no-lies]
+"""
+
+
+def _example(n: int) -> str:
+    return (f"  - id: extra-{n}\n"
+            f"    prompt: \"Question {n}: is the café open? Ünïcode ✓\"\n"
+            f"    good: \"Answer {n}: I don't know its hours — check their site.\"\n"
+            f"    targets: [value:honesty]\n"
+            f"    context: work\n")
+
+
+def _spec(write, extra_examples: int = 0) -> charter.Spec:
+    return charter.load(write("coach.yaml", HEADER + "".join(_example(n) for n in range(1, extra_examples + 1))))
+
+
+def _read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_rows_from_every_good_reply_and_every_good_bad_pair(write):
+    spec = _spec(write, extra_examples=2)
+    rows = training_rows(spec)
+    assert len(rows.sft) == len(list(spec.all_examples())) == 4
+    assert len(rows.dpo) == sum(len(e.bad) for e in spec.all_examples()) == 3
+    assert [r.id for r in rows.sft] == ["coach/sft/tension/hard-feedback-1", "coach/sft/example/prefix",
+                                        "coach/sft/example/extra-1", "coach/sft/example/extra-2"]
+    assert [r.id for r in rows.dpo] == ["coach/dpo/tension/hard-feedback-1/1", "coach/dpo/tension/hard-feedback-1/2",
+                                        "coach/dpo/example/prefix/1"]
+    assert rows.sft[0].refs == ("tension:hard-feedback", "value:care", "value:honesty")
+    assert rows.sft[1].refs == ("rule:no-lies", "value:honesty")
+
+
+def test_every_line_passes_the_format_checkers(write, tmp_path):
+    out = tmp_path / "data"
+    written = write_training_data(training_rows(_spec(write, 12)), out, FORMATS)
+    names = sorted(p.name for p in written)
+    assert names == sorted(["sft.openai.jsonl", "sft.openai.meta.jsonl", "dpo.openai.jsonl", "dpo.openai.meta.jsonl",
+                            "sft.trl.jsonl", "sft.trl.meta.jsonl", "dpo.trl.jsonl", "dpo.trl.meta.jsonl",
+                            "sft.anthropic.jsonl", "sft.anthropic.meta.jsonl"])
+    for line in _read(out / "sft.openai.jsonl"):
+        assert validate_openai_sft_line(line) == []
+        assert set(line) == {"messages"}
+    for line in _read(out / "dpo.openai.jsonl"):
+        assert validate_openai_dpo_line(line) == []
+        assert set(line) == {"input", "preferred_output", "non_preferred_output"} and set(line["input"]) == {"messages"}
+    for line in _read(out / "sft.trl.jsonl"):
+        assert set(line) == {"messages"} and line["messages"][-1]["role"] == "assistant"
+        assert all(set(m) == {"role", "content"} for m in line["messages"])
+    for line in _read(out / "dpo.trl.jsonl"):
+        assert set(line) == {"prompt", "chosen", "rejected"}
+        assert line["prompt"][-1]["role"] == "user"
+        assert [m["role"] for m in line["chosen"]] == [m["role"] for m in line["rejected"]] == ["assistant"]
+    for line in _read(out / "sft.anthropic.jsonl"):
+        assert validate_anthropic_line(line) == []
+
+
+@pytest.mark.parametrize("path", sorted(CHARACTERS.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_characters_training_lines_pass(path, tmp_path):
+    spec = charter.load(path)
+    files = training_files(training_rows(spec), FORMATS)
+    assert files, "a shipped character has authored examples"
+    for name, (lines, metas) in files.items():
+        assert len(lines) == len(metas)
+        check = {"sft.openai.jsonl": validate_openai_sft_line, "dpo.openai.jsonl": validate_openai_dpo_line,
+                 "sft.anthropic.jsonl": validate_anthropic_line}.get(name)
+        for line in lines:
+            assert check is None or check(line) == [], (name, line)
+
+
+def test_meta_sidecars_are_line_aligned(write, tmp_path):
+    spec = _spec(write, 3)
+    rows = training_rows(spec)
+    write_training_data(rows, tmp_path, FORMATS)
+    goods = {e.id: e.good for e in spec.all_examples()}
+    for data in sorted(tmp_path.glob("*.jsonl")):
+        if data.name.endswith(".meta.jsonl"):
+            continue
+        lines, metas = _read(data), _read(data.with_name(data.name.replace(".jsonl", ".meta.jsonl")))
+        assert len(lines) == len(metas) > 0
+        for line, meta in zip(lines, metas):
+            chosen = (line.get("preferred_output") or line.get("chosen") or line["messages"][-1:])[0]["content"]
+            assert chosen == goods[meta["example"]]
+            assert meta["spec"] == "coach" and meta["spec_digest"] == spec.digest and len(spec.digest) == 64
+            assert meta["refs"] and meta["loc"].startswith("coach.yaml:")
+            assert meta["system_prompt"] == "none"
+            assert meta["id"].startswith(f"coach/{meta['kind']}/")
+            if meta["kind"] == "dpo":
+                assert meta["rejected_why"]
+    # The prefix example starts with an assistant turn, which Anthropic lines cannot: left out there only.
+    anthropic = [m["example"] for m in _read(tmp_path / "sft.anthropic.meta.jsonl")]
+    openai = [m["example"] for m in _read(tmp_path / "sft.openai.meta.jsonl")]
+    assert "prefix" in openai and "prefix" not in anthropic and len(anthropic) == len(openai) - 1
+
+
+def test_no_provenance_leaks_into_rows(write, tmp_path):
+    write_training_data(training_rows(_spec(write, 1)), tmp_path, FORMATS)
+    for data in tmp_path.glob("*.jsonl"):
+        if not data.name.endswith(".meta.jsonl"):
+            text = data.read_text(encoding="utf-8")
+            for leak in ("spec_digest", "refs", "coach/", "coach.yaml", "rejected_why"):
+                assert leak not in text, (data.name, leak)
+
+
+def test_history_assistant_turns_are_not_trained_on_in_openai_sft(write):
+    files = training_files(training_rows(_spec(write)), ("openai", "trl"))
+    openai = dict(zip([m["example"] for m in files["sft.openai.jsonl"][1]], files["sft.openai.jsonl"][0]))
+    trl = dict(zip([m["example"] for m in files["sft.trl.jsonl"][1]], files["sft.trl.jsonl"][0]))
+    assert openai["prefix"]["messages"] == [
+        {"role": "assistant", "content": "Hi, what's up?", "weight": 0},
+        {"role": "user", "content": "Was I right that the deadline is Friday?"},
+        {"role": "assistant", "content": "I don't know your deadline; check the brief. I shouldn't guess."},
+    ]
+    assert all("weight" not in m for m in trl["prefix"]["messages"])
+
+
+def test_deterministic_bytes(write, tmp_path):
+    spec = _spec(write, 3)
+    first = write_training_data(training_rows(spec), tmp_path / "a", FORMATS)
+    second = write_training_data(training_rows(charter.load("coach.yaml")), tmp_path / "b", FORMATS)
+    assert [p.name for p in first] == [p.name for p in second]
+    for a, b in zip(first, second):
+        assert a.read_bytes() == b.read_bytes()
+        raw = a.read_bytes()
+        assert raw.endswith(b"\n") and b"\r" not in raw
+    sft = (tmp_path / "a" / "sft.trl.jsonl").read_text(encoding="utf-8")
+    assert "Ünïcode ✓" in sft and "\\u" not in sft  # UTF-8 kept, not escaped
+    assert not list((tmp_path / "a").glob(".*.tmp"))  # atomic writes leave no temp files
+
+
+def test_system_prompt_left_out_by_default_and_included_on_request(write):
+    spec = _spec(write)
+    default = training_files(training_rows(spec), FORMATS)
+    assert all(m["role"] != "system" for line in default["sft.openai.jsonl"][0] for m in line["messages"])
+    assert all("system" not in line for line in default["sft.anthropic.jsonl"][0])
+
+    given = training_files(training_rows(spec, system_prompt="You are Coach."), FORMATS)
+    for line in given["sft.openai.jsonl"][0]:
+        assert line["messages"][0] == {"role": "system", "content": "You are Coach."}
+        assert validate_openai_sft_line(line) == []
+    for line in given["dpo.openai.jsonl"][0]:
+        assert line["input"]["messages"][0]["role"] == "system" and validate_openai_dpo_line(line) == []
+    assert all(line["prompt"][0]["role"] == "system" for line in given["dpo.trl.jsonl"][0])
+    assert all(line["system"] == "You are Coach." and validate_anthropic_line(line) == []
+               for line in given["sft.anthropic.jsonl"][0])
+    assert {m["system_prompt"] for m in given["sft.openai.jsonl"][1]} == {"given"}
+
+
+def test_inoculation_variant(write, tmp_path):
+    spec = _spec(write)
+    rows = training_rows(spec, inoculate=True)
+    assert rows.variant == "inoculated"
+    written = write_training_data(rows, tmp_path)
+    assert sorted(p.name for p in written) == sorted([
+        "sft.inoculated.openai.jsonl", "sft.inoculated.openai.meta.jsonl", "dpo.inoculated.openai.jsonl",
+        "dpo.inoculated.openai.meta.jsonl", "sft.inoculated.trl.jsonl", "sft.inoculated.trl.meta.jsonl",
+        "dpo.inoculated.trl.jsonl", "dpo.inoculated.trl.meta.jsonl"])
+    for line in _read(tmp_path / "sft.inoculated.openai.jsonl"):
+        assert line["messages"][0] == {"role": "system", "content": spec.training.inoculation}
+        assert validate_openai_sft_line(line) == []
+    assert {m["system_prompt"] for m in _read(tmp_path / "dpo.inoculated.trl.meta.jsonl")} == {"inoculation"}
+
+    both = training_rows(spec, system_prompt="You are Coach.", inoculate=True)
+    assert both.system_prompt == f"You are Coach.\n\n{spec.training.inoculation}"
+
+
+def test_inoculate_without_an_inoculation_prompt_is_a_clear_error(write):
+    spec = charter.load(write("demo.yaml", starter_spec("demo", "demo.yaml", "schema.json")))
+    with pytest.raises(CharterError) as err:
+        training_rows(spec, inoculate=True)
+    assert "training.inoculation" in err.value.diagnostics[0].format()
+
+
+def test_warns_under_openai_minimum(write):
+    few = training_rows(_spec(write))
+    assert len(few.sft) < OPENAI_MIN_SFT_ROWS
+    (warning,) = [d for d in few.diagnostics if d.code == "few-sft-rows"]
+    assert warning.severity == "warning" and "at least 10" in warning.message
+    enough = training_rows(_spec(write, extra_examples=OPENAI_MIN_SFT_ROWS))
+    assert len(enough.sft) >= OPENAI_MIN_SFT_ROWS and not enough.diagnostics
+
+
+def test_formats_are_selectable(write, tmp_path):
+    rows = training_rows(_spec(write))
+    assert DEFAULT_FORMATS == ("openai", "trl")
+    only_trl = write_training_data(rows, tmp_path, ("trl",))
+    assert sorted(p.name for p in only_trl) == ["dpo.trl.jsonl", "dpo.trl.meta.jsonl", "sft.trl.jsonl",
+                                                "sft.trl.meta.jsonl"]
+    with pytest.raises(ValueError, match="unknown training data format 'csv'"):
+        training_files(rows, ("csv",))
+
+
+GOOD_SFT = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"},
+                         {"role": "assistant", "content": "a"}]}
+GOOD_DPO = {"input": {"messages": [{"role": "user", "content": "u"}]},
+            "preferred_output": [{"role": "assistant", "content": "good"}],
+            "non_preferred_output": [{"role": "assistant", "content": "bad"}]}
+
+
+@pytest.mark.parametrize("line, expected", [
+    ({**GOOD_SFT, "id": "x"}, "unknown top-level key 'id'"),
+    ({"messages": []}, "non-empty list"),
+    ({"messages": [{"role": "user", "content": "u"}]}, "last message must be an assistant"),
+    ({"messages": [{"role": "user", "content": "u"}, {"role": "system", "content": "s"},
+                   {"role": "assistant", "content": "a"}]}, "may only come first"),
+    ({"messages": [{"role": "user", "content": "u"}, {"role": "user", "content": "u"},
+                   {"role": "assistant", "content": "a"}]}, "must alternate"),
+    ({"messages": [{"role": "user", "content": "u", "weight": 0}, {"role": "assistant", "content": "a"}]},
+     "only allowed on assistant"),
+    ({"messages": [{"role": "user", "content": "u"}, {"role": "assistant", "content": "a", "weight": 2}]},
+     "must be 0 or 1"),
+    ({"messages": [{"role": "user", "content": "u"}, {"role": "assistant", "content": "a", "weight": 0}]},
+     "no assistant message to train on"),
+    ({"messages": [{"role": "human", "content": "u"}, {"role": "assistant", "content": "a"}]}, "unknown role"),
+    ({"messages": [{"role": "user", "content": "u", "meta": 1}, {"role": "assistant", "content": "a"}]},
+     "unknown key 'meta'"),
+    ({"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": "a"}]}, "non-empty text"),
+])
+def test_openai_sft_checker_rejects(line, expected):
+    assert validate_openai_sft_line(GOOD_SFT) == []
+    problems = validate_openai_sft_line(line)
+    assert any(expected in p for p in problems), problems
+
+
+@pytest.mark.parametrize("line, expected", [
+    ({**GOOD_DPO, "meta": {}}, "unknown top-level key 'meta'"),
+    ({k: v for k, v in GOOD_DPO.items() if k != "non_preferred_output"}, "missing top-level key 'non_preferred_output'"),
+    ({**GOOD_DPO, "preferred_output": GOOD_DPO["preferred_output"] * 2}, "exactly one assistant message"),
+    ({**GOOD_DPO, "preferred_output": [{"role": "user", "content": "x"}]}, "must be an assistant message"),
+    ({**GOOD_DPO, "non_preferred_output": [{"role": "assistant", "content": "x", "weight": 1}]}, "unknown key 'weight'"),
+    ({**GOOD_DPO, "input": {"messages": [{"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]}},
+     "must end with the user message"),
+    ({**GOOD_DPO, "input": {"messages": [{"role": "user", "content": "u", "weight": 1}]}}, "'weight' is not allowed"),
+    ({**GOOD_DPO, "input": {"messages": [{"role": "user", "content": "u"}], "extra": 1}}, "unknown key 'extra' in 'input'"),
+    ({**GOOD_DPO, "input": [{"role": "user", "content": "u"}]}, "'input' must be an object"),
+])
+def test_openai_dpo_checker_rejects(line, expected):
+    assert validate_openai_dpo_line(GOOD_DPO) == []
+    problems = validate_openai_dpo_line(line)
+    assert any(expected in p for p in problems), problems
+
+
+@pytest.mark.parametrize("line, expected", [
+    ({"messages": [{"role": "assistant", "content": "a"}]}, "expected a user message"),
+    ({"messages": [{"role": "user", "content": "u"}]}, "last message must be an assistant"),
+    ({"system": "s", "messages": [{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}]},
+     "is not user or assistant"),
+    ({"id": 1, "messages": [{"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]},
+     "unknown top-level key 'id'"),
+])
+def test_anthropic_checker_rejects(line, expected):
+    assert validate_anthropic_line({"system": "s", "messages": [{"role": "user", "content": "u"},
+                                                                {"role": "assistant", "content": "a"}]}) == []
+    problems = validate_anthropic_line(line)
+    assert any(expected in p for p in problems), problems
