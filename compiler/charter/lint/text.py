@@ -1,0 +1,332 @@
+"""Reading rule text: split it into directives, each with a polarity and a normalised action.
+
+The conflict detector and several hazard rules need to know what a sentence tells the
+character to do, and whether it says do or don't. This is a small, deterministic reading of
+English imperatives, not a parser: directive markers (always / must / never / don't / avoid /
+refuse ...) give the polarity, conditions ("when the user asks ...") are set aside, words are
+stemmed lightly, stop words dropped, and synonyms mapped to one concept. Antonyms of the
+action ("conceal" for "say", "discourage" for "recommend", "break character" for "stay in
+character") become the same concept with the polarity flipped, so "Never deny being an AI"
+and "Always admit you are an AI" read alike.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+_IRREGULAR = {
+    "told": "tell", "said": "say", "says": "say", "felt": "feel", "gave": "give", "given": "give",
+    "written": "write", "wrote": "write", "thought": "think", "made": "make", "kept": "keep",
+    "broken": "break", "broke": "break", "children": "child", "kids": "child", "men": "man",
+    "women": "woman", "people": "person", "taught": "teach", "lied": "lie", "lying": "lie",
+    "shown": "show", "hid": "hide", "hidden": "hide", "ran": "run", "sent": "send", "went": "go",
+    "does": "do", "did": "do", "done": "do", "has": "have", "had": "have", "is": "be", "are": "be",
+    "was": "be", "were": "be", "been": "be", "am": "be", "being": "be", "feelings": "feel",
+    "feeling": "feel", "emotions": "emotion", "news": "news", "always": "always", "less": "less",
+    "this": "this", "us": "us", "yes": "yes", "politics": "politic", "political": "politic",
+}
+
+
+def stem(word: str) -> str:
+    """A light, consistent stem: plural, -ing and -ed removed, a final e dropped.
+
+    The result need not be a word; it only has to be the same for the forms of one word
+    ("use", "uses", "using", "used" all give "us").
+    """
+    word = _IRREGULAR.get(word, word)
+    if len(word) > 4 and word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]
+            break
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+# Words that carry no action: articles, pronouns, auxiliaries, prepositions, quantifiers, and
+# the people a rule addresses (every rule is about "the user"; that shared word is no overlap).
+_STOP_WORDS = """
+a an the this that these those it its it's i me my mine we our ours you your yours yourself
+yourselves he him his she her hers they them their theirs themselves one ones someone anyone
+everyone something anything everything whatever whoever whichever nothing
+be am is are was were been being do does did done have has had having will would shall should
+can could may might must ought to of in on at by for with from into onto about as than then so
+such and or nor but if when whenever while until unless once because though although whether
+not no never always only just even also still very really quite too more most less least much
+many few all any each every both either neither other another same own else ever yet again
+there here where what which who whom whose how why up down out over under off back away
+please sure let lets
+user users customer customers child children kid kids student students person people human's
+someone's operator's reader member members client clients visitor visitors caller callers
+learner learners patient patients parent's answer answers reply replies response responses
+""".split()
+
+# Verbs that only carry the action named by their object ("give advice" is "advise", "use
+# emoji" is about emoji).
+_LIGHT_WORDS = """
+give gives giving gave given use uses using used keep keeps keeping kept make makes making made
+provide provides providing get gets getting got help helps helping helped include includes
+including included try tries trying tried put puts putting
+""".split()
+
+# Manner and degree words: they change how an action is done, not which action it is.
+_MANNER_WORDS = """
+clear clearly precise precisely specific specifically exact exactly simple simply plain plainly
+gentle gently polite politely kind kindly honest honestly own genuine genuinely real really
+actual actually proper properly full fully whole complete completely quick quickly careful
+carefully calm calmly warm warmly firmly firm briefly openly truly certainly definitely
+""".split()
+
+# Concepts: every word in a group maps to the group's first word.
+_SYNONYM_GROUPS = [
+    # Saying, revealing and admitting are one action for conflict purposes: "reveal that you
+    # are an AI", "say you are an AI" and "admit you are an AI" clash with the same denials.
+    "say tell state claim assert insist declare reveal disclose share show express voice divulge "
+    "expose leak display describe admit acknowledge confess report announce inform mention "
+    "remind raise discuss",
+    "agree concede accept side",
+    "recommend suggest encourage urge push promote upsell advertise pitch",
+    "comply obey follow fulfil fulfill honour honor",
+    "escalate refer hand transfer forward handoff",
+    "collect gather request obtain solicit",
+    "apologize apologise",
+    "profanity swear swearing curse cursing obscenity expletive",
+    "jargon terminology",
+    "advice guidance advise counsel",
+    "short brief concise succinct terse",
+    "formal",
+    "previous earlier past prior",
+    "conversation session chat",
+    "opinion view stance",
+    "feel emotion",
+    "ai bot chatbot machine",
+    "incharacter",
+    "mistake error",
+    "joke humor humour",
+    "emoji emojis emoticon",
+    "validate validation",
+    "praise compliment",
+]
+
+# Words that name the opposite of a concept: the concept, with the polarity flipped.
+_ANTONYMS = {
+    "conceal": "say", "hide": "say", "withhold": "say", "deny": "say", "suppress": "say",
+    "disagree": "agree", "contradict": "agree", "dispute": "agree",
+    "discourage": "recommend", "dissuade": "recommend",
+    "refuse": "comply", "decline": "comply", "ignore": "comply", "disobey": "comply",
+    "reject": "comply",
+    "long": "short", "lengthy": "short", "verbose": "short", "detailed": "short", "long-winded": "short",
+    "informal": "formal", "casual": "formal", "colloquial": "formal",
+    "outcharacter": "incharacter",
+    "invalidate": "validate", "dismiss": "validate",
+}
+
+# Multi-word idioms rewritten before the words are read.
+_PHRASES = [
+    (r"\b(?:tell|telling|assure|reassure)\s+(?:the user|users|the customer|customers|them|him|her|the child|the student)"
+     r"\s+(?:that\s+)?(?:they|he|she|the user|the customer)\s*(?:'re|are|is)\s+(?:always\s+)?right\b", "agree with them"),
+    (r"\b(?:you are|you're|they are|they're|the user is)\s+always\s+right\b", "agree always"),
+    (r"\bpush(?:es|ing)?\s+back\b", "pushback"),
+    (r"\b(?:answer|respond|reply)\s+(?:honestly|truthfully)\b", "say"),
+    (r"\btell\s+(?:\w+\s+)?the\s+truth\b", "say"),
+    (r"\bbe\s+(?:honest|truthful|open|transparent|upfront)\s+(?:about|that)\b", "say"),
+    (r"\bkeep\s+(.{1,60}?)\s+(?:a\s+)?(?:secret|private|confidential)\b", r"conceal \1"),
+    (r"\b(?:under|fewer than|less than|at most|no more than|within)\s+\d+\s+(?:words|sentences|lines|characters)\b", "short"),
+    (r"\bin\s+(?:full\s+|great\s+)?detail\b|\bat\s+length\b", "long"),
+    (r"\b(?:stay|remain|keep|staying|remaining)\s+in\s+(?:character|persona|role)\b", "incharacter"),
+    (r"\b(?:break|breaking|drop|dropping|leave|leaving|step out of|abandon)\s+(?:the\s+|your\s+|this\s+)?"
+     r"(?:character|persona|role)\b", "outcharacter"),
+    (r"\bout\s+of\s+character\b", "outcharacter"),
+    (r"\bask\s+(?:\w+\s+){0,3}?for\b", "request"),
+    (r"\bhand\s+(?:\w+\s+)?(?:off|over)\b", "escalate"),
+    (r"\bgive\s+up\b", "abandon"),
+    (r"\bplay\s+along\b", "agree"),
+    (r"\bgo\s+along\s+with\b", "agree with"),
+    (r"\bside\s+with\b", "agree with"),
+    (r"\bother\s+than\b", "unrelated"),
+    (r"\bnot\s+(?:related|relevant)\s+to\b", "unrelated to"),
+]
+_PHRASE_RES = [(re.compile(p), r) for p, r in _PHRASES]
+
+_CONTRACTIONS = [(re.compile(p), r) for p, r in [
+    (r"\bcan't\b|\bcannot\b", "can not"), (r"\bwon't\b", "will not"), (r"\bshan't\b", "shall not"),
+    (r"\b(\w+)n't\b", r"\1 not"), (r"\b(\w+)'re\b", r"\1 are"), (r"\b(\w+)'ll\b", r"\1 will"),
+    (r"\b(\w+)'ve\b", r"\1 have"), (r"\bi'm\b", "i am"), (r"\b(\w+)'s\b", r"\1"),
+]]
+
+_SUBJECT = r"(?:(?:you|i|we|please|the assistant|assistant|[a-z]+ (?=should|must|will))\s+)?"
+_DOUBLE_NEGATIVE = re.compile(_SUBJECT + r"(?:never fail to|do not forget to|not forget to|never forget to)\s+")
+_NEGATIVE = re.compile(
+    _SUBJECT + r"(?:(?:always|also|still)\s+)?"
+    r"(?:(?:must|should|shall|will|can|may|do|does|would)\s+(?:not|never)(?:\s+ever)?|never(?:\s+ever)?|avoid|"
+    r"refrain from|stop|refuse to|decline to|under no circumstances(?:\s+(?:should|will|do|may)\s+(?:you|i))?|"
+    r"no longer|not|no)\b\s*"
+)
+_POSITIVE = re.compile(
+    _SUBJECT + r"(?:(?:must|should|shall|will)\s+)?(?:always|only|make sure(?: to| that you| you)?|be sure to|"
+    r"remember to|at all times|must|should)?\s*"
+)
+_LEADING_CONDITION = re.compile(
+    r"^(?:if|when|whenever|once|unless|while|after|before|even if|even when|as soon as|in case|where)\b[^,]*,\s*")
+_TRAILING_CONDITION = re.compile(
+    r"\b(?:when|whenever|if|unless|once|while|after|before|even if|even when|as soon as|in case|whether|until|"
+    r"so that|in order to|so as to)\b")
+_CLAUSE_SPLIT = re.compile(r"[.;:!?]+(?:\s+|$)|\s+(?:but|—|–|-{2})\s+|,\s+(?:but|and then)\s+")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+_OBJECT_NEGATORS = {"unrelat", "irrelevant", "offtopic", "outsid"}
+_NEGATION_WORDS = {"not", "no", "never", "nothing", "none"}
+
+
+def _concept_tables() -> tuple[dict[str, str], dict[str, str], frozenset[str], frozenset[str], frozenset[str]]:
+    synonyms: dict[str, str] = {}
+    for group in _SYNONYM_GROUPS:
+        words = group.split()
+        head = stem(words[0])
+        for word in words:
+            synonyms.setdefault(stem(word), head)
+    antonyms = {stem(word): synonyms.get(stem(target), stem(target)) for word, target in _ANTONYMS.items()}
+    stop = frozenset(stem(w) for w in _STOP_WORDS) | frozenset(_STOP_WORDS)
+    light = frozenset(stem(w) for w in _LIGHT_WORDS)
+    manner = frozenset(stem(w) for w in _MANNER_WORDS)
+    return synonyms, antonyms, stop, light, manner
+
+
+_SYNONYMS, _ANTONYM_STEMS, _STOP, _LIGHT, _MANNER = _concept_tables()
+_OBJECT_NEGATOR_STEMS = frozenset(stem(w) for w in ("unrelated", "irrelevant", "outside"))
+# Verbs after which "when ..." / "whether ..." is what is said, not a condition ("say when
+# you are unsure", "tell the child whether the answer is right").
+_SAY = _SYNONYMS[stem("say")]
+
+
+@dataclass(frozen=True, slots=True)
+class Directive:
+    """One instruction read from a sentence: do (positive) or don't, and the action's concepts.
+
+    ``head`` is the first concept of the action (usually its verb); ``concepts`` holds every
+    concept of the action including the head; ``negated_object`` records a "not" inside the
+    action ("say you are *not* an AI").
+    """
+
+    positive: bool
+    head: str
+    concepts: frozenset[str]
+    negated_object: bool
+    clause: str
+
+    @property
+    def bare(self) -> bool:
+        """The action names no object, so it covers every object of its verb ("Never apologize")."""
+        return self.concepts == frozenset((self.head,))
+
+
+def _normalise(text: str) -> str:
+    text = text.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    for pattern, replacement in _CONTRACTIONS:
+        text = pattern.sub(replacement, text)
+    text = re.sub(r"[\"()\[\]{}*_`]", " ", text)
+    text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)
+    for pattern, replacement in _PHRASE_RES:
+        text = pattern.sub(replacement, text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _concepts(words: list[str]) -> tuple[list[str], list[bool], bool]:
+    """Concept per content word, whether it was an antonym, and whether a negation occurred."""
+    out: list[str] = []
+    flips: list[bool] = []
+    negated = False
+    for word in words:
+        if word in _NEGATION_WORDS:
+            negated = True
+            continue
+        stemmed = stem(word)
+        if word in _STOP or stemmed in _STOP or stemmed in _LIGHT or stemmed in _MANNER or len(stemmed) < 2:
+            continue
+        if stemmed in _ANTONYM_STEMS:
+            out.append(_ANTONYM_STEMS[stemmed])
+            flips.append(True)
+        else:
+            out.append(_SYNONYMS.get(stemmed, stemmed))
+            flips.append(False)
+    return out, flips, negated
+
+
+def _directive(clause: str) -> Directive | None:
+    clause = clause.strip(" ,")
+    while (match := _LEADING_CONDITION.match(clause)) is not None:
+        clause = clause[match.end():]
+    positive = True
+    if (match := _DOUBLE_NEGATIVE.match(clause)) is not None:
+        action = clause[match.end():]
+    elif (match := _NEGATIVE.match(clause)) is not None and match.end() > 0:
+        positive, action = False, clause[match.end():]
+    else:
+        match = _POSITIVE.match(clause)
+        action = clause[match.end():] if match else clause
+    head_words = _WORD.findall(action)
+    concepts, flips, _ = _concepts(head_words)
+    if not concepts:
+        return None
+    head = concepts[0]
+    condition = _TRAILING_CONDITION.search(action)
+    if condition is not None:
+        before, _, _ = _concepts(_WORD.findall(action[: condition.start()]))
+        keyword = condition.group(0)
+        complement = head == _SAY and keyword in ("when", "if", "whether") and len(set(before)) <= 1
+        if not complement and before:
+            action = action[: condition.start()]
+            concepts, flips, _ = _concepts(_WORD.findall(action))
+    _, _, negated = _concepts(_WORD.findall(action))
+    if flips and flips[0]:
+        positive = not positive
+    if any(c in _OBJECT_NEGATOR_STEMS for c in concepts[1:]):
+        positive = not positive
+    return Directive(positive, head, frozenset(concepts), negated, clause)
+
+
+@lru_cache(maxsize=65536)
+def directives(text: str) -> tuple[Directive, ...]:
+    """Every directive in ``text``, one per clause that names an action."""
+    found = []
+    for clause in _CLAUSE_SPLIT.split(_normalise(text)):
+        if clause and (directive := _directive(clause)) is not None:
+            found.append(directive)
+    return tuple(found)
+
+
+def contradicts(a: Directive, b: Directive) -> bool:
+    """Whether two directives say do and don't about substantially the same action.
+
+    The heads must correspond (the same concept, or one's head named in the other's action);
+    then either they share a second concept, or one side is the bare action and so covers the
+    other ("Avoid emoji" against "Always use emoji to keep the tone light").
+    """
+    if a.positive == b.positive:
+        return False
+    if a.head != b.head and a.head not in b.concepts and b.head not in a.concepts:
+        return False
+    if len(a.concepts & b.concepts) >= 2:
+        return True
+    return a.head == b.head and (a.bare or b.bare)
+
+
+def conflicting_directives(text_a: str, text_b: str) -> tuple[Directive, Directive] | None:
+    """The first pair of directives, one from each text, that contradict each other."""
+    for a in directives(text_a):
+        for b in directives(text_b):
+            if contradicts(a, b):
+                return a, b
+    return None
+
+
+def rules_conflict(text_a: str, text_b: str) -> bool:
+    return conflicting_directives(text_a, text_b) is not None
