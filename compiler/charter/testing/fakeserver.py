@@ -64,7 +64,7 @@ class ModelScript:
     hang: float = 120.0
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.faults) | (set(self.sequence) - {"ok"}) - set(FAULTS))
+        unknown = sorted((set(self.faults) | set(self.sequence)) - {"ok"} - set(FAULTS))
         if unknown:
             raise ValueError(f"unknown fault {unknown[0]!r}; known: {', '.join(sorted(FAULTS))}")
         if sum(self.faults.values()) > 1.0 + 1e-9:
