@@ -376,3 +376,21 @@ def test_section_markdown_and_prompt_equality():
     prompt = SystemPrompt("a", None, (opening, section))
     assert prompt.text() == "You are A.\n\n## Your values\n\n1. **A.** I do a.\n"
     assert prompt.refs() == ("value:a",)
+
+
+def test_voice_sentences_keep_their_capitals_on_their_own_lines(write):
+    spec = charter.load(write("v.yaml", """\
+        charter: 1
+        id: v
+        name: V
+        identity:
+          voice:
+            do: [Lead with the answer, then the reasoning., Use plain words]
+            avoid: [jargon]
+        """))
+    assert body_of(render_prompt(spec).text(), "Your voice").strip().splitlines() == [
+        "- Do:",
+        "  - Lead with the answer, then the reasoning.",
+        "  - Use plain words.",
+        "- Avoid: jargon.",
+    ]

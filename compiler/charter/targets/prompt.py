@@ -287,11 +287,22 @@ def _voice(voice) -> str:
     lines = []
     if voice.tone:
         lines.append(f"- Tone: {_join([_inline(t) for t in voice.tone])}.")
-    if voice.do:
-        lines.append(f"- Do: {'; '.join(_inline(d).rstrip('.') for d in voice.do)}.")
-    if voice.avoid:
-        lines.append(f"- Avoid: {'; '.join(_inline(a).rstrip('.') for a in voice.avoid)}.")
+    for label, items in (("Do", voice.do), ("Avoid", voice.avoid)):
+        items = [_inline(item) for item in items]
+        if not items:
+            continue
+        if all(_is_short_phrase(item) for item in items):
+            lines.append(f"- {label}: {'; '.join(item.rstrip('.') for item in items)}.")
+        else:
+            # Sentences keep their capitals and their own line; lower-casing them could
+            # garble a name at the start.
+            lines.append(f"- {label}:")
+            lines.extend(f"  - {_sentence(item)}" for item in items)
     return "\n".join(lines)
+
+
+def _is_short_phrase(text: str) -> bool:
+    return not text[:1].isupper() and len(text.split()) <= 6
 
 
 def _label(identifier: str) -> str:
