@@ -385,7 +385,7 @@ def test_voice_sentences_keep_their_capitals_on_their_own_lines(write):
         name: V
         identity:
           voice:
-            do: [Lead with the answer, then the reasoning., Use plain words]
+            do: ["Lead with the answer, then the reasoning.", Use plain words]
             avoid: [jargon]
         """))
     assert body_of(render_prompt(spec).text(), "Your voice").strip().splitlines() == [
