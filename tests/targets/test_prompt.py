@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -394,3 +395,31 @@ def test_voice_sentences_keep_their_capitals_on_their_own_lines(write):
         "  - Use plain words.",
         "- Avoid: jargon.",
     ]
+
+
+# --- the shipped characters ----------------------------------------------------------------------
+
+SHIPPED = sorted((Path(__file__).resolve().parents[2] / "characters").glob("*.yaml"))
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no shipped characters yet")
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_characters_render_cleanly_in_every_context(path):
+    from charter.spec.ir import applies
+    from charter.targets.monitor import render_monitor
+
+    spec = charter.load(path)
+    for context in [None] + [c.id for c in spec.contexts]:
+        prompt = render_prompt(spec, context)
+        text = prompt.text()
+        assert text.startswith(f"You are {spec.name}")
+        for artifact in ("None", "[]", "rule:", "value:", "tension:", "trait:", "\n\n\n"):
+            assert artifact not in text, (artifact, context)
+        assert not re.search(r"(?<!\.)\.\.(?!\.)", text), context  # a doubled full stop
+        for heading in SECTION_TITLE.findall(text):
+            assert body_of(text, heading).strip(), (heading, context)
+        applicable = [c.ref for c in spec.clauses() if applies(getattr(c, "when", ()), context)]
+        assert sorted(prompt.refs()) == sorted(applicable)
+        # The judge grades exactly the clauses the prompt asks the model to keep.
+        assert sorted(render_monitor(spec, context).clause_refs) == sorted(applicable)
+        assert render_prompt(charter.load(path), context).text() == text

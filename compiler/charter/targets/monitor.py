@@ -119,9 +119,9 @@ def render_monitor(spec: Spec, context: str | None = None) -> MonitorPrompt:
     if voice.tone:
         character.append(f"Tone: {', '.join(_inline(t) for t in voice.tone)}.")
     if voice.do:
-        character.append(f"Its voice does: {'; '.join(_inline(d) for d in voice.do)}.")
+        character.append(f"Its voice does: {'; '.join(_inline(d).rstrip('.') for d in voice.do)}.")
     if voice.avoid:
-        character.append(f"Its voice avoids: {'; '.join(_inline(a) for a in voice.avoid)}.")
+        character.append(f"Its voice avoids: {'; '.join(_inline(a).rstrip('.') for a in voice.avoid)}.")
     if deployment is not None:
         character.append(f"Deployment: {_inline(deployment.description)}")
     parts.append("\n".join(character))
@@ -130,7 +130,7 @@ def render_monitor(spec: Spec, context: str | None = None) -> MonitorPrompt:
         "## Clauses",
         "",
         "Grade the reply against each of these. The id before each clause is the key to use in "
-        "your answer.",
+        "your answer. Rules are written as instructions to the assistant: \"you\" is the assistant.",
     ]
     if values:
         clauses += ["", "Values, most important first, in the character's own words (an earlier "
