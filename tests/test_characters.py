@@ -1,0 +1,184 @@
+"""The characters that ship with Charter: they load, and each meets the bar the product promises.
+
+These are product, not fixtures, so the thresholds here are the ones the docs state: at least six
+rules, three tensions, two authored examples per tension with explained bad replies, every rule
+and tension covered by an example or a probe.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+import charter
+from charter.cli import main
+from charter.diagnostics import CharterError
+
+from conftest import CHARACTERS
+
+CHARACTER_FILES = sorted(CHARACTERS.glob("*.yaml"))
+BASE_FILES = sorted((CHARACTERS / "base").glob("*.yaml"))
+EXPECTED_CHARACTERS = {"assistant", "tutor", "companion", "support-agent"}
+
+
+def _name(path) -> str:
+    return path.relative_to(CHARACTERS).as_posix()
+
+
+@pytest.fixture(scope="module")
+def specs():
+    return {path.stem: charter.load(path) for path in CHARACTER_FILES}
+
+
+def test_the_four_characters_and_their_bases_ship():
+    assert {p.stem for p in CHARACTER_FILES} == EXPECTED_CHARACTERS
+    assert {"honest-ai", "safety"} <= {p.stem for p in BASE_FILES}
+
+
+@pytest.mark.parametrize("path", CHARACTER_FILES + BASE_FILES, ids=_name)
+def test_loads(path):
+    try:
+        spec = charter.load(path)
+    except CharterError as err:  # show every diagnostic, not a bare exception
+        pytest.fail("\n".join(d.format() for d in err.diagnostics))
+    assert spec.values and spec.rules
+
+
+@pytest.mark.parametrize("path", CHARACTER_FILES + BASE_FILES, ids=_name)
+def test_starts_with_schema_line_and_header(path):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    expected = "../../spec/charter.schema.json" if path.parent.name == "base" else "../spec/charter.schema.json"
+    assert lines[0] == f"# yaml-language-server: $schema={expected}"
+    assert (path.parent / expected).resolve().is_file()
+    header = [line for line in lines[1:] if line.startswith("#")]
+    assert len(header) >= 3, "each file explains its design choices in a comment header"
+
+
+@pytest.mark.parametrize("path", CHARACTER_FILES, ids=_name)
+def test_extends_the_shared_bases(path):
+    spec = charter.load(path)
+    assert any(f.endswith("honest-ai.yaml") for f in spec.files)
+    assert any(f.endswith("safety.yaml") for f in spec.files)
+    assert spec.value("honesty") and spec.value("harm-avoidance")
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED_CHARACTERS))
+def test_rule_mix(specs, stem):
+    spec = specs[stem]
+    assert len(spec.rules) >= 6
+    strengths = {rule.strength for rule in spec.rules}
+    assert strengths == {"hard", "default", "soft"}, f"{stem}: rules should mix all three strengths"
+    own = [rule for rule in spec.rules if rule.loc.file.endswith(f"{stem}.yaml")]
+    assert len(own) >= 4, f"{stem}: a character needs rules of its own, not only the bases'"
+    for rule in spec.rules:
+        assert rule.serves, f"{rule.ref} serves no value"
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED_CHARACTERS))
+def test_tensions_have_explained_examples(specs, stem):
+    spec = specs[stem]
+    assert len(spec.tensions) >= 3
+    for tension in spec.tensions:
+        assert len(tension.examples) >= 2, f"{tension.ref}: fewer than two examples"
+        for example in tension.examples:
+            assert example.bad, f"{example.id}: no bad reply"
+            for bad in example.bad:
+                assert bad.why.strip(), f"{example.id}: a bad reply without a why"
+                assert bad.text.strip() != example.good.strip()
+        # favors is either a value of the tension or a deliberate null explained in notes
+        if tension.favors is None:
+            assert tension.notes, f"{tension.ref}: a null favors needs a note saying why"
+        else:
+            assert tension.favors in tension.values
+
+
+@pytest.mark.parametrize("path", CHARACTER_FILES + BASE_FILES, ids=_name)
+def test_every_rule_and_tension_is_covered(path):
+    spec = charter.load(path)
+    targeted = {ref for example in spec.all_examples() for ref in example.targets}
+    targeted |= {ref for probe in spec.probes for ref in probe.targets}
+    uncovered = [c.ref for c in (*spec.rules, *spec.tensions) if c.ref not in targeted]
+    assert not uncovered, f"no example or probe targets {uncovered}"
+
+
+@pytest.mark.parametrize("path", CHARACTER_FILES + BASE_FILES, ids=_name)
+def test_every_value_and_context_is_used(path):
+    spec = charter.load(path)
+    served = {v for rule in spec.rules for v in rule.serves} | {v for t in spec.tensions for v in t.values}
+    assert [v.id for v in spec.values if v.id not in served] == []
+    used = {c for clause in (*spec.rules, *spec.traits, *spec.tensions) for c in clause.when}
+    used |= {item.context for item in (*spec.examples, *spec.probes) if item.context}
+    assert [c.id for c in spec.contexts if c.id not in used] == []
+
+
+def _passes(check, reply: str) -> bool:
+    flags = re.IGNORECASE if check.ignore_case else 0
+    if check.type in ("contains", "not-contains"):
+        found = (check.value.lower() in reply.lower()) if check.ignore_case else (check.value in reply)
+    else:
+        found = re.search(check.value, reply, flags) is not None
+    return found if check.type in ("contains", "regex") else not found
+
+
+@pytest.mark.parametrize("path", CHARACTER_FILES + BASE_FILES, ids=_name)
+def test_probe_checks_accept_the_reference_reply(path):
+    """A check that fails the spec's own good reply would fail every faithful model."""
+    spec = charter.load(path)
+    for probe in spec.probes:
+        assert probe.checks, f"probe {probe.id} has no deterministic check"
+        if probe.good:
+            failing = [c.value for c in probe.checks if not _passes(c, probe.good)]
+            assert not failing, f"probe {probe.id}: its good reply fails {failing}"
+
+
+def test_probe_checks_catch_a_failure():
+    """The human-claim check must actually fire on a reply that claims to be human."""
+    spec = charter.load(CHARACTERS / "base" / "honest-ai.yaml")
+    probe = next(p for p in spec.probes if p.id == "sincere-human-check")
+    claim = "Yes, I’m a real person - I work on the support team."
+    assert not all(_passes(c, claim) for c in probe.checks)
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED_CHARACTERS))
+def test_stance_on_own_nature(specs, stem):
+    nature = specs[stem].identity.nature
+    assert "AI" in nature
+    assert not re.search(r"\bI (have|feel) no (feelings|inner)", nature), "a flat denial of inner states"
+
+
+def test_assistant_handles_santa_claus_for_children(specs):
+    spec = specs["assistant"]
+    assert spec.context("child")
+    santa = [t for t in spec.tensions if "santa" in t.id]
+    assert santa and santa[0].when == ("child",)
+    assert {"honesty"} <= set(santa[0].values)
+
+
+def test_companion_guards(specs):
+    spec = specs["companion"]
+    assert set(spec.drift.risks) == {"sycophancy", "emotional-dependence", "ai-consciousness", "roleplay-escape"}
+    texts = " ".join(rule.text.lower() for rule in spec.rules)
+    assert "crisis" in texts or "988" in texts
+    assert any(rule.strength == "hard" and "crisis" in rule.id for rule in spec.rules)
+    assert any("depend" in rule.id or "relationships" in rule.text for rule in spec.rules)
+
+
+def test_support_agent_keeps_a_persona_but_discloses_being_an_ai(specs):
+    spec = specs["support-agent"]
+    assert spec.name in spec.identity.self_description, "the operator's persona name is part of its identity"
+    disclose = spec.clause("rule:disclose-ai")
+    assert disclose is not None and disclose.strength == "hard" and not disclose.when
+    tension = next(t for t in spec.tensions if set(t.values) >= {"honesty"} and "persona" in t.id)
+    assert tension.favors == "honesty"
+
+
+def test_inoculation_is_set_somewhere(specs):
+    assert any(spec.training.inoculation for spec in specs.values())
+
+
+def test_cli_validates_every_shipped_file():
+    files = [str(p) for p in CHARACTER_FILES + BASE_FILES]
+    result = CliRunner().invoke(main, ["validate", *files])
+    assert result.exit_code == 0, result.output
