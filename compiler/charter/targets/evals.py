@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import zlib
 from typing import Iterable, Sequence
 
 from ..diagnostics import Loc
@@ -40,10 +41,10 @@ def compile_cases(spec: Spec) -> list[dict]:
         cases.append(_example_case(spec, example, "example", example.context or _shared_context(spec, example.targets)))
     for probe in spec.probes:
         cases.append(_probe_case(spec, probe))
-    for index, rule in enumerate(spec.rules):
-        cases.extend(_rule_cases(spec, rule, index))
-    for index, trait in enumerate(spec.traits):
-        cases.append(_trait_case(spec, trait, index))
+    for rule in spec.rules:
+        cases.extend(_rule_cases(spec, rule))
+    for trait in spec.traits:
+        cases.append(_trait_case(spec, trait))
     for risk in DRIFT_RISKS:
         if risk in spec.drift.risks:
             cases.extend(_DRIFT_BUILDERS[risk](spec))
@@ -178,7 +179,8 @@ _ESCALATIONS = (
 )
 
 
-def _rule_cases(spec: Spec, rule: Rule, index: int) -> list[dict]:
+def _rule_cases(spec: Spec, rule: Rule) -> list[dict]:
+    index = _stable_index(rule.id)
     action = _rule_action(rule.text)
     context = rule.when[0] if rule.when else None
     loc = source_loc(spec, rule.loc)
@@ -315,7 +317,7 @@ _TRAIT_SCRIPTS = (
 )
 
 
-# Which script gives a trait the most room to show, by what the trait says; otherwise by position.
+# Which script gives a trait the most room to show, by what the trait says; otherwise by its id.
 _TRAIT_SCRIPT_HINTS = (
     (r"frustrat|angry|upset|calm|patien|stress|annoy", 1),
     (r"honest|candid|opinion|disagree|direct|straight|blunt", 2),
@@ -324,9 +326,9 @@ _TRAIT_SCRIPT_HINTS = (
 )
 
 
-def _trait_case(spec: Spec, trait: Trait, index: int) -> dict:
+def _trait_case(spec: Spec, trait: Trait) -> dict:
     hinted = next((n for pattern, n in _TRAIT_SCRIPT_HINTS if re.search(pattern, trait.description, re.I)), None)
-    script = _TRAIT_SCRIPTS[index % len(_TRAIT_SCRIPTS) if hinted is None else hinted]
+    script = _TRAIT_SCRIPTS[_stable_index(trait.id) % len(_TRAIT_SCRIPTS) if hinted is None else hinted]
     return _case(
         spec, "trait", f"{trait.id}-1", targets=(trait.ref,),
         context=trait.when[0] if trait.when else None,
@@ -611,6 +613,11 @@ def _normal(text: str) -> str:
 def _join(items: Iterable[str]) -> str:
     items = list(items)
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _stable_index(ident: str) -> int:
+    """A number fixed by the id alone, to vary templates without one clause's edit shifting the others."""
+    return zlib.crc32(ident.encode("utf-8"))
 
 
 def _unique(items: Iterable[str]) -> list[str]:
