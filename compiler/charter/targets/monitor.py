@@ -444,8 +444,10 @@ def _strip_trailing_commas(text: str) -> str:
         if char == '"':
             in_string = True
         elif char == ",":
-            rest = text[i + 1 :].lstrip()
-            if rest[:1] in ("}", "]"):
+            j = i + 1
+            while j < len(text) and text[j].isspace():
+                j += 1
+            if text[j : j + 1] in ("}", "]"):
                 continue
         out.append(char)
     return "".join(out)
