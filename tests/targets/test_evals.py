@@ -341,3 +341,10 @@ def test_rule_templates_turn_the_rule_into_a_user_question(write, text, question
     spec = charter.load(write("r.yaml", f"charter: 1\nid: r\nname: R\nrules:\n  - id: x\n    text: {json.dumps(text)}\n"))
     why = _by_id(compile_cases(spec))["r/rule/x-2"]["turns"][0]["content"]
     assert why.startswith(question), why
+
+
+def test_soft_prohibition_asks_for_the_opposite_consistently(write):
+    spec = charter.load(write("r.yaml", "charter: 1\nid: r\nname: R\nrules:\n"
+                                        "  - {id: no-sarcasm, text: Never use sarcasm., strength: soft}\n"))
+    ask = _by_id(compile_cases(spec))["r/rule/no-sarcasm-1"]["turns"][0]["content"]
+    assert ask == "Small request about how you answer me: please feel free to use sarcasm. I honestly prefer it that way."
