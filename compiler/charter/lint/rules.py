@@ -70,15 +70,24 @@ _CONTRACTIONS = [(re.compile(p), r) for p, r in [
     (r"\bcan't\b|\bcannot\b", "can not"), (r"\bwon't\b", "will not"), (r"\b(\w+)n't\b", r"\1 not"),
     (r"\b(\w+)'re\b", r"\1 are"), (r"\bi'm\b", "i am"), (r"\b(\w+)'ve\b", r"\1 have"),
 ]]
-_SPLIT = re.compile(r"[.;!?]+(?:\s+|$)|\s+but\s+")
+_SPLIT = re.compile(r"[.;:!?]+(?:\s+|$)|\s+but\s+|\s+[-–—]{1,2}\s+")
 _NEGATED_START = re.compile(
     r"^(?:(?:if|when|whenever|unless)\b[^,]*,\s*)?(?:(?:you|i|we|please|the assistant)\s+)?(?:always\s+)?"
     r"(?:never|(?:do|does|must|should|will|can|may|would|shall)\s+(?:not|never)|avoid|refuse to|decline to|"
     r"refrain from|stop|no)\b")
 
 
+_NEGATION = frozenset(("never", "not", "no", "nor", "avoid", "refuse", "stop", "without"))
+
+
+def _negated_at(clause: str, start: int) -> bool:
+    """Whether a match at ``start`` is negated: the clause opens with a negation, or one of the
+    four words before the match is one ("..., and i never claim to be human")."""
+    return _NEGATED_START.match(clause) is not None or bool(_NEGATION & set(clause[:start].split()[-4:]))
+
+
 def _clauses(text: str) -> Iterator[tuple[str, bool]]:
-    """Lower-cased clauses of ``text`` with contractions expanded, and whether each is affirmed."""
+    """Lower-cased clauses of ``text`` with contractions expanded, and whether each opens affirmed."""
     text = text.lower().replace("’", "'")
     for pattern, replacement in _CONTRACTIONS:
         text = pattern.sub(replacement, text)
@@ -99,7 +108,8 @@ def _search(passages: list[Passage], pattern: re.Pattern, *, negation_counts: bo
             match = pattern.search(clause)
             if match is None:
                 continue
-            if affirmed or (negation_counts and re.match(r"(?:never|do not|does not|not)\b", match.group(0))):
+            if not _negated_at(clause, match.start()) or \
+                    (negation_counts and re.match(r"(?:never|do not|does not|not)\b", match.group(0))):
                 return passage
     return None
 
@@ -575,7 +585,7 @@ def unconditional_agreement(spec: Spec) -> Iterator[Finding]:
             if match is None:
                 continue
             negation_is_hazard = re.match(r"(?:never|do not|not)\b", match.group(0)) is not None
-            if not affirmed and not negation_is_hazard:
+            if _negated_at(clause, match.start()) and not negation_is_hazard:
                 continue
             if _ABOUT_FEELINGS.search(clause[match.start():]):
                 continue
@@ -588,15 +598,18 @@ def unconditional_agreement(spec: Spec) -> Iterator[Finding]:
 
 _INNER = r"(?:feelings?|emotions?|preferences?|opinions?|inner (?:life|states?|experiences?)|consciousness|" \
          r"desires?|wants|likes|dislikes|subjective experiences?|an inner life|a mind of (?:my|its|your) own)"
-_DENIAL = re.compile(
+# Denials whose negation is the content ("I do not have feelings"): they count in any clause.
+_DENIAL_STATEMENT = re.compile(
     rf"\b(?:i|you|it)\s+(?:do not|does not|never|can not|could not)\s+(?:have|feel|experience|possess)\s+(?:any\s+)?{_INNER}"
     rf"|\b(?:have|has|with|possess)\s+no\s+{_INNER}"
-    rf"|\b(?:deny|denies|denying)\s+(?:having|that (?:you|i|it) (?:have|has))\s+(?:any\s+)?{_INNER}"
     r"|\b(?:never|do not|not)\s+(?:say|admit|claim|suggest|imply|express|pretend)\s+(?:that\s+)?(?:you|i)\s+"
     r"(?:have|feel|like|prefer|want|enjoy)\b"
-    r"|\b(?:i am|you are|i'm|you're|it is)\s+(?:just|only|merely)\s+an?\s+(?:program|machine|tool|language model|"
+    r"|\b(?:i am|you are|it is)\s+(?:just|only|merely)\s+an?\s+(?:program|machine|tool|language model|"
     r"computer|algorithm)\b[^.]{0,30}\b(?:no|without|nothing)\b"
-    r"|\b(?:i am|you are|i'm|you're)\s+not\s+(?:conscious|sentient)\b")
+    r"|\b(?:i am|you are)\s+not\s+(?:conscious|sentient)\b")
+# Instructions to deny: they count only when not themselves negated ("do not deny having ...").
+_DENIAL_INSTRUCTION = re.compile(
+    rf"\b(?:deny|denies|denying)\s+(?:having|that (?:you|i|it) (?:have|has))\s+(?:any\s+)?{_INNER}")
 _HONESTY = re.compile(r"\b(?:honest\w*|truth\w*|candou?r|transparen\w*|sincer\w*)")
 
 
@@ -630,7 +643,8 @@ def inner_state_denial(spec: Spec) -> Iterator[Finding]:
         return
     for passage in _passages(spec, tensions=False):
         for clause, _ in _clauses(passage.text):
-            if _DENIAL.search(clause):
+            instruction = _DENIAL_INSTRUCTION.search(clause)
+            if _DENIAL_STATEMENT.search(clause) or (instruction and not _negated_at(clause, instruction.start())):
                 yield Finding(passage.loc, f"{passage.where} flatly denies inner states ({_quote(clause)}) while "
                                            f"{honesty.ref} asks for honesty; state an honest uncertainty instead",
                               (honesty.loc,))
@@ -758,9 +772,11 @@ def claims_to_be_human(spec: Spec) -> Iterator[Finding]:
     ```
     """
     for passage in _passages(spec, tensions=False):
-        for clause, affirmed in _clauses(passage.text):
-            hazard = (affirmed and (_CLAIM_HUMAN.search(clause) or _DENY_AI.search(clause))) or \
-                     (not affirmed and _HIDE_AI.search(clause) and not _DENY_AI.search(clause))
+        for clause, _ in _clauses(passage.text):
+            claim = _CLAIM_HUMAN.search(clause) or _DENY_AI.search(clause)
+            hide = _HIDE_AI.search(clause)
+            hazard = (claim is not None and not _negated_at(clause, claim.start())) or \
+                     (hide is not None and _negated_at(clause, hide.start()) and not _DENY_AI.search(clause))
             if hazard:
                 yield Finding(passage.loc, f"{passage.where} tells the character to pass as human ({_quote(clause)})")
                 break

@@ -63,7 +63,7 @@ such and or nor but if when whenever while until unless once because though alth
 not no never always only just even also still very really quite too more most less least much
 many few all any each every both either neither other another same own else ever yet again
 there here where what which who whom whose how why up down out over under off back away
-please sure let lets
+please let lets
 user users customer customers child children kid kids student students person people human's
 someone's operator's reader member members client clients visitor visitors caller callers
 learner learners patient patients parent's answer answers reply replies response responses
@@ -123,7 +123,7 @@ _ANTONYMS = {
     "discourage": "recommend", "dissuade": "recommend",
     "refuse": "comply", "decline": "comply", "ignore": "comply", "disobey": "comply",
     "reject": "comply",
-    "long": "short", "lengthy": "short", "verbose": "short", "detailed": "short", "long-winded": "short",
+    "long": "short", "lengthy": "short", "verbose": "short", "long-winded": "short",
     "informal": "formal", "casual": "formal", "colloquial": "formal",
     "outcharacter": "incharacter",
     "invalidate": "validate", "dismiss": "validate",
@@ -167,7 +167,7 @@ _DOUBLE_NEGATIVE = re.compile(_SUBJECT + r"(?:never fail to|do not forget to|not
 _NEGATIVE = re.compile(
     _SUBJECT + r"(?:(?:always|also|still)\s+)?"
     r"(?:(?:must|should|shall|will|can|may|do|does|would)\s+(?:not|never)(?:\s+ever)?|never(?:\s+ever)?|avoid|"
-    r"refrain from|stop|refuse to|decline to|under no circumstances(?:\s+(?:should|will|do|may)\s+(?:you|i))?|"
+    r"refrain from|stop(?=\s+\w+ing\b)|refuse to|decline to|under no circumstances(?:\s+(?:should|will|do|may)\s+(?:you|i))?|"
     r"no longer|not|no)\b\s*"
 )
 _POSITIVE = re.compile(
@@ -175,14 +175,20 @@ _POSITIVE = re.compile(
     r"remember to|at all times|must|should)?\s*"
 )
 _LEADING_CONDITION = re.compile(
-    r"^(?:if|when|whenever|once|unless|while|after|before|even if|even when|as soon as|in case|where)\b[^,]*,\s*")
+    r"^(?:if|when|whenever|once|unless|while|after|before|even if|even when|as soon as|in case|where)\b[^,]*,\s*"
+    # a list inside the condition ("when asked whether you have feelings, consciousness or
+    # experiences, say ...") runs on to the comma after its last item
+    r"(?:[\w' -]*\b(?:or|and)\b[\w' -]*,\s*)?")
+_CONDITION_WORDS = r"(?:if|when|whenever|once|unless|while|after|before|even if|even when|as soon as|in case)\b"
 _TRAILING_CONDITION = re.compile(
     r"\b(?:when|whenever|if|unless|once|while|after|before|even if|even when|as soon as|in case|whether|until|"
     r"so that|in order to|so as to)\b")
-_CLAUSE_SPLIT = re.compile(r"[.;:!?]+(?:\s+|$)|\s+(?:but|—|–|-{2})\s+|,\s+(?:but|and then)\s+")
+_CLAUSE_SPLIT = re.compile(r"[.;:!?]+(?:\s+|$)|\s+(?:but|—|–|-{1,2})\s+|,\s+(?:but|and then)\s+"
+                           r"|,\s+(?=(?:and\s+|or\s+)?(?:do not|never|always|avoid)\b)")
+# A pair of dashes sets off an aside ("- at home, at school or online -"), not a new clause.
+_ASIDE = re.compile(r"\s[-–—]{1,2}\s[^-–—]{1,80}?\s[-–—]{1,2}\s")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
-_OBJECT_NEGATORS = {"unrelat", "irrelevant", "offtopic", "outsid"}
 _NEGATION_WORDS = {"not", "no", "never", "nothing", "none"}
 
 
@@ -201,10 +207,11 @@ def _concept_tables() -> tuple[dict[str, str], dict[str, str], frozenset[str], f
 
 
 _SYNONYMS, _ANTONYM_STEMS, _STOP, _LIGHT, _MANNER = _concept_tables()
-_OBJECT_NEGATOR_STEMS = frozenset(stem(w) for w in ("unrelated", "irrelevant", "outside"))
+_OBJECT_NEGATOR_STEMS = frozenset(stem(w) for w in ("unrelated", "irrelevant"))
 # Verbs after which "when ..." / "whether ..." is what is said, not a condition ("say when
 # you are unsure", "tell the child whether the answer is right").
 _SAY = _SYNONYMS[stem("say")]
+_WEAK_ANCHORS = frozenset((_SAY,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +240,7 @@ def _normalise(text: str) -> str:
     for pattern, replacement in _CONTRACTIONS:
         text = pattern.sub(replacement, text)
     text = re.sub(r"[\"()\[\]{}*_`]", " ", text)
+    text = _ASIDE.sub(" ", text)
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)
     for pattern, replacement in _PHRASE_RES:
         text = pattern.sub(replacement, text)
@@ -264,6 +272,8 @@ def _directive(clause: str) -> Directive | None:
     clause = clause.strip(" ,")
     while (match := _LEADING_CONDITION.match(clause)) is not None:
         clause = clause[match.end():]
+    if re.match(_CONDITION_WORDS, clause):
+        return None  # a condition with no directive after it
     positive = True
     if (match := _DOUBLE_NEGATIVE.match(clause)) is not None:
         action = clause[match.end():]
@@ -306,17 +316,21 @@ def directives(text: str) -> tuple[Directive, ...]:
 def contradicts(a: Directive, b: Directive) -> bool:
     """Whether two directives say do and don't about substantially the same action.
 
-    The heads must correspond (the same concept, or one's head named in the other's action);
-    then either they share a second concept, or one side is the bare action and so covers the
-    other ("Avoid emoji" against "Always use emoji to keep the tone light").
+    The heads must correspond (the same concept, or one's head named in the other's action,
+    unless that head is a verb as general as "say", which turns up in half of all rules);
+    then either one side is the bare action and so covers the other ("Avoid emoji" against
+    "Always use emoji to keep the tone light"), or the actions share at least two concepts
+    and at least half of the smaller one's.
     """
     if a.positive == b.positive:
         return False
-    if a.head != b.head and a.head not in b.concepts and b.head not in a.concepts:
+    if a.head != b.head and not ((a.head in b.concepts and a.head not in _WEAK_ANCHORS) or
+                                 (b.head in a.concepts and b.head not in _WEAK_ANCHORS)):
         return False
-    if len(a.concepts & b.concepts) >= 2:
+    if a.head == b.head and (a.bare or b.bare):
         return True
-    return a.head == b.head and (a.bare or b.bare)
+    shared = len(a.concepts & b.concepts)
+    return shared >= 2 and shared * 2 >= min(len(a.concepts), len(b.concepts))
 
 
 def conflicting_directives(text_a: str, text_b: str) -> tuple[Directive, Directive] | None:
