@@ -8,6 +8,7 @@ import jsonschema
 import pytest
 
 import charter
+from charter import CharterError
 from charter.scaffold import starter_spec
 from charter.targets.monitor import (
     HARD_RULE_CAP,
@@ -134,8 +135,11 @@ def test_monitor_is_deterministic(spec, write):
 
 
 def test_unknown_context_is_an_error(spec):
-    with pytest.raises(ValueError, match="no context 'shop'"):
+    with pytest.raises(CharterError, match="no context 'shop'") as info:
         render_monitor(spec, "shop")
+    assert info.value.diagnostics[0].format() == (
+        "sam.yaml:1:1: error: sam has no context 'shop' (contexts: support, internal) [unknown-context]"
+    )
 
 
 def test_starter_spec_monitor(write):

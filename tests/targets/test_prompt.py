@@ -173,6 +173,8 @@ def test_tensions_give_situation_resolution_lean_and_one_compact_example(pip):
     assert "North Pole" not in santa  # one compact example: the first bad reply only
     balanced = tensions.split("### ")[2]
     assert "No single value wins here" in balanced and "Example" not in balanced
+    # Not every tension has an example, so the introduction does not promise one.
+    assert tensions.startswith("In these situations your values pull apart. Each comes with the way you resolve it.\n")
 
 
 def test_voice_reads_as_sentences(pip):
@@ -217,7 +219,7 @@ def test_sections_carry_the_refs_of_the_clauses_they_render(pip):
 
 
 def test_unknown_context_is_an_error(pip):
-    with pytest.raises(ValueError, match="no context 'teen'.*child, parent"):
+    with pytest.raises(CharterError, match="no context 'teen'.*child, parent"):
         render_prompt(pip, "teen")
 
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..diagnostics import CharterError, Diagnostic, Loc
-from ..spec.ir import NOWHERE, Rule, Spec, Tension, applies
+from ..spec.ir import NOWHERE, Context, Rule, Spec, Tension, applies
 from .tokens import estimate_tokens
 
 OPENAI_ROLES = ("system", "developer")
@@ -62,14 +62,9 @@ def render_prompt(spec: Spec, context: str | None = None) -> SystemPrompt:
     """Render ``spec`` for ``context``; clauses whose ``when`` excludes it are left out.
 
     ``context`` None renders only the clauses that apply everywhere. An unknown context is a
-    ValueError, since it would silently drop every restricted clause.
+    CharterError, since it would silently drop every restricted clause.
     """
-    deployment = None
-    if context is not None:
-        deployment = spec.context(context)
-        if deployment is None:
-            known = ", ".join(c.id for c in spec.contexts) or "none"
-            raise ValueError(f"{spec.id} has no context {context!r} (contexts: {known})")
+    deployment = deployment_context(spec, context)
 
     traits = [t for t in spec.traits if applies(t.when, context)]
     rules = [r for r in spec.rules if applies(r.when, context)]
@@ -125,8 +120,10 @@ def render_prompt(spec: Spec, context: str | None = None) -> SystemPrompt:
             Section(
                 "tensions",
                 "When your values conflict",
-                "In these situations your values pull apart. Each comes with the way you "
-                "resolve it and an example.\n\n" + "\n\n".join(_tension(spec, t) for t in tensions),
+                "In these situations your values pull apart. Each comes with the way you resolve it"
+                + (" and an example" if all(t.examples for t in tensions) else "")
+                + ".\n\n"
+                + "\n\n".join(_tension(t) for t in tensions),
                 tuple(t.ref for t in tensions),
             )
         )
@@ -143,6 +140,18 @@ def render_prompt(spec: Spec, context: str | None = None) -> SystemPrompt:
         sections=tuple(s for s in sections if s.text),
         loc=spec.loc,
     )
+
+
+def deployment_context(spec: Spec, context: str | None) -> Context | None:
+    """The spec's context named ``context`` (None for None); CharterError naming the known ones."""
+    if context is None:
+        return None
+    found = spec.context(context)
+    if found is None:
+        known = ", ".join(c.id for c in spec.contexts) or "none"
+        message = f"{spec.id} has no context {context!r} (contexts: {known})"
+        raise CharterError([Diagnostic(spec.loc, "unknown-context", message)])
+    return found
 
 
 def to_generic(prompt: SystemPrompt) -> str:
@@ -236,7 +245,7 @@ def _rule(rule: Rule) -> str:
     return text
 
 
-def _tension(spec: Spec, tension: Tension) -> str:
+def _tension(tension: Tension) -> str:
     names = [_label(v).lower() for v in tension.values]
     lines = [
         f"### {_label(tension.id)} ({_join(names)})",
