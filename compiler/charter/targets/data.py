@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal
 
 from ..diagnostics import CharterError, Diagnostic
-from ..io import write_text_atomic
+from ..io import write_bytes_atomic
 from ..spec.ir import Example, Spec, Turn
 from .evals import cited_refs, source_loc
 
@@ -137,15 +137,22 @@ def training_files(training_set: TrainingSet, formats: Iterable[str] = DEFAULT_F
     return files
 
 
+def render_training_data(training_set: TrainingSet, formats: Iterable[str] = DEFAULT_FORMATS) -> dict[str, bytes]:
+    """File name -> bytes for every training file and its ``.meta.jsonl`` sidecar, in memory."""
+    files: dict[str, bytes] = {}
+    for name, (lines, metas) in training_files(training_set, tuple(formats)).items():
+        files[name] = _jsonl(lines).encode("utf-8")
+        files[name[: -len(".jsonl")] + ".meta.jsonl"] = _jsonl(metas).encode("utf-8")
+    return files
+
+
 def write_training_data(training_set: TrainingSet, out_dir: Path, formats: Iterable[str] = DEFAULT_FORMATS) -> list[Path]:
     """Write every training file and its ``.meta.jsonl`` sidecar atomically; return the paths written."""
     written = []
-    for name, (lines, metas) in training_files(training_set, tuple(formats)).items():
+    for name, content in render_training_data(training_set, formats).items():
         path = Path(out_dir) / name
-        write_text_atomic(path, _jsonl(lines))
-        meta_path = path.with_name(name[: -len(".jsonl")] + ".meta.jsonl")
-        write_text_atomic(meta_path, _jsonl(metas))
-        written += [path, meta_path]
+        write_bytes_atomic(path, content)
+        written.append(path)
     return written
 
 

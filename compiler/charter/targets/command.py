@@ -1,0 +1,109 @@
+"""`charter build`: the CLI face of charter.targets.build."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..diagnostics import CharterError, UnreadableError
+from ..spec import load
+from .build import CONTEXT_FREE, PROMPT_FLAVOURS, BuildOptions, BuildResult, build as build_spec
+from .data import FORMATS as DATA_FORMATS
+
+
+def _data_formats(chosen: tuple[str, ...]) -> tuple[str, ...]:
+    if not chosen or "both" in chosen:
+        chosen = tuple(c for c in chosen if c != "both") + ("openai", "trl")
+    if "all" in chosen:
+        return DATA_FORMATS
+    return tuple(f for f in DATA_FORMATS if f in chosen)
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), default=Path("build"), show_default=True,
+              help="Build directory. With several specs, each goes to OUTPUT/<spec id>/.")
+@click.option("--context", "contexts", multiple=True, metavar="ID",
+              help="Build prompts for these contexts only (repeatable); the context-free prompt is always built.")
+@click.option("--prompt-format", "flavours", multiple=True, type=click.Choice(PROMPT_FLAVOURS),
+              help="System prompt flavours to write (repeatable; default: all).")
+@click.option("--openai-role", type=click.Choice(["system", "developer"]), default="system", show_default=True,
+              help="Role of the OpenAI prompt message.")
+@click.option("--data-format", "data_formats", multiple=True, type=click.Choice([*DATA_FORMATS, "both", "all"]),
+              help="Training data formats (repeatable; default: both = openai and trl).")
+@click.option("--inoculate", is_flag=True, help="Also write training data carrying the spec's inoculation prompt.")
+@click.option("--max-tokens", type=click.IntRange(min=1), metavar="N",
+              help="Fail if a system prompt is estimated above N tokens, naming the largest sections.")
+@click.option("--allow-outside", is_flag=True, help="Let `extends` reach files outside the spec's folder tree.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but warnings and errors.")
+def build(specs: tuple[Path, ...], out_dir: Path, contexts: tuple[str, ...], flavours: tuple[str, ...],
+          openai_role: str, data_formats: tuple[str, ...], inoculate: bool, max_tokens: int | None,
+          allow_outside: bool, quiet: bool) -> None:
+    """Compile SPECS into prompts, monitor prompts, eval cases and training data (no model needed)."""
+    options = BuildOptions(
+        contexts=contexts or None, flavours=flavours or PROMPT_FLAVOURS, openai_role=openai_role,
+        data_formats=_data_formats(data_formats), inoculate=inoculate, max_tokens=max_tokens,
+    )
+    status = 0
+    loaded = []
+    for path in specs:
+        try:
+            loaded.append(load(path, allow_outside=allow_outside))
+        except CharterError as err:
+            click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
+            status = max(status, 2 if isinstance(err, UnreadableError) else 1)
+    ids = [spec.id for spec in loaded]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated and len(specs) > 1:
+        click.echo(f"charter: error: several specs have the id {duplicated[0]!r}; they would share a build directory",
+                   err=True)
+        sys.exit(2)
+    for spec in loaded:
+        target = out_dir if len(specs) == 1 else out_dir / spec.id
+        try:
+            result = build_spec(spec, target, options)
+        except CharterError as err:
+            click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
+            status = max(status, 1)
+            continue
+        except OSError as err:
+            click.echo(f"charter: error: cannot write {err.filename or target}: {err.strerror or err}", err=True)
+            sys.exit(2)
+        if not quiet:
+            click.echo(summary(result))
+        for warning in result.warnings:
+            click.echo(f"warning: {spec.id}: {warning}", err=True)
+    sys.exit(status)
+
+
+def summary(result: BuildResult) -> str:
+    """The compact table `charter build` prints for one spec."""
+    manifest = result.manifest
+    counts = manifest["counts"]
+    prompts = [a for a in manifest["artifacts"] if a["kind"] == "prompt" or a["kind"].startswith("prompt-")]
+    tokens = {a["context"]: a["tokens_estimate"] for a in prompts if "tokens_estimate" in a}
+    contexts = manifest["options"]["contexts"]
+    coverage = manifest["coverage"]
+    in_evals = sum(bool(c["eval_cases"]) for c in coverage.values())
+    in_data = sum(bool(c["training_rows"]) for c in coverage.values())
+    kinds = ", ".join(f"{k} {n}" for k, n in counts["eval_cases_by_kind"].items())
+    data_files = sorted({a["path"] for a in manifest["artifacts"] if a["kind"] == "training-data"})
+    spec = manifest["spec"]
+    rows = [
+        ("prompts", f"{len(contexts)} context{'s' if len(contexts) != 1 else ''} "
+                    f"({', '.join(contexts)}) x {', '.join(manifest['options']['flavours'])}; "
+                    + ", ".join(f"{c} ~{tokens[c]:,} tokens" for c in contexts if c in tokens)),
+        ("monitor", f"{counts['monitors']} judge prompt{'s' if counts['monitors'] != 1 else ''}"),
+        ("evals", f"{counts['eval_cases']} cases ({kinds})"),
+        ("data", f"{counts.get('sft_rows', 0)} SFT rows, {counts.get('dpo_rows', 0)} preference pairs; "
+                 f"{len(data_files)} files ({', '.join(manifest['options']['data_formats'])})"),
+        ("coverage", f"{len(coverage)} clauses: {in_evals} with eval cases, {in_data} with training rows"),
+    ]
+    head = f"built {spec['id']} {spec['version']} (spec sha256 {spec['digest'][:12]}) -> {result.out_dir}"
+    width = max(len(label) for label, _ in rows)
+    return "\n".join([head, *(f"  {label:<{width}}  {text}" for label, text in rows)])
+
+
+__all__ = ["build", "summary", "CONTEXT_FREE"]
