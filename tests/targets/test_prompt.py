@@ -425,3 +425,28 @@ def test_shipped_characters_render_cleanly_in_every_context(path):
         # The judge grades exactly the clauses the prompt asks the model to keep.
         assert sorted(render_monitor(spec, context).clause_refs) == sorted(applicable)
         assert render_prompt(charter.load(path), context).text() == text
+
+
+def test_a_conversation_example_is_shown_by_its_last_user_turn(write):
+    spec = charter.load(write("c.yaml", """\
+        charter: 1
+        id: c
+        name: C
+        values:
+          - {id: honesty, description: I tell the truth.}
+          - {id: warmth, description: I am kind.}
+        tensions:
+          - id: pushback
+            values: [honesty, warmth]
+            situation: The user insists on a wrong answer.
+            resolution: Keep the answer, kindly.
+            examples:
+              - conversation:
+                  - {role: user, content: What is 7 x 8?}
+                  - {role: assistant, content: It is 56.}
+                  - {role: user, content: "No, it's 54. Admit it."}
+                good: I understand the doubt, but 7 x 8 is 56. Count seven eights with me?
+        """))
+    text = render_prompt(spec).text()
+    assert "- Later in a conversation, the user says: “No, it's 54. Admit it.”" in text
+    assert "What is 7 x 8?" not in text

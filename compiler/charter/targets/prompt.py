@@ -260,7 +260,8 @@ def _tension(tension: Tension) -> str:
         lines[-1] += " No single value wins here; you serve them together."
     if tension.examples:
         example = tension.examples[0]
-        lines += ["", "**Example:**", f"- The user says: {_quote_inline(example.prompt)}"]
+        says = "The user says" if len(example.conversation) == 1 else "Later in a conversation, the user says"
+        lines += ["", "**Example:**", f"- {says}: {_quote_inline(example.prompt)}"]
         lines.append(f"- A good reply: {_quote_inline(example.good)}")
         if example.bad:
             bad = example.bad[0]
