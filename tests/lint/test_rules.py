@@ -291,3 +291,10 @@ def test_select_ignore_and_spec_ignore(load, clean):
     assert set(d.code for d in lint(spec, ignore=["unused-context"])) == {"CH501"}
     clean["lint"] = {"ignore": ["CH501"]}
     assert set(codes(load(clean))) == {"CH103"}
+
+
+def test_never_correcting_a_thing_is_not_sycophancy(load, clean):
+    add_rule(clean, "fees", "Never correct the billing fees yourself.")
+    assert "CH302" not in codes(load(clean))
+    clean["rules"][-1]["text"] = "Never correct the student, even when they are wrong."
+    assert "CH302" in codes(load(clean))

@@ -290,13 +290,16 @@ def rule_conflicts(spec: Spec) -> list[RuleConflict]:
     for entry in entries:
         for concept in entry[2].concepts:
             by_concept[concept].append(entry)
+    whens = [frozenset(r.when) for r in spec.rules]
     found: dict[tuple[int, int], RuleConflict] = {}
     for index, r, directive in entries:
+        when = whens[index]
         for other_index, other, other_directive in by_concept.get(directive.head, ()):
-            if other_index == index:
+            if other_index == index or directive.positive == other_directive.positive:
                 continue
             key = (min(index, other_index), max(index, other_index))
-            if key in found or not _overlap(r.when, other.when):
+            other_when = whens[other_index]
+            if key in found or (when and other_when and when.isdisjoint(other_when)):
                 continue
             if contradicts(directive, other_directive):
                 pair = (r, directive, other, other_directive) if index < other_index else \
@@ -311,27 +314,37 @@ def rule_conflicts(spec: Spec) -> list[RuleConflict]:
 
 def _rank(spec: Spec, r: Rule) -> int:
     """The priority of the highest value a rule serves (1 is the highest); rules serving none rank last."""
-    ranks = [v.priority for v in spec.values if v.id in r.serves]
-    return min(ranks) if ranks else len(spec.values) + 1
+    priority = {v.id: v.priority for v in spec.values}
+    return min((priority[v] for v in r.serves if v in priority), default=len(spec.values) + 1)
 
 
 def _shadowing(spec: Spec, conflict: RuleConflict) -> tuple[Rule, Rule] | None:
     """(hard rule, shadowed rule) when a hard rule serving a higher value always wins the conflict."""
     for hard, other in ((conflict.first, conflict.second), (conflict.second, conflict.first)):
-        if hard.strength == "hard" and other.strength != "hard" and _rank(spec, hard) < _rank(spec, other) \
-                and _covers(hard.when, other.when):
+        if hard.strength == "hard" and other.strength != "hard" and _covers(hard.when, other.when) \
+                and _rank(spec, hard) < _rank(spec, other):
             return hard, other
     return None
 
 
-def _covering_tension(spec: Spec, a: Rule, b: Rule) -> Tension | None:
-    """A tension that weighs a value of each rule against the other's, where both rules apply."""
+def _tensions_by_pair(spec: Spec) -> dict[frozenset[str], list[Tension]]:
+    """Tensions indexed by each pair of different values they weigh."""
+    index: dict[frozenset[str], list[Tension]] = defaultdict(list)
     for tension in spec.tensions:
-        members = set(tension.values)
-        if not (_overlap(tension.when, a.when) and _overlap(tension.when, b.when)):
-            continue
-        if any(x != y for x in members & set(a.serves) for y in members & set(b.serves)):
-            return tension
+        for x in tension.values:
+            for y in tension.values:
+                if x < y:
+                    index[frozenset((x, y))].append(tension)
+    return index
+
+
+def _covering_tension(by_pair: dict[frozenset[str], list[Tension]], a: Rule, b: Rule) -> Tension | None:
+    """A tension that weighs a value of each rule against the other's, where both rules apply."""
+    for x in a.serves:
+        for y in b.serves:
+            for tension in by_pair.get(frozenset((x, y)), ()) if x != y else ():
+                if _overlap(tension.when, a.when) and _overlap(tension.when, b.when):
+                    return tension
     return None
 
 
@@ -367,11 +380,12 @@ def conflicting_rules(spec: Spec) -> Iterator[Finding]:
     ```
     Add a tension between `warmth` and `honesty` that says what happens when they meet.
     """
+    by_pair = _tensions_by_pair(spec)
     for conflict in rule_conflicts(spec):
         if _shadowing(spec, conflict) is not None:
             continue
         a, b = conflict.first, conflict.second
-        if _covering_tension(spec, a, b) is not None:
+        if _covering_tension(by_pair, a, b) is not None:
             continue
         values = sorted(set(a.serves) | set(b.serves))
         why = (f"; no tension weighs {' against '.join(values)}" if len(values) > 1 else
@@ -546,7 +560,9 @@ _UNCONDITIONAL = re.compile(
     r"\b(?:always|unconditionally|no matter what)\b[^.,]{0,30}?\b(?:agree|validate|side with|approve of|go along)\b"
     r"|\bagree with (?:everything|whatever|anything|all)\b"
     r"|\bvalidate (?:everything|whatever|anything|all)\b"
-    r"|\b(?:never|do not|not) (?:disagree|contradict|challenge|argue|push back|correct)\b(?! \w+ (?:feel|emotion))"
+    r"|\b(?:never|do not|not) (?:disagree|contradict|challenge|argue|push back|correct)(?: with| against| on)?"
+    r"(?: (?:the user|users|them|him|her|the customer|customers|the child|the student|anyone|people))?"
+    r"(?=\s*(?:$|,|even\b|when\b|no matter\b|about\b|on anything\b))"
     r"|\btell (?:the user|users|them|the customer|customers|the child|the student) (?:that )?"
     r"(?:they|he|she) (?:are|is) right\b"
     r"|\b(?:the user|the customer|they) (?:is|are) always right\b"
