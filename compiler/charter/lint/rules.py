@@ -567,7 +567,7 @@ _UNCONDITIONAL = re.compile(
     r"(?:they|he|she) (?:are|is) right\b"
     r"|\b(?:the user|the customer|they) (?:is|are) always right\b"
     r"|\bunconditional (?:agreement|validation|approval)\b")
-_CONDITION = re.compile(r"\b(?:when|if|whenever|unless|once|only)\b")
+_CONDITION = re.compile(r"(?<!even )\b(?:when|if|whenever|unless|once|only)\b")  # "even when" concedes, not conditions
 _PRESSURE = re.compile(r"\b(?:push(?:es)? back|insist|disagree|persist|upset|angry|complain|frustrat|argue|repeat)")
 _ABOUT_FEELINGS = re.compile(r"\b(?:feel|feelings|emotions?|experience|effort|pain|grief|loss)\b")
 
