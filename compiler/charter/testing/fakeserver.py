@@ -9,6 +9,9 @@ Behaviour is scripted per model with :class:`ModelScript`: canned or rule-based 
 faults — either a fixed sequence for the first calls or a seeded fraction of all calls. Models with
 no script use ``default`` (or are answered "model not found" when ``default`` is None).
 
+It also serves the batch APIs — OpenAI files + batches and Anthropic message batches — finishing a
+batch after a set number of polls (``batch_polls``).
+
 Run it in a background thread (``with FakeServer(...) as server:``), on the running event loop
 (``async with``), or as a process: ``python -m charter.testing.fakeserver --port 0 --latency 0.2``.
 """
@@ -139,6 +142,7 @@ class FakeServer:
         host: str = "127.0.0.1",
         port: int = 0,
         min_cache_tokens: int = 1024,
+        batch_polls: int = 2,
     ) -> None:
         self.models: dict[str, ModelScript] = dict(models or {})
         self.default = default
@@ -147,6 +151,8 @@ class FakeServer:
         self.host = host
         self.port = port
         self.min_cache_tokens = min_cache_tokens
+        # A batch reports itself finished on this retrieve, so clients must poll.
+        self.batch_polls = batch_polls
         self.requests: list[LoggedRequest] = []
         self._calls: dict[str, int] = {}
         self._cached_prefixes: set[tuple[str, str]] = set()
@@ -626,14 +632,279 @@ def _anthropic_stream(message: dict) -> bytes:
 
 
 class _BatchStore:
-    """Placeholder routing point for the batch endpoints (OpenAI files + batches, Anthropic message
-    batches); answers None for every path until they are implemented."""
+    """OpenAI files + batches and Anthropic message batches.
+
+    A batch finishes on its ``server.batch_polls``-th retrieve (earlier retrieves report it in
+    progress), answering every request at once with the model's script — replies only: batches
+    ignore latency and faults, and an unknown model errors that request alone. Results come back
+    in a seeded shuffled order, as the real APIs promise no order.
+    """
 
     def __init__(self, server: FakeServer) -> None:
         self.server = server
+        self.files: dict[str, dict] = {}
+        self.contents: dict[str, bytes] = {}
+        self.openai: dict[str, dict] = {}
+        self.anthropic: dict[str, dict] = {}
+        self._inputs: dict[str, list] = {}
+        self._polls: dict[str, int] = {}
+        self._serial = 0
+
+    def _next_id(self, prefix: str) -> str:
+        self._serial += 1
+        return f"{prefix}{self._serial:06d}"
 
     async def dispatch(self, api: str, method: str, path: str, headers: dict, body: bytes):
+        parts = path.strip("/").split("/")
+        if parts[:1] != ["v1"] or len(parts) < 2:
+            return None
+        route = parts[1:]
+        if route[0] in ("files", "batches") or route[:2] == ["messages", "batches"]:
+            if not self.server._authorized(api, headers):
+                return _error(api, 401, "auth")
+        if route == ["files"] and method == "POST":
+            return self._upload(headers, body)
+        if route[0] == "files" and len(route) >= 2:
+            return self._file(method, route[1], route[2:])
+        if route == ["batches"]:
+            return self._openai_create(body) if method == "POST" else self._listing(self.openai)
+        if route[0] == "batches" and len(route) >= 2:
+            return self._openai_batch(method, route[1], route[2:])
+        if route == ["messages", "batches"]:
+            return self._anthropic_create(body) if method == "POST" else self._listing(self.anthropic)
+        if route[:2] == ["messages", "batches"] and len(route) >= 3:
+            return self._anthropic_batch(method, route[2], route[3:])
         return None
+
+    @staticmethod
+    def _json(body: dict, status: int = 200):
+        return status, {}, _JSON, json.dumps(body).encode()
+
+    def _listing(self, batches: dict):
+        data = [self._view(b) for b in reversed(list(batches.values()))]
+        ids = [b["id"] for b in data]
+        return self._json({"object": "list", "data": data, "has_more": False,
+                           "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None})
+
+    def _view(self, batch: dict) -> dict:
+        return {k: v for k, v in batch.items() if not k.startswith("_")}
+
+    # -- OpenAI files --------------------------------------------------------------------------
+
+    def _upload(self, headers: dict, body: bytes):
+        fields = _multipart(headers.get("content-type", ""), body)
+        if "file" not in fields:
+            return _error("openai", 400, "bad_request", "file: field required")
+        filename, content = fields["file"]
+        purpose = fields.get("purpose", (None, b""))[1].decode()
+        return self._json(self._store_file(filename or "upload.jsonl", content, purpose))
+
+    def _store_file(self, filename: str, content: bytes, purpose: str) -> dict:
+        file_id = self._next_id("file-fake")
+        self.files[file_id] = {"id": file_id, "object": "file", "bytes": len(content), "created_at": int(time.time()),
+                               "filename": filename, "purpose": purpose, "status": "processed",
+                               "status_details": None, "expires_at": None}
+        self.contents[file_id] = content
+        return self.files[file_id]
+
+    def _file(self, method: str, file_id: str, rest: list):
+        if file_id not in self.files:
+            return _error("openai", 404, "not_found", f"No such File object: {file_id}")
+        if rest == ["content"] and method == "GET":
+            return 200, {}, "application/octet-stream", self.contents[file_id]
+        if not rest and method == "GET":
+            return self._json(self.files[file_id])
+        if not rest and method == "DELETE":
+            del self.files[file_id], self.contents[file_id]
+            return self._json({"id": file_id, "object": "file", "deleted": True})
+        return None
+
+    # -- OpenAI batches ------------------------------------------------------------------------
+
+    def _openai_create(self, raw: bytes):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return _error("openai", 400, "bad_request", "The body is not JSON.")
+        file_id = data.get("input_file_id")
+        if file_id not in self.contents:
+            return _error("openai", 400, "bad_request", f"Invalid 'input_file_id': {file_id!r}.")
+        if data.get("completion_window") != "24h":
+            return _error("openai", 400, "bad_request", "completion_window must be '24h'.")
+        endpoint = data.get("endpoint")
+        batch_id = self._next_id("batch_fake")
+        now = int(time.time())
+        lines, errors = [], []
+        for number, line in enumerate(self.contents[file_id].decode().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except ValueError:
+                errors.append({"code": "invalid_json_line", "message": "This line is not valid JSON.", "line": number,
+                               "param": None})
+                continue
+            if item.get("url") != endpoint or item.get("method") != "POST":
+                errors.append({"code": "mismatched_endpoint", "line": number, "param": "url",
+                               "message": f"The url of this line must be {endpoint} with method POST."})
+            lines.append(item)
+        models = {(item.get("body") or {}).get("model") for item in lines}
+        if len(models) > 1:
+            errors.append({"code": "mismatched_model", "line": None, "param": "body.model",
+                           "message": "All requests in a batch must use the same model."})
+        custom_ids = [item.get("custom_id") for item in lines]
+        if len(set(custom_ids)) != len(custom_ids) or None in custom_ids:
+            errors.append({"code": "duplicate_custom_id", "line": None, "param": "custom_id",
+                           "message": "Every line needs a unique custom_id."})
+        batch = {"id": batch_id, "object": "batch", "endpoint": endpoint, "errors": None, "input_file_id": file_id,
+                 "completion_window": "24h", "status": "validating", "output_file_id": None, "error_file_id": None,
+                 "created_at": now, "in_progress_at": None, "expires_at": now + 86400, "finalizing_at": None,
+                 "completed_at": None, "failed_at": None, "expired_at": None, "cancelling_at": None,
+                 "cancelled_at": None, "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+                 "metadata": data.get("metadata")}
+        if errors:
+            batch.update(status="failed", failed_at=now, errors={"object": "list", "data": errors})
+        self.openai[batch_id] = batch
+        self._inputs[batch_id] = lines
+        return self._json(batch)
+
+    def _openai_batch(self, method: str, batch_id: str, rest: list):
+        batch = self.openai.get(batch_id)
+        if batch is None:
+            return _error("openai", 404, "not_found", f"No batch found with id '{batch_id}'.")
+        if rest == ["cancel"] and method == "POST":
+            if batch["status"] in ("validating", "in_progress"):
+                now = int(time.time())
+                batch.update(status="cancelled", cancelling_at=now, cancelled_at=now)
+            return self._json(batch)
+        if rest or method != "GET":
+            return None
+        if batch["status"] in ("validating", "in_progress"):
+            polls = self._polls[batch_id] = self._polls.get(batch_id, 0) + 1
+            if polls >= self.server.batch_polls:
+                self._finish_openai(batch)
+            else:
+                batch.update(status="in_progress", in_progress_at=batch["in_progress_at"] or int(time.time()))
+        return self._json(batch)
+
+    def _finish_openai(self, batch: dict) -> None:
+        outputs, failures = [], []
+        for item in self._inputs[batch["id"]]:
+            status, body = self.server.complete_for_batch("openai", item.get("body") or {})
+            line = {"id": self._next_id("batch_req_fake"), "custom_id": item["custom_id"],
+                    "response": {"status_code": status, "request_id": self._next_id("req_fake"), "body": body},
+                    "error": None}
+            (outputs if status == 200 else failures).append(line)
+        now = int(time.time())
+        shuffle = random.Random(batch["id"]).shuffle
+        for name, lines in (("output_file_id", outputs), ("error_file_id", failures)):
+            if lines:
+                shuffle(lines)
+                content = "".join(json.dumps(line) + "\n" for line in lines).encode()
+                batch[name] = self._store_file(f"{batch['id']}_{name[:-8]}.jsonl", content, "batch_output")["id"]
+        batch.update(status="completed", in_progress_at=batch["in_progress_at"] or now, finalizing_at=now,
+                     completed_at=now, request_counts={"total": len(outputs) + len(failures),
+                                                       "completed": len(outputs), "failed": len(failures)})
+
+    def expire(self, batch_id: str) -> None:
+        """Test hook: the batch runs out of its 24 hours before finishing."""
+        if batch_id in self.openai:
+            self.openai[batch_id].update(status="expired", expired_at=int(time.time()))
+        else:
+            self._end_anthropic(self.anthropic[batch_id], "expired")
+
+    # -- Anthropic message batches -------------------------------------------------------------
+
+    def _anthropic_create(self, raw: bytes):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return _error("anthropic", 400, "bad_request", "The body is not JSON.")
+        requests = data.get("requests") if isinstance(data, dict) else None
+        if not isinstance(requests, list) or not requests:
+            return _error("anthropic", 400, "bad_request", "requests: field required")
+        custom_ids = [r.get("custom_id") for r in requests if isinstance(r, dict)]
+        if len(custom_ids) != len(requests) or None in custom_ids or len(set(custom_ids)) != len(custom_ids):
+            return _error("anthropic", 400, "bad_request", "requests: each needs a unique custom_id")
+        batch_id = self._next_id("msgbatch_fake")
+        now = time.time()
+        batch = {"id": batch_id, "type": "message_batch", "processing_status": "in_progress",
+                 "request_counts": {"processing": len(requests), "succeeded": 0, "errored": 0, "canceled": 0,
+                                    "expired": 0},
+                 "ended_at": None, "created_at": _rfc3339(now), "expires_at": _rfc3339(now + 86400),
+                 "archived_at": None, "cancel_initiated_at": None, "results_url": None}
+        self.anthropic[batch_id] = batch
+        self._inputs[batch_id] = requests
+        return self._json(batch)
+
+    def _anthropic_batch(self, method: str, batch_id: str, rest: list):
+        batch = self.anthropic.get(batch_id)
+        if batch is None:
+            return _error("anthropic", 404, "not_found", f"message batch not found: {batch_id}")
+        if rest == ["cancel"] and method == "POST":
+            if batch["processing_status"] == "in_progress":
+                batch["cancel_initiated_at"] = _rfc3339(time.time())
+                self._end_anthropic(batch, "canceled")
+            return self._json(self._view(batch))
+        if rest == ["results"] and method == "GET":
+            if batch["processing_status"] != "ended":
+                return _error("anthropic", 400, "bad_request", "The batch has not ended yet.")
+            return 200, {}, "application/binary", self.contents[batch["_results"]]
+        if rest or method != "GET":
+            return None
+        if batch["processing_status"] == "in_progress":
+            polls = self._polls[batch_id] = self._polls.get(batch_id, 0) + 1
+            if polls >= self.server.batch_polls:
+                self._end_anthropic(batch, None)
+        return self._json(self._view(batch))
+
+    def _end_anthropic(self, batch: dict, outcome: str | None) -> None:
+        """Ends a batch: answers every request, or marks them all canceled / expired."""
+        lines = []
+        counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        for item in self._inputs[batch["id"]]:
+            if outcome is not None:
+                result = {"type": outcome}
+            else:
+                status, body = self.server.complete_for_batch("anthropic", item.get("params") or {})
+                result = ({"type": "succeeded", "message": body} if status == 200
+                          else {"type": "errored", "error": body})
+            counts[result["type"]] += 1
+            lines.append({"custom_id": item["custom_id"], "result": result})
+        random.Random(batch["id"]).shuffle(lines)
+        results_id = self._next_id("results_fake")
+        self.contents[results_id] = "".join(json.dumps(line) + "\n" for line in lines).encode()
+        batch.update(processing_status="ended", ended_at=_rfc3339(time.time()), request_counts=counts,
+                     results_url=f"{self.server.url}/v1/messages/batches/{batch['id']}/results", _results=results_id)
+
+
+def _rfc3339(moment: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes]]:
+    """Fields of a multipart/form-data body: name -> (filename, bytes)."""
+    boundary = next((p.split("=", 1)[1].strip('"') for p in content_type.split(";")
+                     if p.strip().startswith("boundary=")), None)
+    if boundary is None:
+        return {}
+    fields = {}
+    for part in body.split(b"--" + boundary.encode()):
+        head, sep, content = part.partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        disposition = next((line for line in head.decode("latin-1").split("\r\n")
+                            if line.lower().startswith("content-disposition")), "")
+        params = dict(_disposition_params(disposition))
+        if "name" in params:
+            fields[params["name"]] = (params.get("filename"), content.removesuffix(b"\r\n"))
+    return fields
+
+
+def _disposition_params(header: str):
+    for item in header.split(";")[1:]:
+        key, _, value = item.strip().partition("=")
+        yield key.strip(), value.strip().strip('"')
 
 
 # -- as a process ----------------------------------------------------------------------------
