@@ -13,6 +13,7 @@ rather than paraphrasing it, because a judge grades best against the author's ow
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -574,9 +575,13 @@ def source_loc(spec: Spec, loc: Loc) -> str | None:
     """A source position relative to the entry spec's folder, so artifacts do not depend on the cwd."""
     if not loc.line or not spec.files:
         return None
-    base = os.path.dirname(spec.files[0]) or "."
-    path = os.path.relpath(loc.file, base).replace(os.sep, "/")
-    return f"{path}:{loc.line}:{loc.col}"
+    return f"{_relative(loc.file, os.path.dirname(spec.files[0]) or '.')}:{loc.line}:{loc.col}"
+
+
+@functools.lru_cache(maxsize=256)
+def _relative(file: str, base: str) -> str:
+    # A spec has a handful of files and thousands of clauses: compute each path once.
+    return os.path.relpath(file, base).replace(os.sep, "/")
 
 
 def _check(kind: str, value: str, description: str, ignore_case: bool = True) -> dict:

@@ -37,20 +37,20 @@ def estimate_tokens(text: str) -> int:
     than the legacy one; use the provider's token-counting endpoint where an exact figure matters.
     """
     total = 0.0
-    for match in _PIECE.finditer(text):
-        piece = match.group().lstrip(" ")
+    whitespace = 0
+    for piece in _PIECE.findall(text):
+        if piece[0] == " ":
+            piece = piece[1:]
         if not piece or piece[0].isspace():
-            total += _WHITESPACE_TOKEN
+            whitespace += 1
             continue
-        non_ascii = sum(1 for char in piece if ord(char) > 127)
+        non_ascii = 0 if piece.isascii() else sum(1 for char in piece if ord(char) > 127)
         first = piece[0]
         if first.isalpha() or first == "'":
-            ascii_letters = len(piece) - non_ascii
-            total += 1 + non_ascii * _NON_ASCII_TOKEN
-            total += max(0, ascii_letters - _WHOLE_WORD) / _LETTERS_PER_EXTRA_TOKEN
+            extra = len(piece) - non_ascii - _WHOLE_WORD
+            total += 1 + non_ascii * _NON_ASCII_TOKEN + (extra / _LETTERS_PER_EXTRA_TOKEN if extra > 0 else 0)
         elif first.isdigit():
             total += 1
         else:
-            total += (len(piece) - non_ascii) / _PUNCTUATION_PER_TOKEN
-            total += non_ascii * _NON_ASCII_TOKEN
-    return round(total)
+            total += (len(piece) - non_ascii) / _PUNCTUATION_PER_TOKEN + non_ascii * _NON_ASCII_TOKEN
+    return round(total + whitespace * _WHITESPACE_TOKEN)
