@@ -250,3 +250,10 @@ def test_response_round_trips_through_a_dict(server):
     response = run(call(server, "anthropic:claude-test-1"))
     again = type(response).from_dict(response.to_dict())
     assert again == response and again.rate_limits is None
+
+
+def test_anthropic_takes_a_large_max_tokens_without_streaming(server):
+    # Without an explicit timeout the SDK refuses non-streaming calls it expects to run past 10 minutes.
+    request = Request(messages=[{"role": "user", "content": "hi"}], max_tokens=128_000)
+    assert run(call(server, "anthropic:claude-opus-4-1", request)).finish_reason == "stop"
+    assert server.requests[0].body["max_tokens"] == 128_000

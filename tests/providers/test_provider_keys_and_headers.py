@@ -132,3 +132,12 @@ def test_token_estimate_and_request_estimate():
     assert estimate_tokens("") == 0 and estimate_tokens("abcd") == 1 and estimate_tokens("abcde") == 2
     request = Request(system="x" * 400, messages=[{"role": "user", "content": "y" * 40}], max_tokens=50)
     assert request.estimated_tokens() == 110 + 4 + 50
+
+
+def test_error_details_are_one_line_keyless_and_short():
+    from charter.providers.errors import one_line
+
+    text = "Incorrect API key provided:\n  sk-proj-abc123456789xyz.\tsee my-secret-token"
+    assert one_line(text, secrets=("my-secret-token",)) == "Incorrect API key provided: sk-proj-***. see ***"
+    assert one_line("sk-learn and key-value pairs") == "sk-learn and key-value pairs"
+    assert len(one_line("x" * 1000)) == 300 and one_line("x" * 1000).endswith("...")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-_KEYLIKE = re.compile(r"\b(sk-ant-|sk-|key-)[A-Za-z0-9_\-*.]{6,}")
+_KEYLIKE = re.compile(r"\b(sk-ant-|sk-proj-|sk-)[A-Za-z0-9_\-*]{8,}")
 _MAX_DETAIL = 300
 
 
