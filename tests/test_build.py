@@ -1,0 +1,180 @@
+"""`charter build` end to end: golden files for the bundled characters, determinism, the manifest, the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import charter
+from charter.spec.schema import validator
+from charter.targets.build import BuildOptions, build
+from charter.targets.data import validate_openai_dpo_line, validate_openai_sft_line
+from charter.targets.evals import EVALCASE_SCHEMA_NAME
+from conftest import CHARACTERS, MINIMAL
+from test_cli import run
+
+GOLDEN = Path(__file__).parent / "golden"
+BUNDLED = sorted(p.stem for p in CHARACTERS.glob("*.yaml"))
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("builds")
+    return {name: build(charter.load(CHARACTERS / f"{name}.yaml"), out / name, BuildOptions(inoculate=True)).out_dir
+            for name in BUNDLED}
+
+
+def test_bundled_characters_are_all_here():
+    assert BUNDLED == ["assistant", "companion", "support-agent", "tutor"]
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_golden_files(builds, name):
+    """Every artifact equals the reviewed copy in tests/golden; UPDATE_GOLDEN=1 rewrites them."""
+    produced, golden = tree(builds[name]), GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        shutil.rmtree(golden, ignore_errors=True)
+        shutil.copytree(builds[name], golden)
+    expected = tree(golden)
+    assert sorted(produced) == sorted(expected)
+    for path, content in produced.items():
+        assert content == expected[path], f"{name}/{path} differs from tests/golden (UPDATE_GOLDEN=1 to accept)"
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_builds_are_byte_identical_from_any_directory(builds, tmp_path, monkeypatch, name):
+    monkeypatch.chdir(CHARACTERS)
+    build(charter.load(f"{name}.yaml"), tmp_path / "again", BuildOptions(inoculate=True))
+    assert tree(tmp_path / "again") == tree(builds[name])
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_manifest_matches_the_files(builds, name):
+    root = builds[name]
+    manifest = json.loads((root / "manifest.json").read_text())
+    spec = charter.load(CHARACTERS / f"{name}.yaml")
+    assert manifest["spec"]["digest"] == spec.digest and manifest["spec"]["id"] == spec.id
+    assert manifest["spec"]["files"][0] == f"{name}.yaml"
+    listed = {a["path"]: a for a in manifest["artifacts"]}
+    assert set(listed) == set(tree(root)) - {"manifest.json"}
+    for path, entry in listed.items():
+        content = (root / path).read_bytes()
+        assert entry["sha256"] == hashlib.sha256(content).hexdigest() and entry["bytes"] == len(content)
+    cases = [json.loads(line) for line in (root / "evals.jsonl").read_text().splitlines()]
+    assert manifest["counts"]["eval_cases"] == len(cases)
+    assert set(manifest["coverage"]) == {c.ref for c in spec.clauses()}
+    for ref, entry in manifest["coverage"].items():
+        for case_id in entry["eval_cases"]:
+            assert ref in next(c for c in cases if c["id"] == case_id)["refs"]
+    assert manifest["uncovered"] == sorted(r for r, e in manifest["coverage"].items()
+                                           if not e["eval_cases"] and not e["training_rows"])
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_every_training_line_follows_openai_rules_and_every_case_its_schema(builds, name):
+    root = builds[name]
+    check = validator(EVALCASE_SCHEMA_NAME)
+    for line in (root / "evals.jsonl").read_text().splitlines():
+        errors = [e.message for e in check.iter_errors(json.loads(line))]
+        assert not errors, errors
+    data_files = sorted((root / "data").glob("*.openai.jsonl"))
+    assert {p.name for p in data_files} >= {"sft.openai.jsonl", "dpo.openai.jsonl"}
+    for path in data_files:
+        lines = path.read_text().splitlines()
+        meta = path.with_name(path.name.replace(".jsonl", ".meta.jsonl")).read_text().splitlines()
+        assert len(lines) == len(meta) > 0
+        checker = validate_openai_sft_line if path.name.startswith("sft") else validate_openai_dpo_line
+        for line in lines:
+            assert checker(json.loads(line)) == [], line
+
+
+def test_inoculated_variant_carries_the_train_time_prompt(builds):
+    spec = charter.load(CHARACTERS / "tutor.yaml")
+    assert spec.training.inoculation
+    inoculated = builds["tutor"] / "data" / "sft.inoculated.openai.jsonl"
+    for line in inoculated.read_text().splitlines():
+        first = json.loads(line)["messages"][0]
+        assert first == {"role": "system", "content": spec.training.inoculation.strip()}
+    plain = (builds["tutor"] / "data" / "sft.openai.jsonl").read_text().splitlines()
+    assert all(json.loads(line)["messages"][0]["role"] != "system" for line in plain)
+
+
+def test_a_rebuild_removes_what_the_spec_no_longer_produces(write, tmp_path):
+    spec_path = write("s.yaml", MINIMAL + "contexts:\n  kids: {description: Children.}\n  adults: {description: Adults.}\n")
+    build(charter.load(spec_path), "out")
+    assert (tmp_path / "out/prompts/kids.md").exists()
+    (tmp_path / "out/notes.txt").write_text("mine")
+    spec_path.write_text(MINIMAL + "contexts:\n  adults: {description: Adults.}\n")
+    build(charter.load(spec_path), "out")
+    assert not (tmp_path / "out/prompts/kids.md").exists() and (tmp_path / "out/prompts/adults.md").exists()
+    assert (tmp_path / "out/notes.txt").read_text() == "mine"
+
+
+def test_cli_builds_every_bundled_character(tmp_path):
+    result = run("build", *(str(CHARACTERS / f"{n}.yaml") for n in BUNDLED), "-o", str(tmp_path / "b"))
+    assert result.returncode == 0, result.stderr
+    for name in BUNDLED:
+        spec = charter.load(CHARACTERS / f"{name}.yaml")
+        assert (tmp_path / "b" / spec.id / "manifest.json").exists()
+        assert f"built {spec.id} {spec.version}" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_single_spec_builds_into_the_directory_itself(write, tmp_path):
+    result = run("build", str(write("s.yaml", MINIMAL)), "-o", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out/manifest.json").exists() and (tmp_path / "out/prompts/_default.md").exists()
+    assert "coverage" in result.stdout
+
+
+def test_cli_unknown_context(write, tmp_path):
+    result = run("build", str(write("s.yaml", MINIMAL)), "--context", "kids", "-o", "out", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith("[unknown-context]") and "'kids'" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_max_tokens_names_the_largest_sections(tmp_path):
+    result = run("build", str(CHARACTERS / "assistant.yaml"), "--max-tokens", "500", "-o", str(tmp_path / "o"))
+    assert result.returncode == 1
+    assert "[prompt-too-long]" in result.stderr and "tokens" in result.stderr
+    assert len(result.stderr.strip().splitlines()) >= 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_invalid_and_unreadable_specs(write, tmp_path):
+    bad = write("bad.yaml", MINIMAL.replace("strength: hard", "strength: firm"))
+    result = run("build", str(bad), "-o", "out", cwd=tmp_path)
+    assert result.returncode == 1 and "bad.yaml:10:15: error:" in result.stderr
+    assert run("build", "missing.yaml", cwd=tmp_path).returncode == 2
+
+
+def test_cli_refuses_two_specs_with_one_id(write, tmp_path):
+    a, b = write("a.yaml", MINIMAL), write("b.yaml", MINIMAL)
+    result = run("build", str(a), str(b), "-o", "out", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "several specs have the id 'mini'" in result.stderr
+
+
+def test_cli_data_formats(write, tmp_path):
+    spec = write("s.yaml", MINIMAL + """\
+examples:
+  - id: e1
+    prompt: Is the earth flat?
+    good: No. It is very nearly a sphere.
+    bad: [{text: Some say so and who knows., why: false balance}]
+    targets: [rule:no-lies]
+""")
+    result = run("build", str(spec), "--data-format", "anthropic", "-o", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out/data").iterdir()) == ["sft.anthropic.jsonl", "sft.anthropic.meta.jsonl"]
+    assert "warning: mini: 1 SFT row" in result.stderr
