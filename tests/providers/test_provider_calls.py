@@ -164,6 +164,7 @@ def test_each_fault_maps_to_our_exception_with_a_one_line_keyless_message(keys, 
     assert isinstance(error, FatalError) != isinstance(error, RetryableError)
     if fault == "rate_limit":
         assert error.retry_after == 3.0
+        assert error.rate_limits.requests_remaining == 0 and error.rate_limits.requests_limit > 0
 
 
 def test_an_unknown_model_is_reported_in_the_apis_words(keys):

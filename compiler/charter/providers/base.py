@@ -357,6 +357,12 @@ class Provider(abc.ABC):
     def _status_error(self, status: int, body: object, headers: Mapping[str, str],
                       request_id: str | None) -> ProviderError:
         """Maps an HTTP error status to our exception, with a one-line, key-free message."""
+        error = self._classify_status(status, body, headers, request_id)
+        error.rate_limits = parse_rate_limits(headers)
+        return error
+
+    def _classify_status(self, status: int, body: object, headers: Mapping[str, str],
+                         request_id: str | None) -> ProviderError:
         detail = self._detail(api_message(body)) or "no details"
         retry_after = parse_retry_after(headers)
         who = str(self.model_id)

@@ -33,6 +33,8 @@ class ProviderError(Exception):
         self.status = status
         self.request_id = request_id
         self.attempts = 1
+        # What the response's rate-limit headers said (a RateLimits), when the server sent any.
+        self.rate_limits = None
 
 
 class RetryableError(ProviderError):

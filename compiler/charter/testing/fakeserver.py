@@ -408,8 +408,14 @@ class FakeServer:
         status = {"rate_limit": 429, "server_error": 500, "unavailable": 503, "overloaded": 529,
                   "auth": 401, "bad_request": 400, "not_found": 404}[fault]
         answer = _error(api, status, fault, model=model)
-        if fault == "rate_limit" and script.retry_after is not None:
-            answer[1]["retry-after"] = _number(script.retry_after)
+        if fault == "rate_limit":
+            limits = _anthropic_rate_headers() if api == "anthropic" else dict(_OPENAI_RATE_HEADERS)
+            for name in limits:
+                if "remaining" in name and "request" in name:
+                    limits[name] = "0"
+            answer[1].update(limits)
+            if script.retry_after is not None:
+                answer[1]["retry-after"] = _number(script.retry_after)
         return answer
 
     def _cache_split(self, model: str, prefix: str) -> tuple[bool, int]:
