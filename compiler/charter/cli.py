@@ -29,6 +29,13 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
 LAZY_COMMANDS = {
     "build": "charter.targets.command:build",
     "lint": "charter.lint.command:lint",
+    "run": "charter.run.command:run",
+    "calibrate": "charter.run.command:calibrate",
+    "report": "charter.report.command:report",
+    "compare": "charter.report.command:compare",
+    "import": "charter.interop.import_command:import_group",
+    "export": "charter.interop.export_command:export_group",
+    "diff": "charter.interop.export_command:diff",
 }
 
 

@@ -1,0 +1,1 @@
+"""Interoperability: importers of existing constitutions, exports to promptfoo and Inspect, semantic diff."""
