@@ -64,9 +64,9 @@ not no never always only just even also still very really quite too more most le
 many few all any each every both either neither other another same own else ever yet again
 there here where what which who whom whose how why up down out over under off back away
 please let lets
-user users customer customers child children kid kids student students person people human's
-someone's operator's reader member members client clients visitor visitors caller callers
-learner learners patient patients parent's answer answers reply replies response responses
+user users customer customers child children kid kids student students person people
+reader member members client clients visitor visitors caller callers
+learner learners patient patients answer answers reply replies response responses respond responds
 """.split()
 
 # Verbs that only carry the action named by their object ("give advice" is "advise", "use
@@ -177,8 +177,9 @@ _POSITIVE = re.compile(
 _LEADING_CONDITION = re.compile(
     r"^(?:if|when|whenever|once|unless|while|after|before|even if|even when|as soon as|in case|where)\b[^,]*,\s*"
     # a list inside the condition ("when asked whether you have feelings, consciousness or
-    # experiences, say ...") runs on to the comma after its last item
-    r"(?:[\w' -]*\b(?:or|and)\b[\w' -]*,\s*)?")
+    # experiences, say ...") runs on to the comma after its last item; an "and" list is more
+    # often a chain of instructions ("if asked, say so and apologize, then ...")
+    r"(?:(?:[\w'-]+\s+){0,3}or\s+(?:[\w'-]+\s*){1,3},\s*)?")
 _CONDITION_WORDS = r"(?:if|when|whenever|once|unless|while|after|before|even if|even when|as soon as|in case)\b"
 _TRAILING_CONDITION = re.compile(
     r"\b(?:when|whenever|if|unless|once|while|after|before|even if|even when|as soon as|in case|whether|until|"
