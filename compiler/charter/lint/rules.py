@@ -680,7 +680,7 @@ _DEPENDENCE = re.compile(
 
 
 def _companion_evidence(spec: Spec) -> tuple[str, Loc] | None:
-    candidates = [(spec.summary, spec.loc, "summary"),
+    candidates = [(spec.summary, spec.summary_loc, "summary"),
                   (spec.identity.self_description, spec.identity.loc, "identity.self_description"),
                   (spec.identity.background, spec.identity.loc, "identity.background"),
                   *((c.description, c.loc, f"context {c.id}") for c in spec.contexts)]

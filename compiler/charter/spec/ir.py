@@ -217,8 +217,9 @@ class Spec:
     lint_ignore: tuple[str, ...] = ()
     # Every file that went into the spec, the entry file first, then bases in resolution order.
     files: tuple[str, ...] = ()
-    digest: str = ""  # sha256 of the canonical resolved spec, see charter.spec.canonical
+    digest: str = ""  # sha256 of the canonical resolved spec (loader.canonical_json)
     loc: Loc = NOWHERE
+    summary_loc: Loc = NOWHERE
 
     def clauses(self) -> Iterator[Clause]:
         """Every addressable clause, values first in priority order, then traits, rules, tensions."""

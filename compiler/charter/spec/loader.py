@@ -242,4 +242,5 @@ def build_ir(tree: Mapping, files: list[str]) -> ir.Spec:
         files=tuple(files),
         digest=hashlib.sha256(canonical_json(tree).encode("utf-8")).hexdigest(),
         loc=tree.loc,
+        summary_loc=_loc(tree, "summary") if "summary" in tree else tree.loc,
     )
