@@ -153,6 +153,8 @@ def test_each_fault_maps_to_our_exception_with_a_one_line_keyless_message(keys, 
     with FakeServer({"flaky": script}) as server:
         with pytest.raises(ProviderError) as caught:
             run(call(server, model, timeout=0.5))
+        # The SDK must not retry on its own: the runner owns retries and counts them.
+        assert server.calls("flaky") == 1
     error = caught.value
     assert type(error) is error_class
     assert error.status == status
