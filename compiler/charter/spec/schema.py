@@ -184,6 +184,8 @@ def _translate(error: ValidationError, root: Mapping, file: str) -> list[Diagnos
     if kind in ("minimum", "maximum"):
         word = "at least" if kind == "minimum" else "at most"
         return diag(f"{at}: must be {word} {error.validator_value}, got {instance!r}", "range")
+    if kind == "maxItems":
+        return diag(f"{at}: has more than {error.validator_value} items", "too-many")
     if kind == "maxLength":
         return diag(f"{at}: longer than {error.validator_value} characters", "too-long")
     return diag(f"{at}: {error.message}".replace("\n", " ")[:300], kind or "schema")
