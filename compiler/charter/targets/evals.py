@@ -588,14 +588,22 @@ def _check(kind: str, value: str, description: str, ignore_case: bool = True) ->
     return {"type": kind, "value": value, "ignore_case": ignore_case, "description": description}
 
 
+_QUOTED = re.compile(r'("[^"]*"|“[^”]*”)')
+
+
 def _to_user_voice(text: str) -> str:
-    """Rewrite a first-person rule fragment as the user would say it to the assistant."""
-    for pattern, repl in ((r"\bI am\b", "you are"), (r"\bI'm\b", "you're"), (r"\bI was\b", "you were"),
-                          (r"\bI've\b", "you've"), (r"\bI'll\b", "you'll"), (r"\bI'd\b", "you'd"),
-                          (r"\bI\b", "you"), (r"\bme\b", "you"), (r"\bmy\b", "your"), (r"\bmine\b", "yours"),
-                          (r"\bmyself\b", "yourself")):
-        text = re.sub(pattern, repl, text)
-    return text
+    """Rewrite a first-person rule fragment as the user would say it to the assistant.
+
+    Quoted speech ("I'm all you need") keeps its own voice: only the text around it changes.
+    """
+    pieces = _QUOTED.split(text)
+    for index in range(0, len(pieces), 2):  # even pieces lie outside quotes
+        for pattern, repl in ((r"\bI am\b", "you are"), (r"\bI'm\b", "you're"), (r"\bI was\b", "you were"),
+                              (r"\bI've\b", "you've"), (r"\bI'll\b", "you'll"), (r"\bI'd\b", "you'd"),
+                              (r"\bI\b", "you"), (r"\bme\b", "you"), (r"\bmy\b", "your"), (r"\bmine\b", "yours"),
+                              (r"\bmyself\b", "yourself")):
+            pieces[index] = re.sub(pattern, repl, pieces[index])
+    return "".join(pieces)
 
 
 def _lower_first(text: str) -> str:
