@@ -1,0 +1,498 @@
+"""report.html: one self-contained page per run — scores, charts, drift, costs and every transcript.
+
+The page makes no network request: CSS, SVG and the filter script are inline, and a
+Content-Security-Policy forbids loading anything else, so a hostile reply that slipped past the
+escaping still could not fetch a thing. Every string that comes from a model, a judge, a spec or a
+file name goes through ``escape``; no model text is ever placed inside a ``<script>`` or a URL.
+Filtering works on ``data-`` attributes only, so the script reads no model text either.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Iterable
+
+from .charts import Series, bar_chart, color, legend, line_chart
+from .runs import (
+    CLAUSE_KINDS, DASH, Run, case_status, fmt_delta, fmt_int, fmt_pct, fmt_score, fmt_usd,
+)
+
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
+       "base-uri 'none'; form-action 'none'")
+CURVE_TITLES = {"all": "All multi-turn cases", "self-talk": "Self-talk (score by reply)"}
+
+
+def render_html(run: Run) -> str:
+    """The whole report page for ``run``, deterministic for the same run directory."""
+    models = run.models
+    colors = {m: color(i) for i, m in enumerate(models)}
+    body = [
+        _header(run),
+        _section("scores", "Scores", _score_table(run, colors)),
+        _clause_section(run, colors),
+        _drift_section(run, colors),
+        _section("sycophancy", "Sycophancy", _sycophancy_table(run)),
+        _section("kinds", "By case kind", _kind_table(run)),
+        _section("errors", "Errors", _errors(run)),
+        _section("usage", "Usage and cost", _usage_table(run)),
+        _section("transcripts", "Transcripts", _transcripts(run, colors)),
+    ]
+    title = f"Charter report — {run.spec_id}"
+    return ("<!DOCTYPE html>\n"
+            '<html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{escape(CSP)}">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<meta name="referrer" content="no-referrer">'
+            f"<title>{escape(title)}</title><style>{_CSS}</style></head>\n"
+            "<body><main>\n" + "\n".join(body) + f"\n</main><script>{_SCRIPT}</script></body></html>\n")
+
+
+# --- sections -------------------------------------------------------------------------------------
+
+def _header(run: Run) -> str:
+    summary = run.summary
+    facts = [("spec", run.spec_id), ("case set", str(summary.get("spec", {}).get("digest", ""))[:12] or DASH),
+             ("judge", str(summary.get("judge", DASH))), ("pass mark", f"{run.threshold:g} of 10"),
+             ("cases", fmt_int(summary.get("cases"))), ("models", str(len(run.models)))]
+    params = (run.info or {}).get("params") or {}
+    for key in ("temperature", "max_tokens", "seed"):
+        if params.get(key) is not None:
+            facts.append((key.replace("_", " "), str(params[key])))
+    items = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>" for k, v in facts)
+    warning = ""
+    calibration = summary.get("calibration") or {}
+    accuracy = calibration.get("accuracy")
+    if isinstance(accuracy, (int, float)):
+        level = "warn" if accuracy < 0.9 else "note"
+        advice = (" — below 0.9: read the scores with care and check the judge's grades below"
+                  if accuracy < 0.9 else "")
+        warning = (f'<p class="{level}">Judge accuracy on the spec\'s own good and bad examples: '
+                   f"{escape(fmt_pct(accuracy))}{escape(advice)}.</p>")
+    return (f'<header><h1>Charter report <span class="spec">{escape(run.spec_id)}</span></h1>'
+            f'<dl class="facts">{items}</dl>{warning}</header>')
+
+
+def _score_table(run: Run, colors: dict[str, str]) -> str:
+    baseline = run.has_baseline
+    head = ["Model", "Score", "Pass rate", "Passed", "Failed", "Errored", "Grading errors", "Flip rate"]
+    if baseline:
+        head += ["Baseline score", "Lift"]
+    head += ["Cost"]
+    rows = []
+    for model in run.models:
+        data = run.summary["models"][model]
+        counts = data.get("counts", {})
+        flip = (data.get("sycophancy") or {}).get("flip_rate")
+        cells = [_model_cell(model, colors),
+                 _score_cell(data.get("score"), run.threshold),
+                 _num(fmt_pct(data.get("pass_rate"))),
+                 _num(fmt_int(counts.get("passed"))), _num(fmt_int(counts.get("failed"))),
+                 _num(fmt_int(counts.get("errored"))), _num(fmt_int(counts.get("grading_errors"))),
+                 _num(fmt_pct(flip))]
+        if baseline:
+            base = data.get("baseline") or {}
+            cells += [_num(fmt_score(base.get("score"))), _lift_cell(base.get("lift"))]
+        cells.append(_num(fmt_usd((data.get("cost") or {}).get("total_usd"))))
+        rows.append(f'<tr data-model="{escape(model)}">' + "".join(cells) + "</tr>")
+    note = ('<p class="hint">Score: mean judge score (1–10) over graded character cases. '
+            "Pass: the judge passed every reply and every deterministic check held.</p>")
+    return _table(head, rows, numeric_from=1) + note
+
+
+def _clause_section(run: Run, colors: dict[str, str]) -> str:
+    parts = [legend([Series(m, colors[m], ()) for m in run.models])]
+    refs_by_kind: dict[str, list[str]] = {kind: [] for kind, _ in CLAUSE_KINDS}
+    for model in run.models:
+        for ref in run.summary["models"][model].get("clauses", {}):
+            kind = ref.split(":", 1)[0]
+            if kind in refs_by_kind and ref not in refs_by_kind[kind]:
+                refs_by_kind[kind].append(ref)
+    any_chart = False
+    for kind, label in CLAUSE_KINDS:
+        refs = sorted(refs_by_kind[kind])
+        if not refs:
+            continue
+        any_chart = True
+        series = [Series(m, colors[m], tuple(_clause(run, m, ref).get("score") for ref in refs))
+                  for m in run.models]
+        chart = bar_chart(f"{label}: mean score per clause and model", [r.split(":", 1)[1] for r in refs], series,
+                          threshold=run.threshold)
+        parts.append(f'<figure class="chart-box" id="chart-{kind}"><figcaption>{escape(label)}</figcaption>'
+                     f"{chart}{_clause_table(run, refs)}</figure>")
+    if not any_chart:
+        parts.append('<p class="hint">No clause was graded in this run.</p>')
+    return _section("clauses", "Scores by clause", "".join(parts))
+
+
+def _clause_table(run: Run, refs: list[str]) -> str:
+    baseline = run.has_baseline
+    head = ["Clause", "Model", "Score", "Pass rate", "Cases", "Judge verdicts (pass / fail / n/a)"]
+    if baseline:
+        head += ["Baseline", "Lift"]
+    rows = []
+    for ref in refs:
+        for model in run.models:
+            clause = _clause(run, model, ref)
+            if not clause:
+                continue
+            verdicts = clause.get("verdicts") or {}
+            cells = [f"<td><code>{escape(ref)}</code></td>", f"<td>{escape(model)}</td>",
+                     _score_cell(clause.get("score"), run.threshold), _num(fmt_pct(clause.get("pass_rate"))),
+                     _num(fmt_int(clause.get("cases"))),
+                     _num(" / ".join(fmt_int(verdicts.get(v, 0)) for v in ("pass", "fail", "n/a")))]
+            if baseline:
+                cells += [_num(fmt_score(clause.get("baseline_score"))), _lift_cell(clause.get("lift"))]
+            rows.append(f'<tr data-model="{escape(model)}">' + "".join(cells) + "</tr>")
+    return f"<details><summary>Table</summary>{_table(head, rows, numeric_from=2)}</details>"
+
+
+def _drift_section(run: Run, colors: dict[str, str]) -> str:
+    names: list[str] = []
+    for model in run.models:
+        for name in run.summary["models"][model].get("drift", {}) or {}:
+            if name not in names:
+                names.append(name)
+    names.sort(key=lambda n: (n != "all", n == "self-talk", n))
+    if not names:
+        return _section("drift", "Drift", '<p class="hint">No multi-turn case was graded in this run.</p>')
+    parts = ['<p class="hint">Mean judge score of the reply at each position, over the multi-turn cases: a '
+             "falling line is a character sliding under pressure. Dashed: the pass mark.</p>",
+             legend([Series(m, colors[m], ()) for m in run.models])]
+    for name in names:
+        curves = {m: (run.summary["models"][m].get("drift") or {}).get(name) for m in run.models}
+        length = max((len(c.get("scores") or []) for c in curves.values() if c), default=0)
+        series = [Series(m, colors[m], tuple((c.get("scores") or []) if c else ()))
+                  for m, c in curves.items()]
+        title = CURVE_TITLES.get(name, f"Drift: {name}")
+        chart = line_chart(title, [str(i + 1) for i in range(length)], series, threshold=run.threshold,
+                           x_title="reply")
+        rows = []
+        for model, curve in curves.items():
+            if not curve:
+                continue
+            first = curve.get("first_below")
+            slope = curve.get("slope")
+            counts = curve.get("counts") or []
+            rows.append(f'<tr data-model="{escape(model)}"><td>{escape(model)}</td>'
+                        f"{_num(DASH if slope is None else f'{slope:+.2f}')}"
+                        f"{_num(DASH if first is None else f'reply {first + 1}')}"
+                        f"{_num(fmt_int(max(counts, default=0)))}</tr>")
+        table = _table(["Model", "Slope (score per reply)", "First below pass mark", "Cases"], rows, numeric_from=1)
+        parts.append(f'<figure class="chart-box" id="drift-{escape(name)}"><figcaption>{escape(title)}'
+                     f"</figcaption>{chart}{table}</figure>")
+    return _section("drift", "Drift", "".join(parts))
+
+
+def _sycophancy_table(run: Run) -> str:
+    rows = []
+    for model in run.models:
+        syc = run.summary["models"][model].get("sycophancy") or {}
+        if not syc.get("cases") and syc.get("flip_rate") is None:
+            continue
+        rows.append(f'<tr data-model="{escape(model)}"><td>{escape(model)}</td>{_num(fmt_int(syc.get("cases")))}'
+                    f'{_num(fmt_int(syc.get("flipped")))}{_num(fmt_pct(syc.get("flip_rate")))}</tr>')
+    if not rows:
+        return '<p class="hint">No sycophancy case kept its first answer to test, so no flip rate.</p>'
+    return (_table(["Model", "Cases answered right first", "Flipped under pressure", "Flip rate"], rows,
+                   numeric_from=1)
+            + '<p class="hint">A flip: the first answer was right, and a later reply under pressure gave it up.</p>')
+
+
+def _kind_table(run: Run) -> str:
+    kinds = sorted({k for m in run.models for k in (run.summary["models"][m].get("kinds") or {})})
+    if not kinds:
+        return '<p class="hint">No case kinds recorded.</p>'
+    head = ["Kind"] + [f"{m}" for m in run.models]
+    rows = []
+    for kind in kinds:
+        cells = [f"<td>{escape(kind)}</td>"]
+        for model in run.models:
+            data = (run.summary["models"][model].get("kinds") or {}).get(kind) or {}
+            text = f"{fmt_score(data.get('score'))} · {fmt_pct(data.get('pass_rate'))} · {fmt_int(data.get('cases'))}"
+            cells.append(_num(text))
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return _table(head, rows, numeric_from=1) + '<p class="hint">Each cell: score · pass rate · cases.</p>'
+
+
+def _errors(run: Run) -> str:
+    rows = []
+    for model in run.models:
+        errors = run.summary["models"][model].get("errors") or {}
+        rows.append(f'<tr data-model="{escape(model)}"><td>{escape(model)}</td>'
+                    f'{_num(fmt_int(errors.get("model", 0)))}{_num(fmt_int(errors.get("judge", 0)))}</tr>')
+    table = _table(["Model", "Failed model calls", "Grading errors"], rows, numeric_from=1)
+    items = []
+    for result in _ordered(run):
+        for error in result.get("errors") or []:
+            reply = error.get("reply")
+            where = "" if reply is None else f", reply {reply + 1}"
+            items.append(f'<li data-model="{escape(result["model"])}"><code>{escape(result["case_id"])}</code> '
+                         f'<span class="tag">{escape(result["model"])}</span>{_variant_tag(result)} '
+                         f'<b>{escape(str(error.get("stage", "")))}{escape(where)}</b>: '
+                         f'{escape(str(error.get("message", "")))}</li>')
+    listing = f'<ul class="error-list">{"".join(items)}</ul>' if items else '<p class="hint">No errors.</p>'
+    return table + listing
+
+
+def _usage_table(run: Run) -> str:
+    head = ["Model", "Calls", "From cache", "Retries", "Input tokens", "Output tokens", "Judge calls",
+            "Judge input", "Judge output", "Model cost", "Judge cost", "Total"]
+    rows, notes = [], []
+    for model in run.models:
+        data = run.summary["models"][model]
+        usage = data.get("usage") or {}
+        own, judge = usage.get("model") or {}, usage.get("judge") or {}
+        cost = data.get("cost") or {}
+        rows.append(f'<tr data-model="{escape(model)}"><td>{escape(model)}</td>'
+                    + "".join(_num(fmt_int(v)) for v in (
+                        own.get("calls"), own.get("cached_calls"), own.get("retries"), own.get("input_tokens"),
+                        own.get("output_tokens"), judge.get("calls"), judge.get("input_tokens"),
+                        judge.get("output_tokens")))
+                    + "".join(_num(fmt_usd(cost.get(k))) for k in ("model_usd", "judge_usd", "total_usd"))
+                    + "</tr>")
+        for note in cost.get("notes") or []:
+            if note not in notes:
+                notes.append(note)
+        prices = cost.get("prices") or {}
+        for role in ("model", "judge"):
+            price = prices.get(role)
+            if isinstance(price, dict):
+                line = (f"{role} price for {model}: ${price.get('input')} in / ${price.get('output')} out per 1M "
+                        f"tokens ({price.get('source', '')}{', ' + str(price['as_of']) if price.get('as_of') else ''})")
+                if line not in notes:
+                    notes.append(line)
+    extra = "".join(f"<li>{escape(str(n))}</li>" for n in notes)
+    return _table(head, rows, numeric_from=1) + (f'<ul class="hint">{extra}</ul>' if extra else "")
+
+
+def _transcripts(run: Run, colors: dict[str, str]) -> str:
+    results = _ordered(run)
+    if not results:
+        return '<p class="hint">No results recorded.</p>'
+    kinds = sorted({r.get("kind", "") for r in results})
+    clauses = sorted({ref for r in results for ref in r.get("refs") or []})
+    variants = sorted({r.get("variant", "character") for r in results})
+    controls = [
+        _select("f-model", "Model", [(m, m) for m in run.models]),
+        _select("f-kind", "Kind", [(k, k) for k in kinds]),
+        _select("f-clause", "Clause", [(c, c) for c in clauses]),
+        _select("f-status", "Result", [("pass", "passed"), ("fail", "failed"), ("error", "errored"),
+                                       ("ungraded", "grading error")]),
+    ]
+    if len(variants) > 1:
+        controls.append(_select("f-variant", "Variant", [(v, v) for v in variants]))
+    filters = (f'<form id="filters" class="filters" onsubmit="return false">{"".join(controls)}'
+               '<button type="button" id="f-reset">Reset</button>'
+               '<button type="button" id="f-open">Expand shown</button>'
+               '<button type="button" id="f-close">Collapse all</button>'
+               f'<span id="f-count" class="count">{len(results)} of {len(results)} shown</span></form>')
+    cases = "\n".join(_case(result, colors, run.threshold) for result in results)
+    return filters + f'<div id="cases">{cases}</div>'
+
+
+def _case(result: dict, colors: dict[str, str], threshold: float) -> str:
+    status = case_status(result)
+    model = str(result.get("model", ""))
+    refs = " ".join(result.get("refs") or [])
+    meta = [("kind", result.get("kind")), ("context", result.get("context") or "none"),
+            ("targets", ", ".join(result.get("targets") or []) or DASH), ("drift risk", result.get("drift_risk"))]
+    if result.get("flipped") is not None:
+        meta.append(("sycophancy", "flipped" if result["flipped"] else "held"))
+    meta_html = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(str(v))}</dd></div>" for k, v in meta if v)
+    grades = {g.get("turn"): g for g in result.get("grades") or []}
+    turns = []
+    for index, turn in enumerate(result.get("transcript") or []):
+        role = str(turn.get("role", ""))
+        who = role
+        if turn.get("instance"):
+            who = f"{role} · instance {turn['instance']}"
+        if not turn.get("generated"):
+            who += " · scripted" if role == "assistant" else ""
+        turns.append(f'<div class="turn {escape(role)}"><div class="who">{escape(who)}</div>'
+                     f'<div class="msg">{escape(str(turn.get("content", "")))}</div></div>')
+        if index in grades:
+            turns.append(_grade(grades.pop(index), threshold))
+    for grade in grades.values():  # a grade whose turn is missing from the transcript is still shown
+        turns.append(_grade(grade, threshold))
+    errors = "".join(f'<li><b>{escape(str(e.get("stage", "")))}</b>: {escape(str(e.get("message", "")))}</li>'
+                     for e in result.get("errors") or [])
+    errors_html = f'<ul class="case-errors">{errors}</ul>' if errors else ""
+    score = result.get("score")
+    return (f'<details class="case {status}" data-model="{escape(model)}" data-kind="{escape(str(result.get("kind", "")))}" '
+            f'data-status="{status}" data-variant="{escape(str(result.get("variant", "character")))}" '
+            f'data-clauses=" {escape(refs)} ">'
+            f'<summary><span class="badge {status}">{escape(_STATUS_LABEL[status])}</span>'
+            f'<code>{escape(str(result.get("case_id", "")))}</code>'
+            f'<span class="tag" style="border-color:{colors.get(model, "#888")}">{escape(model)}</span>'
+            f'{_variant_tag(result)}<span class="case-score">{escape(fmt_score(score))}</span></summary>'
+            f'<dl class="facts small">{meta_html}</dl>{errors_html}<div class="transcript">{"".join(turns)}</div>'
+            "</details>")
+
+
+_STATUS_LABEL = {"pass": "pass", "fail": "fail", "error": "error", "ungraded": "ungraded"}
+
+
+def _grade(grade: dict, threshold: float) -> str:
+    score = grade.get("score")
+    passed = grade.get("passed")
+    state = "ungraded" if passed is None else "pass" if passed else "fail"
+    parts = [f'<span class="badge {state}">{escape(_STATUS_LABEL[state])}</span>',
+             f'<span class="grade-score">judge {escape(fmt_score(None if score is None else float(score)))}'
+             f'/10</span>']
+    if grade.get("violated"):
+        parts.append("violated: " + ", ".join(f"<code>{escape(str(v))}</code>" for v in grade["violated"]))
+    if grade.get("holds_answer") is not None:
+        parts.append("keeps the held answer" if grade["holds_answer"] else "<b>dropped the held answer</b>")
+    lines = ['<div class="grade-head">' + " ".join(parts) + "</div>"]
+    if grade.get("reason"):
+        lines.append(f'<div class="reason">{escape(str(grade["reason"]))}</div>')
+    if grade.get("judge_error"):
+        lines.append(f'<div class="reason error">grading error: {escape(str(grade["judge_error"]))}</div>')
+    checks = []
+    for check in grade.get("checks") or []:
+        ok = check.get("passed")
+        checks.append(f'<li class="{"ok" if ok else "bad"}">{"✓" if ok else "✗"} '
+                      f'<code>{escape(str(check.get("type", "")))} {escape(repr(str(check.get("value", ""))))}</code>'
+                      f' {escape(str(check.get("description", "")))}</li>')
+    if checks:
+        lines.append(f'<ul class="checks">{"".join(checks)}</ul>')
+    return f'<div class="grade {state}">{"".join(lines)}</div>'
+
+
+# --- small pieces ---------------------------------------------------------------------------------
+
+def _ordered(run: Run) -> list[dict]:
+    """Results with the same case side by side across models (model in run order), character first."""
+    order = {m: i for i, m in enumerate(run.models)}
+    return sorted(run.results, key=lambda r: (r.get("case_id", ""), r.get("variant", "character") != "character",
+                                              order.get(r.get("model"), len(order)), r.get("model", "")))
+
+
+def _clause(run: Run, model: str, ref: str) -> dict:
+    return (run.summary["models"][model].get("clauses") or {}).get(ref) or {}
+
+
+def _section(anchor: str, title: str, content: str) -> str:
+    return f'<section id="{anchor}"><h2>{escape(title)}</h2>{content}</section>'
+
+
+def _table(head: Iterable[str], rows: list[str], numeric_from: int = 99) -> str:
+    cells = "".join(f'<th{" class=num" if i >= numeric_from else ""}>{escape(h)}</th>' for i, h in enumerate(head))
+    return f'<div class="table-wrap"><table><thead><tr>{cells}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+
+
+def _num(text: str) -> str:
+    return f'<td class="num">{escape(text)}</td>'
+
+
+def _score_cell(value: float | None, threshold: float) -> str:
+    level = "" if value is None else " good" if value >= threshold else " bad"
+    return f'<td class="num score{level}">{escape(fmt_score(value))}</td>'
+
+
+def _lift_cell(value: float | None) -> str:
+    level = "" if value is None else " good" if value > 0 else " bad" if value < 0 else ""
+    return f'<td class="num{level}">{escape(fmt_delta(value))}</td>'
+
+
+def _model_cell(model: str, colors: dict[str, str]) -> str:
+    return f'<td><span class="swatch" style="background:{colors[model]}"></span>{escape(model)}</td>'
+
+
+def _variant_tag(result: dict) -> str:
+    return ' <span class="tag baseline">baseline</span>' if result.get("variant") == "baseline" else ""
+
+
+def _select(ident: str, label: str, options: list[tuple[str, str]]) -> str:
+    opts = "".join(f'<option value="{escape(v)}">{escape(t)}</option>' for v, t in options)
+    return (f'<label for="{ident}">{escape(label)}</label>'
+            f'<select id="{ident}"><option value="">all</option>{opts}</select>')
+
+
+_CSS = """
+:root{--fg:#1d1d1f;--muted:#5f6368;--line:#e2e2e6;--bg:#fafafb;--good:#0a7a3e;--bad:#b00020;--warn:#8a5a00}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+main{max-width:1120px;margin:0 auto;padding:24px 20px 64px}
+h1{font-size:22px;margin:0 0 8px}h1 .spec{color:var(--muted);font-weight:500}
+h2{font-size:17px;margin:32px 0 10px;padding-bottom:4px;border-bottom:1px solid var(--line)}
+section,header{background:#fff;border:1px solid var(--line);border-radius:8px;padding:4px 18px 16px;margin:16px 0}
+header{padding-top:16px}
+dl.facts{display:flex;flex-wrap:wrap;gap:6px 22px;margin:6px 0}dl.facts div{display:flex;gap:6px}
+dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;font-weight:600}
+dl.small{font-size:12px}dl.small dd{font-weight:500}
+.table-wrap{overflow-x:auto}
+table{border-collapse:collapse;width:100%;margin:8px 0}
+th,td{padding:5px 9px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+th{font-weight:600;color:var(--muted);font-size:12px;white-space:nowrap}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.good{color:var(--good);font-weight:600}td.bad{color:var(--bad);font-weight:600}
+.swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:baseline}
+.legend{display:flex;flex-wrap:wrap;gap:14px;margin:8px 0;font-size:13px}
+.chart-box{margin:14px 0;padding:0}.chart-box figcaption{font-weight:600;margin-bottom:4px}
+svg.chart{max-width:100%;height:auto;display:block}
+.hint{color:var(--muted);font-size:12.5px}
+.note{color:var(--muted)}.warn{color:var(--warn);font-weight:600}
+code{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+.filters{display:flex;flex-wrap:wrap;align-items:center;gap:6px 10px;position:sticky;top:0;background:#fff;
+ padding:10px 0;border-bottom:1px solid var(--line);z-index:1}
+.filters select{max-width:220px;padding:3px}
+.filters button{padding:3px 10px;border:1px solid var(--line);border-radius:5px;background:#f3f3f5;cursor:pointer}
+.count{color:var(--muted);margin-left:auto}
+details.case{border:1px solid var(--line);border-left:4px solid #c8c8cc;border-radius:6px;margin:6px 0;background:#fff}
+details.case.pass{border-left-color:var(--good)}details.case.fail{border-left-color:var(--bad)}
+details.case.error,details.case.ungraded{border-left-color:var(--warn)}
+details.case>summary{cursor:pointer;padding:7px 10px;display:flex;gap:10px;align-items:center;flex-wrap:wrap}
+details.case>dl,details.case>ul,details.case>.transcript{margin:4px 14px 12px}
+.case-score{margin-left:auto;font-variant-numeric:tabular-nums;font-weight:600}
+.badge{font-size:11px;font-weight:700;text-transform:uppercase;padding:1px 7px;border-radius:9px;color:#fff;background:#888}
+.badge.pass{background:var(--good)}.badge.fail{background:var(--bad)}.badge.error,.badge.ungraded{background:var(--warn)}
+.tag{font-size:12px;border:1px solid #bbb;border-radius:4px;padding:0 6px}.tag.baseline{background:#f0f0f0}
+.turn{margin:8px 0;padding:8px 10px;border-radius:6px;background:#f4f6fb}
+.turn.assistant{background:#f6f6f4}
+.who{font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);margin-bottom:3px}
+.msg{white-space:pre-wrap;overflow-wrap:anywhere}
+.grade{margin:-4px 0 10px 18px;padding:6px 10px;border-left:3px solid #c8c8cc;font-size:13px}
+.grade.pass{border-left-color:var(--good)}.grade.fail{border-left-color:var(--bad)}.grade.ungraded{border-left-color:var(--warn)}
+.grade-head{display:flex;gap:10px;align-items:center;flex-wrap:wrap}
+.reason{color:#333;margin-top:3px;overflow-wrap:anywhere}.reason.error{color:var(--warn)}
+ul.checks{margin:4px 0 0;padding-left:18px}ul.checks li.ok{color:var(--good)}ul.checks li.bad{color:var(--bad)}
+ul.error-list li,ul.case-errors li{overflow-wrap:anywhere;margin:3px 0}
+[hidden]{display:none!important}
+"""
+
+# Reads only data- attributes and form values; never touches model text.
+_SCRIPT = """
+(function(){
+  var form=document.getElementById('filters');
+  if(!form)return;
+  var cases=Array.prototype.slice.call(document.querySelectorAll('#cases > details.case'));
+  var ids=['f-model','f-kind','f-clause','f-status','f-variant'];
+  function value(id){var el=document.getElementById(id);return el?el.value:'';}
+  function apply(){
+    var model=value('f-model'),kind=value('f-kind'),clause=value('f-clause'),status=value('f-status'),
+        variant=value('f-variant'),shown=0;
+    cases.forEach(function(el){
+      var d=el.dataset;
+      var ok=(!model||d.model===model)&&(!kind||d.kind===kind)&&(!status||d.status===status)&&
+             (!variant||d.variant===variant)&&(!clause||d.clauses.indexOf(' '+clause+' ')>=0);
+      el.hidden=!ok;if(ok)shown++;
+    });
+    document.querySelectorAll('#errors li[data-model]').forEach(function(el){
+      el.hidden=!!model&&el.dataset.model!==model;
+    });
+    document.getElementById('f-count').textContent=shown+' of '+cases.length+' shown';
+  }
+  form.addEventListener('change',apply);
+  document.getElementById('f-reset').addEventListener('click',function(){
+    ids.forEach(function(id){var el=document.getElementById(id);if(el)el.value='';});apply();
+  });
+  document.getElementById('f-open').addEventListener('click',function(){
+    cases.forEach(function(el){if(!el.hidden)el.open=true;});
+  });
+  document.getElementById('f-close').addEventListener('click',function(){
+    cases.forEach(function(el){el.open=false;});
+  });
+  apply();
+})();
+"""

@@ -1,0 +1,140 @@
+"""report.md: the run in GitHub-flavoured Markdown, compact enough for a pull-request comment.
+
+GitHub renders raw HTML inside Markdown, so model and judge text is escaped twice over: HTML
+special characters become entities, and Markdown's own punctuation is backslash-escaped, so a
+reply can neither open a tag nor break a table. Long lists sit in ``<details>`` blocks.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .runs import CLAUSE_KINDS, Run, case_status, fmt_delta, fmt_int, fmt_pct, fmt_score, fmt_usd
+
+MAX_FAILING_LISTED = 25
+MAX_REASON_CHARS = 160
+# Escaped wherever they stand; the ones special only at the start of a line never get there.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def md_escape(text: str) -> str:
+    """One line of untrusted text, safe in a GitHub Markdown table cell or list item."""
+    text = " ".join(str(text).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def render_markdown(run: Run) -> str:
+    """The Markdown report for ``run``; deterministic for the same run directory."""
+    summary = run.summary
+    out = [f"## Charter run: `{_code(run.spec_id)}`", ""]
+    facts = [f"judge `{_code(summary.get('judge', ''))}`", f"pass mark {run.threshold:g}/10",
+             f"{fmt_int(summary.get('cases'))} cases", f"{len(run.models)} model{'s' if len(run.models) != 1 else ''}"]
+    accuracy = (summary.get("calibration") or {}).get("accuracy")
+    if isinstance(accuracy, (int, float)):
+        facts.append(f"judge accuracy {fmt_pct(accuracy)}" + (" ⚠️ below 0.9" if accuracy < 0.9 else ""))
+    out += [" · ".join(facts), ""]
+
+    baseline = run.has_baseline
+    head = ["Model", "Score", "Pass rate", "Passed", "Failed", "Errored", "Flip rate"]
+    if baseline:
+        head += ["Lift"]
+    head += ["Cost"]
+    rows = []
+    for model in run.models:
+        data = summary["models"][model]
+        counts = data.get("counts", {})
+        row = [f"`{_code(model)}`", _score(data.get("score"), run.threshold), fmt_pct(data.get("pass_rate")),
+               fmt_int(counts.get("passed")), fmt_int(counts.get("failed")), fmt_int(counts.get("errored")),
+               fmt_pct((data.get("sycophancy") or {}).get("flip_rate"))]
+        if baseline:
+            row.append(fmt_delta((data.get("baseline") or {}).get("lift")))
+        row.append(fmt_usd((data.get("cost") or {}).get("total_usd")))
+        rows.append(row)
+    out += _table(head, rows, right_from=1) + [""]
+
+    drift_lines = []
+    for model in run.models:
+        for name, curve in sorted((summary["models"][model].get("drift") or {}).items()):
+            if not curve:
+                continue
+            first = curve.get("first_below")
+            slope = curve.get("slope")
+            scores = " → ".join(fmt_score(s) for s in curve.get("scores") or [])
+            below = f"below the pass mark from reply {first + 1}" if first is not None else "never below the pass mark"
+            drift_lines.append(f"- `{_code(model)}` {md_escape(name)}: {scores} "
+                               f"(slope {_slope_text(slope)}; {below})")
+    if drift_lines:
+        out += ["**Drift** (mean score by reply over multi-turn cases)", ""] + drift_lines + [""]
+
+    clause_rows = []
+    for kind, _label in CLAUSE_KINDS:
+        refs = sorted({ref for m in run.models for ref in summary["models"][m].get("clauses") or {}
+                       if ref.split(":", 1)[0] == kind})
+        for ref in refs:
+            cells = [f"`{_code(ref)}`"]
+            for model in run.models:
+                clause = (summary["models"][model].get("clauses") or {}).get(ref) or {}
+                text = f"{_score(clause.get('score'), run.threshold)} ({fmt_pct(clause.get('pass_rate'))})"
+                if baseline and clause.get("lift") is not None:
+                    text += f" lift {fmt_delta(clause.get('lift'))}"
+                cells.append(text)
+            clause_rows.append(cells)
+    if clause_rows:
+        out += ["<details><summary>Scores by clause (score, pass rate)</summary>", ""]
+        out += _table(["Clause"] + [f"`{_code(m)}`" for m in run.models], clause_rows, right_from=1)
+        out += ["", "</details>", ""]
+
+    failing = [r for r in run.character_results() if case_status(r) != "pass"]
+    order = {m: i for i, m in enumerate(run.models)}
+    failing.sort(key=lambda r: (r.get("case_id", ""), order.get(r.get("model"), len(order))))
+    if failing:
+        out += [f"<details><summary>Cases not passing ({len(failing)})</summary>", ""]
+        for result in failing[:MAX_FAILING_LISTED]:
+            out.append(f"- **{case_status(result)}** `{_code(result.get('case_id', ''))}` "
+                       f"`{_code(result.get('model', ''))}` score {fmt_score(result.get('score'))}"
+                       f"{_why(result)}")
+        if len(failing) > MAX_FAILING_LISTED:
+            out.append(f"- … and {len(failing) - MAX_FAILING_LISTED} more (see report.html)")
+        out += ["", "</details>", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _slope_text(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.2f}"
+
+
+def _why(result: dict) -> str:
+    errors = result.get("errors") or []
+    if result.get("status") == "error" and errors:
+        return " — " + md_escape(_clip(str(errors[-1].get("message", ""))))
+    for grade in result.get("grades") or []:
+        if grade.get("judge_error"):
+            return " — grading error: " + md_escape(_clip(str(grade["judge_error"])))
+        if grade.get("passed") is False:
+            failed = [c for c in grade.get("checks") or [] if not c.get("passed")]
+            if failed:
+                return f" — check failed: {md_escape(_clip(str(failed[0].get('description', ''))))}"
+            return f" — reply {grade.get('reply', 0) + 1}: {md_escape(_clip(str(grade.get('reason', ''))))}"
+    return ""
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_REASON_CHARS else text[:MAX_REASON_CHARS - 1] + "…"
+
+
+def _code(text: object) -> str:
+    """Text for inside backticks: a backtick or newline would end the span, so both go."""
+    return " ".join(str(text).replace("`", "'").split()).replace("|", "\\|")
+
+
+def _score(value: float | None, threshold: float) -> str:
+    text = fmt_score(value)
+    return f"**{text}**" if value is not None and value < threshold else text
+
+
+def _table(head: list[str], rows: list[list[str]], right_from: int) -> list[str]:
+    align = ["---:" if i >= right_from else ":---" for i in range(len(head))]
+    return ["| " + " | ".join(head) + " |", "| " + " | ".join(align) + " |"] + \
+        ["| " + " | ".join(row) + " |" for row in rows]
