@@ -1,0 +1,90 @@
+"""`charter import`: turn existing constitutions into Charter specs. The work is in model_spec and prose."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"charter: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _read_source(path: Path) -> str:
+    """The source document's text, or a one-line error: missing or unreadable is exit 2, not UTF-8 exit 1."""
+    if not path.exists():
+        _fail(f"{path}: no such file", EXIT_USAGE)
+    if not path.is_file():
+        _fail(f"{path}: not a file", EXIT_USAGE)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        _fail(f"{path}: cannot read: {err.strerror or err}", EXIT_USAGE)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        _fail(f"{path}: not UTF-8 (byte {err.start}: 0x{data[err.start]:02x})", EXIT_FAILED)
+    raise AssertionError("unreachable")
+
+
+def _target(output: Path, spec_id: str) -> Path:
+    if output.exists() and not output.is_dir():
+        _fail(f"{output} exists and is not a directory", EXIT_USAGE)
+    return output / f"{spec_id}.yaml"
+
+
+def _check_id(spec_id: str | None) -> None:
+    from .model_spec import slug
+
+    if spec_id is not None and slug(spec_id) != spec_id:
+        _fail(f"--id {spec_id!r} is not a valid id (lowercase letters and digits joined by '-', "
+              f"e.g. {slug(spec_id) or 'my-spec'!r})", EXIT_USAGE)
+
+
+@click.group("import")
+def import_group() -> None:
+    """Convert existing constitutions into Charter YAML specs."""
+
+
+@import_group.command("model-spec")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Folder to write the spec into (created if missing).")
+@click.option("--id", "spec_id", help="Id of the imported spec (default: from the file name).")
+@click.option("--name", default="Assistant", show_default=True, help="Name of the character.")
+@click.option("--force", is_flag=True, help="Overwrite an existing spec file.")
+def model_spec(source: Path, output: Path, spec_id: str | None, name: str, force: bool) -> None:
+    """Import OpenAI's Model Spec (Markdown) from SOURCE into a spec in OUTPUT.
+
+    Sections with {#id authority=...} become rules (root, platform, system: hard; developer,
+    user: default; guideline: soft), top-level sections values, example comparisons authored
+    examples, commentary notes. Prints the counts and every item it could not map, with its
+    line. Exits 0 on success, 1 when SOURCE is not a Model Spec, 2 on usage errors.
+    """
+    from .model_spec import ModelSpecError, SpecWriteError, import_model_spec, to_yaml, write_spec
+
+    _check_id(spec_id)
+    text = _read_source(source)
+    try:
+        result = import_model_spec(text, source.name, spec_id=spec_id, name=name)
+    except ModelSpecError as err:
+        _fail(f"{source}: {err}", EXIT_FAILED)
+    target = _target(output, result.spec["id"])
+    if target.exists() and not force:
+        _fail(f"{target} already exists (use --force to overwrite)", EXIT_USAGE)
+    header = [f"Imported from {source.name} by `charter import model-spec`.",
+              f"Mapped: {result.summary()}.",
+              "Strength follows the source's authority: root/platform/system hard, developer/user default, "
+              "guideline soft."]
+    try:
+        write_spec(to_yaml(result.spec, header, result.comments), target, force=force)
+    except SpecWriteError as err:
+        _fail(str(err), EXIT_FAILED)
+    for item in result.unmapped:
+        click.echo(item.format(str(source)))
+    click.echo(f"wrote {target}: {result.summary()}")
