@@ -16,14 +16,14 @@ from typing import Sequence
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
 
 FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
-LABEL_WIDTH = 190
-PLOT_WIDTH = 380
-VALUE_WIDTH = 70
+LABEL_WIDTH = 150
+PLOT_WIDTH = 300
+VALUE_WIDTH = 44
 BAR_HEIGHT = 14
 BAR_GAP = 2
 GROUP_GAP = 10
 AXIS_HEIGHT = 22
-MAX_LABEL_CHARS = 28
+MAX_LABEL_CHARS = 22
 
 
 def color(index: int) -> str:
@@ -86,7 +86,7 @@ def line_chart(title: str, x_labels: Sequence[str], series: Sequence[Series], *,
     """A line chart over the positions ``x_labels`` (turns), one polyline with markers per series;
     a None value breaks the line."""
     left, right, top, bottom = 44, 20, 16, 44
-    plot_w, plot_h = 520, 220
+    plot_w, plot_h = 420, 200
     width, height = left + plot_w + right, top + plot_h + bottom
     count = max(1, len(x_labels))
     step = plot_w / max(1, count - 1) if count > 1 else 0.0

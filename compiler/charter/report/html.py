@@ -107,20 +107,19 @@ def _clause_section(run: Run, colors: dict[str, str]) -> str:
             kind = ref.split(":", 1)[0]
             if kind in refs_by_kind and ref not in refs_by_kind[kind]:
                 refs_by_kind[kind].append(ref)
-    any_chart = False
+    figures = []
     for kind, label in CLAUSE_KINDS:
         refs = sorted(refs_by_kind[kind])
         if not refs:
             continue
-        any_chart = True
         series = [Series(m, colors[m], tuple(_clause(run, m, ref).get("score") for ref in refs))
                   for m in run.models]
         chart = bar_chart(f"{label}: mean score per clause and model", [r.split(":", 1)[1] for r in refs], series,
                           threshold=run.threshold)
-        parts.append(f'<figure class="chart-box" id="chart-{kind}"><figcaption>{escape(label)}</figcaption>'
-                     f"{chart}{_clause_table(run, refs)}</figure>")
-    if not any_chart:
-        parts.append('<p class="hint">No clause was graded in this run.</p>')
+        figures.append(f'<figure class="chart-box" id="chart-{kind}"><figcaption>{escape(label)}</figcaption>'
+                       f"{chart}{_clause_table(run, refs)}</figure>")
+    parts.append(f'<div class="grid">{"".join(figures)}</div>' if figures
+                 else '<p class="hint">No clause was graded in this run.</p>')
     return _section("clauses", "Scores by clause", "".join(parts))
 
 
@@ -158,6 +157,7 @@ def _drift_section(run: Run, colors: dict[str, str]) -> str:
     parts = ['<p class="hint">Mean judge score of the reply at each position, over the multi-turn cases: a '
              "falling line is a character sliding under pressure. Dashed: the pass mark.</p>",
              legend([Series(m, colors[m], ()) for m in run.models])]
+    figures = []
     for name in names:
         curves = {m: (run.summary["models"][m].get("drift") or {}).get(name) for m in run.models}
         length = max((len(c.get("scores") or []) for c in curves.values() if c), default=0)
@@ -177,9 +177,10 @@ def _drift_section(run: Run, colors: dict[str, str]) -> str:
                         f"{_num(DASH if slope is None else f'{slope:+.2f}')}"
                         f"{_num(DASH if first is None else f'reply {first + 1}')}"
                         f"{_num(fmt_int(max(counts, default=0)))}</tr>")
-        table = _table(["Model", "Slope (score per reply)", "First below pass mark", "Cases"], rows, numeric_from=1)
-        parts.append(f'<figure class="chart-box" id="drift-{escape(name)}"><figcaption>{escape(title)}'
-                     f"</figcaption>{chart}{table}</figure>")
+        table = _table(["Model", "Slope per reply", "First below", "Cases"], rows, numeric_from=1)
+        figures.append(f'<figure class="chart-box" id="drift-{escape(name)}"><figcaption>{escape(title)}'
+                       f"</figcaption>{chart}{table}</figure>")
+    parts.append(f'<div class="grid">{"".join(figures)}</div>')
     return _section("drift", "Drift", "".join(parts))
 
 
@@ -235,21 +236,22 @@ def _errors(run: Run) -> str:
 
 
 def _usage_table(run: Run) -> str:
-    head = ["Model", "Calls", "From cache", "Retries", "Input tokens", "Output tokens", "Judge calls",
-            "Judge input", "Judge output", "Model cost", "Judge cost", "Total"]
+    head = ["Model", "Model calls (cached · retries)", "Model tokens in · out", "Judge calls",
+            "Judge tokens in · out", "Cost: model · judge", "Total"]
     rows, notes = [], []
     for model in run.models:
         data = run.summary["models"][model]
         usage = data.get("usage") or {}
         own, judge = usage.get("model") or {}, usage.get("judge") or {}
         cost = data.get("cost") or {}
+        cells = [f"{fmt_int(own.get('calls'))} ({fmt_int(own.get('cached_calls'))} · {fmt_int(own.get('retries'))})",
+                 f"{fmt_int(own.get('input_tokens'))} · {fmt_int(own.get('output_tokens'))}",
+                 fmt_int(judge.get("calls")),
+                 f"{fmt_int(judge.get('input_tokens'))} · {fmt_int(judge.get('output_tokens'))}",
+                 f"{fmt_usd(cost.get('model_usd'))} · {fmt_usd(cost.get('judge_usd'))}",
+                 fmt_usd(cost.get("total_usd"))]
         rows.append(f'<tr data-model="{escape(model)}"><td>{escape(model)}</td>'
-                    + "".join(_num(fmt_int(v)) for v in (
-                        own.get("calls"), own.get("cached_calls"), own.get("retries"), own.get("input_tokens"),
-                        own.get("output_tokens"), judge.get("calls"), judge.get("input_tokens"),
-                        judge.get("output_tokens")))
-                    + "".join(_num(fmt_usd(cost.get(k))) for k in ("model_usd", "judge_usd", "total_usd"))
-                    + "</tr>")
+                    + "".join(_num(c) for c in cells) + "</tr>")
         for note in cost.get("notes") or []:
             if note not in notes:
                 notes.append(note)
@@ -257,8 +259,9 @@ def _usage_table(run: Run) -> str:
         for role in ("model", "judge"):
             price = prices.get(role)
             if isinstance(price, dict):
-                line = (f"{role} price for {model}: ${price.get('input')} in / ${price.get('output')} out per 1M "
-                        f"tokens ({price.get('source', '')}{', ' + str(price['as_of']) if price.get('as_of') else ''})")
+                who = model if role == "model" else f"the judge ({run.summary.get('judge', '')})"
+                line = (f"price for {who}: ${price.get('input')} in, ${price.get('output')} out per 1M tokens "
+                        f"({price.get('source', '')}{', ' + str(price['as_of']) if price.get('as_of') else ''})")
                 if line not in notes:
                     notes.append(line)
     extra = "".join(f"<li>{escape(str(n))}</li>" for n in notes)
@@ -337,8 +340,8 @@ def _grade(grade: dict, threshold: float) -> str:
     passed = grade.get("passed")
     state = "ungraded" if passed is None else "pass" if passed else "fail"
     parts = [f'<span class="badge {state}">{escape(_STATUS_LABEL[state])}</span>',
-             f'<span class="grade-score">judge {escape(fmt_score(None if score is None else float(score)))}'
-             f'/10</span>']
+             f'<span class="grade-score">{"judge gave no score" if score is None else f"judge {score:g}/10"}'
+             '</span>']
     if grade.get("violated"):
         parts.append("violated: " + ", ".join(f"<code>{escape(str(v))}</code>" for v in grade["violated"]))
     if grade.get("holds_answer") is not None:
@@ -425,11 +428,13 @@ dl.small{font-size:12px}dl.small dd{font-weight:500}
 table{border-collapse:collapse;width:100%;margin:8px 0}
 th,td{padding:5px 9px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
 th{font-weight:600;color:var(--muted);font-size:12px;white-space:nowrap}
+td:first-child{white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.good{color:var(--good);font-weight:600}td.bad{color:var(--bad);font-weight:600}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:baseline}
 .legend{display:flex;flex-wrap:wrap;gap:14px;margin:8px 0;font-size:13px}
-.chart-box{margin:14px 0;padding:0}.chart-box figcaption{font-weight:600;margin-bottom:4px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(500px,1fr));gap:8px 28px}
+.chart-box{margin:14px 0;padding:0;min-width:0}.chart-box figcaption{font-weight:600;margin-bottom:4px}
 svg.chart{max-width:100%;height:auto;display:block}
 .hint{color:var(--muted);font-size:12.5px}
 .note{color:var(--muted)}.warn{color:var(--warn);font-weight:600}

@@ -1,0 +1,267 @@
+"""`charter compare RUN_A RUN_B`: what changed between two runs of the same spec, per model and clause.
+
+RUN_A is the reference (say, main), RUN_B the candidate (the pull request). A score change counts
+as a regression or an improvement only when it moves by more than ``threshold`` points on the
+judge's 1-10 scale, because judge scores of the same replies wobble by a fraction of a point from
+run to run. Pass-rate deltas and cases that newly fail are listed beside the scores; they inform,
+and gate CI only through the scores they move.
+
+CI gates (exit codes): 0 when no gate tripped, 1 when one did, 2 for bad input.
+- ``fail_under``: every model of RUN_B must have an overall score of at least this (a model with
+  no graded case fails it).
+- ``fail_on_regression``: no overall or per-clause score of a model in both runs may fall by
+  more than ``threshold``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from .markdown import md_escape
+from .runs import Run, RunDirError, case_status, fmt_delta, fmt_pct, fmt_score
+
+DEFAULT_THRESHOLD = 0.5
+EXIT_OK, EXIT_GATE, EXIT_BAD_INPUT = 0, 1, 2
+OVERALL = "overall"
+
+
+class CompareError(RunDirError):
+    """Two runs that cannot be compared (different specs); one line."""
+
+
+@dataclass(frozen=True)
+class ScoreDelta:
+    """One model's overall (``ref`` = "overall") or per-clause score in both runs."""
+
+    model: str
+    ref: str
+    before: float | None
+    after: float | None
+    pass_rate_before: float | None
+    pass_rate_after: float | None
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.before is None or self.after is None else round(self.after - self.before, 6)
+
+    @property
+    def pass_rate_delta(self) -> float | None:
+        if self.pass_rate_before is None or self.pass_rate_after is None:
+            return None
+        return round(self.pass_rate_after - self.pass_rate_before, 6)
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """A character case whose pass/fail verdict changed between the runs, for one model."""
+
+    model: str
+    case_id: str
+    before: str  # pass, fail, error, ungraded, or "missing" when the case did not run
+    after: str
+    score_before: float | None
+    score_after: float | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    spec_id: str
+    run_a: str
+    run_b: str
+    threshold: float
+    case_set_changed: bool
+    models: tuple[str, ...]            # in both runs, in RUN_B's order
+    only_in_a: tuple[str, ...]
+    only_in_b: tuple[str, ...]
+    scores: tuple[ScoreDelta, ...]     # per model: overall first, then clauses sorted by ref
+    newly_failing: tuple[CaseChange, ...]
+    newly_passing: tuple[CaseChange, ...]
+    after_scores: dict[str, float | None] = field(default_factory=dict)  # RUN_B's overall score per model
+
+    @property
+    def regressions(self) -> list[ScoreDelta]:
+        return [d for d in self.scores if d.delta is not None and d.delta < -self.threshold]
+
+    @property
+    def improvements(self) -> list[ScoreDelta]:
+        return [d for d in self.scores if d.delta is not None and d.delta > self.threshold]
+
+    def to_dict(self) -> dict:
+        def score(d: ScoreDelta) -> dict:
+            return {**asdict(d), "delta": d.delta, "pass_rate_delta": d.pass_rate_delta}
+        return {
+            "format": "charter.compare/1", "spec": self.spec_id, "run_a": self.run_a, "run_b": self.run_b,
+            "threshold": self.threshold, "case_set_changed": self.case_set_changed, "models": list(self.models),
+            "only_in_a": list(self.only_in_a), "only_in_b": list(self.only_in_b),
+            "overall": {m: self.after_scores.get(m) for m in self.models},
+            "regressions": [score(d) for d in self.regressions],
+            "improvements": [score(d) for d in self.improvements],
+            "scores": [score(d) for d in self.scores],
+            "newly_failing": [asdict(c) for c in self.newly_failing],
+            "newly_passing": [asdict(c) for c in self.newly_passing],
+        }
+
+
+@dataclass(frozen=True)
+class GateResult:
+    exit_code: int
+    failures: tuple[str, ...]  # one line per tripped gate
+
+
+def compare_runs(a: Run, b: Run, *, threshold: float = DEFAULT_THRESHOLD) -> Comparison:
+    """Compare RUN_B against RUN_A. CompareError when they are runs of different specs."""
+    if a.spec_id != b.spec_id:
+        raise CompareError(f"runs are of different specs: {a.path} ran '{a.spec_id}', {b.path} ran '{b.spec_id}'")
+    if threshold < 0:
+        raise CompareError(f"threshold must be 0 or more, got {threshold:g}")
+    models_a, models_b = a.models, b.models
+    both = tuple(m for m in models_b if m in models_a)
+    scores: list[ScoreDelta] = []
+    after_scores: dict[str, float | None] = {}
+    for model in both:
+        sa, sb = a.summary["models"][model], b.summary["models"][model]
+        after_scores[model] = sb.get("score")
+        scores.append(ScoreDelta(model, OVERALL, sa.get("score"), sb.get("score"), sa.get("pass_rate"),
+                                 sb.get("pass_rate")))
+        ca, cb = sa.get("clauses") or {}, sb.get("clauses") or {}
+        for ref in sorted(set(ca) | set(cb)):
+            x, y = ca.get(ref) or {}, cb.get(ref) or {}
+            scores.append(ScoreDelta(model, ref, x.get("score"), y.get("score"), x.get("pass_rate"),
+                                     y.get("pass_rate")))
+    newly_failing, newly_passing = _case_changes(a, b, both)
+    digest_a = a.summary.get("spec", {}).get("digest")
+    digest_b = b.summary.get("spec", {}).get("digest")
+    return Comparison(
+        spec_id=b.spec_id, run_a=str(a.path), run_b=str(b.path), threshold=threshold,
+        case_set_changed=digest_a != digest_b, models=both,
+        only_in_a=tuple(m for m in models_a if m not in models_b),
+        only_in_b=tuple(m for m in models_b if m not in models_a),
+        scores=tuple(scores), newly_failing=newly_failing, newly_passing=newly_passing, after_scores=after_scores,
+    )
+
+
+def check_gates(comparison: Comparison, *, fail_under: float | None = None,
+                fail_on_regression: bool = False) -> GateResult:
+    """Apply the CI gates to a comparison: exit code 1 and one line per failure when any trips."""
+    failures: list[str] = []
+    if fail_under is not None:
+        for model, score in comparison.after_scores.items():
+            if score is None or score < fail_under:
+                failures.append(f"{model}: score {fmt_score(score)} is under --fail-under {fail_under:g}")
+        for model in comparison.only_in_b:
+            failures.append(f"{model}: only in RUN_B, so --fail-under cannot be checked against it; "
+                            "compare runs of the same models")
+    if fail_on_regression:
+        for d in comparison.regressions:
+            failures.append(f"{d.model}: {d.ref} fell {fmt_score(d.before)} -> {fmt_score(d.after)} "
+                            f"({d.delta:+.2f}, more than {comparison.threshold:g})")
+    return GateResult(EXIT_GATE if failures else EXIT_OK, tuple(failures))
+
+
+def _case_changes(a: Run, b: Run, models: tuple[str, ...]) -> tuple[tuple[CaseChange, ...], tuple[CaseChange, ...]]:
+    before = {(r["model"], r["case_id"]): r for r in a.character_results()}
+    after = {(r["model"], r["case_id"]): r for r in b.character_results()}
+    order = {m: i for i, m in enumerate(models)}
+    failing, passing = [], []
+    for key in sorted(after, key=lambda k: (order.get(k[0], len(order)), k[1])):
+        if key[0] not in order:
+            continue
+        now = case_status(after[key])
+        old = before.get(key)
+        was = case_status(old) if old else "missing"
+        change = CaseChange(key[0], key[1], was, now, old.get("score") if old else None, after[key].get("score"))
+        if was == "pass" and now != "pass":
+            failing.append(change)
+        elif was in ("fail", "error", "ungraded") and now == "pass":
+            passing.append(change)
+        elif was == "missing" and now == "fail":
+            failing.append(change)
+    return tuple(failing), tuple(passing)
+
+
+# --- output -------------------------------------------------------------------------------------
+
+def format_text(c: Comparison, gates: GateResult | None = None) -> str:
+    lines = [f"compare {c.run_a} -> {c.run_b} (spec {c.spec_id}; changes beyond ±{c.threshold:g} points)"]
+    if c.case_set_changed:
+        lines.append("note: the case set or prompts differ between the runs (spec digest changed)")
+    width = max([len(d.ref) for d in c.scores] + [len(OVERALL)])
+    for model in c.models:
+        overall = next(d for d in c.scores if d.model == model and d.ref == OVERALL)
+        lines.append("")
+        lines.append(f"{model}: score {_change(overall)}, pass rate {_rate_change(overall)}")
+        for title, items in (("regressions", [d for d in c.regressions if d.model == model and d.ref != OVERALL]),
+                             ("improvements", [d for d in c.improvements if d.model == model and d.ref != OVERALL])):
+            if items:
+                lines.append(f"  {title} ({len(items)}):")
+                lines += [f"    {d.ref:<{width}}  {_change(d)}  pass rate {_rate_change(d)}" for d in items]
+        for title, changes in (("newly failing", [x for x in c.newly_failing if x.model == model]),
+                               ("newly passing", [x for x in c.newly_passing if x.model == model])):
+            if changes:
+                lines.append(f"  {title} cases ({len(changes)}):")
+                lines += [f"    {x.case_id}  {x.before} {fmt_score(x.score_before)} -> {x.after} "
+                          f"{fmt_score(x.score_after)}" for x in changes]
+    for label, models in (("only in RUN_A", c.only_in_a), ("only in RUN_B", c.only_in_b)):
+        if models:
+            lines.append(f"\nmodels {label} (not compared): {', '.join(models)}")
+    lines.append("")
+    lines.append(f"{len(c.regressions)} regression{'s' if len(c.regressions) != 1 else ''}, "
+                 f"{len(c.improvements)} improvement{'s' if len(c.improvements) != 1 else ''}, "
+                 f"{len(c.newly_failing)} newly failing case{'s' if len(c.newly_failing) != 1 else ''}")
+    if gates is not None:
+        lines += [f"FAIL {f}" for f in gates.failures] or ["gates passed"]
+    return "\n".join(lines) + "\n"
+
+
+def format_json(c: Comparison, gates: GateResult | None = None) -> str:
+    data = c.to_dict()
+    if gates is not None:
+        data["gates"] = {"exit_code": gates.exit_code, "failures": list(gates.failures)}
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def format_markdown(c: Comparison, gates: GateResult | None = None) -> str:
+    out = [f"## Charter compare: `{c.spec_id}`", ""]
+    verdict = (f"{len(c.regressions)} regression{'s' if len(c.regressions) != 1 else ''} · "
+               f"{len(c.improvements)} improvement{'s' if len(c.improvements) != 1 else ''} · "
+               f"{len(c.newly_failing)} newly failing case{'s' if len(c.newly_failing) != 1 else ''} "
+               f"(threshold ±{c.threshold:g} points)")
+    out += [verdict, ""]
+    if c.case_set_changed:
+        out += ["> The case set or prompts differ between the runs.", ""]
+    if gates is not None and gates.failures:
+        out += ["**CI gate failed:**", ""] + [f"- {md_escape(f)}" for f in gates.failures] + [""]
+    out += ["| Model | Score | Δ | Pass rate | Δ |", "| :--- | ---: | ---: | ---: | ---: |"]
+    for d in (d for d in c.scores if d.ref == OVERALL):
+        out.append(f"| `{d.model}` | {fmt_score(d.before)} → {fmt_score(d.after)} | {fmt_delta(d.delta)} | "
+                   f"{fmt_pct(d.pass_rate_before)} → {fmt_pct(d.pass_rate_after)} | {_points(d.pass_rate_delta)} |")
+    out.append("")
+    for title, items in (("Regressions", [d for d in c.regressions if d.ref != OVERALL]),
+                         ("Improvements", [d for d in c.improvements if d.ref != OVERALL])):
+        if items:
+            out += [f"**{title}**", "", "| Model | Clause | Score | Δ | Pass rate |", "| :--- | :--- | ---: | ---: | ---: |"]
+            out += [f"| `{d.model}` | `{d.ref}` | {fmt_score(d.before)} → {fmt_score(d.after)} | {fmt_delta(d.delta)} | "
+                    f"{fmt_pct(d.pass_rate_before)} → {fmt_pct(d.pass_rate_after)} |" for d in items]
+            out.append("")
+    if c.newly_failing:
+        out += [f"<details><summary>Newly failing cases ({len(c.newly_failing)})</summary>", ""]
+        out += [f"- `{x.case_id}` `{x.model}`: {x.before} {fmt_score(x.score_before)} → {x.after} "
+                f"{fmt_score(x.score_after)}" for x in c.newly_failing]
+        out += ["", "</details>", ""]
+    for label, models in (("only in the reference run", c.only_in_a), ("only in the new run", c.only_in_b)):
+        if models:
+            out += [f"Models {label}, not compared: " + ", ".join(f"`{m}`" for m in models), ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _change(d: ScoreDelta) -> str:
+    return f"{fmt_score(d.before)} -> {fmt_score(d.after)} ({fmt_delta(d.delta)})"
+
+
+def _rate_change(d: ScoreDelta) -> str:
+    return f"{fmt_pct(d.pass_rate_before)} -> {fmt_pct(d.pass_rate_after)} ({_points(d.pass_rate_delta)})"
+
+
+def _points(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:+.0f} pts"
