@@ -284,11 +284,11 @@ def _transcripts(run: Run, colors: dict[str, str]) -> str:
     ]
     if len(variants) > 1:
         controls.append(_select("f-variant", "Variant", [(v, v) for v in variants]))
-    filters = (f'<form id="filters" class="filters" onsubmit="return false">{"".join(controls)}'
+    filters = (f'<div id="filters" class="filters" role="search">{"".join(controls)}'
                '<button type="button" id="f-reset">Reset</button>'
                '<button type="button" id="f-open">Expand shown</button>'
                '<button type="button" id="f-close">Collapse all</button>'
-               f'<span id="f-count" class="count">{len(results)} of {len(results)} shown</span></form>')
+               f'<span id="f-count" class="count">{len(results)} of {len(results)} shown</span></div>')
     cases = "\n".join(_case(result, colors, run.threshold) for result in results)
     return filters + f'<div id="cases">{cases}</div>'
 
