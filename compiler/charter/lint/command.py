@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from ..diagnostics import CharterError, Diagnostic, UnreadableError, sort_key
 from ..spec import load
-from . import RULES, find_rule, lint as run_lint, to_sarif
+from . import RULES, active_rules, find_rule, lint as run_lint, to_sarif
+from .deep import CODE as DEEP_CODE, DEFAULT_MAX_PAIRS, DeepReport, annotate_sarif, run_deep
 from .registry import unknown_selectors
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -62,12 +64,20 @@ def exit_code(findings: list[Diagnostic], *, strict: bool, unreadable: bool) -> 
 @click.option("--list-rules", is_flag=True, help="Print every rule with its code, name and severity.")
 @click.option("--allow-outside", is_flag=True,
               help="Let `extends` reach files outside the spec's folder tree, or by absolute path.")
+@click.option("--deep", is_flag=True,
+              help="Also have a model judge close pairs of clauses in realistic scenarios (CH601); needs --model.")
+@click.option("--model", metavar="PROVIDER:MODEL", help="The model for --deep, e.g. openai:gpt-4.1-mini.")
+@click.option("--base-url", metavar="URL", help="The API endpoint for --deep (required for openai-compatible).")
+@click.option("--max-pairs", type=click.IntRange(min=1), metavar="N",
+              help=f"Check at most N clause pairs per spec with --deep, closest first [default: {DEFAULT_MAX_PAIRS}].")
+@click.option("--no-cache", is_flag=True, help="With --deep, neither read nor write the response cache.")
 def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tuple[str, ...], strict: bool,
-         output: Path | None, explain_code: str | None, list_rules: bool, allow_outside: bool) -> None:
+         output: Path | None, explain_code: str | None, list_rules: bool, allow_outside: bool, deep: bool,
+         model: str | None, base_url: str | None, max_pairs: int | None, no_cache: bool) -> None:
     """Lint SPECS: contradictions, gaps and hazard patterns, as FILE:LINE:COL: SEVERITY: MESSAGE [CODE NAME].
 
     Exits 0 when clean, 1 when errors remain (or warnings with --strict) or a spec is
-    invalid, 2 on usage errors or unreadable files.
+    invalid, 2 on usage errors or unreadable files, or when --deep cannot reach its model.
     """
     if explain_code:
         try:
@@ -84,9 +94,15 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
     unknown = unknown_selectors(selected + ignored)
     if unknown:
         _usage(f"unknown rule {unknown[0]!r} in --select/--ignore; see `charter lint --list-rules`")
+    if not deep and (model or base_url or max_pairs is not None or no_cache):
+        _usage("--model, --base-url, --max-pairs and --no-cache only apply with --deep")
+    if deep and not model:
+        _usage("--deep needs --model PROVIDER:MODEL (e.g. --model openai:gpt-4.1-mini)")
 
     findings: list[Diagnostic] = []
     unreadable = False
+    deep_specs = []
+    deep_skipped = 0
     for path in specs:
         try:
             spec = load(path, allow_outside=allow_outside)
@@ -95,12 +111,25 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
             findings.extend(err.diagnostics)
             continue
         findings.extend(run_lint(spec, select=selected or None, ignore=ignored))
+        if deep and any(r.code == DEEP_CODE for r in active_rules(spec, selected or None, ignored)):
+            deep_specs.append(spec)
+        elif deep:
+            deep_skipped += 1
+    deep_reports = _deep(deep_specs, model, base_url, max_pairs, no_cache) if deep_specs else []
+    for deep_report in deep_reports:
+        findings.extend(deep_report.findings)
     findings = sorted(dict.fromkeys(findings), key=sort_key)
 
     if fmt == "sarif":
-        report = json.dumps(to_sarif(findings), indent=2) + "\n"
+        log = to_sarif(findings)
+        if deep:
+            annotate_sarif(log, deep_reports)
+        report = json.dumps(log, indent=2) + "\n"
     elif fmt == "json":
-        report = json.dumps({"findings": [d.to_dict() for d in findings], "summary": counts(findings)}, indent=2) + "\n"
+        document: dict = {"findings": [d.to_dict() for d in findings], "summary": counts(findings)}
+        if deep:
+            document["deep"] = [deep_report.to_dict() for deep_report in deep_reports]
+        report = json.dumps(document, indent=2) + "\n"
     else:
         report = "".join(d.format() + "\n" for d in findings)
     if output is not None:
@@ -109,12 +138,37 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
         write_text_atomic(output, report)
     else:
         click.echo(report, nl=False)
+    if deep_skipped:
+        click.echo(f"deep lint skipped for {deep_skipped} spec(s): {DEEP_CODE} is deselected or ignored", err=True)
+    for deep_report in deep_reports:
+        click.echo(deep_report.summary(), err=True)
+        for note in deep_report.notes():
+            click.echo(f"  {note}", err=True)
     tally = counts(findings)
     click.echo(f"{len(specs)} spec{'s' if len(specs) != 1 else ''} linted: {tally['error']} error(s), "
                f"{tally['warning']} warning(s), {tally['info']} info", err=True)
     sys.exit(exit_code(findings, strict=strict, unreadable=unreadable))
 
 
-def _usage(message: str) -> None:
+def _deep(specs: list, model: str, base_url: str | None, max_pairs: int | None, no_cache: bool) -> list[DeepReport]:
+    """Runs --deep over the loaded specs; a provider or cache problem is a one-line usage error."""
+    from ..providers import FatalError
+    from ..run.cache import CacheError, ResponseCache, default_cache_path
+
+    try:
+        cache = None if no_cache else ResponseCache(default_cache_path())
+    except CacheError as err:
+        _usage(str(err))
+    try:
+        return run_deep(specs, model, base_url=base_url, cache=cache,
+                        max_pairs=DEFAULT_MAX_PAIRS if max_pairs is None else max_pairs)
+    except FatalError as err:
+        _usage(err.message)
+    finally:
+        if cache is not None:
+            cache.close()
+
+
+def _usage(message: str) -> NoReturn:
     click.echo(f"charter: error: {message}", err=True)
     sys.exit(EXIT_USAGE)
