@@ -1,0 +1,126 @@
+"""charter.report.compare and report.md: deltas, gates and their output formats."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from charter.report.compare import (
+    OVERALL, CompareError, check_gates, compare_runs, format_json, format_markdown, format_text,
+)
+from charter.report.markdown import md_escape, render_markdown
+from charter.report.runs import load_run
+from report_fixtures import HOSTILE, MODELS, case, sample_results, write_run
+
+
+@pytest.fixture
+def two_runs(tmp_path):
+    a = load_run(write_run(tmp_path / "a", sample_results(hostile=False), MODELS))
+    # In B, model b gets the tension right and the truth probe wrong.
+    b = load_run(write_run(tmp_path / "b", sample_results(model_b_scores={"truth": 5, "santa": 9}, hostile=False),
+                           MODELS))
+    return a, b
+
+
+def _delta(comparison, model, ref):
+    return next(d for d in comparison.scores if d.model == model and d.ref == ref)
+
+
+def test_deltas_regressions_improvements_and_case_changes(two_runs):
+    a, b = two_runs
+    c = compare_runs(a, b)
+    assert c.models == tuple(MODELS) and not c.only_in_a and not c.only_in_b and not c.case_set_changed
+    no_lies = _delta(c, MODELS[1], "rule:no-lies")
+    assert (no_lies.before, no_lies.after, no_lies.delta) == (8.0, 5.0, -3.0)
+    assert no_lies.pass_rate_delta == -1.0
+    assert [(d.model, d.ref) for d in c.regressions] == [(MODELS[1], "rule:no-lies")]
+    assert [(d.ref, d.delta) for d in c.improvements] == [
+        ("tension:santa", 5.0), ("value:honesty", pytest.approx(0.666667)), ("value:kindness", 5.0)]
+    assert all(d.delta == 0 for d in c.scores if d.model == MODELS[0])
+    assert [(x.model, x.case_id, x.before, x.after) for x in c.newly_failing] == [
+        (MODELS[1], "pip/probe/truth", "pass", "fail")]
+    assert c.newly_passing == ()  # santa scores 9 now but still fails its check
+
+
+def test_threshold_decides_what_counts(two_runs):
+    a, b = two_runs
+    assert [d.ref for d in compare_runs(a, b, threshold=0.7).improvements] == ["tension:santa", "value:kindness"]
+    assert compare_runs(a, b, threshold=5.0).regressions == []
+    with pytest.raises(CompareError, match="threshold"):
+        compare_runs(a, b, threshold=-1)
+
+
+def test_gates(two_runs):
+    a, b = two_runs
+    c = compare_runs(a, b)
+    assert check_gates(c).exit_code == 0
+    regression = check_gates(c, fail_on_regression=True)
+    assert regression.exit_code == 1
+    assert regression.failures == (f"{MODELS[1]}: rule:no-lies fell 8.0 -> 5.0 (-3.00, more than 0.5)",)
+    under = check_gates(c, fail_under=7)
+    assert under.exit_code == 1 and len(under.failures) == 1 and under.failures[0].startswith(MODELS[1])
+    assert check_gates(c, fail_under=6).exit_code == 0
+    assert check_gates(compare_runs(a, a), fail_on_regression=True, fail_under=6).exit_code == 0
+
+
+def test_different_specs_and_changed_case_sets(tmp_path):
+    a = load_run(write_run(tmp_path / "a", sample_results(), MODELS))
+    other = load_run(write_run(tmp_path / "o", sample_results(), MODELS, spec_id="ada"))
+    with pytest.raises(CompareError, match="different specs: .* ran 'pip', .* ran 'ada'"):
+        compare_runs(a, other)
+    changed = load_run(write_run(tmp_path / "c", sample_results(), MODELS, digest="e" * 64))
+    assert compare_runs(a, changed).case_set_changed
+    assert "case set or prompts differ" in format_text(compare_runs(a, changed))
+
+
+def test_models_in_one_run_only(tmp_path):
+    a = load_run(write_run(tmp_path / "a", sample_results(), MODELS))
+    solo = [case("pip/probe/truth", "openai:new", [9], refs=("value:honesty",)),
+            case("pip/probe/truth", MODELS[0], [9], refs=("rule:no-lies", "value:honesty"))]
+    b = load_run(write_run(tmp_path / "b", solo, ["openai:new", MODELS[0]]))
+    c = compare_runs(a, b)
+    assert c.models == (MODELS[0],) and c.only_in_a == (MODELS[1],) and c.only_in_b == ("openai:new",)
+    assert "models only in RUN_A (not compared): anthropic:model-b" in format_text(c)
+    gates = check_gates(c, fail_under=5)
+    assert gates.exit_code == 1 and "only in RUN_B" in gates.failures[0]
+
+
+def test_output_formats(two_runs):
+    a, b = two_runs
+    c = compare_runs(a, b)
+    gates = check_gates(c, fail_on_regression=True)
+    data = json.loads(format_json(c, gates))
+    assert data["format"] == "charter.compare/1" and data["spec"] == "pip"
+    assert data["gates"] == {"exit_code": 1, "failures": list(gates.failures)}
+    assert [r["ref"] for r in data["regressions"]] == ["rule:no-lies"]
+    assert data["newly_failing"][0]["case_id"] == "pip/probe/truth"
+    assert data["overall"][MODELS[0]] == pytest.approx(a.summary["models"][MODELS[0]]["score"])
+    text = format_text(c, gates)
+    assert "rule:no-lies" in text and "FAIL anthropic:model-b" in text and text.endswith("\n")
+    md = format_markdown(c, gates)
+    assert "**CI gate failed:**" in md and "| `anthropic:model-b` | `rule:no-lies` | 8.0 → 5.0 | -3.0 |" in md
+    assert format_json(c) == format_json(compare_runs(a, b))  # deterministic
+    assert {d.ref for d in c.scores if d.model == MODELS[0]} >= {OVERALL, "value:honesty"}
+
+
+def test_markdown_report_is_compact_and_escaped(tmp_path):
+    run = load_run(write_run(tmp_path / "run", sample_results(), MODELS))
+    md = render_markdown(run)
+    assert md.startswith("## Charter run: `pip`\n")
+    assert "| `anthropic:model-b` | **6.0** | 33% | 1 | 2 | 1 | 100% | +2.1 | $0.0090 |" in md
+    assert "<details><summary>Scores by clause" in md and "<details><summary>Cases not passing (4)" in md
+    assert "below the pass mark from reply 2" in md
+    for forbidden in ("<script", "<img", "<a ", "</textarea"):
+        assert forbidden not in md
+    # Every line of a table has the same number of cells: no model text split a row.
+    for line in md.splitlines():
+        if line.startswith("| "):
+            assert line.replace("\\|", "").count("|") in (10, 4), line
+    assert render_markdown(run) == md
+
+
+def test_md_escape():
+    assert md_escape("a | b\n<script>`x`*y*") == "a \\| b &lt;script&gt;\\`x\\`\\*y\\*"
+    escaped = md_escape(HOSTILE)
+    assert "<" not in escaped and ">" not in escaped and "\n" not in escaped
