@@ -235,7 +235,7 @@ def test_a_conflict_becomes_a_finding_at_both_clauses_with_the_scenario(keys, lo
     assert finding.loc == first.loc and finding.related == (second.loc,)
     assert SCENARIO in finding.message and f"rule:answer-parents at {second.loc}" in finding.message
     assert "openai:judge-1 found a conflict" in finding.message
-    assert "nothing in the spec decides which wins" in finding.message
+    assert "Nothing in the spec decides which wins" in finding.message
     assert LINE.match(finding.format()) and "\n" not in finding.format()
     assert report.evidence(finding).judgement.verdict == "conflict"
 
@@ -244,10 +244,20 @@ def test_unclear_is_reported_and_clear_is_not(keys, load, clean):
     spec = load(with_pair(clean))
     with FakeServer({MODEL: ModelScript(reply=judge({PAIR}, verdict="unclear"))}) as server:
         [finding] = deep(spec, server).findings
-    assert "found no clear answer" in finding.message
+    assert "found no clear answer in the spec" in finding.message
     with FakeServer({MODEL: ModelScript(reply=judge(set()))}) as server:
         report = deep(spec, server)
     assert report.findings == () and report.calls == len(report.selection.pairs) > 0
+
+
+def test_anthropic_models_judge_pairs_too(keys, load, clean, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789")
+    spec = load(with_pair(clean))
+    with FakeServer({MODEL: ModelScript(reply=judge({PAIR}))}) as server:
+        [report] = run_deep([spec], f"anthropic:{MODEL}", base_url=server.anthropic_base_url)
+        assert {r.path for r in server.requests} == {"/v1/messages"}
+        assert server.requests[0].body["system"].startswith("You review the specification of an AI character")
+    assert len(report.findings) == 1 and "anthropic:judge-1 found a conflict" in report.findings[0].message
 
 
 def test_a_static_lint_reports_nothing_for_ch601(load, clean):

@@ -70,7 +70,8 @@ def exit_code(findings: list[Diagnostic], *, strict: bool, unreadable: bool) -> 
 @click.option("--base-url", metavar="URL", help="The API endpoint for --deep (required for openai-compatible).")
 @click.option("--max-pairs", type=click.IntRange(min=1), metavar="N",
               help=f"Check at most N clause pairs per spec with --deep, closest first [default: {DEFAULT_MAX_PAIRS}].")
-@click.option("--no-cache", is_flag=True, help="With --deep, neither read nor write the response cache.")
+@click.option("--no-cache", is_flag=True, help="With --deep, neither read nor write the response cache "
+              "($XDG_CACHE_HOME/charter/responses.sqlite3, shared with `charter run`).")
 def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tuple[str, ...], strict: bool,
          output: Path | None, explain_code: str | None, list_rules: bool, allow_outside: bool, deep: bool,
          model: str | None, base_url: str | None, max_pairs: int | None, no_cache: bool) -> None:

@@ -67,6 +67,8 @@ def model_found_conflict(spec: Spec) -> Iterator[Finding]:
     the value order, strengths and tensions give one clear answer. Pairs judged `unclear` or
     `conflict` are reported at the first clause, with the second as the related location and
     the scenario, both demands, the winner the spec implies and the model's reason as evidence.
+    At most 3 pairs per clause are checked, the closest first (`--max-pairs` caps the total),
+    and answers are cached, so a re-run of an unchanged spec costs no calls.
 
     Why:
     Clauses that collide only in a concrete situation read well one by one and pass every
@@ -455,10 +457,10 @@ class DeepReport:
     def summary(self) -> str:
         """One line for the terminal: pairs checked out of possible, calls, cache hits, findings."""
         selection = self.selection
-        cap = f", at most {selection.max_pairs}" if selection.max_pairs is not None else ""
+        cap = f", {selection.max_pairs} in all" if selection.max_pairs is not None else ""
         line = (f"deep lint of {self.spec.id} with {self.model}: checked {len(selection.pairs)} of "
                 f"{selection.possible} possible clause pairs ({selection.candidates} close enough; "
-                f"{selection.per_clause} per clause{cap}); {self.calls} model call(s), {self.cache_hits} from cache; "
+                f"at most {selection.per_clause} partners per clause{cap}); {self.calls} model call(s), {self.cache_hits} from cache; "
                 f"{len(self.findings)} finding(s)")
         if self.unchecked:
             line += f"; {len(self.unchecked)} pair(s) could not be checked"
@@ -518,11 +520,11 @@ def finding_for(outcome: PairOutcome, model: str) -> Diagnostic:
     pair, judgement = outcome.pair, outcome.judgement
     assert judgement is not None and not judgement.resolved
     a, b = pair.first, pair.second
-    found = "a conflict" if judgement.verdict == "conflict" else "no clear answer"
+    found = "a conflict" if judgement.verdict == "conflict" else "no clear answer in the spec"
     if judgement.winner == NEITHER:
-        settles = "nothing in the spec decides which wins"
+        settles = "Nothing in the spec decides which wins"
     else:
-        settles = f"by the spec {judgement.winner} should win, but the spec does not make that plain"
+        settles = f"By the spec {judgement.winner} should win, but it does not say so plainly"
     message = (f"{a.ref} {_quote(a)} and {b.ref} at {_loc(b)} {_quote(b)}: {model} found {found}. "
                f"Scenario: {_sentence(judgement.scenario, 400)} {a.ref} demands: {_sentence(judgement.first_demands, 200)} "
                f"{b.ref} demands: {_sentence(judgement.second_demands, 200)} {settles}: "
