@@ -92,7 +92,7 @@ def test_compare_exit_codes(tmp_path):
     assert charter("compare", a, b, "--fail-under", "5").exit_code == 0
     as_json = charter("compare", a, b, "--format", "json", "--fail-on-regression")
     assert as_json.exit_code == 1 and json.loads(as_json.stdout)["gates"]["exit_code"] == 1
-    assert as_json.stderr.startswith("charter: gate failed: anthropic:model-b: rule:no-lies")
+    assert "charter: gate failed: anthropic:model-b: rule:no-lies fell 8.0 -> 5.0" in as_json.stderr.splitlines()[1]
     md = charter("compare", a, b, "--format", "md", "-o", tmp_path / "out" / "compare.md")
     assert md.exit_code == 0 and (tmp_path / "out" / "compare.md").read_text() == md.stdout
 
