@@ -132,13 +132,15 @@ class ResultWriter:
 
     @staticmethod
     def _repair_torn_tail(path: Path) -> None:
-        # A kill mid-write leaves a last line without its newline; end it so the next line starts
-        # clean (the reader skips the torn one).
-        if path.exists() and path.stat().st_size:
-            with open(path, "rb+") as handle:
-                handle.seek(-1, os.SEEK_END)
-                if handle.read(1) != b"\n":
-                    handle.write(b"\n")
+        # A kill mid-write leaves a last line without its newline: that case never finished, so
+        # cut the partial line off and let the next line start clean.
+        if not path.exists() or not path.stat().st_size:
+            return
+        with open(path, "rb+") as handle:
+            data = handle.read()
+            if data.endswith(b"\n"):
+                return
+            handle.truncate(data.rfind(b"\n") + 1)
 
     def append(self, result: CaseResult) -> None:
         self._file.write(json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
