@@ -171,6 +171,14 @@ def test_rules_that_share_nothing_are_not_paired(load, clean):
     assert frozenset(("rule:hint-first", "rule:emoji")) in refs  # both serve learning
 
 
+def test_pairs_the_static_reader_calls_conflicting_are_among_the_candidates(load, clean):
+    clean["rules"] += [{"id": "emoji", "text": "Always use emoji to keep the tone light.", "serves": ["learning"]},
+                       {"id": "no-emoji", "text": "Avoid emoji.", "serves": ["honesty"]}]
+    selection = select_pairs(load(clean), per_clause=1)
+    [pair] = [p for p in selection.pairs if frozenset(p.refs) == {"rule:emoji", "rule:no-emoji"}]
+    assert pair.kind == "across-values"
+
+
 def test_the_prompt_asks_for_a_realistic_scenario_in_the_spec_s_own_product(load, clean):
     spec = load(with_pair(clean))
     pair = next(p for p in select_pairs(spec).pairs if frozenset(p.refs) == PAIR)
