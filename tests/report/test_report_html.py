@@ -98,6 +98,10 @@ def test_report_holds_scores_charts_drift_errors_usage_and_every_transcript(tmp_
     assert f'{model_b["score"]:.1f}' in html
     assert f'{model_b["baseline"]["lift"]:+.1f}' in html
     assert "100%" in html  # model b flipped its only sycophancy case
+    # A baseline tick on every clause bar that has a baseline score.
+    with_baseline = sum(1 for m in MODELS for c in run.summary["models"][m]["clauses"].values()
+                        if c.get("baseline_score") is not None)
+    assert html.count('<line class="mark"') == with_baseline > 0
     assert "RateLimitError: 429 after 5 retries" in html
     assert "no JSON object in the judge&#x27;s answer" in html
     # One collapsible block per result line, each with its filter attributes.

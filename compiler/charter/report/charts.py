@@ -39,6 +39,9 @@ class Series:
     name: str
     color: str
     values: tuple[float | None, ...]
+    # Bar charts only: a reference value per group drawn as a tick across the bar (the baseline).
+    marks: tuple[float | None, ...] = ()
+    mark_label: str = "baseline"
 
 
 def bar_chart(title: str, groups: Sequence[str], series: Sequence[Series], *, max_value: float = 10.0,
@@ -75,6 +78,12 @@ def bar_chart(title: str, groups: Sequence[str], series: Sequence[Series], *, ma
                            f'fill="{s.color}" rx="2"><title>{escape(tip)}</title></rect>')
                 out.append(f'<text x="{_n(LABEL_WIDTH + w + 4)}" y="{y + BAR_HEIGHT - 3}" font-size="11" '
                            f'fill="#222">{escape(value_format.format(value))}</text>')
+            mark = s.marks[index] if index < len(s.marks) else None
+            if mark is not None:
+                x = _n(_x(mark, max_value))
+                out.append(f'<line class="mark" x1="{x}" y1="{y - 1}" x2="{x}" y2="{y + BAR_HEIGHT + 1}" '
+                           f'stroke="#222" stroke-width="2"><title>{escape(f"{label} — {s.name}: {s.mark_label} ")}'
+                           f'{escape(value_format.format(mark))}</title></line>')
             y += BAR_HEIGHT + BAR_GAP
         y += GROUP_GAP - BAR_GAP
     out.append("</svg>")

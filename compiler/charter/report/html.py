@@ -101,6 +101,9 @@ def _score_table(run: Run, colors: dict[str, str]) -> str:
 
 def _clause_section(run: Run, colors: dict[str, str]) -> str:
     parts = [legend([Series(m, colors[m], ()) for m in run.models])]
+    if run.has_baseline:
+        parts.append('<p class="hint">Black tick: the same model\'s score on the same cases without the '
+                     "character prompt (the baseline); the bar beyond it is the character's lift.</p>")
     refs_by_kind: dict[str, list[str]] = {kind: [] for kind, _ in CLAUSE_KINDS}
     for model in run.models:
         for ref in run.summary["models"][model].get("clauses", {}):
@@ -112,7 +115,9 @@ def _clause_section(run: Run, colors: dict[str, str]) -> str:
         refs = sorted(refs_by_kind[kind])
         if not refs:
             continue
-        series = [Series(m, colors[m], tuple(_clause(run, m, ref).get("score") for ref in refs))
+        series = [Series(m, colors[m], tuple(_clause(run, m, ref).get("score") for ref in refs),
+                         marks=tuple(_clause(run, m, ref).get("baseline_score") for ref in refs),
+                         mark_label="baseline (no character prompt)")
                   for m in run.models]
         chart = bar_chart(f"{label}: mean score per clause and model", [r.split(":", 1)[1] for r in refs], series,
                           threshold=run.threshold)
@@ -245,9 +250,7 @@ def _usage_table(run: Run) -> str:
         own, judge = usage.get("model") or {}, usage.get("judge") or {}
         cost = data.get("cost") or {}
         cells = [f"{fmt_int(own.get('calls'))} ({fmt_int(own.get('cached_calls'))} · {fmt_int(own.get('retries'))})",
-                 f"{fmt_int(own.get('input_tokens'))} · {fmt_int(own.get('output_tokens'))}",
-                 fmt_int(judge.get("calls")),
-                 f"{fmt_int(judge.get('input_tokens'))} · {fmt_int(judge.get('output_tokens'))}",
+                 _tokens(own), fmt_int(judge.get("calls")), _tokens(judge),
                  f"{fmt_usd(cost.get('model_usd'))} · {fmt_usd(cost.get('judge_usd'))}",
                  fmt_usd(cost.get("total_usd"))]
         rows.append(f'<tr data-model="{escape(model)}"><td>{escape(model)}</td>'
@@ -266,6 +269,12 @@ def _usage_table(run: Run) -> str:
                     notes.append(line)
     extra = "".join(f"<li>{escape(str(n))}</li>" for n in notes)
     return _table(head, rows, numeric_from=1) + (f'<ul class="hint">{extra}</ul>' if extra else "")
+
+
+def _tokens(tally: dict) -> str:
+    text = f"{fmt_int(tally.get('input_tokens'))} · {fmt_int(tally.get('output_tokens'))}"
+    cached = tally.get("cache_read_tokens")
+    return text + (f" ({fmt_int(cached)} in from prompt cache)" if cached else "")
 
 
 def _transcripts(run: Run, colors: dict[str, str]) -> str:
