@@ -88,3 +88,67 @@ def model_spec(source: Path, output: Path, spec_id: str | None, name: str, force
     for item in result.unmapped:
         click.echo(item.format(str(source)))
     click.echo(f"wrote {target}: {result.summary()}")
+
+
+@import_group.command("prose")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-m", "--model", required=True, metavar="PROVIDER:MODEL", help="The model that drafts the spec.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Folder to write the spec and its review into (created if missing).")
+@click.option("--max-chunk-tokens", type=click.IntRange(min=200), default=None, metavar="N",
+              help="Largest excerpt sent in one request, in estimated tokens [default: 6000].")
+@click.option("--max-reply-tokens", type=click.IntRange(min=256), default=None, metavar="N",
+              help="Largest answer per excerpt [default: 8000].")
+@click.option("--base-url", help="API endpoint (required for openai-compatible models).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
+              help="Seconds per model call.")
+@click.option("--id", "spec_id", help="Id of the drafted spec (default: from the file name).")
+@click.option("--name", help="Name of the character (default: from the document's title).")
+@click.option("--force", is_flag=True, help="Overwrite an existing spec file.")
+def prose(source: Path, model: str, output: Path, max_chunk_tokens: int | None, max_reply_tokens: int | None,
+          base_url: str | None, timeout: float, spec_id: str | None, name: str | None, force: bool) -> None:
+    """Draft a spec from the prose constitution SOURCE with a model, section by section.
+
+    Every clause records the source lines it came from and the model's confidence. Writes
+    OUTPUT/ID.yaml (validated) and OUTPUT/ID.review.md, and prints the counts, the sections not
+    mapped and the clauses to review first. Exits 0 on success, 1 when the model fails or the
+    draft is unusable, 2 on usage errors (bad model id, missing key, missing file).
+    """
+    from ..io import write_text_atomic
+    from ..providers import ConfigError, ProviderError
+    from .model_spec import SpecWriteError, slug, to_yaml, write_spec
+    from .prose import DEFAULT_MAX_CHUNK_TOKENS, DEFAULT_MAX_REPLY_TOKENS, import_prose
+
+    _check_id(spec_id)
+    text = _read_source(source)
+    if not text.strip():
+        _fail(f"{source}: the document is empty", EXIT_FAILED)
+    spec_id = spec_id or slug(source.stem) or "imported"
+    target = _target(output, spec_id)
+    if target.exists() and not force:
+        _fail(f"{target} already exists (use --force to overwrite)", EXIT_USAGE)
+
+    def progress(chunk) -> None:
+        click.echo(f"excerpt {chunk.index}: lines {chunk.first}-{chunk.last} (~{chunk.tokens} tokens)", err=True)
+
+    try:
+        result = import_prose(text, source.name, model, base_url=base_url, timeout=timeout, spec_id=spec_id,
+                              name=name, max_chunk_tokens=max_chunk_tokens or DEFAULT_MAX_CHUNK_TOKENS,
+                              max_reply_tokens=max_reply_tokens or DEFAULT_MAX_REPLY_TOKENS, on_chunk=progress)
+    except ConfigError as err:
+        _fail(str(err), EXIT_USAGE)
+    except ProviderError as err:
+        _fail(f"{err} (after {err.attempts} attempt(s)); nothing written", EXIT_FAILED)
+    if not any(result.spec.get(kind) for kind in ("values", "traits", "rules", "tensions", "examples")):
+        _fail(f"the model drafted no usable clause from {source}; nothing written "
+              f"({'; '.join(result.failed_chunks[:1]) or 'every section unmapped'})", EXIT_FAILED)
+    header = [f"Drafted from {source.name} by `charter import prose` with {model}.",
+              f"Mapped: {result.summary()}.", f"Review: {spec_id}.review.md lists the clauses to check first."]
+    try:
+        write_spec(to_yaml(result.spec, header), target, force=force)
+    except SpecWriteError as err:
+        _fail(str(err), EXIT_FAILED)
+    review = result.review_text(source.name)
+    write_text_atomic(output / f"{spec_id}.review.md", review)
+    click.echo(review, nl=False)
+    click.echo(f"wrote {target}: {result.summary()}")
