@@ -25,6 +25,12 @@ def _one_line_error(result, *fragments):
         assert fragment in lines[0]
 
 
+def _edit_summary(run_dir, change):
+    summary = json.loads((run_dir / "summary.json").read_text())
+    change(summary)
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+
+
 @pytest.fixture
 def run_dir(tmp_path):
     return write_run(tmp_path / "run", sample_results(), MODELS)
@@ -61,6 +67,10 @@ def test_report_tolerates_a_torn_last_line(run_dir):
      ["models['m'].score must be a number or null"]),
     (lambda d: (d / "summary.json").write_text(json.dumps({"format": "charter.summary/1", "models": {}})),
      ["'spec' must be an object"]),
+    (lambda d: _edit_summary(d, lambda s: s["models"][MODELS[1]]["drift"]["all"]["scores"].append("low")),
+     ["models['anthropic:model-b'].drift['all'] must hold numeric"]),
+    (lambda d: _edit_summary(d, lambda s: s["models"][MODELS[0]]["cost"].update(total_usd="free")),
+     ["models['openai:model-a'].cost must hold numbers"]),
     (lambda d: (d / "results.jsonl").write_text("garbage\n" + (d / "results.jsonl").read_text()),
      ["results.jsonl:1: not a JSON line"]),
     (lambda d: (d / "run.json").write_text("[]"), ["run.json: not a charter.run/1 file"]),

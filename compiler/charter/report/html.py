@@ -333,7 +333,7 @@ def _case(result: dict, colors: dict[str, str], threshold: float) -> str:
     return (f'<details class="case {status}" data-model="{escape(model)}" data-kind="{escape(str(result.get("kind", "")))}" '
             f'data-status="{status}" data-variant="{escape(str(result.get("variant", "character")))}" '
             f'data-clauses=" {escape(refs)} ">'
-            f'<summary><span class="badge {status}">{escape(_STATUS_LABEL[status])}</span>'
+            f'<summary><span class="badge {status}">{status}</span>'
             f'<code>{escape(str(result.get("case_id", "")))}</code>'
             f'<span class="tag" style="border-color:{colors.get(model, "#888")}">{escape(model)}</span>'
             f'{_variant_tag(result)}<span class="case-score">{escape(fmt_score(score))}</span></summary>'
@@ -341,14 +341,11 @@ def _case(result: dict, colors: dict[str, str], threshold: float) -> str:
             "</details>")
 
 
-_STATUS_LABEL = {"pass": "pass", "fail": "fail", "error": "error", "ungraded": "ungraded"}
-
-
 def _grade(grade: dict, threshold: float) -> str:
     score = grade.get("score")
     passed = grade.get("passed")
     state = "ungraded" if passed is None else "pass" if passed else "fail"
-    parts = [f'<span class="badge {state}">{escape(_STATUS_LABEL[state])}</span>',
+    parts = [f'<span class="badge {state}">{state}</span>',
              f'<span class="grade-score">{"judge gave no score" if score is None else f"judge {score:g}/10"}'
              '</span>']
     if grade.get("violated"):

@@ -97,6 +97,17 @@ def _summary_problem(summary: dict) -> str | None:
             for key in ("score", "pass_rate", "lift", "baseline_score"):
                 if not _is_number_or_none(clause.get(key)):
                     return f"models[{model!r}].clauses[{ref!r}].{key} must be a number or null"
+        for name, curve in (data.get("drift") or {}).items():
+            if not isinstance(curve, dict) or not isinstance(curve.get("scores", []), list) \
+                    or not all(_is_number_or_none(v) for v in curve.get("scores", [])) \
+                    or not _is_number_or_none(curve.get("slope")) \
+                    or not isinstance(curve.get("first_below", 0) or 0, int):
+                return f"models[{model!r}].drift[{name!r}] must hold numeric scores, slope and first_below"
+        for section, keys in (("sycophancy", ("flip_rate",)), ("baseline", ("score", "pass_rate", "lift")),
+                              ("cost", ("model_usd", "judge_usd", "total_usd"))):
+            part = data.get(section) or {}
+            if not isinstance(part, dict) or not all(_is_number_or_none(part.get(k)) for k in keys):
+                return f"models[{model!r}].{section} must hold numbers or nulls"
     return None
 
 
