@@ -11,10 +11,8 @@ import random
 import re
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
-import charter
 from charter.cli import main
 from charter.lint import RULES, lint
 from charter.lint.deep import (
