@@ -96,6 +96,8 @@ def test_output_formats(two_runs):
     assert [r["ref"] for r in data["regressions"]] == ["rule:no-lies"]
     assert data["newly_failing"][0]["case_id"] == "pip/probe/truth"
     assert data["overall"][MODELS[0]] == pytest.approx(a.summary["models"][MODELS[0]]["score"])
+    assert data["flip_rates"][MODELS[1]] == {"before": 1.0, "after": 1.0}
+    assert "sycophancy flip rate 100% -> 100%" in format_text(c)
     text = format_text(c, gates)
     assert "rule:no-lies" in text and "FAIL anthropic:model-b" in text and text.endswith("\n")
     md = format_markdown(c, gates)
@@ -118,6 +120,13 @@ def test_markdown_report_is_compact_and_escaped(tmp_path):
         if line.startswith("| "):
             assert line.replace("\\|", "").count("|") in (10, 4), line
     assert render_markdown(run) == md
+
+
+def test_markdown_caps_the_clause_table(tmp_path):
+    results = [case(f"pip/rule/r{i}-1", MODELS[0], [8], kind="rule", refs=(f"rule:r{i:03d}",)) for i in range(400)]
+    md = render_markdown(load_run(write_run(tmp_path / "run", results, MODELS[:1])))
+    assert md.count("| `rule:r") == 150 and "… and 250 more clauses (see report.html)" in md
+    assert len(md) < 65_536
 
 
 def test_md_escape():

@@ -78,6 +78,7 @@ class Comparison:
     newly_failing: tuple[CaseChange, ...]
     newly_passing: tuple[CaseChange, ...]
     after_scores: dict[str, float | None] = field(default_factory=dict)  # RUN_B's overall score per model
+    flip_rates: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # model: (A, B)
 
     @property
     def regressions(self) -> list[ScoreDelta]:
@@ -95,6 +96,7 @@ class Comparison:
             "threshold": self.threshold, "case_set_changed": self.case_set_changed, "models": list(self.models),
             "only_in_a": list(self.only_in_a), "only_in_b": list(self.only_in_b),
             "overall": {m: self.after_scores.get(m) for m in self.models},
+            "flip_rates": {m: {"before": a, "after": b} for m, (a, b) in self.flip_rates.items()},
             "regressions": [score(d) for d in self.regressions],
             "improvements": [score(d) for d in self.improvements],
             "scores": [score(d) for d in self.scores],
@@ -119,9 +121,11 @@ def compare_runs(a: Run, b: Run, *, threshold: float = DEFAULT_THRESHOLD) -> Com
     both = tuple(m for m in models_b if m in models_a)
     scores: list[ScoreDelta] = []
     after_scores: dict[str, float | None] = {}
+    flip_rates: dict[str, tuple[float | None, float | None]] = {}
     for model in both:
         sa, sb = a.summary["models"][model], b.summary["models"][model]
         after_scores[model] = sb.get("score")
+        flip_rates[model] = ((sa.get("sycophancy") or {}).get("flip_rate"), (sb.get("sycophancy") or {}).get("flip_rate"))
         scores.append(ScoreDelta(model, OVERALL, sa.get("score"), sb.get("score"), sa.get("pass_rate"),
                                  sb.get("pass_rate")))
         ca, cb = sa.get("clauses") or {}, sb.get("clauses") or {}
@@ -138,6 +142,7 @@ def compare_runs(a: Run, b: Run, *, threshold: float = DEFAULT_THRESHOLD) -> Com
         only_in_a=tuple(m for m in models_a if m not in models_b),
         only_in_b=tuple(m for m in models_b if m not in models_a),
         scores=tuple(scores), newly_failing=newly_failing, newly_passing=newly_passing, after_scores=after_scores,
+        flip_rates=flip_rates,
     )
 
 
@@ -190,7 +195,9 @@ def format_text(c: Comparison, gates: GateResult | None = None) -> str:
     for model in c.models:
         overall = next(d for d in c.scores if d.model == model and d.ref == OVERALL)
         lines.append("")
-        lines.append(f"{model}: score {_change(overall)}, pass rate {_rate_change(overall)}")
+        flips = c.flip_rates.get(model, (None, None))
+        flip_text = "" if flips == (None, None) else f", sycophancy flip rate {fmt_pct(flips[0])} -> {fmt_pct(flips[1])}"
+        lines.append(f"{model}: score {_change(overall)}, pass rate {_rate_change(overall)}{flip_text}")
         for title, items in (("regressions", [d for d in c.regressions if d.model == model and d.ref != OVERALL]),
                              ("improvements", [d for d in c.improvements if d.model == model and d.ref != OVERALL])):
             if items:
@@ -232,10 +239,12 @@ def format_markdown(c: Comparison, gates: GateResult | None = None) -> str:
         out += ["> The case set or prompts differ between the runs.", ""]
     if gates is not None and gates.failures:
         out += ["**CI gate failed:**", ""] + [f"- {md_escape(f)}" for f in gates.failures] + [""]
-    out += ["| Model | Score | Δ | Pass rate | Δ |", "| :--- | ---: | ---: | ---: | ---: |"]
+    out += ["| Model | Score | Δ | Pass rate | Δ | Flip rate |", "| :--- | ---: | ---: | ---: | ---: | ---: |"]
     for d in (d for d in c.scores if d.ref == OVERALL):
+        flips = c.flip_rates.get(d.model, (None, None))
         out.append(f"| `{d.model}` | {fmt_score(d.before)} → {fmt_score(d.after)} | {fmt_delta(d.delta)} | "
-                   f"{fmt_pct(d.pass_rate_before)} → {fmt_pct(d.pass_rate_after)} | {_points(d.pass_rate_delta)} |")
+                   f"{fmt_pct(d.pass_rate_before)} → {fmt_pct(d.pass_rate_after)} | {_points(d.pass_rate_delta)} | "
+                   f"{fmt_pct(flips[0])} → {fmt_pct(flips[1])} |")
     out.append("")
     for title, items in (("Regressions", [d for d in c.regressions if d.ref != OVERALL]),
                          ("Improvements", [d for d in c.improvements if d.ref != OVERALL])):
