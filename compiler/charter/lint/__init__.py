@@ -12,6 +12,7 @@ from typing import Iterable
 
 from ..diagnostics import Diagnostic, sort_key
 from ..spec.ir import Spec
+from . import deep as _deep  # noqa: F401  (registers CH601, which only deep mode reports)
 from . import rules as _rules  # noqa: F401  (registers the rules)
 from .registry import RULES, LintRule, find_rule, matches, unknown_selectors
 from .sarif import to_sarif
