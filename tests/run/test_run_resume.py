@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from run_helpers import env, spec_file  # noqa: F401  (fixtures)
 
 from charter.run.results import RESULTS_FILE, read_results
 
