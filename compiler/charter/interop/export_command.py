@@ -1,0 +1,148 @@
+"""`charter export promptfoo|inspect` and `charter diff`: the CLI face of charter.interop's exports and diff."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..diagnostics import CharterError, UnreadableError
+from ..spec import load
+from ..spec.ir import Spec
+from .diff import FORMATS, diff_specs, render
+from .inspect_export import DATASET, TASK, write_inspect
+from .promptfoo import Skipped, export_promptfoo, write_promptfoo
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _load(path: Path, allow_outside: bool) -> Spec:
+    """The spec at ``path``, or its diagnostics on stderr and exit 2 (unreadable) or 1 (invalid)."""
+    try:
+        return load(path, allow_outside=allow_outside)
+    except CharterError as err:
+        click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
+        sys.exit(EXIT_USAGE if isinstance(err, UnreadableError) else EXIT_INVALID)
+
+
+def _cannot_write(target: Path, err: OSError) -> None:
+    # The atomic writer's temporary name means nothing to the user: name the target.
+    click.echo(f"charter: error: cannot write {target}: {err.strerror or err}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _warn_skipped(skipped: list[Skipped]) -> None:
+    for item in skipped:
+        click.echo(f"warning: {item.case}: not exported: {item.reason}", err=True)
+
+
+context_option = click.option(
+    "--context", "contexts", multiple=True, metavar="ID",
+    help="Export the context-free cases and the cases of these contexts only (repeatable; default: all).")
+allow_outside_option = click.option(
+    "--allow-outside", is_flag=True, help="Let `extends` reach files outside the spec's folder tree.")
+
+
+@click.group("export")
+def export_group() -> None:
+    """Export a spec's eval cases to other eval tools (promptfoo, Inspect)."""
+
+
+@export_group.command("promptfoo")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+              default=Path("promptfooconfig.yaml"), show_default=True, help="Config file to write; - for stdout.")
+@context_option
+@allow_outside_option
+def promptfoo_command(spec_path: Path, output: Path, contexts: tuple[str, ...], allow_outside: bool) -> None:
+    """Write SPEC's eval cases as a promptfoo config.
+
+    One chat prompt per context with the compiled system prompt, one test per model reply (multi-turn cases share a conversationId), llm-rubric
+    assertions from the rubrics and the deterministic checks. Providers are left for you to set:
+    `promptfoo eval -c FILE -r PROVIDER --grader PROVIDER`.
+
+    Exits 0 when written, 1 when SPEC is invalid or names an unknown context, 2 when SPEC cannot
+    be read or OUTPUT cannot be written.
+    """
+    spec = _load(spec_path, allow_outside)
+    try:
+        if str(output) == "-":
+            export = export_promptfoo(spec, contexts or None)
+            click.echo(export.text, nl=False)
+        else:
+            export = write_promptfoo(spec, output, contexts or None)
+    except CharterError as err:
+        click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
+        sys.exit(EXIT_INVALID)
+    except OSError as err:
+        _cannot_write(output, err)
+    _warn_skipped(export.skipped)
+    if str(output) != "-":
+        click.echo(f"wrote {output}: {export.cases} eval cases as {export.tests} promptfoo tests, "
+                   f"{export.prompts} prompt{'s' if export.prompts != 1 else ''}")
+
+
+@export_group.command("inspect")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help=f"Directory to write {DATASET} and {TASK} into (created if needed).")
+@context_option
+@allow_outside_option
+def inspect_command(spec_path: Path, out_dir: Path, contexts: tuple[str, ...], allow_outside: bool) -> None:
+    """Write SPEC's eval cases as an Inspect dataset and task.
+
+    dataset.jsonl has chat-message input with the
+    compiled system prompt, the rubric as target, the case id and metadata; task.py plays multi-turn
+    scripts, grades with model_graded_qa and runs the checks on every reply.
+    Run it with `inspect eval DIR/task.py --model PROVIDER/MODEL`.
+
+    Exits 0 when written, 1 when SPEC is invalid or names an unknown context, 2 when SPEC cannot
+    be read or the directory cannot be written.
+    """
+    spec = _load(spec_path, allow_outside)
+    try:
+        export = write_inspect(spec, out_dir, contexts or None)
+    except CharterError as err:
+        click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
+        sys.exit(EXIT_INVALID)
+    except OSError as err:
+        _cannot_write(out_dir, err)
+    _warn_skipped(export.skipped)
+    click.echo(f"wrote {out_dir / DATASET} ({export.samples} samples) and {out_dir / TASK}")
+
+
+@click.command("diff")
+@click.argument("old_path", metavar="OLD", type=click.Path(path_type=Path))
+@click.argument("new_path", metavar="NEW", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="text for a terminal, json for tools, md for a pull-request comment.")
+@click.option("--fail-on-hard-change", is_flag=True,
+              help="Exit 1 when a hard rule or the value order changed.")
+@allow_outside_option
+def diff(old_path: Path, new_path: Path, fmt: str, fail_on_hard_change: bool, allow_outside: bool) -> None:
+    """Show what changed between two versions of a spec, and the evals it touches.
+
+    Clauses added, removed and changed (text, strength, rank, resolution, favored value, contexts,
+    ...), probes and examples, and the eval cases and training rows each change involves.
+
+    Exits 0 (whatever the differences, unless --fail-on-hard-change finds a hard change: 1). An
+    invalid spec prints its diagnostics and exits 1; an unreadable one exits 2.
+    """
+    loaded, status = [], EXIT_OK
+    for path in (old_path, new_path):
+        try:
+            loaded.append(load(path, allow_outside=allow_outside))
+        except CharterError as err:
+            click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
+            status = max(status, EXIT_USAGE if isinstance(err, UnreadableError) else EXIT_INVALID)
+    if status:
+        sys.exit(status)
+    old, new = loaded
+    result = diff_specs(old, new)
+    click.echo(render(result, fmt), nl=False)
+    if fail_on_hard_change and result.hard_change:
+        sys.exit(EXIT_INVALID)
+
+
+__all__ = ["export_group", "diff"]
