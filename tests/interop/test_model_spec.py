@@ -334,3 +334,13 @@ def test_reference_rules_trace_back_to_their_headings(reference):
         assert rule["text"].rstrip(".") in heading
         assert AUTHORITY_STRENGTH[re.search(r"authority=(\w+)", heading).group(1)] == rule["strength"]
         assert last >= first
+
+
+def test_command_output_is_byte_identical_across_runs_and_folders(tmp_path, monkeypatch):
+    source = tmp_path / "doc.md"
+    source.write_text(OLD_STYLE, encoding="utf-8")
+    CliRunner().invoke(main, ["import", "model-spec", str(source), "-o", str(tmp_path / "a")])
+    monkeypatch.chdir(tmp_path)
+    CliRunner().invoke(main, ["import", "model-spec", "doc.md", "-o", "b"])
+    first, second = (tmp_path / "a" / "doc.yaml").read_bytes(), (tmp_path / "b" / "doc.yaml").read_bytes()
+    assert first == second and str(tmp_path).encode() not in first

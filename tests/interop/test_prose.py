@@ -282,3 +282,40 @@ def test_a_failing_server_is_a_one_line_error(keys, tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "HTTP 401" in _one_error(result) and "nothing written" in _one_error(result)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("content, extra, code, message", [
+    ("# Doc\n\nBe kind.\n", ["--max-chunk-tokens", "5"], 2, "--max-chunk-tokens"),
+    ("# Doc\n\nBe kind.\n", ["--id", "Not An Id"], 2, "not a valid id"),
+    ("\n  \n", [], 1, "the document is empty"),
+])
+def test_bad_options_and_empty_documents_write_nothing(keys, tmp_path, monkeypatch, content, extra, code, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "doc.md").write_text(content)
+    result = CliRunner().invoke(main, ["import", "prose", "doc.md", "--model", MODEL, "-o", "out", *extra])
+    assert result.exit_code == code and message in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_chunk_whose_answers_fail_leaves_its_sections_unmapped():
+    import asyncio
+
+    from charter.interop.prose import draft_spec
+
+    text = "# One\n\nBe kind to people.\n\n# Two\n\nBe brief.\n"
+    asked = []
+
+    async def ask(messages):
+        asked.append(messages)
+        if "# Two" in messages[0]["content"]:
+            return "no JSON here"
+        return json.dumps({"values": [{"id": "Kindness", "description": "I am kind.", "lines": [3, 3],
+                                       "quote": "Be kind", "confidence": 0.8}], "rules": []})
+
+    result = asyncio.run(draft_spec(text, "doc.md", ask, model="test:m", max_chunk_tokens=20))
+    assert [(c.first, c.last) for c in result.chunks] == [(1, 4), (5, 7)]
+    assert len(asked) == 3 and asked[2][-1]["content"].startswith("That answer cannot be used")
+    assert result.spec["values"][0]["id"] == "kindness"
+    assert [(n.section.path, n.reason) for n in result.not_mapped] == [
+        ("Two", "the model's answer for chunk 2 could not be used")]
+    assert result.failed_chunks and "after one repair request" in result.failed_chunks[0]
