@@ -72,6 +72,13 @@ def test_different_specs_and_changed_case_sets(tmp_path):
     changed = load_run(write_run(tmp_path / "c", sample_results(), MODELS, digest="e" * 64))
     assert compare_runs(a, changed).case_set_changed
     assert "case set or prompts differ" in format_text(compare_runs(a, changed))
+    summary = json.loads((changed.path / "summary.json").read_text())
+    summary["judge"] = "anthropic:other-judge"
+    (changed.path / "summary.json").write_text(json.dumps(summary))
+    other_judge = compare_runs(a, load_run(changed.path))
+    assert other_judge.judges == ("openai:judge-1", "anthropic:other-judge")
+    assert "note: different judges (openai:judge-1 vs anthropic:other-judge)" in format_text(other_judge)
+    assert "Different judges" in format_markdown(other_judge)
 
 
 def test_models_in_one_run_only(tmp_path):

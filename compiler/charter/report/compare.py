@@ -79,6 +79,7 @@ class Comparison:
     newly_passing: tuple[CaseChange, ...]
     after_scores: dict[str, float | None] = field(default_factory=dict)  # RUN_B's overall score per model
     flip_rates: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # model: (A, B)
+    judges: tuple[str, str] = ("", "")  # judge model of RUN_A and RUN_B
 
     @property
     def regressions(self) -> list[ScoreDelta]:
@@ -93,7 +94,8 @@ class Comparison:
             return {**asdict(d), "delta": d.delta, "pass_rate_delta": d.pass_rate_delta}
         return {
             "format": "charter.compare/1", "spec": self.spec_id, "run_a": self.run_a, "run_b": self.run_b,
-            "threshold": self.threshold, "case_set_changed": self.case_set_changed, "models": list(self.models),
+            "threshold": self.threshold, "case_set_changed": self.case_set_changed,
+            "judges": {"run_a": self.judges[0], "run_b": self.judges[1]}, "models": list(self.models),
             "only_in_a": list(self.only_in_a), "only_in_b": list(self.only_in_b),
             "overall": {m: self.after_scores.get(m) for m in self.models},
             "flip_rates": {m: {"before": a, "after": b} for m, (a, b) in self.flip_rates.items()},
@@ -142,7 +144,7 @@ def compare_runs(a: Run, b: Run, *, threshold: float = DEFAULT_THRESHOLD) -> Com
         only_in_a=tuple(m for m in models_a if m not in models_b),
         only_in_b=tuple(m for m in models_b if m not in models_a),
         scores=tuple(scores), newly_failing=newly_failing, newly_passing=newly_passing, after_scores=after_scores,
-        flip_rates=flip_rates,
+        flip_rates=flip_rates, judges=(str(a.summary.get("judge", "")), str(b.summary.get("judge", ""))),
     )
 
 
@@ -191,6 +193,8 @@ def format_text(c: Comparison, gates: GateResult | None = None) -> str:
     lines = [f"compare {c.run_a} -> {c.run_b} (spec {c.spec_id}; changes beyond ±{c.threshold:g} points)"]
     if c.case_set_changed:
         lines.append("note: the case set or prompts differ between the runs (spec digest changed)")
+    if c.judges[0] != c.judges[1]:
+        lines.append(f"note: different judges ({c.judges[0]} vs {c.judges[1]}): score changes mix model and judge")
     width = max([len(d.ref) for d in c.scores] + [len(OVERALL)])
     for model in c.models:
         overall = next(d for d in c.scores if d.model == model and d.ref == OVERALL)
@@ -237,6 +241,8 @@ def format_markdown(c: Comparison, gates: GateResult | None = None) -> str:
     out += [verdict, ""]
     if c.case_set_changed:
         out += ["> The case set or prompts differ between the runs.", ""]
+    if c.judges[0] != c.judges[1]:
+        out += [f"> Different judges (`{c.judges[0]}` vs `{c.judges[1]}`): score changes mix model and judge.", ""]
     if gates is not None and gates.failures:
         out += ["**CI gate failed:**", ""] + [f"- {md_escape(f)}" for f in gates.failures] + [""]
     out += ["| Model | Score | Δ | Pass rate | Δ | Flip rate |", "| :--- | ---: | ---: | ---: | ---: | ---: |"]
