@@ -173,6 +173,7 @@ class _Block:
     lines: list[str]
     title: str = ""
     title_line: int = 0
+    content: list[tuple[int, str]] = field(default_factory=list)  # an example's numbered lines
 
 
 def _blocks(body: list[tuple[int, str]]) -> list[_Block]:
@@ -205,8 +206,7 @@ def _blocks(body: list[tuple[int, str]]) -> list[_Block]:
                 content.append(body[j])
                 j += 1
             end = body[min(j, len(body) - 1)][0]
-            block = _Block("example", number, end, [text for _, text in content])
-            block.content = content  # type: ignore[attr-defined]
+            block = _Block("example", number, end, [text for _, text in content], content=content)
             if pending_title is not None:
                 block.title_line, block.title = pending_title
                 block.line = pending_title[0]
@@ -512,9 +512,10 @@ class _Importer:
             if authority is not None and owner is None and authority in AUTHORITY_STRENGTH:
                 section.kind = "rule"
             elif authority is not None and authority not in AUTHORITY_STRENGTH:
-                self.unmapped.append(Unmapped(section.line, f"section {section.heading!r}",
-                                              f"unknown authority {authority!r}; kept as notes"))
                 section.kind = "part" if owner else ("group" if value else "note")
+                kept = "its text joins the enclosing rule" if owner else "its text is kept as notes"
+                self.unmapped.append(Unmapped(section.line, f"section {section.heading!r}",
+                                              f"unknown authority {authority!r}; {kept}"))
             elif owner is not None:
                 section.kind = "part"
             elif section.parent is None and any(d.attrs.get("authority") in AUTHORITY_STRENGTH
@@ -522,8 +523,6 @@ class _Importer:
                 section.kind = "value"
             else:
                 section.kind = "group" if value is not None else "note"
-            if section.kind == "rule" and owner is not None:
-                section.kind = "part"
             if section.kind in ("rule", "value"):
                 section.clause_id = unique_id(slug(section.anchor or section.title), taken[section.kind])
             for child in section.children:
@@ -650,7 +649,7 @@ class _Importer:
             title_refs: list[str] = []
             title = self.links.clean(block.title, block.title_line or block.line, title_refs) if block.title else ""
             label = f"example {block.title!r}" if block.title else "example"
-            comparisons, problems = _parse_conversation(block.content)  # type: ignore[attr-defined]
+            comparisons, problems = _parse_conversation(block.content)
             self.unmapped.extend(Unmapped(p.line, f"{label}: {p.what}", p.reason) for p in problems)
             if not comparisons:
                 self.unmapped.append(Unmapped(block.line, label, "no <comparison> of replies"))
