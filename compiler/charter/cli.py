@@ -36,6 +36,7 @@ LAZY_COMMANDS = {
     "import": "charter.interop.import_command:import_group",
     "export": "charter.interop.export_command:export_group",
     "diff": "charter.interop.export_command:diff",
+    "generate": "charter.synth.command:generate",
 }
 
 

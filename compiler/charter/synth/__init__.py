@@ -1,0 +1,1 @@
+"""Synthesis at scale: teacher-model training data and eval generation, synchronous or on the providers' batch APIs."""
