@@ -13,6 +13,7 @@ import json
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -20,7 +21,7 @@ import click
 
 from ..diagnostics import CharterError, UnreadableError
 from ..io import write_text_atomic
-from ..providers import ConfigError, RetryPolicy, parse_model_id
+from ..providers import ConfigError, parse_model_id
 from .cache import CacheError, ResponseCache, default_cache_path
 from .calibrate import (
     TRUST_THRESHOLD,
@@ -34,7 +35,7 @@ from .calibrate import (
 from .cases import Plan, PlanError, load_plan
 from .pricing import PriceTable, PriceTableError
 from .results import RESULTS_FILE, RUN_FILE, RUN_FORMAT, SUMMARY_FILE, ResultsFormatError, read_results, read_run_info
-from .runner import Progress, RunAborted, Runner, RunOptions
+from .runner import DEFAULT_RETRY, Progress, RunAborted, Runner, RunOptions
 from .summary import summarize
 
 
@@ -249,7 +250,7 @@ def run(source: Path, models: tuple[str, ...], run_dir: Path, spec_path: Path | 
     options = RunOptions(models=tuple(models), judge=judge, baseline=baseline, concurrency=concurrency, rpm=rpm,
                          tpm=tpm, temperature=temperature, max_tokens=max_tokens, judge_max_tokens=judge_max_tokens,
                          seed=seed, timeout=timeout, base_url=base_url,
-                         retry=RetryPolicy(max_attempts=retries + 1))
+                         retry=replace(DEFAULT_RETRY, max_attempts=retries + 1))
     info = _run_info(plan, options)
     _prepare_run_dir(run_dir, info, overwrite)
     cache = _cache(cache_path, no_cache)
@@ -311,7 +312,7 @@ def calibrate(spec_path: Path, output: Path | None, judge: str, concurrency: int
     plan = _load_plan(spec_path, None, ())
     options = RunOptions(models=(), judge=judge, concurrency=concurrency, rpm=rpm, tpm=tpm,
                          judge_max_tokens=judge_max_tokens, timeout=timeout, base_url=base_url,
-                         retry=RetryPolicy(max_attempts=retries + 1))
+                         retry=replace(DEFAULT_RETRY, max_attempts=retries + 1))
     cache = _cache(cache_path, no_cache)
     try:
         record = asyncio.run(calibrate_judge(plan.spec, options, cache=cache, prices=prices))

@@ -21,7 +21,8 @@ import asyncio
 import json
 import os
 import re
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -57,6 +58,11 @@ from .results import (
 )
 
 VARIANTS = ("character", "baseline")
+# The SDKs' own first backoff (0.5 s), doubling up to 30 s; a Retry-After is honoured up to a minute.
+DEFAULT_RETRY = RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=30.0, max_retry_after=60.0)
+# Cases in progress per call slot: a case waiting out a backoff holds no slot, so with a few cases
+# per slot the slots stay busy while some cases wait.
+CASES_PER_SLOT = 4
 # The judge's retry after an unusable verdict says what was wrong and asks again.
 VERDICT_RETRY = ("Your answer could not be read as the verdict ({problem}). Answer again with only the JSON "
                  "object described in your instructions: clauses, violated, reason, score.")
@@ -76,7 +82,7 @@ class RunOptions:
     seed: int | None = None
     timeout: float = 120.0
     base_url: str | None = None  # for openai-compatible models (openai/anthropic use their *_BASE_URL)
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = DEFAULT_RETRY
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -123,12 +129,22 @@ class Progress:
 
 
 class ResultWriter:
-    """Appends one result per line and fsyncs it, so a finished case survives a kill."""
+    """Appends one result per line, at once, and makes it durable.
+
+    The line is written and flushed to the OS in the event loop, so it survives a killed process
+    the moment ``append`` returns. The fsync that makes it survive an OS crash too runs in a
+    background thread (one fsync covers every line written before it): an fsync takes
+    milliseconds, and blocking the event loop for each of 1,000 cases would stall every call.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._repair_torn_tail(path)
         self._file = open(path, "ab")
+        self._dirty = threading.Event()
+        self._closing = False
+        self._syncer = threading.Thread(target=self._sync_loop, name="charter-results-fsync", daemon=True)
+        self._syncer.start()
 
     @staticmethod
     def _repair_torn_tail(path: Path) -> None:
@@ -145,9 +161,25 @@ class ResultWriter:
     def append(self, result: CaseResult) -> None:
         self._file.write(json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
         self._file.flush()
-        os.fsync(self._file.fileno())
+        self._dirty.set()
+
+    def _sync_loop(self) -> None:
+        while True:
+            self._dirty.wait()
+            if self._closing:
+                return
+            self._dirty.clear()
+            try:
+                os.fsync(self._file.fileno())
+            except (OSError, ValueError):  # closed under us at shutdown; close() syncs itself
+                return
 
     def close(self) -> None:
+        self._closing = True
+        self._dirty.set()
+        self._syncer.join()
+        self._file.flush()
+        os.fsync(self._file.fileno())
         self._file.close()
 
 
@@ -224,8 +256,8 @@ class Runner:
                     self.progress.failed += 1
                 self.progress.changed()
 
-        # Twice as many workers as call slots: while some cases back off, others keep the slots busy.
-        workers = [asyncio.create_task(worker()) for _ in range(min(len(jobs), 2 * self.options.concurrency))]
+        workers = [asyncio.create_task(worker())
+                   for _ in range(min(len(jobs), CASES_PER_SLOT * self.options.concurrency))]
         try:
             done, pending = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
             for task in pending:

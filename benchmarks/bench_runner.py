@@ -1,0 +1,235 @@
+"""The eval runner against the bare SDK, at 200 ms per call, concurrency 64.
+
+    python benchmarks/bench_runner.py [-n 1000] [--concurrency 64] [--latency 0.2] [--repeat 3]
+
+1,000 single-turn cases (generated from the starter spec's probe, each with its own question)
+make 2,000 calls: one model reply and one judge verdict per case. Every measurement runs in its
+own child process (clean CPU time and peak RSS) against a fake server in another process:
+
+- floor:   a plain AsyncOpenAI loop making the same 2,000 calls (same system prompts, same
+           message sizes) with 64 workers: the bare SDK;
+- runner:  ``Runner.run`` (cases, prompts, retries, rate slots, judge parsing, checks, cache
+           writes, fsync'd results) and the summary, with a fresh response cache;
+- faults:  the runner against a server failing 20 % of calls (10 % 429 with Retry-After 1 s,
+           10 % 500), with the runner's default retry policy; every case must complete;
+- cached:  ``charter run`` as a command (interpreter start and imports included) into a new
+           run directory with the runner's warm cache: no API calls.
+
+Each of floor/runner/faults runs ``--repeat`` times, interleaved; medians are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+VERDICT = json.dumps({"clauses": {}, "violated": [], "reason": "Keeps the character throughout.", "score": 8})
+MEASURED = ("floor", "runner", "faults")
+
+
+def start_server(latency: float, faults: bool) -> tuple[subprocess.Popen, str]:
+    command = [sys.executable, "-m", "charter.testing.fakeserver", "--port", "0", "--latency", str(latency),
+               "--reply", VERDICT]
+    if faults:
+        command += ["--fault", "rate_limit=0.1", "--fault", "server_error=0.1", "--retry-after", "1", "--seed", "7"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    if not line.startswith("fake model server listening on "):
+        process.kill()
+        raise SystemExit(f"the fake server did not start: {line!r}")
+    return process, line.rsplit(" ", 1)[1].strip()
+
+
+def write_inputs(folder: Path, n: int) -> tuple[Path, Path]:
+    """The starter spec and ``n`` single-turn cases cloned from its probe, each with its own question."""
+    from charter.run.cases import load_plan
+    from charter.scaffold import starter_spec
+    from charter.spec.schema import schema_path
+    from charter.targets.evals import cases_to_jsonl
+
+    spec = folder / "bench.yaml"
+    spec.write_text(starter_spec("bench", str(spec), schema_path()), encoding="utf-8")
+    template = next(c for c in load_plan(spec).cases if c["kind"] == "probe")
+    cases = []
+    for i in range(n):
+        case = json.loads(json.dumps(template))
+        case["id"] = f"bench/probe/q-{i}"
+        case["turns"] = [{"role": "user", "content": f"Question {i}: {template['turns'][0]['content']}"}]
+        cases.append(case)
+    evals = folder / "evals.jsonl"
+    evals.write_text(cases_to_jsonl(cases), encoding="utf-8")
+    return spec, evals
+
+
+def _environment(url: str, cache_home: Path) -> None:
+    os.environ.update({"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": url + "/v1", "XDG_CACHE_HOME": str(cache_home)})
+
+
+async def floor(url: str, spec: Path, evals: Path, concurrency: int) -> dict:
+    """The bare SDK: the same calls (model then judge per case) from a plain worker loop."""
+    import openai
+
+    from charter.run.cases import load_plan
+    from charter.targets.monitor import judge_messages
+
+    plan = load_plan(evals, spec)
+    system = plan.prompt(None).text()
+    monitor = plan.monitor(None)
+    client = openai.AsyncOpenAI(api_key="bench", base_url=url + "/v1", max_retries=0, timeout=60)
+    queue = list(plan.cases)
+    calls = 0
+    started_cpu, started = time.process_time(), time.perf_counter()
+
+    async def worker() -> None:
+        nonlocal calls
+        while queue:
+            case = queue.pop()
+            messages = [{"role": "system", "content": system}, *case["turns"]]
+            reply = await client.chat.completions.create(model="bench-model", messages=messages,
+                                                         max_completion_tokens=1024)
+            judged = judge_messages(monitor, case["turns"], reply.choices[0].message.content)
+            verdict = await client.chat.completions.create(model="bench-judge", messages=judged,
+                                                           max_completion_tokens=1024)
+            assert json.loads(verdict.choices[0].message.content)["score"] == 8
+            calls += 2
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    await client.close()
+    return {"wall_s": wall, "cpu_s": cpu, "calls": calls, "retries": 0, "cases": len(plan.cases)}
+
+
+async def runner(url: str, spec: Path, evals: Path, concurrency: int, work: Path) -> dict:
+    from charter.run.cache import ResponseCache
+    from charter.run.cases import load_plan
+    from charter.run.pricing import PriceTable
+    from charter.run.results import read_results
+    from charter.run.runner import Progress, Runner, RunOptions
+    from charter.run.summary import summarize
+    import charter.providers.openai  # noqa: F401  (imported before the clock starts, as the floor imports openai)
+
+    plan = load_plan(evals, spec)
+    run_dir = work / "run"
+    cache = ResponseCache(work / "cache" / "responses.sqlite3")
+    progress = Progress()
+    options = RunOptions(models=("openai:bench-model",), judge="openai:bench-judge", concurrency=concurrency)
+    started_cpu, started = time.process_time(), time.perf_counter()
+    await Runner(plan, options, run_dir, cache=cache, progress=progress).run()
+    results = read_results(run_dir)
+    summary = summarize(results, spec_id=plan.spec.id, digest=plan.digest(), cases=len(plan.cases),
+                        models=options.models, judge=options.judge, prices=PriceTable())
+    wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    cache.close()
+    ok = sum(1 for r in results if r["status"] == "ok" and r["passed"])
+    assert summary["models"]["openai:bench-model"]["counts"]["passed"] == ok
+    return {"wall_s": wall, "cpu_s": cpu, "calls": progress.calls, "retries": progress.retries, "cases": ok}
+
+
+def child(args) -> None:
+    work = Path(args.work)
+    spec, evals = work / "bench.yaml", work / "evals.jsonl"
+    _environment(args.url, work / "xdg")
+    if args.variant == "floor":
+        measured = asyncio.run(floor(args.url, spec, evals, args.concurrency))
+    else:
+        target = Path(tempfile.mkdtemp(dir=work, prefix=args.variant + "-"))
+        measured = asyncio.run(runner(args.url, spec, evals, args.concurrency, target))
+        measured["dir"] = str(target)
+    measured["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(measured))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--variant", choices=MEASURED, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--work", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.variant:
+        child(args)
+        return
+
+    with tempfile.TemporaryDirectory(prefix="bench-runner-") as folder:
+        work = Path(folder)
+        spec, evals = write_inputs(work, args.n)
+        calls = 2 * args.n
+        ideal = -(-calls // args.concurrency) * args.latency
+        print(f"{args.n} single-turn cases with grading = {calls} calls, concurrency {args.concurrency}, "
+              f"{args.latency * 1000:.0f} ms per call; latency-bound ideal {ideal:.2f} s")
+        servers = {False: start_server(args.latency, faults=False), True: start_server(args.latency, faults=True)}
+        runs: dict[str, list[dict]] = {variant: [] for variant in MEASURED}
+        try:
+            for _ in range(args.repeat):
+                for variant in MEASURED:
+                    url = servers[variant == "faults"][1]
+                    done = subprocess.run([sys.executable, __file__, "--variant", variant, "--url", url,
+                                           "--work", str(work), "--concurrency", str(args.concurrency)],
+                                          capture_output=True, text=True)
+                    if done.returncode:
+                        raise SystemExit(f"{variant} failed:\n{done.stderr}")
+                    runs[variant].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            cached = cached_rerun(work, spec, evals, servers[False][1], runs["runner"][-1]["dir"], args.n)
+        finally:
+            for process, _ in servers.values():
+                process.terminate()
+                process.wait(timeout=10)
+
+    medians = {}
+    for variant in MEASURED:
+        measured = runs[variant]
+        medians[variant] = m = {key: statistics.median(r[key] for r in measured)
+                                for key in ("wall_s", "cpu_s", "calls", "retries", "cases")}
+        m["peak_rss_mb"] = max(r["peak_rss_mb"] for r in measured)
+        walls = ", ".join(f"{r['wall_s']:.2f}" for r in measured)
+        print(f"  {variant:7} wall {m['wall_s']:6.2f} s ({m['wall_s'] / ideal:4.2f}x ideal; runs {walls})  "
+              f"cpu {m['cpu_s']:5.2f} s ({1000 * m['cpu_s'] / m['calls']:.2f} ms/call)  "
+              f"peak RSS {m['peak_rss_mb']:6.1f} MB  calls {m['calls']:g}  retries {m['retries']:g}  "
+              f"cases ok {m['cases']:g}/{args.n}")
+    floor_, runner_, faults_ = medians["floor"], medians["runner"], medians["faults"]
+    print(f"  runner / floor: wall {runner_['wall_s'] / floor_['wall_s']:.2f}x (goal <= 1.25x), "
+          f"cpu {runner_['cpu_s'] / floor_['cpu_s']:.2f}x (goal <= 1.5x)")
+    print(f"  faults / runner: wall {faults_['wall_s'] / runner_['wall_s']:.2f}x (goal <= 1.5x), "
+          f"every case completed: {faults_['cases'] == args.n and runner_['cases'] == args.n}")
+    print(f"  cached re-run ({cached['calls']} API calls): `charter run` command {cached['command_s']:.2f} s "
+          f"wall (goal < 2 s), peak RSS {cached['peak_rss_mb']:.1f} MB")
+    peak = max(m["peak_rss_mb"] for m in medians.values())
+    print(f"  peak memory {max(peak, cached['peak_rss_mb']):.1f} MB (goal < 200 MB)")
+
+
+def cached_rerun(work: Path, spec: Path, evals: Path, url: str, warm: str, n: int) -> dict:
+    """`charter run` into a new directory with the warm cache of a runner measurement."""
+    environment = {**os.environ, "OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": url + "/v1"}
+    command = [sys.executable, "-c",
+               "import resource, sys, runpy; sys.argv = ['charter'] + sys.argv[1:]\n"
+               "try:\n    runpy.run_module('charter', run_name='__main__')\n"
+               "finally:\n    print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)",
+               "run", str(evals), "--spec", str(spec), "-m", "openai:bench-model", "--judge", "openai:bench-judge",
+               "--concurrency", "64", "-o", str(work / "cached-run"), "--cache",
+               str(Path(warm) / "cache" / "responses.sqlite3"), "-q"]
+    started = time.perf_counter()
+    done = subprocess.run(command, env=environment, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode:
+        raise SystemExit(f"cached re-run failed:\n{done.stderr}")
+    calls = int(done.stdout.split(" API calls this time")[0].rsplit("(", 1)[1])
+    peak = int(done.stderr.rsplit("PEAK ", 1)[1].split()[0]) / 1024
+    lines = (work / "cached-run" / "results.jsonl").read_text().count("\n")
+    assert lines == n, f"cached re-run wrote {lines} results"
+    return {"command_s": elapsed, "calls": calls, "peak_rss_mb": peak}
+
+
+if __name__ == "__main__":
+    main()
