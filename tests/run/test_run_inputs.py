@@ -190,3 +190,32 @@ def test_calibrate_bad_input(spec_file, env, server):
                                    "  - {id: honesty, description: I say what I believe is true.}\n")
     _one_line_error(charter("calibrate", "mini.yaml", "--judge", "openai:judge"))
     assert server.calls() == 0
+
+
+def test_rpm_limits_each_model(spec_file, server, env):
+    import time
+
+    started = time.monotonic()
+    result = charter("run", spec_file, *RUN, "-o", "out", "--case", "probe", "--rpm", "60")
+    assert result.exit_code == 0, result.stderr
+    # Two calls per model at one per second: the second waits about a second.
+    assert time.monotonic() - started >= 0.9
+
+
+def test_progress_line_only_on_a_terminal():
+    import io
+
+    from charter.run.command import ProgressLine
+    from charter.run.runner import Progress
+
+    stream = io.StringIO()
+    line = ProgressLine(stream, enabled=True)
+    line(Progress(total=10, done=4, failed=1, calls=8))
+    line.finish()
+    text = stream.getvalue()
+    assert text.startswith("\r") and "4/10 cases, 1 failed" in text and "left" in text and text.endswith("\n")
+    quiet = io.StringIO()
+    silent = ProgressLine(quiet, enabled=False)
+    silent(Progress(total=10, done=4))
+    silent.finish()
+    assert quiet.getvalue() == ""

@@ -63,6 +63,8 @@ DEFAULT_RETRY = RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=30.0, max_
 # Cases in progress per call slot: a case waiting out a backoff holds no slot, so with a few cases
 # per slot the slots stay busy while some cases wait.
 CASES_PER_SLOT = 4
+# Fed back in place of an empty reply: the APIs refuse empty assistant turns.
+EMPTY_REPLY = "(no reply)"
 # The judge's retry after an unusable verdict says what was wrong and asks again.
 VERDICT_RETRY = ("Your answer could not be read as the verdict ({problem}). Answer again with only the JSON "
                  "object described in your instructions: clauses, violated, reason, score.")
@@ -368,7 +370,7 @@ class Runner:
                         continue
                     response = await self.call(model_id, self._request(system, history), usage["model"])
                     before = list(history)
-                    history.append({"role": "assistant", "content": response.text or " "})
+                    history.append({"role": "assistant", "content": response.text or EMPTY_REPLY})
                     transcript.append(TranscriptTurn(role="assistant", content=response.text, generated=True,
                                                      instance=None))
                     reply_of_turn[index] = len(grading)
@@ -411,7 +413,7 @@ class Runner:
             speaker, listener = ("A", "B") if n % 2 == 0 else ("B", "A")
             before = list(seen[speaker])
             response = await self.call(model_id, self._request(system, before), usage["model"])
-            text = response.text or " "
+            text = response.text or EMPTY_REPLY
             seen[speaker].append({"role": "assistant", "content": text})
             seen[listener].append({"role": "user", "content": text})
             transcript.append(TranscriptTurn(role="assistant", content=response.text, generated=True,
