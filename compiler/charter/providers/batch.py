@@ -21,15 +21,23 @@ from __future__ import annotations
 import abc
 import asyncio
 import json
+import random
 import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Iterable, Literal, Sequence
+from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Iterable, Literal, Sequence, TypeVar
 
 from charter.io import write_text_atomic
 from charter.providers.base import ModelId, Provider, Request, Response, parse_model_id
-from charter.providers.errors import ConfigError, ProviderError, RetryableError
+from charter.providers.errors import (
+    BadRequest,
+    ConfigError,
+    FatalError,
+    MalformedResponse,
+    ProviderError,
+    RetryableError,
+)
 from charter.providers.retry import RetryPolicy, with_retries
 
 BatchState = Literal["validating", "in_progress", "finalizing", "cancelling", "ended", "failed", "expired",
@@ -41,6 +49,8 @@ CUSTOM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 HANDLES_VERSION = 1
 
+T = TypeVar("T")
+
 
 class BatchItemExpired(RetryableError):
     """The batch ran out of its 24 hours before this item was answered; submitting it again may work."""
@@ -48,6 +58,14 @@ class BatchItemExpired(RetryableError):
 
 class BatchItemCancelled(ProviderError):
     """The batch was cancelled before this item was answered."""
+
+
+class BatchNotFinished(RetryableError):
+    """Results were asked for before the batch was done."""
+
+
+class BatchNotFound(FatalError):
+    """HTTP 404 from a batch endpoint: no such batch or file (another account, another base URL, or deleted)."""
 
 
 @dataclass(frozen=True)
@@ -212,9 +230,74 @@ class BatchClient(abc.ABC):
     async def _call(self, call: Callable[[], Awaitable[Any]]) -> Any:
         return (await with_retries(call, self.retry)).value
 
+    async def _resumable(self, open_stream: Callable[[], AsyncIterator[T]], key: Callable[[T], str],
+                         seen: set[str]) -> AsyncIterator[T]:
+        """Streams entries not yet in ``seen`` (adding their keys); when the stream breaks with a
+        RetryableError it is opened again under the retry policy and what was already seen is skipped,
+        so a dropped download neither loses nor repeats a result."""
+        failures = 0
+        while True:
+            try:
+                async for entry in open_stream():
+                    entry_key = key(entry)
+                    if entry_key in seen:
+                        continue
+                    seen.add(entry_key)
+                    yield entry
+                return
+            except RetryableError as error:
+                failures += 1
+                error.attempts = failures
+                if failures >= self.retry.max_attempts:
+                    raise
+                await asyncio.sleep(self.retry.delay(failures, error, random.random()))
+
     def _check_handle(self, handle: BatchHandle) -> None:
         if handle.provider != self.kind or handle.model != str(self.model_id):
             raise ConfigError(f"batch {handle.batch_id} belongs to {handle.model}, not {self.model_id}")
+
+
+def check_items(items: Sequence[BatchItem]) -> None:
+    """ValueError for an empty batch, a malformed custom id, or a custom id used twice."""
+    if not items:
+        raise ValueError("a batch needs at least one item")
+    seen: set[str] = set()
+    for item in items:
+        if not isinstance(item.custom_id, str) or not CUSTOM_ID.match(item.custom_id):
+            raise ValueError(f"invalid custom_id {item.custom_id!r}: use 1-64 letters, digits, '_' or '-'")
+        if item.custom_id in seen:
+            raise ValueError(f"custom_id {item.custom_id!r} is used twice")
+        seen.add(item.custom_id)
+
+
+def split_items(items: Sequence[Any], sizes: Sequence[int], max_requests: int, max_bytes: int) -> list[range]:
+    """Consecutive index ranges with at most ``max_requests`` items and ``max_bytes`` bytes each
+    (``sizes`` are the items' encoded sizes); ValueError for an item larger than ``max_bytes`` alone."""
+    chunks: list[range] = []
+    start, used = 0, 0
+    for index, size in enumerate(sizes):
+        if size > max_bytes:
+            raise ValueError(f"item {getattr(items[index], 'custom_id', index)!r} is {size} bytes, "
+                             f"over the batch limit of {max_bytes}")
+        if index > start and (index - start >= max_requests or used + size > max_bytes):
+            chunks.append(range(start, index))
+            start, used = index, 0
+        used += size
+    if len(sizes) > start:
+        chunks.append(range(start, len(sizes)))
+    return chunks
+
+
+def missing_result_error(model_id: ModelId, handle: BatchHandle, status: BatchStatus) -> ProviderError:
+    """The error for an item the finished batch returned nothing for, by why the batch ended."""
+    who = str(model_id)
+    if status.state == "expired":
+        return BatchItemExpired(f"{who}: batch {handle.batch_id} expired before this item ran", model=who)
+    if status.state == "cancelled":
+        return BatchItemCancelled(f"{who}: batch {handle.batch_id} was cancelled before this item ran", model=who)
+    if status.state == "failed":
+        return BadRequest(f"{who}: batch {handle.batch_id} failed: {status.message}", model=who)
+    return MalformedResponse(f"{who}: batch {handle.batch_id} ended without a result for this item", model=who)
 
 
 def get_batch_client(model: str | ModelId, *, base_url: str | None = None, timeout: float = 120.0,
