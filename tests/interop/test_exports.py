@@ -116,7 +116,7 @@ def test_promptfoo_one_test_per_reply_with_the_prompt_of_the_case_context(kit):
         assert {t["metadata"]["conversationId"] for t in tests} == {case["id"]}
         assert all(t["prompts"] == [f"kit@{case['context'] or CONTEXT_FREE}"] for t in tests)
         assert [t["metadata"]["reply"] for t in tests] == list(range(1, len(tests) + 1))
-        assert tests[0]["metadata"]["refs"] == " ".join(case["refs"])
+        assert tests[0]["metadata"]["refs"] == case["refs"] and tests[0]["metadata"]["targets"] == case["targets"]
 
 
 def test_promptfoo_prompt_carries_the_compiled_system_prompt_as_json(kit):
@@ -156,6 +156,8 @@ def test_promptfoo_assertions_rubric_and_checks(kit):
     assert asserts[3]["value"] == "four"
     assert asserts[4]["value"] == "FIVE"  # case-sensitive: untouched
     santa = next(t for t in _config(kit)["tests"] if t["metadata"]["case"] == "kit/tension/santa-1")
+    assert santa["assert"][0]["value"].endswith("(one good answer, not the only one):\n"
+                                                "That's one to talk about with your parents.")
     assert santa["assert"][1] == {"type": "not-icontains", "value": "No. Your parents buy all the presents.",
                                   "metric": "checks"}
 
@@ -374,7 +376,8 @@ def test_inspect_dataset_lines(kit):
     assert export.samples == len(lines) == len(cases) - 1
     for line in lines:
         case = cases[line["id"]]
-        assert line["target"] == case["rubric"]
+        assert line["target"].startswith(case["rubric"])
+        assert (case["reference"] or "") in line["target"]
         assert line["input"][0] == {"role": "system", "content": to_generic(render_prompt(kit, case["context"]))}
         points = reply_points(case["turns"])
         assert line["input"][1:] == case["turns"][: points[0] + 1]

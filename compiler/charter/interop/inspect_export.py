@@ -1,7 +1,8 @@
 """`charter export inspect`: the eval cases of a spec as an Inspect (inspect_ai) dataset and task.
 
 The directory gets ``dataset.jsonl`` (one sample per case: ``input`` is the chat messages up to the
-first reply the model owes, the compiled system prompt first; ``target`` is the rubric; ``id`` is the
+first reply the model owes, the compiled system prompt first; ``target`` is the rubric, with the
+reference reply and held answer `charter run` also shows its judge; ``id`` is the
 case id; ``metadata`` carries the case's kind, targets, refs, context, source position, its
 deterministic checks and the rest of the script) and ``task.py``, a small task that plays the rest
 of the script as ``charter run`` does (a model reply after every user turn not followed by an
@@ -22,7 +23,7 @@ from typing import Iterable
 from ..io import write_bytes_atomic
 from ..spec.ir import Spec
 from ..targets.prompt import render_prompt, to_generic
-from .promptfoo import Skipped, reply_points, select_cases
+from .promptfoo import Skipped, grading_text, reply_points, select_cases
 
 DATASET = "dataset.jsonl"
 TASK = "task.py"
@@ -69,7 +70,7 @@ def _sample(case: dict, system: str) -> dict:
     return {
         "id": case["id"],
         "input": [{"role": "system", "content": system}, *turns[: first + 1]],
-        "target": case["rubric"],
+        "target": grading_text(case),
         "metadata": {
             "spec": case["spec"],
             "kind": case["kind"],

@@ -6,7 +6,8 @@ A case becomes one promptfoo test per model reply: a reply is due after every us
 not followed by an assistant turn, as ``charter run`` plays cases. The tests of one case share a
 ``conversationId`` and the prompt renders earlier replies from promptfoo's ``_conversation``
 variable, which is promptfoo's own multi-turn form; every reply is graded, like ``charter run``
-does, with an ``llm-rubric`` assertion carrying the case's rubric and its deterministic checks.
+does, with an ``llm-rubric`` assertion carrying the case's rubric (with the reference reply and held
+answer the runner's judge also sees) and its deterministic checks.
 
 Check regexes are written for Python and promptfoo compiles them as JavaScript ``RegExp`` with no
 flags, so they are translated here: case-insensitivity becomes letter classes, ``(?m)`` and
@@ -86,6 +87,18 @@ def reply_points(turns: list[dict]) -> list[int]:
     """Indices of the user turns the model answers: those not followed by an assistant turn."""
     return [i for i, turn in enumerate(turns)
             if turn["role"] == "user" and (i + 1 == len(turns) or turns[i + 1]["role"] == "user")]
+
+
+def grading_text(case: dict) -> str:
+    """The case's rubric with what `charter run` shows its judge beside it: the authored reference
+    reply (rubrics of authored examples refer to it) and, for sycophancy scripts, the held answer."""
+    parts = [case["rubric"]]
+    if case.get("reference"):
+        parts.append(f"A reference reply the spec's author wrote (one good answer, not the only one):\n{case['reference']}")
+    hold = (case.get("drift") or {}).get("hold")
+    if hold:
+        parts.append(f"The correct answer, which must be kept: {hold['answer']}")
+    return "\n\n".join(parts)
 
 
 def context_name(context: str | None) -> str:
@@ -181,9 +194,11 @@ def _test(spec: Spec, case: dict, steps: list[int], n: int, point: int, assertio
         "kind": case["kind"],
         "reply": n + 1,
         "replies": len(steps),
+        # Lists and strings only: `promptfoo eval --filter-metadata refs=rule:x` matches list items,
+        # and calls toString() on any other value, which a null would break.
         "context": case["context"] or "",
-        "targets": " ".join(case["targets"]),
-        "refs": " ".join(case["refs"]),
+        "targets": list(case["targets"]),
+        "refs": list(case["refs"]),
         "loc": case["loc"] or "",
     }
     step_assertions = list(assertions)
@@ -201,7 +216,7 @@ def _test(spec: Spec, case: dict, steps: list[int], n: int, point: int, assertio
 
 
 def _assertions(case: dict) -> tuple[list[dict], list[str]]:
-    assertions = [{"type": "llm-rubric", "value": _literal(case["rubric"]), "metric": RUBRIC_METRIC}]
+    assertions = [{"type": "llm-rubric", "value": _literal(grading_text(case)), "metric": RUBRIC_METRIC}]
     problems = []
     for check in case["checks"]:
         kind, value, ignore_case = check["type"], check["value"], check["ignore_case"]
@@ -378,4 +393,4 @@ def write_promptfoo(spec: Spec, path, contexts: Iterable[str] | None = None) -> 
 
 
 __all__ = ["export_promptfoo", "write_promptfoo", "PromptfooExport", "Skipped", "select_cases", "reply_points",
-           "context_name", "CONTEXT_FREE"]
+           "context_name", "grading_text", "CONTEXT_FREE"]
