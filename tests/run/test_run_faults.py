@@ -128,3 +128,21 @@ def test_a_missing_key_stops_before_any_call(spec_file, server, env, monkeypatch
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     result = charter("run", spec_file, "-m", "anthropic:claude", "--judge", "openai:judge", "-o", "out")
     assert result.exit_code == 2 and "set ANTHROPIC_API_KEY" in result.stderr and server.calls() == 0
+
+
+def test_resuming_retries_failed_cases_only(spec_file, env, monkeypatch):
+    flaky = ModelScript(faults={"server_error": 1.0})
+    with FakeServer({"tutor": flaky, "judge": ModelScript(reply=scoring_judge)}) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+        args = ("run", spec_file, "-m", "openai:tutor", "--judge", "openai:judge", "-o", "out", "--retries", "0",
+                "--case", "probe", "--case", "rule")
+        assert charter(*args).exit_code == 1
+        server.models["tutor"] = ModelScript()
+        server.reset()
+        assert charter(*args).exit_code == 0
+        judged = server.calls("judge")
+        assert server.calls("tutor") > 0
+        server.reset()
+        assert charter(*args).exit_code == 0 and server.calls() == 0
+    results = read_results(env / "out")
+    assert all(r["status"] == "ok" and not r["errors"] for r in results) and judged > 0

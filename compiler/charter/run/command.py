@@ -90,7 +90,7 @@ def _shared_options(function):
         click.option("--rpm", type=click.FloatRange(min=0, min_open=True), help="Requests per minute, per model."),
         click.option("--tpm", type=click.FloatRange(min=0, min_open=True),
                      help="Tokens per minute, per model (estimated before each call)."),
-        click.option("--judge-max-tokens", type=click.IntRange(min=1), default=1024, show_default=True),
+        click.option("--judge-max-tokens", type=click.IntRange(min=1), default=2048, show_default=True),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=120.0, show_default=True,
                      help="Seconds before a call counts as timed out (and is retried)."),
         click.option("--retries", type=click.IntRange(0, 50), default=5, show_default=True,

@@ -22,8 +22,9 @@ If a line for the same (case_id, model, variant) appears twice, the last one win
 ``drift_risk``  The drift risk for ``drift`` cases, "self-talk" for the self-talk case, else null.
 ``status``      "ok": every reply was generated (grading errors are possible, see ``grades``);
                 "error": a model call failed for good after retries; the transcript holds what
-                was generated before it and ``errors`` says why. Errored cases are retried when
-                the run is started again.
+                was generated before it and ``errors`` says why. Cases with any error (model
+                or grading) run again when the run is started again; their new line supersedes
+                the old one.
 ``transcript``  The conversation as it happened, a list of ``{"role", "content", "generated",
                 "instance"}``: role "user" or "assistant"; ``generated`` true for replies the model
                 wrote (false for scripted turns); ``instance`` "A"/"B" for self-talk (the speaker,

@@ -80,7 +80,7 @@ class RunOptions:
     tpm: float | None = None
     temperature: float | None = None
     max_tokens: int = 1024
-    judge_max_tokens: int = 1024
+    judge_max_tokens: int = 2048  # a verdict maps every clause; large specs need room
     seed: int | None = None
     timeout: float = 120.0
     base_url: str | None = None  # for openai-compatible models (openai/anthropic use their *_BASE_URL)
@@ -186,10 +186,13 @@ class ResultWriter:
 
 
 def finished_jobs(run_dir: Path) -> set[tuple[str, str, str]]:
-    """(case_id, model, variant) of every case already done without a model error."""
+    """(case_id, model, variant) of every case already done without errors. A case with a failed
+    call or grade runs again on resume: what succeeded before comes back from the response cache,
+    so only the failed calls are made again."""
     done: dict[tuple[str, str, str], bool] = {}
     for record in iter_result_lines(run_dir / RESULTS_FILE):
-        done[(record["case_id"], record["model"], record["variant"])] = record["status"] == "ok"
+        done[(record["case_id"], record["model"], record["variant"])] = \
+            record["status"] == "ok" and not record["errors"]
     return {key for key, ok in done.items() if ok}
 
 
