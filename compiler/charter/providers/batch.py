@@ -194,6 +194,10 @@ class BatchClient(abc.ABC):
         return self.provider.cache_key(item.request if isinstance(item, BatchItem) else item)
 
     @abc.abstractmethod
+    def encoded_size(self, item: BatchItem) -> int:
+        """Bytes ``item`` takes in a batch, as counted against ``max_bytes``."""
+
+    @abc.abstractmethod
     async def submit(self, items: Sequence[BatchItem], *,
                      on_submitted: Callable[[BatchHandle], object] | None = None) -> list[BatchHandle]:
         """Submits ``items`` as one or more batches (split in order over ``max_requests`` / ``max_bytes``).
@@ -270,18 +274,20 @@ def check_items(items: Sequence[BatchItem]) -> None:
         seen.add(item.custom_id)
 
 
-def split_items(items: Sequence[Any], sizes: Sequence[int], max_requests: int, max_bytes: int) -> list[range]:
+def split_items(items: Sequence[Any], sizes: Sequence[int], max_requests: int, max_bytes: int, *,
+                overhead: int = 0) -> list[range]:
     """Consecutive index ranges with at most ``max_requests`` items and ``max_bytes`` bytes each
-    (``sizes`` are the items' encoded sizes); ValueError for an item larger than ``max_bytes`` alone."""
+    (``sizes`` are the items' encoded sizes, ``overhead`` what a batch costs around them); ValueError
+    for an item that does not fit in a batch on its own."""
     chunks: list[range] = []
-    start, used = 0, 0
+    start, used = 0, overhead
     for index, size in enumerate(sizes):
-        if size > max_bytes:
+        if overhead + size > max_bytes:
             raise ValueError(f"item {getattr(items[index], 'custom_id', index)!r} is {size} bytes, "
                              f"over the batch limit of {max_bytes}")
         if index > start and (index - start >= max_requests or used + size > max_bytes):
             chunks.append(range(start, index))
-            start, used = index, 0
+            start, used = index, overhead
         used += size
     if len(sizes) > start:
         chunks.append(range(start, len(sizes)))

@@ -59,14 +59,17 @@ class AnthropicBatchClient(BatchClient):
         """The request entry for ``item``: its params are the synchronous body, cache_control kept."""
         return {"custom_id": item.custom_id, "params": self.provider.payload(item.request)}
 
+    def encoded_size(self, item: BatchItem) -> int:
+        # The entry's JSON plus the comma that separates it from the next.
+        return len(json.dumps(self.entry(item), ensure_ascii=False, separators=(",", ":")).encode("utf-8")) + 1
+
     async def submit(self, items: Sequence[BatchItem], *,
                      on_submitted: Callable[[BatchHandle], object] | None = None) -> list[BatchHandle]:
         check_items(items)
         entries = [self.entry(item) for item in items]
-        # Each entry costs its JSON plus a separating comma.
-        sizes = [len(json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode("utf-8")) + 1 for e in entries]
+        sizes = [self.encoded_size(item) for item in items]
         handles = []
-        for chunk in split_items(items, sizes, self.max_requests, max(1, self.max_bytes - _ENVELOPE_BYTES)):
+        for chunk in split_items(items, sizes, self.max_requests, self.max_bytes, overhead=_ENVELOPE_BYTES):
             requests = [entries[index] for index in chunk]
             batch = await self._call(lambda: self._api("creating the message batch",
                                                        self._client.messages.batches.create(requests=requests)))

@@ -58,6 +58,9 @@ class OpenAIBatchClient(BatchClient):
         document = {"custom_id": item.custom_id, "method": "POST", "url": ENDPOINT, "body": body}
         return (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
+    def encoded_size(self, item: BatchItem) -> int:
+        return len(self.line(item))
+
     async def submit(self, items: Sequence[BatchItem], *,
                      on_submitted: Callable[[BatchHandle], object] | None = None) -> list[BatchHandle]:
         check_items(items)
