@@ -277,3 +277,23 @@ def test_cli_diff_bad_input(specs, tmp_path):
 
     assert runner.invoke(main, ["diff", old, old, "--format", "html"]).exit_code == 2
     assert runner.invoke(main, ["diff", old]).exit_code == 2
+
+
+def test_renamed_spec_matches_cases_and_rows_by_the_rest_of_their_id(specs):
+    result = diff_specs(*specs(("id: kit\n", "id: kat\n"), ("text: Use simple words.", "text: Use short words.")))
+    assert not result.cases["added"] and not result.cases["removed"]
+    assert result.cases["changed"] == ["kat/rule/gentle-1", "kat/rule/gentle-2"]
+    assert not any(result.rows.values())
+    removed = diff_specs(*specs(("id: kit\n", "id: kat\n"), ("traits:\n  - {id: curiosity, description: "
+                                                             "I ask what people think before I explain.}\n", "")))
+    assert [a.id for a in _change(removed, "trait:curiosity").cases] == ["kit/trait/curiosity-1"]
+
+
+def test_markdown_fits_a_pull_request_comment():
+    result = diff_specs(load(REPO / "characters" / "assistant.yaml"), load(REPO / "characters" / "tutor.yaml"))
+    full = render(result, "text")
+    md = render(result, "md")
+    assert len(full) > 65_536 > len(md)
+    assert md.rstrip().endswith("for the whole diff.*")
+    assert md.count("<details>") == md.count("</details>")
+    assert md.count("```") % 2 == 0

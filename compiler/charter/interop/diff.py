@@ -29,6 +29,10 @@ from ..targets.data import training_rows
 from ..targets.evals import compile_cases, source_loc
 
 FORMATS = ("text", "json", "md")
+# GitHub rejects comments over 65,536 characters; the Markdown diff stops at a section boundary
+# before this, and lists at most this many cases or rows per clause.
+MARKDOWN_LIMIT = 60_000
+MARKDOWN_LIST_LIMIT = 40
 
 
 @dataclass(frozen=True)
@@ -118,27 +122,31 @@ def diff_specs(old: Spec, new: Spec) -> SpecDiff:
                 changes.append(ClauseChange(ref, "changed", fields, _is_hard(before) or _is_hard(after),
                                             _loc(new, after)))
 
-    old_cases = {c["id"]: c for c in compile_cases(old)}
+    # Cases and rows are matched by id under the new spec's id, so renaming the spec moves nothing;
+    # removed ones are shown under the id they had.
+    old_cases = _rekeyed({c["id"]: c for c in compile_cases(old)}, old.id, new.id)
     new_cases = {c["id"]: c for c in compile_cases(new)}
     case_status = _statuses(old_cases, new_cases, _case_content)
-    old_rows = _rows(old)
+    old_rows = _rekeyed(_rows(old), old.id, new.id)
     new_rows = _rows(new)
     row_status = _statuses(old_rows, new_rows, _row_content)
+
+    def affected(key: str, status: str) -> Affected:
+        return Affected(old.id + key[len(new.id):] if status == "removed" else key, status)
 
     attributed_cases: set[str] = set()
     attributed_rows: set[str] = set()
     for change in changes:
-        change.cases = _citing(old_cases, new_cases, case_status, lambda c, ref=change.ref: ref in c["refs"])
-        change.rows = _citing(old_rows, new_rows, row_status, lambda r, ref=change.ref: ref in r["refs"])
-        attributed_cases.update(a.id for a in change.cases)
-        attributed_rows.update(a.id for a in change.rows)
+        change.cases = _citing(old_cases, new_cases, case_status, affected, lambda c, ref=change.ref: ref in c["refs"])
+        change.rows = _citing(old_rows, new_rows, row_status, affected, lambda r, ref=change.ref: ref in r["refs"])
     authored = _authored_changes(old, new)
     for change in authored:
         kind, ident = change.ref.split(":", 1)
-        change.cases = _citing(old_cases, new_cases, case_status,
+        change.cases = _citing(old_cases, new_cases, case_status, affected,
                                lambda c, kind=kind, ident=ident: c["kind"] == kind and c["id"].endswith(f"/{kind}/{ident}"))
-        change.rows = _citing(old_rows, new_rows, row_status,
+        change.rows = _citing(old_rows, new_rows, row_status, affected,
                               lambda r, kind=kind, ident=ident: r["source"] == kind and r["example"] == ident)
+    for change in [*changes, *authored]:
         attributed_cases.update(a.id for a in change.cases)
         attributed_rows.update(a.id for a in change.rows)
 
@@ -148,11 +156,12 @@ def diff_specs(old: Spec, new: Spec) -> SpecDiff:
         old=_header(old), new=_header(new), clauses=changes, authored=authored,
         value_order={"old": old_order, "new": new_order, "changed": old_order != new_order},
         other=_other_changes(old, new),
-        cases=_grouped(case_status), rows=_grouped(row_status),
-        unattributed_cases=[Affected(i, s) for i, s in sorted(case_status.items())
-                            if s != "same" and i not in attributed_cases],
-        unattributed_rows=[Affected(i, s) for i, s in sorted(row_status.items())
-                           if s != "same" and i not in attributed_rows],
+        cases=_grouped([affected(k, s) for k, s in case_status.items()]),
+        rows=_grouped([affected(k, s) for k, s in row_status.items()]),
+        unattributed_cases=sorted((a for a in (affected(k, s) for k, s in case_status.items())
+                                   if a.status != "same" and a.id not in attributed_cases), key=lambda a: a.id),
+        unattributed_rows=sorted((a for a in (affected(k, s) for k, s in row_status.items())
+                                  if a.status != "same" and a.id not in attributed_rows), key=lambda a: a.id),
     )
 
 
@@ -282,7 +291,7 @@ def _rows(spec: Spec) -> dict[str, dict]:
 
 
 def _case_content(case: dict) -> dict:
-    return {k: v for k, v in case.items() if k != "loc"}
+    return {k: v for k, v in case.items() if k not in ("loc", "id", "spec")}
 
 
 def _row_content(row: dict) -> dict:
@@ -301,13 +310,19 @@ def _statuses(old: dict[str, dict], new: dict[str, dict], content) -> dict[str, 
     return status
 
 
-def _grouped(status: dict[str, str]) -> dict[str, list[str]]:
-    return {kind: sorted(i for i, s in status.items() if s == kind) for kind in ("added", "removed", "changed")}
+def _rekeyed(items: dict[str, dict], old_id: str, new_id: str) -> dict[str, dict]:
+    if old_id == new_id:
+        return items
+    return {new_id + key[len(old_id):]: item for key, item in items.items()}
 
 
-def _citing(old: dict[str, dict], new: dict[str, dict], status: dict[str, str], cites) -> list[Affected]:
-    ids = {i for i, item in old.items() if cites(item)} | {i for i, item in new.items() if cites(item)}
-    return [Affected(i, status[i]) for i in sorted(ids)]
+def _grouped(items: list[Affected]) -> dict[str, list[str]]:
+    return {kind: sorted(a.id for a in items if a.status == kind) for kind in ("added", "removed", "changed")}
+
+
+def _citing(old: dict[str, dict], new: dict[str, dict], status: dict[str, str], affected, cites) -> list[Affected]:
+    keys = {k for k, item in old.items() if cites(item)} | {k for k, item in new.items() if cites(item)}
+    return sorted((affected(k, status[k]) for k in keys), key=lambda a: a.id)
 
 
 # --- rendering -----------------------------------------------------------------------------------
@@ -470,7 +485,17 @@ def _markdown(result: SpecDiff) -> str:
             out += [_md_affected("eval case", result.unattributed_cases), ""]
         if result.unattributed_rows:
             out += [_md_affected("training row", result.unattributed_rows), ""]
-    return "\n".join(out).rstrip("\n") + "\n"
+    return _fit("\n".join(out).rstrip("\n") + "\n")
+
+
+def _fit(markdown: str) -> str:
+    if len(markdown) <= MARKDOWN_LIMIT:
+        return markdown
+    cut = markdown.rfind("\n#### ", 0, MARKDOWN_LIMIT - 200)
+    shown = markdown[:cut] if cut > 0 else markdown[: MARKDOWN_LIMIT - 200]
+    left = markdown[len(shown):].count("\n#### ")
+    return (shown.rstrip("\n") + f"\n\n*… {left} more section{'s' if left != 1 else ''} left out to fit a comment; "
+            "run `charter diff` with `--format text` or `--format json` for the whole diff.*\n")
 
 
 def _md_affected(label: str, items: list[Affected]) -> str:
@@ -478,7 +503,12 @@ def _md_affected(label: str, items: list[Affected]) -> str:
         return f"No {label}s involved."
     differing = sum(a.status != "same" for a in items)
     summary = f"{_plural(len(items), label)} involved, {differing} differ"
-    listing = "<br>\n".join(f"{_code(a.id)} {a.status}" for a in items)
+    # Items that differ first: they are the ones a reviewer has to look at.
+    ordered = sorted(items, key=lambda a: a.status == "same")
+    lines = [f"{_code(a.id)} {a.status}" for a in ordered[:MARKDOWN_LIST_LIMIT]]
+    if len(ordered) > MARKDOWN_LIST_LIMIT:
+        lines.append(f"… and {len(ordered) - MARKDOWN_LIST_LIMIT} more")
+    listing = "<br>\n".join(lines)
     return f"<details><summary>{summary}</summary>\n\n{listing}\n\n</details>"
 
 
