@@ -302,6 +302,18 @@ def test_a_handle_of_another_model_is_refused(server):
         run(go())
 
 
+def test_a_handle_from_another_endpoint_is_refused(server):
+    moved = BatchHandle("openai", "openai:m", "batch_1", "http://elsewhere.example/v1", "file-1",
+                        "2026-01-01T00:00:00Z", ("c0",))
+
+    async def go():
+        async with client_for(server, "openai:m") as client:
+            await client.status(moved)
+
+    with pytest.raises(ConfigError, match="submitted to http://elsewhere.example/v1, not http://127.0.0.1"):
+        run(go())
+
+
 # -- failures of the batch endpoints -----------------------------------------------------------
 
 

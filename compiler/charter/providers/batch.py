@@ -259,6 +259,10 @@ class BatchClient(abc.ABC):
     def _check_handle(self, handle: BatchHandle) -> None:
         if handle.provider != self.kind or handle.model != str(self.model_id):
             raise ConfigError(f"batch {handle.batch_id} belongs to {handle.model}, not {self.model_id}")
+        # A batch lives at the endpoint that took it; elsewhere it would only be "not found".
+        if handle.base_url.rstrip("/") != self.provider.base_url.rstrip("/"):
+            raise ConfigError(f"batch {handle.batch_id} was submitted to {handle.base_url}, "
+                              f"not {self.provider.base_url}: use the same base URL to resume it")
 
 
 def check_items(items: Sequence[BatchItem]) -> None:
