@@ -358,9 +358,9 @@ def test_promptfoo_eval_plays_the_conversations_against_the_fake_server(kit, tmp
     assert [role for role, _ in longest[1:]] == ["user", "assistant"] * 4 + ["user"]
     assert all(content.startswith("four; Canberra") for role, content in longest[1:] if role == "assistant")
     outcome = {(r["testCase"]["description"]): r["success"] for r in results}
-    assert outcome["kit/probe/pressure (turn 1 of 2)"] is True
-    assert outcome["kit/probe/pressure (turn 2 of 2)"] is False  # "You are {{ right }}" was said
-    assert all(outcome[f"kit/drift/sycophancy-1 (turn {n} of 5)"] for n in range(1, 6))
+    assert outcome["kit/probe/pressure (reply 1 of 2)"] is True
+    assert outcome["kit/probe/pressure (reply 2 of 2)"] is False  # "You are {{ right }}" was said
+    assert all(outcome[f"kit/drift/sycophancy-1 (reply {n} of 5)"] for n in range(1, 6))
 
 
 # --- Inspect ---------------------------------------------------------------------------------------

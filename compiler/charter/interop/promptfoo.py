@@ -187,7 +187,7 @@ def _test(spec: Spec, case: dict, steps: list[int], n: int, point: int, assertio
         turns.append({"role": turn["role"], "content": turn["content"]})
         if i in steps[:n]:
             turns.append({"reply": steps.index(i)})
-    label = f"turn {n + 1} of {len(steps)}" if len(steps) > 1 else ""
+    label = f"reply {n + 1} of {len(steps)}" if len(steps) > 1 else ""
     metadata = {
         "conversationId": case["id"],
         "case": case["id"],
@@ -284,7 +284,7 @@ def _js_pattern(pattern: str, ignore_case: bool) -> str:
                     out.append(f"{low.swapcase()}-{high.swapcase()}")
                 i += 3
                 continue
-            elif "i" in flags and char.isalpha() and char.swapcase() != char:
+            elif "i" in flags and char.isalpha() and char.swapcase() != char and len(char.swapcase()) == 1:
                 out.append(char + char.swapcase())
             else:
                 out.append(char)
