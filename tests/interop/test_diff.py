@@ -297,3 +297,17 @@ def test_markdown_fits_a_pull_request_comment():
     assert md.rstrip().endswith("for the whole diff.*")
     assert md.count("<details>") == md.count("</details>")
     assert md.count("```") % 2 == 0
+
+
+def test_cli_allow_outside(tmp_path):
+    (tmp_path / "base.yaml").write_text(BASE, encoding="utf-8")
+    (tmp_path / "team").mkdir()
+    child = tmp_path / "team" / "kit.yaml"
+    child.write_text("charter: 1\nid: kit\nname: Kit\nextends: [../base.yaml]\n", encoding="utf-8")
+    runner = CliRunner()
+    for args in (["diff", str(child), str(child)], ["export", "promptfoo", str(child), "-o", str(tmp_path / "p.yaml")]):
+        refused = runner.invoke(main, args)
+        # diff loads both sides, so it reports the same line for each
+        assert refused.exit_code == 1 and len(set(refused.stderr.strip().splitlines())) == 1
+        assert "kit.yaml:4:" in refused.stderr and not (tmp_path / "p.yaml").exists()
+        assert runner.invoke(main, [*args, "--allow-outside"]).exit_code == 0
