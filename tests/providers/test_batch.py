@@ -382,6 +382,23 @@ def test_a_download_cut_short_is_read_again_without_repeats(server, model):
     assert sorted(streamed) == [f"c{i}" for i in range(5)]
 
 
+def test_an_openai_batch_created_but_not_acknowledged_is_not_created_twice(server):
+    original = server.batches.dispatch
+    lost = []
+
+    async def lose_first_answer(api, method, path, headers, body):
+        answer = await original(api, method, path, headers, body)
+        if method == "POST" and path == "/v1/batches" and not lost:
+            lost.append(json.loads(answer[3])["id"])
+            return 502, {}, "application/json", b'{"error": {"message": "bad gateway", "type": "server_error"}}'
+        return answer
+
+    server.batches.dispatch = lose_first_answer
+    (handle,), _, results = run(submit_wait_collect(server, "openai:m", items(2)))
+    assert list(server.batches.openai) == lost == [handle.batch_id]
+    assert sorted(results) == ["c0", "c1"] and all(r.ok for r in results.values())
+
+
 def test_a_wrong_key_is_a_one_line_authentication_error_without_the_key(keys, monkeypatch):  # noqa: F811
     with FakeServer({"m": ModelScript(reply=answer)}, default=None, api_keys={"the-right-key"}) as server:
         for model in MODELS:

@@ -72,14 +72,32 @@ class OpenAIBatchClient(BatchClient):
             upload = await self._call(lambda: self._api(
                 "uploading the batch input", self._client.files.create(
                     file=(f"charter-batch-{number}.jsonl", content, "application/jsonl"), purpose="batch")))
-            batch = await self._call(lambda: self._api("creating the batch", self._client.batches.create(
-                input_file_id=upload.id, endpoint=ENDPOINT, completion_window="24h")))
+            batch = await self._create(upload.id)
             handle = BatchHandle(self.kind, str(self.model_id), batch.id, self.provider.base_url, upload.id,
                                  _iso(batch.created_at), tuple(items[index].custom_id for index in chunk))
             handles.append(handle)
             if on_submitted is not None:
                 on_submitted(handle)
         return handles
+
+    async def _create(self, file_id: str) -> Any:
+        """Creates the batch for an uploaded file. Creating is not idempotent: when an attempt failed
+        in a way that may hide a batch the server did create (a timeout, a 5xx), the retry first looks
+        for a batch on this file, which is unique to this submission, so nothing is paid for twice."""
+        attempted = False
+
+        async def attempt() -> Any:
+            nonlocal attempted
+            if attempted:
+                page = await self._api("listing batches", self._client.batches.list(limit=100))
+                existing = next((b for b in page.data if b.input_file_id == file_id), None)
+                if existing is not None:
+                    return existing
+            attempted = True
+            return await self._api("creating the batch", self._client.batches.create(
+                input_file_id=file_id, endpoint=ENDPOINT, completion_window="24h"))
+
+        return await self._call(attempt)
 
     async def status(self, handle: BatchHandle) -> BatchStatus:
         return self._status(handle, await self._retrieve(handle))
