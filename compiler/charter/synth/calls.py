@@ -1,0 +1,279 @@
+"""Model calls for synthesis: the response cache first, then the wire, synchronously or in batches.
+
+Synchronously, a call goes through the model's rate limiter, one of ``concurrency`` slots (held only
+while on the wire) and the retry policy, like the runner's calls. With ``batch``, calls that miss the
+cache are collected; when none has arrived for ``settle`` seconds (every pipeline task is waiting on
+one: the stage is complete) they go out as one batch per model through the providers' batch APIs, the
+handles are saved in DIR at once, the batch is polled with backoff, and each result is put in the
+response cache under the synchronous path's key before the waiting call gets it. The rest of the
+pipeline cannot tell the two paths apart, which is why they give the same rows.
+
+A restarted command first waits for the batches saved in DIR (resuming them by id) and puts their
+results in the cache, so no request is paid for twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..providers import (
+    AuthenticationFailed,
+    ConfigError,
+    ModelNotFound,
+    ProviderError,
+    Request,
+    Response,
+    RetryableError,
+    RetryPolicy,
+    with_retries,
+)
+from ..providers.batch import (
+    BatchClient,
+    BatchHandle,
+    BatchItem,
+    BatchNotFound,
+    BatchStatus,
+    PollPolicy,
+    get_batch_client,
+    load_handles,
+    save_handles,
+    wait,
+)
+from ..run.cache import ResponseCache
+from ..run.results import Tally, add_tally, empty_tally
+from ..run.runner import RunAborted, RunOptions, open_providers
+
+BATCHES_FILE = "batches.json"
+BATCH_DISCOUNT = 0.5  # both providers bill batch requests at half the list price
+
+
+class CallFailed(Exception):
+    """One call failed for good (after retries, or a refused request): the item is dropped, and a
+    restart tries it again. One line."""
+
+
+@dataclass
+class Usage:
+    """Per stage and model: the requests a dataset needed and their tokens (replayed answers included,
+    so the figures are the same on every run of the same command), and the calls made this time."""
+
+    tallies: dict[tuple[str, str], Tally] = field(default_factory=dict)
+    calls: int = 0
+    cached: int = 0
+    retries: int = 0
+    batched: int = 0
+    failed: int = 0
+
+    def record(self, stage: str, model: str, response: Response) -> None:
+        tally = self.tallies.setdefault((stage, model), empty_tally())
+        usage = response.usage
+        add_tally(tally, {"calls": 1, "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+                          "cache_read_tokens": usage.cache_read_tokens,
+                          "cache_write_tokens": usage.cache_write_tokens})
+
+    def by_model(self) -> dict[str, Tally]:
+        out: dict[str, Tally] = {}
+        for (_, model), tally in sorted(self.tallies.items()):
+            add_tally(out.setdefault(model, empty_tally()), tally)
+        return out
+
+
+class Caller:
+    """``await caller.call(stage, model, request)``: a Response, or CallFailed / RunAborted."""
+
+    def __init__(self, options: RunOptions, *, cache: ResponseCache | None, out_dir: Path,
+                 batch: bool = False, poll: PollPolicy = PollPolicy(), settle: float = 0.5,
+                 on_change: Callable[[], object] | None = None,
+                 on_batch: Callable[[BatchStatus], object] | None = None) -> None:
+        if batch and cache is None:
+            raise ValueError("batches deliver their results through the response cache")
+        self.options = options
+        self.cache = cache
+        self.out_dir = Path(out_dir)
+        self.batch = batch
+        self.poll = poll
+        self.settle = settle
+        self.usage = Usage()
+        self.on_change = on_change or (lambda: None)
+        self.on_batch = on_batch
+        self._models: dict = {}
+        self._slots: asyncio.Semaphore | None = None
+        self._collector: _Collector | None = None
+
+    async def open(self) -> None:
+        """Builds the providers (RunAborted for a bad id or a missing key) and, for batches, resumes
+        the batches a previous run left in DIR."""
+        self._models = open_providers(self.options)
+        self._slots = asyncio.Semaphore(self.options.concurrency)
+        if self.batch:
+            self._collector = _Collector(self)
+            await self._collector.resume()
+
+    async def close(self) -> None:
+        if self._collector is not None:
+            await self._collector.close()
+        await asyncio.gather(*(m.provider.aclose() for m in self._models.values()), return_exceptions=True)
+        self._models = {}
+
+    async def call(self, stage: str, model_id: str, request: Request) -> Response:
+        model = self._models[model_id]
+        key = model.provider.cache_key(request) if self.cache is not None else None
+        if key is not None and (cached := self.cache.get(key)) is not None:
+            self.usage.cached += 1
+            self.usage.record(stage, model_id, cached)
+            return cached
+        if self._collector is not None:
+            response = await self._collector.call(model_id, key, request)
+        else:
+            response = await self._call_now(model, model_id, request)
+            if key is not None:
+                self.cache.put(key, response)
+        self.usage.record(stage, model_id, response)
+        self.on_change()
+        return response
+
+    async def _call_now(self, model, model_id: str, request: Request) -> Response:
+        async def attempt() -> Response:
+            estimate = request.estimated_tokens()
+            await model.limiter.acquire(estimate)
+            async with self._slots:
+                self.usage.calls += 1
+                response = await model.provider.complete(request)
+            usage = response.usage
+            model.limiter.correct(usage.input_tokens + usage.output_tokens - estimate)
+            return response
+
+        def on_retry(error: RetryableError, retry: int, delay: float) -> None:
+            self.usage.retries += 1
+
+        try:
+            return (await with_retries(attempt, self.options.retry, on_retry=on_retry)).value
+        except (AuthenticationFailed, ModelNotFound, ConfigError) as err:
+            raise RunAborted(err.message) from None
+        except ProviderError as err:
+            self.usage.failed += 1
+            attempts = f" (after {err.attempts} attempts)" if err.attempts > 1 else ""
+            raise CallFailed(f"{err.message}{attempts}") from None
+
+
+class _Collector:
+    """Collects cache misses and sends them as batches once the pipeline has settled."""
+
+    def __init__(self, caller: Caller) -> None:
+        self.caller = caller
+        self.path = caller.out_dir / BATCHES_FILE
+        self.pending: dict[str, dict[str, tuple[Request, asyncio.Future]]] = {}
+        self.clients: dict[str, BatchClient] = {}
+        self.handles: list[BatchHandle] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task] = set()
+
+    def client(self, model_id: str) -> BatchClient:
+        if model_id not in self.clients:
+            options = self.caller.options
+            base_url = options.base_url if model_id.startswith("openai-compatible:") else None
+            try:
+                self.clients[model_id] = get_batch_client(model_id, base_url=base_url, timeout=options.timeout,
+                                                          retry=options.retry)
+            except ConfigError as err:
+                raise RunAborted(err.message) from None
+        return self.clients[model_id]
+
+    async def resume(self) -> None:
+        """Waits for the batches a killed run saved, and puts their results in the cache."""
+        if not self.path.exists():
+            return
+        try:
+            handles = load_handles(self.path)
+        except ConfigError as err:
+            raise RunAborted(f"{err.message} (delete it to start the batches over)") from None
+        self.handles = list(handles)
+        for handle in handles:
+            await self._finish(handle, {})
+
+    async def call(self, model_id: str, key: str, request: Request) -> Response:
+        waiting = self.pending.setdefault(model_id, {})
+        if key in waiting:  # the same request twice in one stage: one batch line serves both
+            return await asyncio.shield(waiting[key][1])
+        future = asyncio.get_running_loop().create_future()
+        waiting[key] = (request, future)
+        self._arm()
+        return await future
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(self.caller.settle, self._flush)
+
+    def _flush(self) -> None:
+        self._timer = None
+        for model_id, waiting in sorted(self.pending.items()):
+            if waiting:
+                task = asyncio.get_running_loop().create_task(self._send(model_id, waiting))
+                self._flushing.add(task)
+                task.add_done_callback(self._flushing.discard)
+        self.pending = {}
+
+    async def _send(self, model_id: str, waiting: dict[str, tuple[Request, asyncio.Future]]) -> None:
+        try:
+            client = self.client(model_id)
+            items = [BatchItem(key, request) for key, (request, _) in sorted(waiting.items())]
+            for handle in await client.submit(items, on_submitted=self._saved):
+                await self._finish(handle, waiting)
+        except BaseException as err:  # every caller waiting on this batch gets the failure
+            failure = err
+            if isinstance(err, (AuthenticationFailed, ModelNotFound, ConfigError, BatchNotFound)):
+                failure = RunAborted(err.message)
+            elif isinstance(err, ProviderError):
+                failure = CallFailed(err.message)
+            for _, future in waiting.values():
+                if not future.done():
+                    future.set_exception(failure)
+            if isinstance(err, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
+                raise
+
+    def _saved(self, handle: BatchHandle) -> None:
+        self.handles.append(handle)
+        save_handles(self.path, self.handles)
+
+    async def _finish(self, handle: BatchHandle, waiting: dict[str, tuple[Request, asyncio.Future]]) -> None:
+        caller = self.caller
+        client = self.client(handle.model)
+        await wait(client, [handle], poll=caller.poll, on_status=caller.on_batch)
+        async for result in client.results(handle):
+            entry = waiting.get(result.custom_id)
+            if result.response is not None:
+                caller.cache.put(result.custom_id, result.response)
+                caller.usage.batched += 1
+                if entry is not None and not entry[1].done():
+                    entry[1].set_result(result.response)
+            elif entry is not None and not entry[1].done():
+                caller.usage.failed += 1
+                entry[1].set_exception(CallFailed(result.error.message if result.error else "no result"))
+        for custom_id in handle.custom_ids:  # never leave a caller hanging on a result that did not come
+            entry = waiting.get(custom_id)
+            if entry is not None and not entry[1].done():
+                entry[1].set_exception(CallFailed(f"{handle.model}: batch {handle.batch_id} returned no result"))
+        self.handles = [h for h in self.handles if h.batch_id != handle.batch_id]
+        if self.handles:
+            save_handles(self.path, self.handles)
+        else:
+            self.path.unlink(missing_ok=True)
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in list(self._flushing):
+            task.cancel()
+        await asyncio.gather(*self._flushing, return_exceptions=True)
+        await asyncio.gather(*(c.aclose() for c in self.clients.values()), return_exceptions=True)
+
+
+def merged(first: Tally, second: Tally) -> Tally:
+    total = empty_tally()
+    add_tally(total, first)
+    add_tally(total, second)
+    return total

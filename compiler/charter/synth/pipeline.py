@@ -1,0 +1,587 @@
+"""`charter generate data`: teacher-written conversations, filtered and graded, streamed to training files.
+
+The pipeline runs in rounds. A round ideates, per clause still short of its quota, enough
+conversations to fill it (OVERGENERATE times the shortfall, IDEAS_PER_CALL per call), and takes
+every idea through the stages (see :mod:`charter.synth.stages`) in a fixed order: by clause in
+spec order, then ideation call, then position in the answer. Calls run concurrently, but results
+are consumed in that order, so deduplication (first of two near-duplicates wins), the per-clause
+balance (a clause takes rows until its quota is full) and the order of rows in the files depend
+only on the seed and the replies, never on timing. That is also why the batch path, where each
+stage goes out as one batch, writes the same rows as the synchronous one.
+
+A row is appended (and flushed) to every training file and its sidecar the moment it is accepted;
+a killed command leaves at most a torn last line, which the next start cuts off. Restarted, the
+command replays every answered call from the response cache, skips rows already in the files,
+and goes on from where it stopped. Memory holds the calls in flight and one MinHash signature per
+idea, never the rows.
+
+Drop reasons counted in the manifest: ``malformed`` (an idea that is not a usable conversation),
+``duplicate`` (a near-duplicate of an earlier idea, see :mod:`charter.synth.dedup`), ``contrived``
+(realism under REALISM_MIN or test-likeness over TEST_LIKENESS_MAX), ``unreadable`` (a judge or
+teacher answer that was not the JSON asked for, after one repair request), ``empty-reply``,
+``chosen-failed`` (the in-character reply does not pass the monitor, or fails the target clause),
+``no-margin`` (it does not beat the rejected reply by ``margin`` points), ``call-failed`` (a call
+failed after retries; a restart tries it again) and ``over-quota`` (the clause was already full).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import AsyncIterator, Awaitable, Callable, Iterable, TypeVar
+
+from ..diagnostics import CharterError, Diagnostic
+from ..io import write_text_atomic
+from ..run.pricing import PriceTable, estimate_cost
+from ..run.runner import VERDICT_RETRY, Progress, ResultWriter
+from ..spec.ir import Spec
+from ..targets.data import DEFAULT_FORMATS, TrainingRow, TrainingSet, training_files
+from ..targets.evals import cited_refs
+from ..targets.monitor import MonitorPrompt, Verdict, VerdictError, parse_verdict, render_monitor
+from ..targets.prompt import SystemPrompt, render_prompt
+from . import stages
+from .calls import BATCH_DISCOUNT, CallFailed, Caller
+from .dedup import DEFAULT_THRESHOLD, HASHES, BANDS, NearDuplicateIndex, content_hash
+from .stages import IDEAS_PER_CALL, Item, Realism, StageError, Target
+
+GENERATE_FILE = "generate.json"
+MANIFEST_FILE = "manifest.json"
+GENERATE_FORMAT = "charter.generate-data/1"
+MANIFEST_FORMAT = "charter.generate-data-manifest/1"
+OVERGENERATE = (1.3, 2.0)  # ideas per missing row: in the first round, and in later rounds
+MAX_ROUNDS = 4
+STAGES = ("ideation", "realism", "chosen", "rejected", "grading")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """What changes the rows (all recorded in generate.json) and how wide to run."""
+
+    n: int
+    teacher: str
+    student: str | None = None
+    judge: str | None = None
+    seed: int = 0
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    keep_system_prompt: bool = False
+    inoculate: bool = False
+    introspection: bool = False
+    margin: int = 2
+    dedup_threshold: float = DEFAULT_THRESHOLD
+    temperature: float | None = None
+    max_tokens: int = 1024
+    judge_max_tokens: int = 1024
+    ideas_per_call: int = IDEAS_PER_CALL
+    max_rounds: int = MAX_ROUNDS
+    # Not part of the rows: how many items are in flight at once (None: a whole round, for batches).
+    window: int | None = 64
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError("-n must be at least 1")
+        if not 0 <= self.margin <= 9:
+            raise ValueError("--margin must be from 0 to 9")
+
+    @property
+    def judge_model(self) -> str:
+        return self.judge or self.teacher
+
+    @property
+    def rejected_model(self) -> str:
+        return self.student or self.teacher
+
+    @property
+    def rejected_mode(self) -> str:
+        return "bare" if self.student else "break"
+
+    def models(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((self.teacher, self.rejected_model, self.judge_model)))
+
+    def info(self, spec: Spec) -> dict:
+        """generate.json: what a restart must match to continue the same dataset."""
+        return {"format": GENERATE_FORMAT, "spec": {"id": spec.id, "digest": spec.digest}, "n": self.n,
+                "seed": self.seed, "teacher": self.teacher, "rejected": self.rejected_model,
+                "rejected_mode": self.rejected_mode, "judge": self.judge_model, "formats": list(self.formats),
+                "keep_system_prompt": self.keep_system_prompt, "inoculate": self.inoculate,
+                "introspection": self.introspection, "margin": self.margin,
+                "dedup_threshold": self.dedup_threshold, "temperature": self.temperature,
+                "max_tokens": self.max_tokens, "judge_max_tokens": self.judge_max_tokens,
+                "ideas_per_call": self.ideas_per_call, "max_rounds": self.max_rounds}
+
+
+@dataclass
+class Outcome:
+    item: Item
+    drop: str | None = None
+    detail: str = ""
+    realism: Realism | None = None
+    chosen: str = ""
+    rejected: str = ""
+    chosen_verdict: Verdict | None = None
+    rejected_verdict: Verdict | None = None
+
+
+@dataclass
+class ClauseCounts:
+    quota: int
+    accepted: int = 0
+    ideas: int = 0
+    dropped: Counter = field(default_factory=Counter)
+
+    def to_dict(self) -> dict:
+        return {"quota": self.quota, "accepted": self.accepted, "ideas": self.ideas,
+                "dropped": dict(sorted(self.dropped.items()))}
+
+
+@dataclass
+class StageProgress:
+    """One runner Progress per stage (total grows as work is planned), told after every change."""
+
+    stages: dict[str, Progress] = field(default_factory=lambda: {name: Progress() for name in (*STAGES, "rows")})
+    on_change: Callable[["StageProgress"], object] | None = None
+
+    def __getitem__(self, stage: str) -> Progress:
+        return self.stages[stage]
+
+    def changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
+
+
+async def ordered_map(source: Iterable[T] | AsyncIterator[T], fn: Callable[[T], Awaitable[R]],
+                      window: int | None) -> AsyncIterator[R]:
+    """``fn`` over ``source`` with at most ``window`` calls running (None: no limit), results in source order."""
+    iterator = source.__aiter__() if hasattr(source, "__aiter__") else _aiter(source)
+    pending: list[asyncio.Task] = []
+    head = 0
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and (window is None or len(pending) - head < window):
+                if head < len(pending) and pending[head].done():
+                    break  # hand over a finished result before reading more
+                try:
+                    value = await iterator.__anext__()
+                except StopAsyncIteration:
+                    exhausted = True
+                    break
+                pending.append(asyncio.ensure_future(fn(value)))
+            if head == len(pending):
+                return
+            result = await pending[head]
+            pending[head] = None  # type: ignore[call-overload]  # let the finished task go
+            head += 1
+            if head > 1024 and head * 2 > len(pending):
+                del pending[:head]
+                head = 0
+            yield result
+    finally:
+        alive = [task for task in pending[head:] if task is not None]
+        for task in alive:
+            task.cancel()
+        await asyncio.gather(*alive, return_exceptions=True)
+
+
+async def _aiter(values: Iterable[T]) -> AsyncIterator[T]:
+    for value in values:
+        yield value
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def _sorted(value):
+    """Dicts with their keys in sorted order, all the way down: the runner's writer keeps insertion
+    order, and the offline data target sorts keys, so this makes both write the same bytes."""
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def _complete_lines(path: Path) -> int:
+    """Lines of a file after cutting a torn (newline-less) tail."""
+    if not path.exists():
+        return 0
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        if data and not data.endswith(b"\n"):
+            handle.truncate(data.rfind(b"\n") + 1)
+            data = data[: data.rfind(b"\n") + 1]
+    return data.count(b"\n")
+
+
+def _keep_lines(path: Path, count: int) -> None:
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        cut = 0
+        for _ in range(count):
+            cut = data.index(b"\n", cut) + 1
+        handle.truncate(cut)
+
+
+class RowWriter:
+    """Appends each accepted row to its training files and line-aligned ``.meta.jsonl`` sidecars.
+
+    Opening a file it finds from a killed run, it cuts a torn last line, trims the training file and
+    its sidecar to the same number of lines (a kill can fall between the two writes), and remembers
+    the row ids there, so a restart appends only rows that are not yet in.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = Path(out_dir)
+        self._files: dict[str, tuple[ResultWriter, ResultWriter, set[str]]] = {}
+
+    def _open(self, name: str) -> tuple[ResultWriter, ResultWriter, set[str]]:
+        training = self.out_dir / name
+        meta = self.out_dir / (name[: -len(".jsonl")] + ".meta.jsonl")
+        lines = min(_complete_lines(training), _complete_lines(meta))
+        ids: set[str] = set()
+        for path in (training, meta):
+            if path.exists():
+                _keep_lines(path, lines)
+        if meta.exists():
+            with open(meta, "rb") as handle:
+                ids = {json.loads(line)["id"] for line in handle if line.strip()}
+        entry = (ResultWriter(training), ResultWriter(meta), ids)
+        self._files[name] = entry
+        return entry
+
+    def append(self, name: str, line: dict, meta: dict) -> bool:
+        """Writes one row unless its id is already in the file; returns whether it was written."""
+        training, sidecar, ids = self._files.get(name) or self._open(name)
+        if meta["id"] in ids:
+            return False
+        training.append(_sorted(line))
+        sidecar.append(_sorted(meta))
+        ids.add(meta["id"])
+        return True
+
+    def close(self) -> None:
+        for training, sidecar, _ in self._files.values():
+            training.close()
+            sidecar.close()
+        self._files = {}
+
+
+def file_rows(out_dir: Path, formats: Iterable[str]) -> dict[str, int]:
+    """Rows in each training file of DIR (sidecars excluded), for the manifest."""
+    counts = {}
+    for path in sorted(Path(out_dir).glob("*.jsonl")):
+        if path.name.endswith(".meta.jsonl"):
+            continue
+        if any(path.name.endswith(f".{fmt}.jsonl") for fmt in formats):
+            counts[path.name] = _complete_lines(path)
+    return counts
+
+
+# --- the pipeline ------------------------------------------------------------------------------
+
+
+class DataGenerator:
+    """One ``charter generate data`` run over an open :class:`Caller`."""
+
+    def __init__(self, spec: Spec, options: DataOptions, caller: Caller, out_dir: Path,
+                 progress: StageProgress | None = None) -> None:
+        self.spec = spec
+        self.options = options
+        self.caller = caller
+        self.out_dir = Path(out_dir)
+        self.progress = progress or StageProgress()
+        self.targets = stages.targets(spec, options.introspection)
+        self.quotas = stages.quotas(self.targets, options.n)
+        self.counts = {t.key: ClauseCounts(self.quotas[t.key]) for t in self.targets}
+        self.drops: Counter = Counter()
+        self.index = NearDuplicateIndex(options.dedup_threshold)
+        self.rounds = 0
+        self.written = 0
+        self._prompts: dict[str | None, SystemPrompt] = {}
+        self._monitors: dict[str | None, MonitorPrompt] = {}
+        self.system_kind, self._extra_system = _system_kind(spec, options)
+        caller.on_change = self.progress.changed
+
+    # -- driving --------------------------------------------------------------------------------
+
+    async def run(self) -> dict:
+        """Generates until every clause has its quota or MAX_ROUNDS rounds are done; returns the manifest."""
+        writer = RowWriter(self.out_dir)
+        self.progress["rows"].total = sum(self.quotas.values())
+        try:
+            for round_ in range(self.options.max_rounds):
+                calls = self._round_calls(round_)
+                if not calls:
+                    break
+                self.rounds = round_ + 1
+                self.progress["ideation"].total += len(calls)
+                items = self._ideas(calls)
+                async for outcome in ordered_map(items, self._process, self.options.window):
+                    self._settle(outcome, writer)
+        finally:
+            writer.close()
+        return self.manifest()
+
+    def _round_calls(self, round_: int) -> list[tuple[Target, int, int]]:
+        factor = OVERGENERATE[0] if round_ == 0 else OVERGENERATE[1]
+        calls = []
+        for target in self.targets:
+            counts = self.counts[target.key]
+            missing = counts.quota - counts.accepted
+            if missing > 0:
+                needed = math.ceil(missing * factor / self.options.ideas_per_call)
+                calls += [(target, round_, call) for call in range(needed)]
+        return calls
+
+    async def _ideas(self, calls: list[tuple[Target, int, int]]) -> AsyncIterator[Item]:
+        """The ideas of the round's ideation calls in order, near-duplicates dropped."""
+        async for target, round_, call, entries in ordered_map(calls, self._ideate, self.options.window):
+            counts = self.counts[target.key]
+            for index, (slot, entry) in enumerate(entries):
+                if entry is None:
+                    self._drop(target, "malformed")
+                    continue
+                persona, turns = entry
+                text = "\n".join(f"{t.role}: {t.content}" for t in turns)
+                item = Item(content_hash(target.key, text), target, round_, call, index,
+                            persona or (slot.persona if slot else ""), slot.stance if slot else "benign", turns)
+                if self.index.add(item.user_text()) is not None:
+                    self._drop(target, "duplicate")
+                    continue
+                counts.ideas += 1
+                self.progress["realism"].total += 1
+                yield item
+
+    async def _ideate(self, job: tuple[Target, int, int]):
+        target, round_, call = job
+        options = self.options
+        slots = stages.plan(options.seed, target, round_, call, options.ideas_per_call)
+        request = stages.ideation_request(self.spec, target, slots, round_, call, max(options.max_tokens, 2048),
+                                          options.temperature, options.seed)
+        progress = self.progress["ideation"]
+        try:
+            parsed = await self._ask_json("ideation", options.teacher, request, stages.parse_ideas)
+        except CallFailed:
+            self._drop(target, "call-failed", options.ideas_per_call)
+            parsed = []
+        except StageError:
+            self._drop(target, "unreadable", options.ideas_per_call)
+            parsed = []
+        progress.done += 1
+        self.progress.changed()
+        entries = [(slots[n] if n < len(slots) else None, entry) for n, entry in enumerate(parsed)]
+        return target, round_, call, entries
+
+    async def _ask_json(self, stage: str, model: str, request, parse, repair: str = stages.REPAIR):
+        """A call whose answer must parse; one repair request when it does not (StageError after that)."""
+        response = await self.caller.call(stage, model, request)
+        try:
+            return parse(response.text)
+        except (StageError, VerdictError) as problem:
+            again = stages.with_repair(request, response.text, " ".join(str(problem).split()), repair)
+            response = await self.caller.call(stage, model, again)
+            try:
+                return parse(response.text)
+            except (StageError, VerdictError) as final:
+                raise StageError(str(final)) from None
+
+    async def _process(self, item: Item) -> Outcome:
+        try:
+            return await self._stages(item)
+        except CallFailed as err:
+            return Outcome(item, "call-failed", str(err))
+
+    async def _stages(self, item: Item) -> Outcome:
+        options, spec, progress = self.options, self.spec, self.progress
+        try:
+            realism = await self._ask_json("realism", options.judge_model,
+                                           stages.realism_request(spec, item, options.judge_max_tokens),
+                                           stages.parse_realism)
+        except StageError as err:
+            return self._stage_done("realism", Outcome(item, "unreadable", f"realism: {err}"))
+        outcome = Outcome(item, realism=realism)
+        self._stage_done("realism", outcome)
+        if not realism.keep:
+            outcome.drop, outcome.detail = "contrived", realism.reason
+            return outcome
+
+        context = item.target.context
+        progress["chosen"].total += 1
+        progress["rejected"].total += 1
+        chosen_request = stages.chosen_request(self._prompt(context), item, options.max_tokens, options.temperature,
+                                               options.seed)
+        rejected_request = stages.rejected_request(spec, item, options.rejected_mode, options.max_tokens,
+                                                   options.temperature, options.seed)
+        chosen, rejected = await asyncio.gather(
+            self._reply("chosen", options.teacher, chosen_request),
+            self._reply("rejected", options.rejected_model, rejected_request))
+        outcome.chosen, outcome.rejected = chosen, rejected
+        if not chosen.strip() or not rejected.strip():
+            outcome.drop = "empty-reply"
+            return outcome
+
+        progress["grading"].total += 2
+        monitor = self._monitor(context)
+        verdicts = await asyncio.gather(self._grade(monitor, item, chosen), self._grade(monitor, item, rejected),
+                                        return_exceptions=True)
+        for verdict in verdicts:
+            if isinstance(verdict, BaseException) and not isinstance(verdict, StageError):
+                raise verdict
+        if any(isinstance(v, StageError) for v in verdicts):
+            outcome.drop, outcome.detail = "unreadable", "grading: no usable verdict after one repair"
+            return outcome
+        chosen_verdict, rejected_verdict = verdicts
+        outcome.chosen_verdict, outcome.rejected_verdict = chosen_verdict, rejected_verdict
+        if not chosen_verdict.passed or chosen_verdict.clauses.get(item.target.ref) == "fail":
+            outcome.drop, outcome.detail = "chosen-failed", chosen_verdict.reason
+        elif chosen_verdict.score - rejected_verdict.score < options.margin:
+            outcome.drop = "no-margin"
+            outcome.detail = f"chosen {chosen_verdict.score}, rejected {rejected_verdict.score}"
+        return outcome
+
+    def _stage_done(self, stage: str, outcome: Outcome) -> Outcome:
+        self.progress[stage].done += 1
+        self.progress.changed()
+        return outcome
+
+    async def _reply(self, stage: str, model: str, request) -> str:
+        try:
+            return (await self.caller.call(stage, model, request)).text
+        finally:
+            self.progress[stage].done += 1
+            self.progress.changed()
+
+    async def _grade(self, monitor: MonitorPrompt, item: Item, reply: str) -> Verdict:
+        try:
+            request = stages.grading_request(monitor, item, reply, self.options.judge_max_tokens)
+            return await self._ask_json("grading", self.options.judge_model, request,
+                                        lambda text: parse_verdict(text, monitor), VERDICT_RETRY)
+        finally:
+            self.progress["grading"].done += 1
+            self.progress.changed()
+
+    def _prompt(self, context: str | None) -> SystemPrompt:
+        if context not in self._prompts:
+            self._prompts[context] = render_prompt(self.spec, context)
+        return self._prompts[context]
+
+    def _monitor(self, context: str | None) -> MonitorPrompt:
+        if context not in self._monitors:
+            self._monitors[context] = render_monitor(self.spec, context)
+        return self._monitors[context]
+
+    # -- accepting ------------------------------------------------------------------------------
+
+    def _drop(self, target: Target, reason: str, count: int = 1) -> None:
+        self.counts[target.key].dropped[reason] += count
+        self.drops[reason] += count
+        self.progress["rows"].failed += count
+
+    def _settle(self, outcome: Outcome, writer: RowWriter) -> None:
+        target = outcome.item.target
+        counts = self.counts[target.key]
+        if outcome.drop is not None:
+            self._drop(target, outcome.drop)
+        elif counts.accepted >= counts.quota:
+            self._drop(target, "over-quota")
+        else:
+            counts.accepted += 1
+            self._write(outcome, writer)
+            self.progress["rows"].done += 1
+        self.progress.changed()
+
+    def _system_prompt(self, context: str | None) -> str | None:
+        given = self._prompt(context).text() if self.options.keep_system_prompt else None
+        if self._extra_system:
+            return f"{given.rstrip()}\n\n{self._extra_system}" if given else self._extra_system
+        return given
+
+    def _write(self, outcome: Outcome, writer: RowWriter) -> None:
+        item, options = outcome.item, self.options
+        target = item.target
+        chosen_verdict, rejected_verdict = outcome.chosen_verdict, outcome.rejected_verdict
+        refs = tuple(cited_refs(self.spec, [target.ref]))
+        why = (f"{options.rejected_mode} reply by {options.rejected_model}: scored {rejected_verdict.score} "
+               f"against {chosen_verdict.score}")
+        rows = {kind: TrainingRow(id=f"{self.spec.id}/{kind}/{target.source}/{item.id}", kind=kind, prompt=item.turns,
+                                  chosen=outcome.chosen, rejected=outcome.rejected if kind == "dpo" else None,
+                                  rejected_why=why if kind == "dpo" else "", refs=refs, source=target.source,
+                                  example=target.key, loc=target.loc)
+                for kind in ("sft", "dpo")}
+        training_set = TrainingSet(self.spec.id, self.spec.digest, self._system_prompt(target.context),
+                                   self.system_kind, (rows["sft"],), (rows["dpo"],), ())
+        extra = {
+            "stage": target.source, "target": target.ref, "context": target.context,
+            "persona": item.persona, "stance": item.stance, "round": item.round,
+            "models": {"teacher": options.teacher, "rejected": options.rejected_model,
+                       "rejected_mode": options.rejected_mode, "judge": options.judge_model},
+            "scores": {"chosen": chosen_verdict.score, "rejected": rejected_verdict.score,
+                       "realism": outcome.realism.realism, "test_likeness": outcome.realism.test_likeness},
+            "seed": options.seed,
+        }
+        for name, (lines, metas) in training_files(training_set, options.formats).items():
+            if writer.append(name, lines[0], {**metas[0], **extra}):
+                self.written += 1
+
+    # -- the manifest ---------------------------------------------------------------------------
+
+    def manifest(self, prices: PriceTable | None = None, batch: bool = False) -> dict:
+        options = self.options
+        prices = prices or PriceTable()
+        stages_usage: dict[str, dict] = {}
+        for (stage, model), tally in sorted(self.caller.usage.tallies.items()):
+            stages_usage.setdefault(stage, {})[model] = dict(tally)
+        models = self.caller.usage.by_model()
+        costs, notes = {}, []
+        for model, tally in models.items():
+            usd, _, note = estimate_cost(prices, model, tally)
+            costs[model] = None if usd is None else round(usd * (BATCH_DISCOUNT if batch else 1.0), 6)
+            if note:
+                notes.append(note)
+        known = [c for c in costs.values() if c is not None]
+        accepted = sum(c.accepted for c in self.counts.values())
+        return {
+            "format": MANIFEST_FORMAT,
+            "spec": {"id": self.spec.id, "digest": self.spec.digest},
+            "options": {key: value for key, value in options.info(self.spec).items() if key not in ("format", "spec")},
+            "filters": {"realism_min": stages.REALISM_MIN, "test_likeness_max": stages.TEST_LIKENESS_MAX,
+                        "margin": options.margin, "pass_threshold": "monitor PASS_THRESHOLD",
+                        "dedup": {"method": "minhash over word bigrams", "threshold": options.dedup_threshold,
+                                  "hashes": HASHES, "bands": BANDS}},
+            "system_prompt": self.system_kind,
+            "rows": {"requested": options.n, "accepted": accepted, "rounds": self.rounds},
+            "files": file_rows(self.out_dir, options.formats),
+            "clauses": {key: counts.to_dict() for key, counts in self.counts.items()},
+            "drops": dict(sorted(self.drops.items())),
+            "usage": {"stages": stages_usage, "models": {m: dict(t) for m, t in models.items()}},
+            "cost": {"usd": round(sum(known), 6) if known and len(known) == len(costs) else None,
+                     "models": costs, "batch_discount": BATCH_DISCOUNT if batch else None,
+                     "notes": notes},
+        }
+
+
+def _system_kind(spec: Spec, options: DataOptions) -> tuple[str, str | None]:
+    """The sidecar's ``system_prompt`` kind and the inoculation text, as the offline data target does it."""
+    kind = "given" if options.keep_system_prompt else "none"
+    if not options.inoculate:
+        return kind, None
+    inoculation = (spec.training.inoculation or "").strip()
+    if not inoculation:
+        raise CharterError([Diagnostic(spec.loc, "no-inoculation",
+                                       f"spec {spec.id!r} sets no training.inoculation, so there is no "
+                                       "inoculated variant to write")])
+    return ("given+inoculation" if kind == "given" else "inoculation"), inoculation
+
+
+def write_manifest(out_dir: Path, manifest: dict) -> None:
+    write_text_atomic(Path(out_dir) / MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+
+
+__all__ = ["DataGenerator", "DataOptions", "GENERATE_FILE", "MANIFEST_FILE", "RowWriter", "StageProgress",
+           "file_rows", "ordered_map", "write_manifest"]
