@@ -180,7 +180,8 @@ def test_calibrate_reports_judge_accuracy_and_run_warns(spec_file, env, monkeypa
                       "--case", "probe")
     assert run.exit_code == 0
     assert "agrees with only 40% of this spec's own good/bad examples" in run.stderr
-    assert read_summary(env / "out")["calibration"]["accuracy"] == record["accuracy"]
+    calibration = read_summary(env / "out")["calibration"]
+    assert calibration["accuracy"] == record["accuracy"] and calibration["path"].startswith("calibrations/ada--")
 
 
 def test_calibrate_bad_input(spec_file, env, server):

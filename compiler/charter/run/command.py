@@ -277,7 +277,8 @@ def run(source: Path, models: tuple[str, ...], run_dir: Path, spec_path: Path | 
     results = [r for r in read_results(run_dir) if r["case_id"] in case_ids and r["model"] in models]
     summary = summarize(results, spec_id=plan.spec.id, digest=info["spec"]["digest"], cases=len(plan.cases),
                         models=models, judge=judge, prices=prices,
-                        calibration={"accuracy": calibration["accuracy"], "path": calibration["path"]}
+                        calibration={"accuracy": calibration["accuracy"],
+                                     "path": Path(calibration["path"]).relative_to(_state_root(cache_path)).as_posix()}
                         if calibration else None)
     try:
         write_text_atomic(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")

@@ -92,7 +92,9 @@ Rewritten (atomically) at the end of every run from results.jsonl, so it always 
                   ``{"input", "output", "cached_input", "source", "as_of"}`` in USD per 1M tokens.
   ``baseline``    null without ``--baseline``; else ``{"score", "pass_rate", "lift"}`` for the
                   bare model (lift = score - baseline score); per-clause lifts are in ``clauses``.
-``calibration``  null, or ``{"accuracy", "path"}`` of the stored calibration for this judge and spec.
+``calibration``  null, or ``{"accuracy", "path"}`` of the stored calibration for this judge and spec
+                 (``path`` relative to the calibration store's root, the response cache's folder:
+                 no absolute paths in run files).
 
 RUN_DIR/run.json
 ----------------
