@@ -220,3 +220,25 @@ def test_progress_line_only_on_a_terminal():
     silent(Progress(total=10, done=4))
     silent.finish()
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--temperature", "3"), ("--max-tokens", "0"), ("--seed", "x"), ("--tpm", "0"), ("--judge-max-tokens", "0"),
+    ("--timeout", "0"), ("--retries", "-1"), ("--concurrency", "lots"),
+])
+def test_out_of_range_options_are_usage_errors(spec_file, env, server, option, value):
+    result = charter("run", spec_file, *RUN, "-o", "out", option, value)
+    assert result.exit_code == 2 and option in result.stderr and "Traceback" not in result.stderr
+    assert not (env / "out").exists() and server.calls() == 0
+
+
+def test_openai_compatible_needs_a_base_url(spec_file, env, server):
+    result = charter("run", spec_file, "-m", "openai-compatible:llama", "--judge", "openai:judge", "-o", "out")
+    _one_line_error(result)
+    assert "needs a base URL" in result.stderr and server.calls() == 0
+
+
+def test_calibrate_output_that_cannot_be_written(spec_file, env, server):
+    (env / "afile").write_text("x")
+    result = charter("calibrate", spec_file, "--judge", "openai:judge", "-o", env / "afile" / "cal.json")
+    _one_line_error(result)
