@@ -251,8 +251,12 @@ class _Collector:
                 if entry is not None and not entry[1].done():
                     entry[1].set_result(result.response)
             elif entry is not None and not entry[1].done():
+                error = result.error
+                if isinstance(error, (AuthenticationFailed, ModelNotFound, ConfigError)):
+                    entry[1].set_exception(RunAborted(error.message))  # every other item would fail the same way
+                    continue
                 caller.usage.failed += 1
-                entry[1].set_exception(CallFailed(result.error.message if result.error else "no result"))
+                entry[1].set_exception(CallFailed(error.message if error else f"{handle.model}: no result"))
         for custom_id in handle.custom_ids:  # never leave a caller hanging on a result that did not come
             entry = waiting.get(custom_id)
             if entry is not None and not entry[1].done():
@@ -271,9 +275,3 @@ class _Collector:
         await asyncio.gather(*self._flushing, return_exceptions=True)
         await asyncio.gather(*(c.aclose() for c in self.clients.values()), return_exceptions=True)
 
-
-def merged(first: Tally, second: Tally) -> Tally:
-    total = empty_tally()
-    add_tally(total, first)
-    add_tally(total, second)
-    return total

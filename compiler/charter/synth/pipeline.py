@@ -157,11 +157,21 @@ class StageProgress:
 
 async def ordered_map(source: Iterable[T] | AsyncIterator[T], fn: Callable[[T], Awaitable[R]],
                       window: int | None) -> AsyncIterator[R]:
-    """``fn`` over ``source`` with at most ``window`` calls running (None: no limit), results in source order."""
+    """``fn`` over ``source`` with at most ``window`` calls running (None: no limit), results in source order.
+
+    The first call to fail stops the map at once (not when its turn comes), and every call still
+    running is cancelled.
+    """
     iterator = source.__aiter__() if hasattr(source, "__aiter__") else _aiter(source)
-    pending: list[asyncio.Task] = []
+    pending: list[asyncio.Task | None] = []
     head = 0
     exhausted = False
+    failure = asyncio.get_running_loop().create_future()
+
+    def watch(task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None and not failure.done():
+            failure.set_result(task)
+
     try:
         while True:
             while not exhausted and (window is None or len(pending) - head < window):
@@ -172,21 +182,30 @@ async def ordered_map(source: Iterable[T] | AsyncIterator[T], fn: Callable[[T], 
                 except StopAsyncIteration:
                     exhausted = True
                     break
-                pending.append(asyncio.ensure_future(fn(value)))
+                task = asyncio.ensure_future(fn(value))
+                task.add_done_callback(watch)
+                pending.append(task)
             if head == len(pending):
                 return
-            result = await pending[head]
-            pending[head] = None  # type: ignore[call-overload]  # let the finished task go
+            task = pending[head]
+            if not task.done():
+                await asyncio.wait((task, failure), return_when=asyncio.FIRST_COMPLETED)
+            if failure.done():
+                failure.result().result()  # raises the first failure
+            pending[head] = None  # let the finished task go
             head += 1
             if head > 1024 and head * 2 > len(pending):
                 del pending[:head]
                 head = 0
-            yield result
+            yield task.result()
     finally:
-        alive = [task for task in pending[head:] if task is not None]
+        alive = [task for task in pending[head:] if task is not None and not task.done()]
         for task in alive:
             task.cancel()
         await asyncio.gather(*alive, return_exceptions=True)
+        for task in pending[head:]:
+            if task is not None and task.done() and not task.cancelled():
+                task.exception()  # retrieved: no "exception was never retrieved" warnings
 
 
 async def _aiter(values: Iterable[T]) -> AsyncIterator[T]:
