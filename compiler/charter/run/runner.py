@@ -58,8 +58,8 @@ from .results import (
 )
 
 VARIANTS = ("character", "baseline")
-# The SDKs' own first backoff (0.5 s), doubling up to 30 s; a Retry-After is honoured up to a minute.
-DEFAULT_RETRY = RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=30.0, max_retry_after=60.0)
+# The SDKs' own backoff (0.5 s, doubling, at most 8 s between tries); a Retry-After is honoured up to a minute.
+DEFAULT_RETRY = RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=8.0, max_retry_after=60.0)
 # Cases in progress per call slot: a case waiting out a backoff holds no slot, so with a few cases
 # per slot the slots stay busy while some cases wait.
 CASES_PER_SLOT = 4
