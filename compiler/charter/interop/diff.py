@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from ..spec.ir import Example, Rule, Spec, Tension, Trait, Value
 from ..targets.data import training_rows

@@ -9,7 +9,7 @@ from typing import Any
 import anthropic
 from anthropic.resources.messages import AsyncMessages
 
-from charter.providers.base import ModelId, Provider, Request, Response, Usage, parse_rate_limits
+from charter.providers.base import ModelId, Provider, RateLimits, Request, Response, Usage, parse_rate_limits
 from charter.providers.errors import ConnectionFailed, MalformedResponse, RequestTimedOut
 
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "refusal": "refusal"}
@@ -78,33 +78,37 @@ class AnthropicProvider(Provider):
         except (ValueError, anthropic.APIResponseValidationError) as exc:
             raise MalformedResponse(f"{self.model_id}: the server sent an unreadable message: "
                                     f"{self._detail(exc)}", model=str(self.model_id)) from exc
-        latency = time.perf_counter() - started
-        request_id = raw.headers.get("request-id")
-        content = getattr(message, "content", None)
-        if content is None:
-            raise MalformedResponse(f"{self.model_id}: the message has no content", model=str(self.model_id),
-                                    request_id=request_id)
-        text = "".join(block.text for block in content if getattr(block, "type", None) == "text")
-        usage = message.usage
-        cache_read = (getattr(usage, "cache_read_input_tokens", None) or 0) if usage else 0
-        cache_write = (getattr(usage, "cache_creation_input_tokens", None) or 0) if usage else 0
-        raw_finish = message.stop_reason
-        return Response(
-            text=text,
-            finish_reason=_FINISH.get(raw_finish, raw_finish or "stop"),
-            raw_finish_reason=raw_finish,
-            usage=Usage(
-                # Anthropic's input_tokens excludes the cached prefix; ours counts the whole prompt.
-                input_tokens=((usage.input_tokens or 0) + cache_read + cache_write) if usage else 0,
-                output_tokens=(usage.output_tokens or 0) if usage else 0,
-                cache_read_tokens=cache_read,
-                cache_write_tokens=cache_write,
-            ),
-            latency=latency,
-            model=str(self.model_id),
-            request_id=request_id,
-            rate_limits=parse_rate_limits(raw.headers),
-        )
+        return read_message(str(self.model_id), message, request_id=raw.headers.get("request-id"),
+                            latency=time.perf_counter() - started, rate_limits=parse_rate_limits(raw.headers))
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def read_message(model: str, message: Any, *, request_id: str | None = None, latency: float = 0.0,
+                 rate_limits: RateLimits | None = None) -> Response:
+    """A Message as Charter reads it, from a synchronous call or a batch result."""
+    content = getattr(message, "content", None)
+    if content is None:
+        raise MalformedResponse(f"{model}: the message has no content", model=model, request_id=request_id)
+    text = "".join(block.text for block in content if getattr(block, "type", None) == "text")
+    usage = message.usage
+    cache_read = (getattr(usage, "cache_read_input_tokens", None) or 0) if usage else 0
+    cache_write = (getattr(usage, "cache_creation_input_tokens", None) or 0) if usage else 0
+    raw_finish = message.stop_reason
+    return Response(
+        text=text,
+        finish_reason=_FINISH.get(raw_finish, raw_finish or "stop"),
+        raw_finish_reason=raw_finish,
+        usage=Usage(
+            # Anthropic's input_tokens excludes the cached prefix; ours counts the whole prompt.
+            input_tokens=((usage.input_tokens or 0) + cache_read + cache_write) if usage else 0,
+            output_tokens=(usage.output_tokens or 0) if usage else 0,
+            cache_read_tokens=cache_read,
+            cache_write_tokens=cache_write,
+        ),
+        latency=latency,
+        model=model,
+        request_id=request_id,
+        rate_limits=rate_limits,
+    )

@@ -9,8 +9,8 @@ from typing import Any, AsyncIterator, Callable, Sequence
 import anthropic
 import httpx2
 
-from charter.providers.anthropic import _FINISH
-from charter.providers.base import Response, Usage, api_message
+from charter.providers.anthropic import read_message
+from charter.providers.base import Response, api_message
 from charter.providers.batch import (
     BatchClient,
     BatchHandle,
@@ -198,29 +198,7 @@ class AnthropicBatchClient(BatchClient):
 
 def message_response(model: str, message: Any) -> Response:
     """A Message as the synchronous Anthropic provider reads it (no latency: batches have none)."""
-    content = getattr(message, "content", None)
-    if content is None:
-        raise MalformedResponse(f"{model}: the message has no content", model=model)
-    text = "".join(block.text for block in content if getattr(block, "type", None) == "text")
-    usage = message.usage
-    cache_read = (getattr(usage, "cache_read_input_tokens", None) or 0) if usage else 0
-    cache_write = (getattr(usage, "cache_creation_input_tokens", None) or 0) if usage else 0
-    raw_finish = message.stop_reason
-    return Response(
-        text=text,
-        finish_reason=_FINISH.get(raw_finish, raw_finish or "stop"),
-        raw_finish_reason=raw_finish,
-        usage=Usage(
-            # Anthropic's input_tokens excludes the cached prefix; ours counts the whole prompt.
-            input_tokens=((usage.input_tokens or 0) + cache_read + cache_write) if usage else 0,
-            output_tokens=(usage.output_tokens or 0) if usage else 0,
-            cache_read_tokens=cache_read,
-            cache_write_tokens=cache_write,
-        ),
-        latency=0.0,
-        model=model,
-        request_id=None,
-    )
+    return read_message(model, message)
 
 
 def _plain(value: Any) -> Any:

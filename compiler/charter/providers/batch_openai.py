@@ -9,7 +9,7 @@ from typing import Any, AsyncIterator, Callable, Sequence
 import httpx2
 import openai
 
-from charter.providers.base import Response, Usage, api_message
+from charter.providers.base import Response, api_message
 from charter.providers.batch import (
     BatchClient,
     BatchHandle,
@@ -32,7 +32,7 @@ from charter.providers.errors import (
     RequestTimedOut,
     ServerError,
 )
-from charter.providers.openai import _FINISH
+from charter.providers.openai import read_completion
 
 ENDPOINT = "/v1/chat/completions"
 
@@ -231,23 +231,7 @@ def completion_response(model: str, body: Any, request_id: str | None) -> Respon
     except Exception as exc:  # pydantic's ValidationError, without importing pydantic
         raise MalformedResponse(f"{model}: the batch output holds an unreadable completion: "
                                 f"{' '.join(str(exc).split())[:200]}", model=model) from None
-    if not completion.choices:
-        raise MalformedResponse(f"{model}: the completion has no choices", model=model, request_id=request_id)
-    choice = completion.choices[0]
-    raw_finish = choice.finish_reason
-    usage = completion.usage
-    details = getattr(usage, "prompt_tokens_details", None) if usage else None
-    return Response(
-        text=choice.message.content or "",
-        finish_reason="refusal" if choice.message.refusal else _FINISH.get(raw_finish, raw_finish or "stop"),
-        raw_finish_reason=raw_finish,
-        usage=Usage(input_tokens=(usage.prompt_tokens or 0) if usage else 0,
-                    output_tokens=(usage.completion_tokens or 0) if usage else 0,
-                    cache_read_tokens=(getattr(details, "cached_tokens", None) or 0)),
-        latency=0.0,
-        model=model,
-        request_id=request_id,
-    )
+    return read_completion(model, completion, request_id=request_id)
 
 
 def _iso(seconds: int | None) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import openai
 
-from charter.providers.base import ModelId, Provider, Request, Response, Usage, parse_rate_limits
+from charter.providers.base import ModelId, Provider, RateLimits, Request, Response, Usage, parse_rate_limits
 from charter.providers.errors import ConfigError, ConnectionFailed, MalformedResponse, RequestTimedOut
 
 _FINISH = {"stop": "stop", "length": "length", "content_filter": "content_filter"}
@@ -87,29 +87,8 @@ class OpenAIProvider(Provider):
         except (ValueError, openai.APIResponseValidationError) as exc:
             raise MalformedResponse(f"{self.model_id}: the server sent an unreadable completion: "
                                     f"{self._detail(exc)}", model=str(self.model_id)) from exc
-        latency = time.perf_counter() - started
-        request_id = raw.headers.get("x-request-id")
-        if not getattr(completion, "choices", None):
-            raise MalformedResponse(f"{self.model_id}: the completion has no choices", model=str(self.model_id),
-                                    request_id=request_id)
-        choice = completion.choices[0]
-        raw_finish = choice.finish_reason
-        usage = completion.usage
-        details = getattr(usage, "prompt_tokens_details", None) if usage else None
-        return Response(
-            text=choice.message.content or "",
-            finish_reason="refusal" if choice.message.refusal else _FINISH.get(raw_finish, raw_finish or "stop"),
-            raw_finish_reason=raw_finish,
-            usage=Usage(
-                input_tokens=(usage.prompt_tokens or 0) if usage else 0,
-                output_tokens=(usage.completion_tokens or 0) if usage else 0,
-                cache_read_tokens=(getattr(details, "cached_tokens", None) or 0),
-            ),
-            latency=latency,
-            model=str(self.model_id),
-            request_id=request_id,
-            rate_limits=parse_rate_limits(raw.headers),
-        )
+        return read_completion(str(self.model_id), completion, request_id=raw.headers.get("x-request-id"),
+                               latency=time.perf_counter() - started, rate_limits=parse_rate_limits(raw.headers))
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -143,3 +122,28 @@ class OpenAICompatibleProvider(OpenAIProvider):
     def _max_tokens_field(self) -> str:
         # Compatible servers (Ollama, llama.cpp, older vLLM) know max_tokens; not all know the new name.
         return "max_tokens"
+
+
+def read_completion(model: str, completion: Any, *, request_id: str | None = None, latency: float = 0.0,
+                    rate_limits: RateLimits | None = None) -> Response:
+    """A chat completion as Charter reads it, from a synchronous call or a batch result."""
+    if not getattr(completion, "choices", None):
+        raise MalformedResponse(f"{model}: the completion has no choices", model=model, request_id=request_id)
+    choice = completion.choices[0]
+    raw_finish = choice.finish_reason
+    usage = completion.usage
+    details = getattr(usage, "prompt_tokens_details", None) if usage else None
+    return Response(
+        text=choice.message.content or "",
+        finish_reason="refusal" if choice.message.refusal else _FINISH.get(raw_finish, raw_finish or "stop"),
+        raw_finish_reason=raw_finish,
+        usage=Usage(
+            input_tokens=(usage.prompt_tokens or 0) if usage else 0,
+            output_tokens=(usage.completion_tokens or 0) if usage else 0,
+            cache_read_tokens=(getattr(details, "cached_tokens", None) or 0),
+        ),
+        latency=latency,
+        model=model,
+        request_id=request_id,
+        rate_limits=rate_limits,
+    )
