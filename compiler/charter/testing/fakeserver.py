@@ -932,8 +932,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--fault", type=_parse_fault, action="append", default=[], metavar="KIND=FRACTION")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--retry-after", type=float, default=1.0)
+    parser.add_argument("--demo", action="store_true",
+                        help="canned replies, and verdicts from models named *judge* (see charter.testing.demo)")
     args = parser.parse_args(argv)
-    script = ModelScript(reply=args.reply, latency=args.latency, faults=dict(args.fault), seed=args.seed,
+    reply = args.reply
+    if args.demo:
+        from charter.testing.demo import demo_reply
+
+        reply = demo_reply
+    script = ModelScript(reply=reply, latency=args.latency, faults=dict(args.fault), seed=args.seed,
                          retry_after=args.retry_after)
 
     async def serve() -> None:
