@@ -9,7 +9,8 @@ from typing import Any
 import anthropic
 from anthropic.resources.messages import AsyncMessages
 
-from charter.providers.base import ModelId, Provider, RateLimits, Request, Response, Usage, parse_rate_limits
+from charter.providers.base import (ModelId, Provider, RateLimits, Request, Response, Usage, acquire_client,
+                                    parse_rate_limits, release_client)
 from charter.providers.errors import ConnectionFailed, MalformedResponse, RequestTimedOut
 
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "refusal": "refusal"}
@@ -32,7 +33,8 @@ class AnthropicProvider(Provider):
         options: dict[str, Any] = {"api_key": self._api_key, "max_retries": 0, "timeout": timeout}
         if base_url:
             options["base_url"] = base_url
-        self._client = anthropic.AsyncAnthropic(**options)
+        self._client_key, self._client = acquire_client(
+            ("anthropic", self._api_key, base_url, timeout), lambda: anthropic.AsyncAnthropic(**options))
         self._base_url = str(self._client.base_url).rstrip("/")
 
     @property
@@ -82,7 +84,9 @@ class AnthropicProvider(Provider):
                             latency=time.perf_counter() - started, rate_limits=parse_rate_limits(raw.headers))
 
     async def aclose(self) -> None:
-        await self._client.close()
+        key, self._client_key = self._client_key, None  # closing twice must not release twice
+        if key is not None:
+            await release_client(key)
 
 
 def read_message(model: str, message: Any, *, request_id: str | None = None, latency: float = 0.0,

@@ -9,7 +9,8 @@ from typing import Any
 
 import openai
 
-from charter.providers.base import ModelId, Provider, RateLimits, Request, Response, Usage, parse_rate_limits
+from charter.providers.base import (ModelId, Provider, RateLimits, Request, Response, Usage, acquire_client,
+                                    parse_rate_limits, release_client)
 from charter.providers.errors import ConfigError, ConnectionFailed, MalformedResponse, RequestTimedOut
 
 _FINISH = {"stop": "stop", "length": "length", "content_filter": "content_filter"}
@@ -31,7 +32,8 @@ class OpenAIProvider(Provider):
         # Passing base_url=None would not defer to OPENAI_BASE_URL in every SDK version: leave it out.
         if base_url:
             options["base_url"] = base_url
-        self._client = openai.AsyncOpenAI(**options)
+        self._client_key, self._client = acquire_client(
+            ("openai", self._api_key, base_url, timeout), lambda: openai.AsyncOpenAI(**options))
         self._base_url = str(self._client.base_url).rstrip("/")
 
     def _resolve_key(self) -> str:
@@ -91,7 +93,9 @@ class OpenAIProvider(Provider):
                                latency=time.perf_counter() - started, rate_limits=parse_rate_limits(raw.headers))
 
     async def aclose(self) -> None:
-        await self._client.close()
+        key, self._client_key = self._client_key, None  # closing twice must not release twice
+        if key is not None:
+            await release_client(key)
 
 
 class OpenAICompatibleProvider(OpenAIProvider):

@@ -1,0 +1,43 @@
+"""Providers on the same API, key, endpoint and event loop share one SDK client and its connections."""
+
+from __future__ import annotations
+
+import pytest
+
+from charter.providers import Request, get_provider
+from charter.providers.base import _SHARED_CLIENTS
+from provider_fixtures import base_url_for, keys, run, server  # noqa: F401  (fixtures)
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_model_and_judge_share_a_client_until_both_close(server, kind):  # noqa: F811
+    async def scenario() -> None:
+        url = base_url_for(server, f"{kind}:x")
+        model = get_provider(f"{kind}:model-a", base_url=url)
+        judge = get_provider(f"{kind}:judge-b", base_url=url)
+        other_endpoint = get_provider(f"{kind}:model-a", base_url=url + "/")
+        assert model._client is judge._client
+        assert other_endpoint._client is not model._client
+        request = Request(messages=[{"role": "user", "content": "hi"}])
+        await model.aclose()
+        await model.aclose()  # a second close must not release the judge's client
+        assert (await judge.complete(request)).text
+        await judge.aclose()
+        await other_endpoint.aclose()
+        assert not [key for key in _SHARED_CLIENTS if kind in key]
+
+    run(scenario())
+
+
+def test_clients_are_not_shared_across_event_loops(server):  # noqa: F811
+    clients = []
+
+    async def open_one() -> None:
+        provider = get_provider("openai:m", base_url=server.openai_base_url)
+        clients.append(provider._client)
+        await provider.complete(Request(messages=[{"role": "user", "content": "hi"}]))
+        await provider.aclose()
+
+    run(open_one())
+    run(open_one())
+    assert clients[0] is not clients[1]
