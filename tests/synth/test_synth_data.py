@@ -8,6 +8,7 @@ from pathlib import Path
 
 from synth_helpers import charter, env, read_jsonl, server, spec_file, start_server  # noqa: F401
 
+from charter.run.pricing import PriceTable
 from charter.spec import load
 from charter.synth import stages
 from charter.synth.dedup import signature, similarity
@@ -150,3 +151,37 @@ def test_student_writes_bare_rejected_replies(spec_file, env, server):
     meta = read_jsonl(env / "out" / "dpo.openai.meta.jsonl")[0]
     assert meta["models"]["rejected"] == "openai:student" and meta["models"]["rejected_mode"] == "bare"
 
+
+
+def test_cost_in_the_manifest_and_half_price_batches(spec_file, env, server):
+    (env / "prices.yaml").write_text("teacher: {input: 2, output: 8}\njudge: {input: 1, output: 5}\n")
+    assert generate(spec_file, "sync", "--prices", "prices.yaml", n=10).exit_code == 0
+    assert generate(spec_file, "batch", "--prices", "prices.yaml", "--batch", "--poll", "0.01", "--cache", "b.db",
+                    n=10).exit_code == 0
+    sync = json.loads((env / "sync" / "manifest.json").read_text())["cost"]
+    batch_manifest = json.loads((env / "batch" / "manifest.json").read_text())
+    batch = batch_manifest["cost"]
+    assert sync["usd"] > 0 and sync["notes"] == []
+    assert set(sync["models"]) == {"openai:teacher", "anthropic:judge"}
+    prices = PriceTable().with_overrides(env / "prices.yaml")
+    for model, usage in batch_manifest["usage"]["models"].items():
+        assert abs(batch["models"][model] - prices.lookup(model).cost(usage) / 2) < 1e-5
+    assert batch["batch_discount"] == 0.5 and sync["batch_discount"] is None
+
+
+def test_progress_bars_per_stage():
+    import io
+
+    from charter.synth.command import StageLines
+    from charter.synth.pipeline import STAGES, StageProgress
+
+    stream = io.StringIO()
+    lines = StageLines(stream, True, (*STAGES, "rows"), {"ideation": "calls", "rows": "rows"})
+    progress = StageProgress(on_change=lines)
+    progress["ideation"].total, progress["ideation"].done = 10, 4
+    progress["rows"].total, progress["rows"].done = 50, 5
+    lines.draw(progress)
+    text = stream.getvalue()
+    assert "ideation [" in text and "4/10 calls" in text and "5/50 rows" in text and "grading" not in text
+    lines.draw(progress)
+    assert "\x1b[2F" in stream.getvalue()  # the block is redrawn in place

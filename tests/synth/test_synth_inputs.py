@@ -97,3 +97,21 @@ def test_an_output_directory_refuses_other_arguments(spec_file, env, server):
     (env / "stray" / "sft.openai.jsonl").write_text("{}\n")
     one_line_error(data(spec_file, *MODELS, "-n", 5, "-o", "stray"))
     assert (env / "stray" / "sft.openai.jsonl").read_text() == "{}\n"
+
+
+def test_click_checked_options(spec_file, env, server):
+    for option, value in (("--dedup-threshold", 0), ("--dedup-threshold", 1.5), ("--temperature", 5),
+                          ("--poll", 0), ("--concurrency", 0), ("--seed", "x"), ("--max-tokens", 0),
+                          ("--retries", -1), ("--rpm", 0)):
+        result = data(spec_file, *MODELS, "-n", 5, "-o", "out", option, value)
+        assert result.exit_code == 2 and "Traceback" not in result.stderr, (option, value, result.stderr)
+        assert f"Invalid value for '{option}'" in result.stderr or option in result.stderr
+    assert server.calls() == 0 and not (env / "out").exists()
+
+
+def test_bad_price_file_and_unusable_cache(spec_file, env, server):
+    (env / "prices.yaml").write_text("teacher: {input: -1, output: 2}\n")
+    one_line_error(data(spec_file, *MODELS, "-n", 5, "-o", "out", "--prices", "prices.yaml"))
+    (env / "cache.db").write_text("not a sqlite file, just text " * 100)
+    one_line_error(data(spec_file, *MODELS, "-n", 5, "-o", "out", "--cache", "cache.db"))
+    assert server.calls() == 0
