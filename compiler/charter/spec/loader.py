@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .._gc import paused_gc
 from ..diagnostics import CharterError, Diagnostic, Loc
 from . import ir
 from .resolve import resolve
@@ -21,12 +22,13 @@ def load(path: str | Path, *, allow_outside: bool = False) -> ir.Spec:
     Raises CharterError carrying every diagnostic found (UnreadableError when the entry file
     itself cannot be read).
     """
-    merged, files, diagnostics = resolve(Path(path), allow_outside=allow_outside)
-    if merged is not None:
-        diagnostics = diagnostics + check_references(merged)
-    if diagnostics:
-        raise CharterError(diagnostics)
-    return build_ir(merged, files)
+    with paused_gc():
+        merged, files, diagnostics = resolve(Path(path), allow_outside=allow_outside)
+        if merged is not None:
+            diagnostics = diagnostics + check_references(merged)
+        if diagnostics:
+            raise CharterError(diagnostics)
+        return build_ir(merged, files)
 
 
 def _loc(mapping: Mapping, key: str) -> Loc:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
+from .._gc import paused_gc
 from ..diagnostics import CharterError, Diagnostic
 from ..io import write_bytes_atomic
 from ..spec.ir import Spec
@@ -193,8 +194,9 @@ def manifest(spec: Spec, rendered: Rendered, options: BuildOptions) -> dict:
 def build(spec: Spec, out_dir: str | Path, options: BuildOptions = BuildOptions()) -> BuildResult:
     """Render every target of ``spec`` and write it under ``out_dir`` with manifest.json."""
     out = Path(out_dir)
-    rendered = render(spec, options)
-    data = manifest(spec, rendered, options)
+    with paused_gc():
+        rendered = render(spec, options)
+        data = manifest(spec, rendered, options)
     warnings = list(rendered.warnings)
     if data["uncovered"]:
         warnings.append(f"{len(data['uncovered'])} clause(s) covered by no eval case and no training row: "
