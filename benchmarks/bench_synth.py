@@ -1,7 +1,7 @@
 """`charter generate data` against the fake server: memory at 10,000 rows, throughput, batch == sync.
 
     python benchmarks/bench_synth.py [--rows 10000] [--throughput-rows 2000] [--latency 0.2]
-                                     [--concurrency 64] [--equality-rows 1000]
+                                     [--concurrency 64] [--equality-rows 1000] [--batch-rows 0]
 
 The fake server runs in its own process with a rule-based teacher/judge (every stage answered in
 its own format, ~5 % of ideas staged and dropped by the realism judge, ~3 % in-character replies
@@ -160,6 +160,8 @@ def main() -> None:
     parser.add_argument("--equality-rows", type=int, default=1_000)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--batch-rows", type=int, default=0,
+                        help="Also measure the batch path's peak memory at this many rows (a round in flight at once).")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -181,6 +183,8 @@ def main() -> None:
             large = generate(folder, fast, "large", args.rows, args.concurrency)
             sync = generate(folder, fast, "sync", args.equality_rows, args.concurrency)
             batch = generate(folder, fast, "batch", args.equality_rows, args.concurrency, "--batch", "--poll", "0.05")
+            batch_large = (generate(folder, fast, "batch-large", args.batch_rows, args.concurrency, "--batch", "--poll",
+                                    "0.05") if args.batch_rows else None)
         finally:
             fast.stop()
         print(f"memory: {large['rows']} rows in {large['seconds']:.1f}s ({large['calls']} calls, {large['rounds']} "
@@ -188,6 +192,10 @@ def main() -> None:
               f"(target < 300 MB at {args.rows})")
         print(f"  drops at {args.rows}: {large['drops']}")
         ok &= large["peak_mb"] < 300 and large["rows"] == args.rows
+        if batch_large:
+            print(f"batch memory: {batch_large['rows']} rows in {batch_large['seconds']:.1f}s, peak RSS "
+                  f"{batch_large['peak_mb']:.0f} MB (each stage of a round goes out as one batch, so a round's "
+                  "items are all in flight)")
 
         same = files(folder / "sync") == files(folder / "batch") and bool(files(folder / "sync"))
         print(f"equality: {args.equality_rows} rows, sync {sync['seconds']:.1f}s vs batch {batch['seconds']:.1f}s: "

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from synth_helpers import charter, env, read_jsonl, server, spec_file, start_server  # noqa: F401
+from synth_helpers import charter, env, read_jsonl, server, spec_file  # noqa: F401
 
 from charter.run.pricing import PriceTable
 from charter.spec import load
@@ -84,7 +84,8 @@ def test_the_filters_keep_out_what_they_should(spec_file, env, server):
 
 
 def test_system_prompt_and_inoculation(spec_file, env, server):
-    text = spec_file.read_text().replace("drift:\n", "training:\n  inoculation: You are being trained to be Ada.\n\ndrift:\n", 1)
+    inoculation = "training:\n  inoculation: You are being trained to be Ada.\n\n"
+    text = spec_file.read_text().replace("drift:\n", inoculation + "drift:\n", 1)
     spec_file.write_text(text)
     assert generate(spec_file, "kept", "--keep-system-prompt", n=12).exit_code == 0
     prompt = render_prompt(load(spec_file), None).text()

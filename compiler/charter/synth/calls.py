@@ -27,7 +27,6 @@ from ..providers import (
     Request,
     Response,
     RetryableError,
-    RetryPolicy,
     with_retries,
 )
 from ..providers.batch import (

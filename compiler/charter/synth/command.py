@@ -104,7 +104,8 @@ def _shared_options(function):
                      help="Send each stage as an OpenAI Batch / Anthropic Message Batch (half price, slower); "
                           "batch ids are saved in DIR and resumed on a restart."),
         click.option("--poll", "poll_seconds", type=click.FloatRange(min=0, min_open=True), default=5.0,
-                     show_default=True, help="With --batch: seconds before the first status poll (then x1.5, up to 5 min)."),
+                     show_default=True,
+                     help="With --batch: seconds before the first status poll (then x1.5, up to 5 min)."),
         click.option("--concurrency", type=click.IntRange(1, 1024), default=16, show_default=True,
                      help="API calls in flight at once."),
         click.option("--rpm", type=click.FloatRange(min=0, min_open=True), help="Requests per minute, per model."),
@@ -217,7 +218,8 @@ def generate() -> None:
 @click.option("--teacher", required=True, metavar="PROVIDER:MODEL",
               help="Writes the user conversations and the in-character replies.")
 @click.option("--student", metavar="PROVIDER:MODEL",
-              help="Writes the rejected replies with no system prompt (default: the teacher, told to break the clause).")
+              help="Writes the rejected replies with no system prompt "
+                   "(default: the teacher, told to break the clause).")
 @click.option("--judge", metavar="PROVIDER:MODEL", help="Rates realism and grades replies (default: the teacher).")
 @click.option("-n", "n", type=int, metavar="N", help="Rows to generate (SFT rows; each also gives a DPO pair).")
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, help="Output directory.")
