@@ -18,6 +18,9 @@ case's result and the run goes on.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import heapq
+import itertools
 import json
 import os
 import re
@@ -58,11 +61,54 @@ from .results import (
 )
 
 VARIANTS = ("character", "baseline")
-# The SDKs' own backoff (0.5 s, doubling, at most 8 s between tries); a Retry-After is honoured up to a minute.
-DEFAULT_RETRY = RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=8.0, max_retry_after=60.0)
+# Full-jitter backoff from 0.25 s, doubling, at most 4 s between tries: half the SDKs' own (0.5 s to
+# 8 s), because rate limits come with a Retry-After, honoured up to a minute, and what is left
+# (5xx blips, dropped connections) is usually brief; a long backoff there only stretches the
+# tail of a run while every other case has finished.
+DEFAULT_RETRY = RetryPolicy(max_attempts=6, base_delay=0.25, max_delay=4.0, max_retry_after=60.0)
 # Cases in progress per call slot: a case waiting out a backoff holds no slot, so with a few cases
 # per slot the slots stay busy while some cases wait.
 CASES_PER_SLOT = 4
+# The order in which the running case was started; its calls get free slots before later cases'.
+_CASE_ORDER: contextvars.ContextVar[int] = contextvars.ContextVar("charter_case_order", default=0)
+
+
+class _Slots:
+    """Call slots that go to the oldest case first, not to whichever call asked first.
+
+    A case returning from a retry backoff would otherwise queue behind every fresh case's call,
+    and the run's last cases would wait out the whole queue again for each retry: the run's
+    tail. Finishing what was started first keeps the tail short and the cases in flight few.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._free = capacity
+        self._waiting: list[tuple[int, int, asyncio.Future]] = []
+        self._tickets = itertools.count()
+
+    async def __aenter__(self) -> None:
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+            return
+        future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (_CASE_ORDER.get(), next(self._tickets), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self._release()  # the slot was handed over just as we were cancelled: pass it on
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        while self._waiting:
+            _, _, future = heapq.heappop(self._waiting)
+            if not future.done():
+                future.set_result(None)  # the slot passes straight to the oldest waiting case
+                return
+        self._free += 1
 # Fed back in place of an empty reply: the APIs refuse empty assistant turns.
 EMPTY_REPLY = "(no reply)"
 # The judge's retry after an unusable verdict says what was wrong and asks again.
@@ -248,12 +294,15 @@ class Runner:
         for job in jobs:
             queue.put_nowait(job)
 
+        started = itertools.count()
+
         async def worker() -> None:
             while True:
                 try:
                     case, model, variant = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
+                _CASE_ORDER.set(next(started))
                 result = await self.run_case(case, model, variant)
                 writer.append(result)
                 self.progress.done += 1
@@ -281,7 +330,7 @@ class Runner:
     async def open(self) -> None:
         """Builds the providers (RunAborted for a bad model id or a missing key) and the call slots."""
         self._models = open_providers(self.options)
-        self._slots = asyncio.Semaphore(self.options.concurrency)
+        self._slots = _Slots(self.options.concurrency)
 
     async def close(self) -> None:
         await asyncio.gather(*(m.provider.aclose() for m in self._models.values()), return_exceptions=True)
