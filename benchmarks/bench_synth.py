@@ -15,6 +15,8 @@ child's maximum RSS.
 - throughput:  --throughput-rows rows at --latency seconds per call and --concurrency slots; the
                ideal wall time is calls x latency / concurrency (calls counted by the server), the
                target is within 1.3x of it;
+- batch memory (--batch-rows N): the batch path's peak RSS; it holds up to BATCH_WINDOW (5,000)
+               items in flight so that each stage's batch is large, so it sits above the sync path;
 - equality:    --equality-rows rows synchronously and with --batch (OpenAI Batch + Anthropic Message
                Batches on the fake server), from separate caches: the training files must be
                byte-identical.

@@ -186,3 +186,39 @@ def test_progress_bars_per_stage():
     assert "ideation [" in text and "4/10 calls" in text and "5/50 rows" in text and "grading" not in text
     lines.draw(progress)
     assert "\x1b[2F" in stream.getvalue()  # the block is redrawn in place
+
+
+def test_batch_path_in_waves_equals_sync(spec_file, env, server):
+    """A batch window smaller than a round sends each stage in several batches; the rows stay the same."""
+    import asyncio
+
+    from charter.providers.batch import PollPolicy
+    from charter.run.cache import ResponseCache
+    from charter.run.runner import RunOptions
+    from charter.synth.calls import Caller
+    from charter.synth.pipeline import DataGenerator, DataOptions
+
+    spec = load(spec_file)
+
+    def run(out: str, batch: bool, window: int) -> None:
+        options = DataOptions(n=15, teacher="openai:teacher", judge="anthropic:judge", window=window)
+        cache = ResponseCache(env / f"{out}.sqlite3")
+        (env / out).mkdir()
+
+        async def go() -> None:
+            caller = Caller(RunOptions(models=("openai:teacher",), judge="anthropic:judge"), cache=cache,
+                            out_dir=env / out, batch=batch, poll=PollPolicy(initial=0.01), settle=0.05)
+            await caller.open()
+            try:
+                await DataGenerator(spec, options, caller, env / out).run()
+            finally:
+                await caller.close()
+
+        asyncio.run(go())
+        cache.close()
+
+    run("sync", False, 3)
+    before = len(server.batches.openai) + len(server.batches.anthropic)
+    run("waves", True, 7)
+    assert len(server.batches.openai) + len(server.batches.anthropic) - before > 5
+    assert training_bytes(env / "sync") == training_bytes(env / "waves")

@@ -156,3 +156,19 @@ def test_row_writer_cuts_torn_lines_realigns_and_skips_rows_already_in(tmp_path)
     metas = [json.loads(line)["id"] for line in (tmp_path / "sft.openai.meta.jsonl").read_text().splitlines()]
     assert metas == ["r0", "r1", "r2", "r3"] and len(lines) == 4
     assert lines[0] == '{"messages":[{"content":"0","role":"user"}]}'  # keys sorted, as the data target writes
+
+
+def test_torn_tails_and_trimming_read_in_chunks(tmp_path, monkeypatch):
+    from charter.synth import pipeline
+
+    monkeypatch.setattr(pipeline, "_CHUNK", 5)
+    path = tmp_path / "rows.jsonl"
+    for content, lines in ((b"a\nbb\nccc\n", 3), (b"a\nbb\nccc\n{\"tor", 3), (b"", 0), (b"torn only", 0),
+                           (b"x" * 30 + b"\n" + b"y" * 20, 1)):
+        path.write_bytes(content)
+        assert pipeline._complete_lines(path) == lines
+        assert path.read_bytes() == content[: content.rfind(b"\n") + 1]
+    for keep, expected in ((0, b""), (1, b"aaaa\n"), (2, b"aaaa\nbbbbbbbbbb\n"), (3, b"aaaa\nbbbbbbbbbb\ncc\n")):
+        path.write_bytes(b"aaaa\nbbbbbbbbbb\ncc\n")
+        pipeline._keep_lines(path, keep)
+        assert path.read_bytes() == expected

@@ -47,6 +47,10 @@ from ..run.runner import RunAborted, RunOptions, open_providers
 
 BATCHES_FILE = "batches.json"
 BATCH_DISCOUNT = 0.5  # both providers bill batch requests at half the list price
+SUBMIT_SLICE = 1000
+# Items in flight on the batch path: a stage's batch holds up to this many items' requests. Larger
+# means fewer, bigger batches (less waiting on the provider) and more memory (about 30 KB an item).
+BATCH_WINDOW = 5000
 
 
 class CallFailed(Exception):
@@ -190,8 +194,8 @@ class _Collector:
         except ConfigError as err:
             raise RunAborted(f"{err.message} (delete it to start the batches over)") from None
         self.handles = list(handles)
-        for handle in handles:
-            await self._finish(handle, {})
+        for model in sorted({h.model for h in handles}):
+            await self._finish(self.client(model), [h for h in handles if h.model == model], {})
 
     async def call(self, model_id: str, key: str, request: Request) -> Response:
         waiting = self.pending.setdefault(model_id, {})
@@ -219,9 +223,14 @@ class _Collector:
     async def _send(self, model_id: str, waiting: dict[str, tuple[Request, asyncio.Future]]) -> None:
         try:
             client = self.client(model_id)
-            items = [BatchItem(key, request) for key, (request, _) in sorted(waiting.items())]
-            for handle in await client.submit(items, on_submitted=self._saved):
-                await self._finish(handle, waiting)
+            keys = sorted(waiting)
+            handles: list[BatchHandle] = []
+            # Uploaded a slice at a time: a batch client encodes all it is given at once, and a stage of
+            # 10,000 grading requests with the monitor prompt in each is hundreds of megabytes.
+            for start in range(0, len(keys), SUBMIT_SLICE):
+                items = [BatchItem(key, waiting[key][0]) for key in keys[start:start + SUBMIT_SLICE]]
+                handles += await client.submit(items, on_submitted=self._saved)
+            await self._finish(client, handles, waiting)
         except BaseException as err:  # every caller waiting on this batch gets the failure
             failure = err
             if isinstance(err, (AuthenticationFailed, ModelNotFound, ConfigError, BatchNotFound)):
@@ -238,33 +247,35 @@ class _Collector:
         self.handles.append(handle)
         save_handles(self.path, self.handles)
 
-    async def _finish(self, handle: BatchHandle, waiting: dict[str, tuple[Request, asyncio.Future]]) -> None:
+    async def _finish(self, client: BatchClient, handles: list[BatchHandle],
+                      waiting: dict[str, tuple[Request, asyncio.Future]]) -> None:
+        """Waits for the batches, puts every answer in the cache and hands it to whoever waits for it."""
         caller = self.caller
-        client = self.client(handle.model)
-        await wait(client, [handle], poll=caller.poll, on_status=caller.on_batch)
-        async for result in client.results(handle):
-            entry = waiting.get(result.custom_id)
-            if result.response is not None:
-                caller.cache.put(result.custom_id, result.response)
-                caller.usage.batched += 1
+        await wait(client, handles, poll=caller.poll, on_status=caller.on_batch)
+        for handle in handles:
+            async for result in client.results(handle):
+                entry = waiting.get(result.custom_id)
+                if result.response is not None:
+                    caller.cache.put(result.custom_id, result.response)
+                    caller.usage.batched += 1
+                    if entry is not None and not entry[1].done():
+                        entry[1].set_result(result.response)
+                elif entry is not None and not entry[1].done():
+                    error = result.error
+                    if isinstance(error, (AuthenticationFailed, ModelNotFound, ConfigError)):
+                        entry[1].set_exception(RunAborted(error.message))  # every other item would fail the same way
+                        continue
+                    caller.usage.failed += 1
+                    entry[1].set_exception(CallFailed(error.message if error else f"{handle.model}: no result"))
+            for custom_id in handle.custom_ids:  # never leave a caller hanging on a result that did not come
+                entry = waiting.get(custom_id)
                 if entry is not None and not entry[1].done():
-                    entry[1].set_result(result.response)
-            elif entry is not None and not entry[1].done():
-                error = result.error
-                if isinstance(error, (AuthenticationFailed, ModelNotFound, ConfigError)):
-                    entry[1].set_exception(RunAborted(error.message))  # every other item would fail the same way
-                    continue
-                caller.usage.failed += 1
-                entry[1].set_exception(CallFailed(error.message if error else f"{handle.model}: no result"))
-        for custom_id in handle.custom_ids:  # never leave a caller hanging on a result that did not come
-            entry = waiting.get(custom_id)
-            if entry is not None and not entry[1].done():
-                entry[1].set_exception(CallFailed(f"{handle.model}: batch {handle.batch_id} returned no result"))
-        self.handles = [h for h in self.handles if h.batch_id != handle.batch_id]
-        if self.handles:
-            save_handles(self.path, self.handles)
-        else:
-            self.path.unlink(missing_ok=True)
+                    entry[1].set_exception(CallFailed(f"{handle.model}: batch {handle.batch_id} returned no result"))
+            self.handles = [h for h in self.handles if h.batch_id != handle.batch_id]
+            if self.handles:
+                save_handles(self.path, self.handles)
+            else:
+                self.path.unlink(missing_ok=True)
 
     async def close(self) -> None:
         if self._timer is not None:

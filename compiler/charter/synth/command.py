@@ -9,6 +9,7 @@ rejected key, unknown model, unreadable file, an output directory started with o
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import shlex
@@ -21,16 +22,16 @@ import click
 
 from ..diagnostics import CharterError, UnreadableError
 from ..io import write_text_atomic
-from ..providers import ConfigError, RetryPolicy, parse_model_id
+from ..providers import ConfigError, parse_model_id
 from ..providers.batch import BatchStatus, PollPolicy
 from ..run.cache import CacheError, ResponseCache, default_cache_path
 from ..run.command import ProgressLine
 from ..run.pricing import PriceTable, PriceTableError
-from ..run.runner import RunAborted, RunOptions
+from ..run.runner import DEFAULT_RETRY, RunAborted, RunOptions
 from ..spec import load
 from ..targets.data import DEFAULT_FORMATS, FORMATS
 from ..targets.evals import cases_to_jsonl
-from .calls import BATCHES_FILE, Caller
+from .calls import BATCH_WINDOW, BATCHES_FILE, Caller
 from .dedup import DEFAULT_THRESHOLD
 from .evalgen import EVALS_FILE, EvalGenerator, EvalOptions
 from .pipeline import GENERATE_FILE, MANIFEST_FILE, STAGES, DataGenerator, DataOptions, StageProgress, write_manifest
@@ -201,7 +202,7 @@ def _prepare(out_dir: Path, info: dict, overwrite: bool, outputs: tuple[str, ...
 def _run_options(models: tuple[str, ...], judge: str, concurrency: int, rpm, tpm, timeout: float, retries: int,
                  base_url: str | None) -> RunOptions:
     return RunOptions(models=models, judge=judge, concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout,
-                      base_url=base_url, retry=RetryPolicy(max_attempts=retries + 1))
+                      base_url=base_url, retry=dataclasses.replace(DEFAULT_RETRY, max_attempts=retries + 1))
 
 
 def _interrupted(what: str) -> None:
@@ -257,7 +258,7 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
                           keep_system_prompt=keep_system_prompt, inoculate=inoculate, introspection=introspection,
                           margin=margin, dedup_threshold=dedup_threshold, temperature=temperature,
                           max_tokens=max_tokens, judge_max_tokens=judge_max_tokens,
-                          window=None if batch else 4 * concurrency)
+                          window=BATCH_WINDOW if batch else 4 * concurrency)
     if inoculate and not (spec.training.inoculation or "").strip():
         _fail(f"{spec_path}: spec {spec.id!r} sets no training.inoculation, so --inoculate has nothing to add")
     _prepare(out_dir, options.info(spec), overwrite, (MANIFEST_FILE, BATCHES_FILE))
@@ -340,7 +341,7 @@ def evals(spec_path: Path, model: str, n: int | None, out_dir: Path, dedup_thres
     batch = shared["batch"]
     options = EvalOptions(n=n, model=model, seed=shared["seed"], temperature=shared["temperature"],
                           max_tokens=max(shared["max_tokens"], 2048), dedup_threshold=dedup_threshold,
-                          window=None if batch else 4 * shared["concurrency"])
+                          window=BATCH_WINDOW if batch else 4 * shared["concurrency"])
     _prepare(out_dir, options.info(spec), shared["overwrite"], (MANIFEST_FILE, BATCHES_FILE))
     cache = _cache(shared["cache_path"], shared["no_cache"], batch)
     run_options = _run_options((model,), model, shared["concurrency"], shared["rpm"], shared["tpm"],

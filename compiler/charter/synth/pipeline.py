@@ -226,25 +226,54 @@ def _sorted(value):
     return value
 
 
+_CHUNK = 1 << 20
+
+
 def _complete_lines(path: Path) -> int:
-    """Lines of a file after cutting a torn (newline-less) tail."""
+    """Lines of a file after cutting a torn (newline-less) tail; reads it in chunks, never whole."""
     if not path.exists():
         return 0
     with open(path, "rb+") as handle:
-        data = handle.read()
-        if data and not data.endswith(b"\n"):
-            handle.truncate(data.rfind(b"\n") + 1)
-            data = data[: data.rfind(b"\n") + 1]
-    return data.count(b"\n")
+        size = handle.seek(0, 2)
+        end = size
+        while end > 0:  # find the last newline from the end
+            start = max(0, end - _CHUNK)
+            handle.seek(start)
+            at = handle.read(end - start).rfind(b"\n")
+            if at >= 0:
+                end = start + at + 1
+                break
+            end = start
+        if end != size:
+            handle.truncate(end)
+        handle.seek(0)
+        count, read = 0, 0
+        while read < end:
+            chunk = handle.read(min(_CHUNK, end - read))
+            count += chunk.count(b"\n")
+            read += len(chunk)
+    return count
 
 
 def _keep_lines(path: Path, count: int) -> None:
+    """Cuts a file after its first ``count`` lines."""
     with open(path, "rb+") as handle:
-        data = handle.read()
-        cut = 0
-        for _ in range(count):
-            cut = data.index(b"\n", cut) + 1
-        handle.truncate(cut)
+        offset, seen = 0, 0
+        while seen < count:
+            chunk = handle.read(_CHUNK)
+            if not chunk:
+                return
+            newlines = chunk.count(b"\n")
+            if seen + newlines < count:
+                seen += newlines
+                offset += len(chunk)
+                continue
+            at = -1
+            for _ in range(count - seen):
+                at = chunk.index(b"\n", at + 1)
+            offset += at + 1
+            seen = count
+        handle.truncate(offset)
 
 
 class RowWriter:
