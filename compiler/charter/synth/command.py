@@ -273,8 +273,8 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
     generator = DataGenerator(spec, options, caller, out_dir, progress)
 
     async def run() -> dict:
-        await caller.open()
         try:
+            await caller.open()
             return await generator.run()
         finally:
             await caller.close()
@@ -351,8 +351,8 @@ def evals(spec_path: Path, model: str, n: int | None, out_dir: Path, dedup_thres
     generator = EvalGenerator(spec, options, caller)
 
     async def run() -> list[dict]:
-        await caller.open()
         try:
+            await caller.open()
             return await generator.run()
         finally:
             await caller.close()
