@@ -196,8 +196,8 @@ def main() -> None:
         ok &= large["peak_mb"] < 300 and large["rows"] == args.rows
         if batch_large:
             print(f"batch memory: {batch_large['rows']} rows in {batch_large['seconds']:.1f}s, peak RSS "
-                  f"{batch_large['peak_mb']:.0f} MB (each stage of a round goes out as one batch, so a round's "
-                  "items are all in flight)")
+                  f"{batch_large['peak_mb']:.0f} MB (up to 5,000 items in flight, so that each stage goes out as "
+                  "few, large batches)")
 
         same = files(folder / "sync") == files(folder / "batch") and bool(files(folder / "sync"))
         print(f"equality: {args.equality_rows} rows, sync {sync['seconds']:.1f}s vs batch {batch['seconds']:.1f}s: "

@@ -222,3 +222,21 @@ def test_batch_path_in_waves_equals_sync(spec_file, env, server):
     run("waves", True, 7)
     assert len(server.batches.openai) + len(server.batches.anthropic) - before > 5
     assert training_bytes(env / "sync") == training_bytes(env / "waves")
+
+
+def test_a_shipped_character_with_contexts(env, server):
+    """Clauses bound to a context are generated, answered and graded with that context's prompt and monitor."""
+    from conftest import CHARACTERS
+
+    spec_path = CHARACTERS / "tutor.yaml"
+    result = charter("generate", "data", spec_path, *MODELS, "-n", 30, "-o", "out", "-q", "--keep-system-prompt")
+    assert result.exit_code == 0, result.stderr
+    spec = load(spec_path)
+    rows = read_jsonl(env / "out" / "sft.openai.jsonl")
+    metas = read_jsonl(env / "out" / "sft.openai.meta.jsonl")
+    contexts = {m["context"] for m in metas}
+    assert any(contexts - {None}), contexts
+    for row, meta in zip(rows, metas):
+        assert row["messages"][0]["content"] == render_prompt(spec, meta["context"]).text()
+        clause = spec.clause(meta["target"])
+        assert not getattr(clause, "when", ()) or meta["context"] in clause.when

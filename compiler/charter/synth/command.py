@@ -223,7 +223,8 @@ def generate() -> None:
                    "(default: the teacher, told to break the clause).")
 @click.option("--judge", metavar="PROVIDER:MODEL", help="Rates realism and grades replies (default: the teacher).")
 @click.option("-n", "n", type=int, metavar="N", help="Rows to generate (SFT rows; each also gives a DPO pair).")
-@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, help="Output directory.")
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, metavar="DIR",
+              help="Output directory.")
 @click.option("-f", "--format", "formats", multiple=True, type=click.Choice(FORMATS),
               help=f"Training file formats (repeatable; default: {', '.join(DEFAULT_FORMATS)}).")
 @click.option("--keep-system-prompt", is_flag=True, help="Put the compiled system prompt first in every row.")
@@ -244,8 +245,10 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
          quiet: bool) -> None:
     """Generate N graded training rows for SPEC with a teacher model, into DIR.
 
-    Started again with the same arguments, it replays answered calls from the response cache and
-    appends only the rows that are missing.
+    DIR gets the training files (sft/dpo in each --format) with line-aligned .meta.jsonl sidecars,
+    manifest.json (counts per clause, drops, tokens, cost), generate.json (the arguments) and, with
+    --batch, batches.json while batches run. Started again with the same arguments, it replays
+    answered calls from the response cache and appends only the rows that are missing.
     """
     n = _count(n)
     _models(teacher, student, judge)
@@ -323,7 +326,7 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
 @click.argument("spec_path", type=click.Path(path_type=Path), metavar="SPEC")
 @click.option("-m", "--model", required=True, metavar="PROVIDER:MODEL", help="The model that writes the cases.")
 @click.option("-n", "n", type=int, metavar="N", help="New cases to generate.")
-@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True,
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, metavar="DIR",
               help="Output directory: evals.jsonl and manifest.json.")
 @click.option("--dedup-threshold", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_THRESHOLD,
               show_default=True, help="Word-bigram Jaccard similarity at which two cases are near-duplicates.")
