@@ -240,3 +240,10 @@ def test_a_shipped_character_with_contexts(env, server):
         assert row["messages"][0]["content"] == render_prompt(spec, meta["context"]).text()
         clause = spec.clause(meta["target"])
         assert not getattr(clause, "when", ()) or meta["context"] in clause.when
+
+
+def test_fewer_rows_than_openai_accepts_is_a_warning(spec_file, env, server):
+    result = generate(spec_file, "out", n=3)
+    assert result.exit_code == 0
+    assert "needs at least 10" in result.stderr
+    assert (env / "out" / "sft.openai.jsonl").read_bytes().count(b"\n") == 3

@@ -113,3 +113,29 @@ def test_saved_batches_are_resumed_by_id(spec_file, env, monkeypatch):
         assert read_jsonl(out / "sft.openai.jsonl")
     finally:
         server.stop()
+
+
+def test_ctrl_c_says_how_to_resume(spec_file, env, monkeypatch):
+    server = start_server(monkeypatch, latency=0.03)
+    try:
+        command = [sys.executable, "-m", "charter", "generate", "data", str(spec_file), *MODELS, "-n", "60",
+                   "-o", "out", "--concurrency", "4", "-q"]
+        process = subprocess.Popen(command, cwd=env, env=dict(os.environ), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+        rows = env / "out" / "sft.openai.jsonl"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if rows.exists() and rows.read_bytes().count(b"\n") >= 3:
+                break
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        stderr = process.communicate(timeout=30)[1].decode()
+        assert process.returncode == 130, stderr
+        assert stderr.count("\n") == 1 and "interrupted:" in stderr and "resume with: charter generate data" in stderr
+        saved = rows.read_bytes()
+        assert saved.endswith(b"\n")
+        resumed = charter("generate", "data", spec_file, *MODELS, "-n", 60, "-o", "out", "--concurrency", 4, "-q")
+        assert resumed.exit_code == 0 and rows.read_bytes().startswith(saved)
+        assert rows.read_bytes().count(b"\n") == 60
+    finally:
+        server.stop()

@@ -29,7 +29,7 @@ from ..run.command import ProgressLine
 from ..run.pricing import PriceTable, PriceTableError
 from ..run.runner import DEFAULT_RETRY, RunAborted, RunOptions
 from ..spec import load
-from ..targets.data import DEFAULT_FORMATS, FORMATS
+from ..targets.data import DEFAULT_FORMATS, FORMATS, OPENAI_MIN_SFT_ROWS
 from ..targets.evals import cases_to_jsonl
 from .calls import BATCH_WINDOW, BATCHES_FILE, Caller
 from .dedup import DEFAULT_THRESHOLD
@@ -316,6 +316,9 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
         click.echo(f"charter: warning: {rows['requested'] - rows['accepted']} rows short after "
                    f"{rows['rounds']} rounds ({', '.join(short[:5])}{' ...' if len(short) > 5 else ''}); "
                    "see drops in the manifest", err=True)
+    if "openai" in options.formats and rows["accepted"] < OPENAI_MIN_SFT_ROWS:
+        click.echo(f"charter: warning: {rows['accepted']} rows; OpenAI fine-tuning needs at least "
+                   f"{OPENAI_MIN_SFT_ROWS}", err=True)
     if manifest["drops"].get("call-failed"):
         click.echo(f"charter: {manifest['drops']['call-failed']} items lost to failed calls; run the same command "
                    "again to retry them", err=True)
