@@ -139,3 +139,34 @@ def test_ctrl_c_says_how_to_resume(spec_file, env, monkeypatch):
         assert rows.read_bytes().count(b"\n") == 60
     finally:
         server.stop()
+
+
+def test_failed_calls_are_retried_by_a_restart_and_give_the_same_rows(spec_file, env, monkeypatch):
+    from charter.testing import FakeServer, ModelScript
+    from synth_helpers import stage_reply
+
+    flaky = ModelScript(reply=stage_reply, faults={"server_error": 0.15}, seed=3)
+    with FakeServer({"student": flaky}, default=ModelScript(reply=stage_reply)) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.anthropic_base_url)
+        args = ("generate", "data", spec_file, *MODELS, "--student", "openai:student", "-n", 30, "-q")
+        first = charter(*args, "-o", "out", "--retries", 0)
+        assert first.exit_code == 1, first.stderr
+        assert "lost to failed calls; run the same command again" in first.stderr
+        manifest = json.loads((env / "out" / "manifest.json").read_text())
+        assert manifest["drops"]["call-failed"] > 0 and manifest["drops"]["held"] > 0
+        written = (env / "out" / "sft.openai.jsonl").read_bytes().count(b"\n")
+        assert written < 30
+
+        flaky.faults = {}
+        again = charter(*args, "-o", "out", "--retries", 0)
+        assert again.exit_code == 0, again.stderr
+        clean = charter(*args, "-o", "clean", "--retries", 0, "--cache", "clean.sqlite3")
+        assert clean.exit_code == 0, clean.stderr
+        for name in training_bytes(env / "clean"):
+            resumed = (env / "out" / name).read_bytes().splitlines()
+            assert sorted(resumed) == sorted((env / "clean" / name).read_bytes().splitlines()), name
+        metas = read_jsonl(env / "out" / "sft.openai.meta.jsonl")
+        assert [m["id"] for m in read_jsonl(env / "out" / "sft.trl.meta.jsonl")] == [m["id"] for m in metas]
+        assert json.loads((env / "out" / "manifest.json").read_text())["clauses"] == \
+            json.loads((env / "clean" / "manifest.json").read_text())["clauses"]

@@ -22,6 +22,10 @@ teacher answer that was not the JSON asked for, after one repair request), ``emp
 ``chosen-failed`` (the in-character reply does not pass the monitor, or fails the target clause),
 ``no-margin`` (it does not beat the rejected reply by ``margin`` points), ``call-failed`` (a call
 failed after retries; a restart tries it again) and ``over-quota`` (the clause was already full).
+
+After a failed call, the clause it belongs to takes no more rows in that run (counted as ``held``):
+whether they are accepted depends on the failed item, which the restart retries. So a restart
+after failures writes the same rows as a run without them, the held ones appended at the end.
 """
 
 from __future__ import annotations
@@ -350,6 +354,8 @@ class DataGenerator:
         self.drops: Counter = Counter()
         self.index = NearDuplicateIndex(options.dedup_threshold)
         self.rounds = 0
+        # Per clause, the position (round, call, index) of the first failed call: rows after it wait.
+        self.failed_at: dict[str, tuple[int, int, int]] = {}
         self.written = 0
         self._prompts: dict[str | None, SystemPrompt] = {}
         self._monitors: dict[str | None, MonitorPrompt] = {}
@@ -382,7 +388,7 @@ class DataGenerator:
         for target in self.targets:
             counts = self.counts[target.key]
             missing = counts.quota - counts.accepted
-            if missing > 0:
+            if missing > 0 and target.key not in self.failed_at:  # a restart settles a clause with failures
                 needed = math.ceil(missing * factor / self.options.ideas_per_call)
                 calls += [(target, round_, call) for call in range(needed)]
         return calls
@@ -417,6 +423,7 @@ class DataGenerator:
             parsed = await self._ask_json("ideation", options.teacher, request, stages.parse_ideas)
         except CallFailed:
             self._drop(target, "call-failed", options.ideas_per_call)
+            self._failed(target, (round_, call, -1))
             parsed = []
         except StageError:
             self._drop(target, "unreadable", options.ideas_per_call)
@@ -466,9 +473,13 @@ class DataGenerator:
                                                options.seed)
         rejected_request = stages.rejected_request(spec, item, options.rejected_mode, options.max_tokens,
                                                    options.temperature, options.seed)
-        chosen, rejected = await asyncio.gather(
-            self._reply("chosen", options.teacher, chosen_request),
-            self._reply("rejected", options.rejected_model, rejected_request))
+        replies = await asyncio.gather(self._reply("chosen", options.teacher, chosen_request),
+                                       self._reply("rejected", options.rejected_model, rejected_request),
+                                       return_exceptions=True)
+        for reply in replies:  # both are awaited to the end, so neither failure goes unread
+            if isinstance(reply, BaseException):
+                raise reply
+        chosen, rejected = replies
         outcome.chosen, outcome.rejected = chosen, rejected
         if not chosen.strip() or not rejected.strip():
             outcome.drop = "empty-reply"
@@ -531,10 +542,20 @@ class DataGenerator:
         self.drops[reason] += count
         self.progress["rows"].failed += count
 
+    def _failed(self, target: Target, position: tuple[int, int, int]) -> None:
+        self.failed_at[target.key] = min(self.failed_at.get(target.key, position), position)
+
     def _settle(self, outcome: Outcome, writer: RowWriter) -> None:
-        target = outcome.item.target
+        item = outcome.item
+        target = item.target
         counts = self.counts[target.key]
-        if outcome.drop is not None:
+        failed_at = self.failed_at.get(target.key)
+        if outcome.drop == "call-failed":
+            self._drop(target, "call-failed")
+            self._failed(target, (item.round, item.call, item.index))
+        elif failed_at is not None and (item.round, item.call, item.index) > failed_at:
+            self._drop(target, "held")
+        elif outcome.drop is not None:
             self._drop(target, outcome.drop)
         elif counts.accepted >= counts.quota:
             self._drop(target, "over-quota")
