@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from charter.providers import Request, get_provider
@@ -24,9 +26,23 @@ def test_model_and_judge_share_a_client_until_both_close(server, kind):  # noqa:
         assert (await judge.complete(request)).text
         await judge.aclose()
         await other_endpoint.aclose()
-        assert not [key for key in _SHARED_CLIENTS if kind in key]
+        assert not _SHARED_CLIENTS.get(asyncio.get_running_loop())
 
     run(scenario())
+
+
+def test_providers_built_outside_a_loop_keep_private_clients(server):  # noqa: F811
+    first = get_provider("openai:m", base_url=server.openai_base_url)
+    second = get_provider("openai:m", base_url=server.openai_base_url)
+    assert first._client is not second._client and first._client_key is None
+
+    async def use(provider) -> str:
+        try:
+            return (await provider.complete(Request(messages=[{"role": "user", "content": "hi"}]))).text
+        finally:
+            await provider.aclose()
+
+    assert run(use(first)) and run(use(second))  # each in its own event loop
 
 
 def test_clients_are_not_shared_across_event_loops(server):  # noqa: F811

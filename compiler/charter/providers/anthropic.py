@@ -33,6 +33,7 @@ class AnthropicProvider(Provider):
         options: dict[str, Any] = {"api_key": self._api_key, "max_retries": 0, "timeout": timeout}
         if base_url:
             options["base_url"] = base_url
+        self._closed = False
         self._client_key, self._client = acquire_client(
             ("anthropic", self._api_key, base_url, timeout), lambda: anthropic.AsyncAnthropic(**options))
         self._base_url = str(self._client.base_url).rstrip("/")
@@ -84,9 +85,10 @@ class AnthropicProvider(Provider):
                             latency=time.perf_counter() - started, rate_limits=parse_rate_limits(raw.headers))
 
     async def aclose(self) -> None:
-        key, self._client_key = self._client_key, None  # closing twice must not release twice
-        if key is not None:
-            await release_client(key)
+        if self._closed:  # closing twice must not release a shared client twice
+            return
+        self._closed = True
+        await release_client(self._client_key, self._client)
 
 
 def read_message(model: str, message: Any, *, request_id: str | None = None, latency: float = 0.0,

@@ -11,6 +11,7 @@ import math
 import os
 import re
 import time
+import weakref
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, ClassVar, Mapping, Sequence, Union
@@ -296,31 +297,38 @@ def api_message(body: object) -> str:
 # Providers with the same key, endpoint and timeout share one SDK client, so a run's model and
 # judge on one API draw on one connection pool (each request scans its pool's idle connections;
 # two pools cost more CPU per call than one). A client is closed when its last provider closes.
-# The event loop is part of the key: connections belong to the loop that opened them.
-_SHARED_CLIENTS: dict[tuple, list] = {}
+# Clients are kept per event loop, because connections belong to the loop that opened them, and
+# weakly, so a loop that ends takes its clients' entries with it.
+_SHARED_CLIENTS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, list]]" = weakref.WeakKeyDictionary()
 
 
-def acquire_client(key: tuple, factory: Callable[[], Any]) -> tuple[tuple, Any]:
+def acquire_client(key: tuple, factory: Callable[[], Any]) -> tuple[tuple | None, Any]:
+    """The shared client for ``key`` in the running event loop, or a private one outside any loop.
+
+    A provider built outside a loop may be used in a later loop than its neighbours, and pooled
+    connections cannot cross loops, so only providers built inside a loop share.
+    """
     try:
-        loop_id = id(asyncio.get_running_loop())
+        clients = _SHARED_CLIENTS.setdefault(asyncio.get_running_loop(), {})
     except RuntimeError:
-        loop_id = None
-    full_key = (*key, loop_id)
-    entry = _SHARED_CLIENTS.get(full_key)
+        return None, factory()
+    entry = clients.get(key)
     if entry is None:
-        entry = _SHARED_CLIENTS[full_key] = [factory(), 0]
+        entry = clients[key] = [factory(), 0]
     entry[1] += 1
-    return full_key, entry[0]
+    return key, entry[0]
 
 
-async def release_client(full_key: tuple) -> None:
-    entry = _SHARED_CLIENTS.get(full_key)
-    if entry is None:
-        return
-    entry[1] -= 1
-    if entry[1] <= 0:
-        del _SHARED_CLIENTS[full_key]
-        await entry[0].close()
+async def release_client(key: tuple | None, client: Any) -> None:
+    """Closes ``client`` when its last user lets go (at once for a private client)."""
+    clients = _SHARED_CLIENTS.get(asyncio.get_running_loop(), {}) if key is not None else {}
+    entry = clients.get(key)
+    if entry is not None and entry[0] is client:
+        entry[1] -= 1
+        if entry[1] > 0:
+            return
+        del clients[key]
+    await client.close()
 
 
 # -- the interface ---------------------------------------------------------------------------

@@ -32,6 +32,7 @@ class OpenAIProvider(Provider):
         # Passing base_url=None would not defer to OPENAI_BASE_URL in every SDK version: leave it out.
         if base_url:
             options["base_url"] = base_url
+        self._closed = False
         self._client_key, self._client = acquire_client(
             ("openai", self._api_key, base_url, timeout), lambda: openai.AsyncOpenAI(**options))
         self._base_url = str(self._client.base_url).rstrip("/")
@@ -93,9 +94,10 @@ class OpenAIProvider(Provider):
                                latency=time.perf_counter() - started, rate_limits=parse_rate_limits(raw.headers))
 
     async def aclose(self) -> None:
-        key, self._client_key = self._client_key, None  # closing twice must not release twice
-        if key is not None:
-            await release_client(key)
+        if self._closed:  # closing twice must not release a shared client twice
+            return
+        self._closed = True
+        await release_client(self._client_key, self._client)
 
 
 class OpenAICompatibleProvider(OpenAIProvider):

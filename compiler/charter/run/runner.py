@@ -242,8 +242,9 @@ def finished_jobs(run_dir: Path) -> set[tuple[str, str, str]]:
     return {key for key, ok in done.items() if ok}
 
 
-def open_providers(options: RunOptions) -> dict[str, _Model]:
-    """A provider per distinct model id (judge included). Raises RunAborted for a bad id or a missing key."""
+async def open_providers(options: RunOptions) -> dict[str, _Model]:
+    """A provider per distinct model id (judge included). Raises RunAborted for a bad id or a missing key,
+    after closing the providers already opened."""
     models: dict[str, _Model] = {}
     for model_id in (*options.models, options.judge):
         if model_id in models:
@@ -252,7 +253,7 @@ def open_providers(options: RunOptions) -> dict[str, _Model]:
         try:
             provider = get_provider(model_id, base_url=base_url, timeout=options.timeout)
         except ConfigError as err:
-            # Clients not yet used hold no connections: dropping them is enough.
+            await asyncio.gather(*(m.provider.aclose() for m in models.values()), return_exceptions=True)
             raise RunAborted(str(err)) from None
         models[model_id] = _Model(provider, RateLimiter(options.rpm, options.tpm))
     return models
@@ -329,7 +330,7 @@ class Runner:
 
     async def open(self) -> None:
         """Builds the providers (RunAborted for a bad model id or a missing key) and the call slots."""
-        self._models = open_providers(self.options)
+        self._models = await open_providers(self.options)
         self._slots = _Slots(self.options.concurrency)
 
     async def close(self) -> None:

@@ -15,7 +15,7 @@ results in the cache, so no request is paid for twice.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -109,11 +109,7 @@ class Caller:
     async def open(self) -> None:
         """Builds the providers (RunAborted for a bad id or a missing key) and, for batches, resumes
         the batches a previous run left in DIR."""
-        # One model at a time, so that the ones already built are closed when a later one fails.
-        for model_id in (*self.options.models, self.options.judge):
-            if model_id not in self._models:
-                single = replace(self.options, models=(model_id,), judge=model_id)
-                self._models.update(open_providers(single))
+        self._models = await open_providers(self.options)  # closes what it opened if one fails
         self._slots = asyncio.Semaphore(self.options.concurrency)
         if self.batch:
             self._collector = _Collector(self)
