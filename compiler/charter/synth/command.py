@@ -225,7 +225,7 @@ def generate() -> None:
 @click.option("-n", "n", type=int, metavar="N", help="Rows to generate (SFT rows; each also gives a DPO pair).")
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, metavar="DIR",
               help="Output directory.")
-@click.option("-f", "--format", "formats", multiple=True, type=click.Choice(FORMATS),
+@click.option("-f", "--data-format", "formats", multiple=True, type=click.Choice(FORMATS),
               help=f"Training file formats (repeatable; default: {', '.join(DEFAULT_FORMATS)}).")
 @click.option("--keep-system-prompt", is_flag=True, help="Put the compiled system prompt first in every row.")
 @click.option("--inoculate", is_flag=True, help="Put the spec's training.inoculation prompt first in every row.")
