@@ -37,7 +37,6 @@ from ..providers import (
     RateLimiter,
     Request,
     Response,
-    RetryableError,
     RetryPolicy,
     get_provider,
     with_retries,
@@ -146,8 +145,8 @@ class RunAborted(Exception):
     """The run cannot go on: a key is missing or rejected, or a model does not exist. One line."""
 
 
-class _CallFailed(Exception):
-    """One call failed for good (after retries, or a refused request); the case records it."""
+class CallFailed(Exception):
+    """One call failed for good (after retries, or a refused request). One line."""
 
 
 @dataclass
@@ -156,6 +155,33 @@ class _Model:
 
     provider: Provider
     limiter: RateLimiter
+
+
+async def gated_call(model: _Model, request: Request, slots, policy: RetryPolicy, *,
+                     on_call: Callable[[], object], on_retry: Callable[[], object]) -> Response:
+    """One completion through the model's rate limiter, a call slot and the retry policy.
+
+    ``slots`` is any async context manager that limits calls in flight. Raises RunAborted for
+    what no retry can fix (a rejected key, an unknown model) and CallFailed when retries run out
+    or the request is refused. Shared by the runner and `charter generate`.
+    """
+    async def attempt() -> Response:
+        estimate = request.estimated_tokens()
+        await model.limiter.acquire(estimate)
+        async with slots:
+            on_call()
+            response = await model.provider.complete(request)
+        usage = response.usage
+        model.limiter.correct(usage.input_tokens + usage.output_tokens - estimate)
+        return response
+
+    try:
+        return (await with_retries(attempt, policy, on_retry=lambda error, retry, delay: on_retry())).value
+    except (AuthenticationFailed, ModelNotFound, ConfigError) as err:
+        raise RunAborted(err.message) from None
+    except ProviderError as err:
+        attempts = f" (after {err.attempts} attempts)" if err.attempts > 1 else ""
+        raise CallFailed(f"{err.message}{attempts}") from None
 
 
 @dataclass
@@ -350,29 +376,16 @@ class Runner:
                 self.progress.cached += 1
                 return cached
 
-        async def attempt() -> Response:
-            estimate = request.estimated_tokens()
-            await model.limiter.acquire(estimate)
-            async with self._slots:
-                tally["calls"] += 1
-                self.progress.calls += 1
-                response = await model.provider.complete(request)
-            usage = response.usage
-            model.limiter.correct(usage.input_tokens + usage.output_tokens - estimate)
-            return response
+        def on_call() -> None:
+            tally["calls"] += 1
+            self.progress.calls += 1
 
-        def on_retry(error: RetryableError, retry: int, delay: float) -> None:
+        def on_retry() -> None:
             tally["retries"] += 1
             self.progress.retries += 1
 
-        try:
-            result = await with_retries(attempt, self.options.retry, on_retry=on_retry)
-        except (AuthenticationFailed, ModelNotFound, ConfigError) as err:
-            raise RunAborted(err.message) from None
-        except ProviderError as err:
-            attempts = f" (after {err.attempts} attempts)" if err.attempts > 1 else ""
-            raise _CallFailed(f"{err.message}{attempts}") from None
-        response = result.value
+        response = await gated_call(model, request, self._slots, self.options.retry, on_call=on_call,
+                                    on_retry=on_retry)
         usage = response.usage
         tally["input_tokens"] += usage.input_tokens
         tally["output_tokens"] += usage.output_tokens
@@ -428,7 +441,7 @@ class Runner:
                                                      instance=None))
                     reply_of_turn[index] = len(grading)
                     graded(before, response.text)
-        except _CallFailed as err:
+        except CallFailed as err:
             status = "error"
             errors.append(RunError(stage="model", reply=len(grading), message=str(err)))
         except BaseException:
@@ -507,7 +520,7 @@ class Runner:
                              violated=sorted(verdict.violated), reason=verdict.reason,
                              passed=verdict.passed and all(c["passed"] for c in checks))
                 break
-        except _CallFailed as err:
+        except CallFailed as err:
             error = f"judge call failed: {err}"
         grade["judge_error"] = error
         return grade, error

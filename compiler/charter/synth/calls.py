@@ -26,8 +26,6 @@ from ..providers import (
     ProviderError,
     Request,
     Response,
-    RetryableError,
-    with_retries,
 )
 from ..providers.batch import (
     BatchClient,
@@ -43,7 +41,7 @@ from ..providers.batch import (
 )
 from ..run.cache import ResponseCache
 from ..run.results import Tally, add_tally, empty_tally
-from ..run.runner import RunAborted, RunOptions, open_providers
+from ..run.runner import CallFailed, RunAborted, RunOptions, gated_call, open_providers
 
 BATCHES_FILE = "batches.json"
 BATCH_DISCOUNT = 0.5  # both providers bill batch requests at half the list price
@@ -51,11 +49,6 @@ SUBMIT_SLICE = 1000
 # Items in flight on the batch path: a stage's batch holds up to this many items' requests. Larger
 # means fewer, bigger batches (less waiting on the provider) and more memory (about 30 KB an item).
 BATCH_WINDOW = 5000
-
-
-class CallFailed(Exception):
-    """One call failed for good (after retries, or a refused request): the item is dropped, and a
-    restart tries it again. One line."""
 
 
 @dataclass
@@ -139,27 +132,19 @@ class Caller:
         return response
 
     async def _call_now(self, model, model_id: str, request: Request) -> Response:
-        async def attempt() -> Response:
-            estimate = request.estimated_tokens()
-            await model.limiter.acquire(estimate)
-            async with self._slots:
-                self.usage.calls += 1
-                response = await model.provider.complete(request)
-            usage = response.usage
-            model.limiter.correct(usage.input_tokens + usage.output_tokens - estimate)
-            return response
+        """A synchronous call; CallFailed drops the item, and a restart tries it again."""
+        def on_call() -> None:
+            self.usage.calls += 1
 
-        def on_retry(error: RetryableError, retry: int, delay: float) -> None:
+        def on_retry() -> None:
             self.usage.retries += 1
 
         try:
-            return (await with_retries(attempt, self.options.retry, on_retry=on_retry)).value
-        except (AuthenticationFailed, ModelNotFound, ConfigError) as err:
-            raise RunAborted(err.message) from None
-        except ProviderError as err:
+            return await gated_call(model, request, self._slots, self.options.retry, on_call=on_call,
+                                    on_retry=on_retry)
+        except CallFailed:
             self.usage.failed += 1
-            attempts = f" (after {err.attempts} attempts)" if err.attempts > 1 else ""
-            raise CallFailed(f"{err.message}{attempts}") from None
+            raise
 
 
 class _Collector:
