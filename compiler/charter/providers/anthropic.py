@@ -9,9 +9,8 @@ from typing import Any
 import anthropic
 from anthropic.resources.messages import AsyncMessages
 
-from charter.providers.base import (ModelId, Provider, RateLimits, Request, Response, Usage, acquire_client,
-                                    parse_rate_limits, release_client)
-from charter.providers.errors import ConnectionFailed, MalformedResponse, RequestTimedOut
+from charter.providers.base import ModelId, Provider, RateLimits, Request, Response, Usage, parse_rate_limits
+from charter.providers.errors import MalformedResponse
 
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "refusal": "refusal"}
 
@@ -33,9 +32,7 @@ class AnthropicProvider(Provider):
         options: dict[str, Any] = {"api_key": self._api_key, "max_retries": 0, "timeout": timeout}
         if base_url:
             options["base_url"] = base_url
-        self._closed = False
-        self._client_key, self._client = acquire_client(
-            ("anthropic", self._api_key, base_url, timeout), lambda: anthropic.AsyncAnthropic(**options))
+        self._open_client(base_url, lambda: anthropic.AsyncAnthropic(**options))
         self._base_url = str(self._client.base_url).rstrip("/")
 
     @property
@@ -68,27 +65,13 @@ class AnthropicProvider(Provider):
             message = raw.parse()
             if inspect.isawaitable(message):
                 message = await message
-        except anthropic.APIStatusError as exc:
-            raise self._status_error(exc.status_code, exc.body, exc.response.headers,
-                                     exc.response.headers.get("request-id")) from exc
-        except anthropic.APITimeoutError as exc:
-            raise RequestTimedOut(f"{self.model_id}: no answer within {self.timeout:g}s from {self.base_url}",
-                                  model=str(self.model_id)) from exc
-        except anthropic.APIConnectionError as exc:
-            cause = self._detail(exc.__cause__ or exc)
-            raise ConnectionFailed(f"{self.model_id}: connection to {self.base_url} failed: {cause}",
-                                   model=str(self.model_id)) from exc
-        except (ValueError, anthropic.APIResponseValidationError) as exc:
-            raise MalformedResponse(f"{self.model_id}: the server sent an unreadable message: "
-                                    f"{self._detail(exc)}", model=str(self.model_id)) from exc
+        except (ValueError, anthropic.APIError) as exc:
+            error = self._call_error(exc, anthropic, "message", "request-id")
+            if error is None:
+                raise
+            raise error from exc
         return read_message(str(self.model_id), message, request_id=raw.headers.get("request-id"),
                             latency=time.perf_counter() - started, rate_limits=parse_rate_limits(raw.headers))
-
-    async def aclose(self) -> None:
-        if self._closed:  # closing twice must not release a shared client twice
-            return
-        self._closed = True
-        await release_client(self._client_key, self._client)
 
 
 def read_message(model: str, message: Any, *, request_id: str | None = None, latency: float = 0.0,

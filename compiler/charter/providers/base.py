@@ -20,10 +20,13 @@ from charter.providers.errors import (
     AuthenticationFailed,
     BadRequest,
     ConfigError,
+    ConnectionFailed,
+    MalformedResponse,
     ModelNotFound,
     Overloaded,
     ProviderError,
     RateLimited,
+    RequestTimedOut,
     ServerError,
     one_line,
 )
@@ -349,6 +352,9 @@ class Provider(abc.ABC):
         self.model_id = model_id
         self.timeout = timeout
         self._api_key = ""
+        self._closed = False
+        self._client_key: tuple | None = None
+        self._client: Any = None
 
     @property
     def model(self) -> str:
@@ -367,9 +373,12 @@ class Provider(abc.ABC):
     async def complete(self, request: Request) -> Response:
         """Sends one request; raises a ProviderError subclass on any failure."""
 
-    @abc.abstractmethod
     async def aclose(self) -> None:
-        """Closes the SDK client and its connections."""
+        """Lets go of the SDK client; the last provider using a shared client closes it."""
+        if self._closed:  # closing twice must not release a shared client twice
+            return
+        self._closed = True
+        await release_client(self._client_key, self._client)
 
     def cache_key(self, request: Request) -> str:
         return cache_key(self.kind, self.model, self.base_url, self.payload(request))
@@ -394,6 +403,26 @@ class Provider(abc.ABC):
 
     def _detail(self, text: object) -> str:
         return one_line(text, secrets=(self._api_key,))
+
+    def _open_client(self, base_url: str | None, factory: Callable[[], Any]) -> None:
+        """Takes the (shared) SDK client for this kind, key, endpoint and timeout."""
+        self._client_key, self._client = acquire_client((self.kind, self._api_key, base_url, self.timeout), factory)
+
+    def _call_error(self, exc: Exception, sdk: Any, noun: str, request_id_header: str) -> ProviderError | None:
+        """Our exception for one raised by an SDK call (``sdk`` is the openai or anthropic module);
+        None when it is not a failure the call itself reports."""
+        who = str(self.model_id)
+        if isinstance(exc, sdk.APIStatusError):
+            return self._status_error(exc.status_code, exc.body, exc.response.headers,
+                                      exc.response.headers.get(request_id_header))
+        if isinstance(exc, sdk.APITimeoutError):
+            return RequestTimedOut(f"{who}: no answer within {self.timeout:g}s from {self.base_url}", model=who)
+        if isinstance(exc, sdk.APIConnectionError):
+            cause = self._detail(exc.__cause__ or exc)
+            return ConnectionFailed(f"{who}: connection to {self.base_url} failed: {cause}", model=who)
+        if isinstance(exc, (ValueError, sdk.APIResponseValidationError)):
+            return MalformedResponse(f"{who}: the server sent an unreadable {noun}: {self._detail(exc)}", model=who)
+        return None
 
     def _status_error(self, status: int, body: object, headers: Mapping[str, str],
                       request_id: str | None) -> ProviderError:

@@ -9,9 +9,8 @@ from typing import Any
 
 import openai
 
-from charter.providers.base import (ModelId, Provider, RateLimits, Request, Response, Usage, acquire_client,
-                                    parse_rate_limits, release_client)
-from charter.providers.errors import ConfigError, ConnectionFailed, MalformedResponse, RequestTimedOut
+from charter.providers.base import ModelId, Provider, RateLimits, Request, Response, Usage, parse_rate_limits
+from charter.providers.errors import ConfigError, MalformedResponse
 
 _FINISH = {"stop": "stop", "length": "length", "content_filter": "content_filter"}
 
@@ -32,9 +31,7 @@ class OpenAIProvider(Provider):
         # Passing base_url=None would not defer to OPENAI_BASE_URL in every SDK version: leave it out.
         if base_url:
             options["base_url"] = base_url
-        self._closed = False
-        self._client_key, self._client = acquire_client(
-            ("openai", self._api_key, base_url, timeout), lambda: openai.AsyncOpenAI(**options))
+        self._open_client(base_url, lambda: openai.AsyncOpenAI(**options))
         self._base_url = str(self._client.base_url).rstrip("/")
 
     def _resolve_key(self) -> str:
@@ -77,27 +74,13 @@ class OpenAIProvider(Provider):
         try:
             raw = await self._client.chat.completions.with_raw_response.create(**body, **self._extra(request))
             completion = raw.parse()
-        except openai.APIStatusError as exc:
-            raise self._status_error(exc.status_code, exc.body, exc.response.headers,
-                                     exc.response.headers.get("x-request-id")) from exc
-        except openai.APITimeoutError as exc:
-            raise RequestTimedOut(f"{self.model_id}: no answer within {self.timeout:g}s from {self.base_url}",
-                                  model=str(self.model_id)) from exc
-        except openai.APIConnectionError as exc:
-            cause = self._detail(exc.__cause__ or exc)
-            raise ConnectionFailed(f"{self.model_id}: connection to {self.base_url} failed: {cause}",
-                                   model=str(self.model_id)) from exc
-        except (ValueError, openai.APIResponseValidationError) as exc:
-            raise MalformedResponse(f"{self.model_id}: the server sent an unreadable completion: "
-                                    f"{self._detail(exc)}", model=str(self.model_id)) from exc
+        except (ValueError, openai.APIError) as exc:
+            error = self._call_error(exc, openai, "completion", "x-request-id")
+            if error is None:
+                raise
+            raise error from exc
         return read_completion(str(self.model_id), completion, request_id=raw.headers.get("x-request-id"),
                                latency=time.perf_counter() - started, rate_limits=parse_rate_limits(raw.headers))
-
-    async def aclose(self) -> None:
-        if self._closed:  # closing twice must not release a shared client twice
-            return
-        self._closed = True
-        await release_client(self._client_key, self._client)
 
 
 class OpenAICompatibleProvider(OpenAIProvider):
