@@ -24,6 +24,34 @@ rules:
 """
 
 
+# Test keys: distinctive, so a test can assert they reach no file, log or report.
+OPENAI_KEY = "sk-test-openai-0123456789abcdef"
+ANTHROPIC_KEY = "sk-ant-test-0123456789abcdef"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch) -> Path:
+    """Test keys in the environment, no base-URL overrides, a private response cache, tmp_path as cwd."""
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "OPENAI_COMPATIBLE_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def spec_file(env: Path) -> Path:
+    """The `charter init` starter spec, written as ada.yaml."""
+    from charter.scaffold import starter_spec
+    from charter.spec.schema import schema_path
+
+    path = env / "ada.yaml"
+    path.write_text(starter_spec("ada", str(path), schema_path()), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def write(tmp_path: Path, monkeypatch):
     """Write a spec file (dedented) under tmp_path, the working directory, and return its relative path."""

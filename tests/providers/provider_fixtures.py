@@ -8,8 +8,7 @@ import pytest
 
 from charter.testing import FakeServer
 
-OPENAI_KEY = "sk-test-openai-0123456789abcdef"
-ANTHROPIC_KEY = "sk-ant-test-0123456789abcdef"
+from conftest import ANTHROPIC_KEY, OPENAI_KEY  # noqa: F401  (re-exported to the tests)
 
 
 @pytest.fixture

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from charter.cli import main
-from charter.scaffold import starter_spec
-from charter.spec.schema import schema_path
 from charter.testing import FakeServer, ModelScript
 
-OPENAI_KEY = "sk-test-openai-0123456789abcdef"
-ANTHROPIC_KEY = "sk-ant-test-0123456789abcdef"
+from conftest import ANTHROPIC_KEY, OPENAI_KEY  # noqa: F401  (re-exported to the tests)
 _REPLY = re.compile(r"<reply-([0-9a-f]+)>\n(.*?)\n</reply-\1>", re.S)
 
 
@@ -33,24 +29,6 @@ def verdict(score: int, reason: str = "scripted") -> str:
 def scoring_judge(model: str, messages: list) -> str:
     """Fails replies containing BAD (score 2), passes the rest (score 9)."""
     return verdict(2 if "BAD" in reply_under_grading(messages) else 9)
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch) -> Path:
-    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "OPENAI_COMPATIBLE_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
-def spec_file(env: Path) -> Path:
-    path = env / "ada.yaml"
-    path.write_text(starter_spec("ada", str(path), schema_path()), encoding="utf-8")
-    return path
 
 
 @pytest.fixture

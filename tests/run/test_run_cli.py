@@ -6,7 +6,7 @@ import json
 
 import pytest
 from run_helpers import ANTHROPIC_KEY, charter, reply_under_grading, verdict
-from run_helpers import env, server, spec_file  # noqa: F401  (fixtures)
+from run_helpers import server  # noqa: F401  (fixtures)
 
 from charter.run.results import read_results, read_summary
 from charter.testing import FakeServer, ModelScript

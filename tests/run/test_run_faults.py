@@ -7,7 +7,7 @@ import time
 
 import pytest
 from run_helpers import charter, scoring_judge, verdict
-from run_helpers import env, server, spec_file  # noqa: F401  (fixtures)
+from run_helpers import server  # noqa: F401  (fixtures)
 
 from charter.providers import RetryPolicy
 from charter.run.cases import load_plan

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from run_helpers import charter, reply_under_grading, verdict
-from run_helpers import env, server, spec_file  # noqa: F401  (fixtures)
+from run_helpers import server  # noqa: F401  (fixtures)
 
 from charter.providers import Response, Usage
 from charter.run.cache import ResponseCache, default_cache_path

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from run_helpers import env, spec_file  # noqa: F401  (fixtures)
 
 from charter.run.results import RESULTS_FILE, read_results
 

@@ -19,12 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from charter.cli import main
-from charter.scaffold import starter_spec
-from charter.spec.schema import schema_path
 from charter.testing import FakeServer, ModelScript
 
-OPENAI_KEY = "sk-test-openai-0123456789abcdef"
-ANTHROPIC_KEY = "sk-ant-test-0123456789abcdef"
+from conftest import ANTHROPIC_KEY, OPENAI_KEY  # noqa: F401  (re-exported to the tests)
 
 _PLAN_LINE = re.compile(r"^(\d+)\. persona: ([^;]+); length: ([^;]+); shape: ([^;]+); stance: (\w+)", re.M)
 _REPLY = re.compile(r"<reply-([0-9a-f]+)>\n(.*?)\n</reply-\1>", re.S)
@@ -142,24 +139,6 @@ def stage_reply(model: str, messages: list) -> str:
     if "tricky" in last:
         return f"BAD in-character slip about {last[:40]}"
     return f"In character: happy to help with {last[:80]}. Here is what I can do next."
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch) -> Path:
-    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "OPENAI_COMPATIBLE_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
-def spec_file(env: Path) -> Path:
-    path = env / "ada.yaml"
-    path.write_text(starter_spec("ada", str(path), schema_path()), encoding="utf-8")
-    return path
 
 
 def start_server(monkeypatch, latency: float = 0.0, **options) -> FakeServer:

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from synth_helpers import charter, env, read_jsonl, server, spec_file  # noqa: F401
+from synth_helpers import charter, read_jsonl, server  # noqa: F401
 
 from charter.run.pricing import PriceTable
 from charter.spec import load

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from synth_helpers import AUTHORED_PROBE, charter, env, read_jsonl, server, spec_file  # noqa: F401
+from synth_helpers import AUTHORED_PROBE, charter, read_jsonl, server  # noqa: F401
 
 from charter.spec import load
 from charter.synth.dedup import signature, similarity

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from synth_helpers import charter, env, one_line_error, server, spec_file, stage_reply  # noqa: F401
+from synth_helpers import charter, one_line_error, server, stage_reply  # noqa: F401
 
 from charter.testing import FakeServer, ModelScript
 

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from synth_helpers import env, read_jsonl, spec_file, start_server  # noqa: F401
+from synth_helpers import read_jsonl, start_server  # noqa: F401
 
 from charter.providers.batch import PollPolicy, load_handles
 from charter.run.cache import ResponseCache
