@@ -32,7 +32,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 TOPICS = ("my order", "a refund", "the delivery", "my account", "a warranty claim", "the invoice", "my subscription",
