@@ -7,7 +7,7 @@
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from .diagnostics import CharterError, Diagnostic, Loc, UnreadableError
+from .diagnostics import CharterError, Diagnostic, Loc, SpecError, UnreadableError
 from .spec import Spec, load
 
 try:
@@ -15,4 +15,4 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+source"
 
-__all__ = ["load", "Spec", "CharterError", "UnreadableError", "Diagnostic", "Loc", "__version__"]
+__all__ = ["load", "Spec", "CharterError", "SpecError", "UnreadableError", "Diagnostic", "Loc", "__version__"]

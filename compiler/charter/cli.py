@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .diagnostics import CharterError, UnreadableError
+from .diagnostics import SpecError, UnreadableError
 from .spec import load
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -98,7 +98,7 @@ def validate(specs: tuple[Path, ...], fmt: str, allow_outside: bool) -> None:
     for path in specs:
         try:
             spec = load(path, allow_outside=allow_outside)
-        except CharterError as err:
+        except SpecError as err:
             unreadable = unreadable or isinstance(err, UnreadableError)
             invalid += 1
             reports.append({"path": str(path), "valid": False, "errors": [d.to_dict() for d in err.diagnostics]})

@@ -58,7 +58,21 @@ def sort_key(d: Diagnostic):
 
 
 class CharterError(Exception):
-    """Raised when a spec cannot be loaded; carries every diagnostic found, not only the first."""
+    """The root of every error Charter raises on purpose.
+
+    ``exit_code`` is what the command line exits with; the CLI maps errors to exit codes in one
+    place by reading it. Errors that carry positioned diagnostics (``SpecError``) expose them as
+    ``diagnostics``; every other error has one message line.
+    """
+
+    exit_code: int = 2
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+class SpecError(CharterError):
+    """A spec cannot be loaded or compiled; carries every diagnostic found, not only the first."""
+
+    exit_code = 1
 
     def __init__(self, diagnostics: Iterable[Diagnostic]):
         self.diagnostics: tuple[Diagnostic, ...] = tuple(sorted(set(diagnostics), key=sort_key))
@@ -71,5 +85,7 @@ class CharterError(Exception):
         return json.dumps([d.to_dict() for d in self.diagnostics], indent=2)
 
 
-class UnreadableError(CharterError):
+class UnreadableError(SpecError):
     """The spec file itself could not be read (missing, a directory, no permission)."""
+
+    exit_code = 2

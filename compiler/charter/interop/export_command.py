@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..diagnostics import CharterError, UnreadableError
+from ..diagnostics import SpecError, UnreadableError
 from ..spec import load
 from ..spec.ir import Spec
 from .diff import FORMATS, diff_specs, render
@@ -21,7 +21,7 @@ def _load(path: Path, allow_outside: bool) -> Spec:
     """The spec at ``path``, or its diagnostics on stderr and exit 2 (unreadable) or 1 (invalid)."""
     try:
         return load(path, allow_outside=allow_outside)
-    except CharterError as err:
+    except SpecError as err:
         click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
         sys.exit(EXIT_USAGE if isinstance(err, UnreadableError) else EXIT_INVALID)
 
@@ -72,7 +72,7 @@ def promptfoo_command(spec_path: Path, output: Path, contexts: tuple[str, ...], 
             click.echo(export.text, nl=False)
         else:
             export = write_promptfoo(spec, output, contexts or None)
-    except CharterError as err:
+    except SpecError as err:
         click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
         sys.exit(EXIT_INVALID)
     except OSError as err:
@@ -103,7 +103,7 @@ def inspect_command(spec_path: Path, out_dir: Path, contexts: tuple[str, ...], a
     spec = _load(spec_path, allow_outside)
     try:
         export = write_inspect(spec, out_dir, contexts or None)
-    except CharterError as err:
+    except SpecError as err:
         click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
         sys.exit(EXIT_INVALID)
     except OSError as err:
@@ -133,7 +133,7 @@ def diff(old_path: Path, new_path: Path, fmt: str, fail_on_hard_change: bool, al
     for path in (old_path, new_path):
         try:
             loaded.append(load(path, allow_outside=allow_outside))
-        except CharterError as err:
+        except SpecError as err:
             click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
             status = max(status, EXIT_USAGE if isinstance(err, UnreadableError) else EXIT_INVALID)
     if status:

@@ -34,6 +34,7 @@ from typing import Any, Iterable
 import yaml
 
 from ..diagnostics import CharterError
+from ..diagnostics import SpecError
 from ..io import write_text_atomic
 
 AUTHORITY_STRENGTH = {
@@ -61,7 +62,7 @@ _LINK = re.compile(r"\[([^\]]*)\]\(#([^)\s]+)\)")
 _FOOTNOTE = re.compile(r"\[\^[^\]]+\]")
 
 
-class ModelSpecError(Exception):
+class ModelSpecError(CharterError):
     """The input is not a Model Spec document Charter can import; the message is one line."""
 
 
@@ -798,7 +799,7 @@ def to_yaml(spec: dict, header: Iterable[str] = (), comments: dict[str, str] | N
     return "\n".join(out) + "\n"
 
 
-class SpecWriteError(Exception):
+class SpecWriteError(CharterError):
     """Writing the imported spec failed: the target exists, or the result does not validate."""
 
 
@@ -819,7 +820,7 @@ def write_spec(text: str, target: Path, *, force: bool = False) -> None:
         trial.write_text(text, encoding="utf-8")
         try:
             load(trial)
-        except CharterError as err:
+        except SpecError as err:
             first = err.diagnostics[0].format() if err.diagnostics else "invalid spec"
             raise SpecWriteError(f"the imported spec does not validate ({len(err.diagnostics)} problem(s)); "
                                  f"first: {first}") from err

@@ -27,6 +27,7 @@ from typing import Iterable
 
 import yaml
 
+from ..diagnostics import CharterError
 from ..spec.ir import Spec
 from ..targets.evals import compile_cases
 from ..targets.prompt import deployment_context, render_prompt, to_generic
@@ -55,7 +56,7 @@ class PromptfooExport:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-class UnsupportedPattern(ValueError):
+class UnsupportedPattern(CharterError, ValueError):
     """A Python regex that has no faithful JavaScript translation here."""
 
 
@@ -65,7 +66,7 @@ def select_cases(spec: Spec, contexts: Iterable[str] | None = None) -> tuple[lis
     """The spec's eval cases to export, and the ones left out with the reason.
 
     ``contexts`` keeps the context-free cases and the cases of these contexts only; an unknown
-    context is a CharterError. Self-talk cases are always left out (they need two instances).
+    context is a SpecError. Self-talk cases are always left out (they need two instances).
     """
     wanted = None
     if contexts is not None:

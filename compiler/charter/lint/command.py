@@ -9,7 +9,7 @@ from typing import NoReturn
 
 import click
 
-from ..diagnostics import CharterError, Diagnostic, UnreadableError, sort_key
+from ..diagnostics import SpecError, Diagnostic, UnreadableError, sort_key
 from ..spec import load
 from . import RULES, active_rules, find_rule, lint as run_lint, to_sarif
 from .deep import CODE as DEEP_CODE, DEFAULT_MAX_PAIRS, DeepReport, annotate_sarif, run_deep
@@ -107,7 +107,7 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
     for path in specs:
         try:
             spec = load(path, allow_outside=allow_outside)
-        except CharterError as err:
+        except SpecError as err:
             unreadable = unreadable or isinstance(err, UnreadableError)
             findings.extend(err.diagnostics)
             continue

@@ -29,6 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, Union
 
+from ..diagnostics import CharterError
 from ..diagnostics import Diagnostic, Loc
 from ..spec.ir import Rule, Spec, Tension
 from .registry import RULES, Finding, rule
@@ -340,7 +341,7 @@ def _repair_request(request: "Request", reply: str, problem: str) -> "Request":
 # --- reading the answer ----------------------------------------------------------------------------
 
 
-class JudgementError(ValueError):
+class JudgementError(CharterError, ValueError):
     """The model's answer is not a JSON object in the declared shape."""
 
 

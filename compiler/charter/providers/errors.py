@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from ..diagnostics import CharterError
+
 _KEYLIKE = re.compile(r"\b(sk-ant-|sk-proj-|sk-)[A-Za-z0-9_\-*]{8,}")
 _MAX_DETAIL = 300
 
@@ -22,7 +24,7 @@ def one_line(text: object, *, secrets: tuple[str, ...] = ()) -> str:
     return line if len(line) <= _MAX_DETAIL else line[: _MAX_DETAIL - 3] + "..."
 
 
-class ProviderError(Exception):
+class ProviderError(CharterError):
     """A model call failed. ``attempts`` is set by the retry helper to the number of calls made."""
 
     def __init__(self, message: str, *, model: str = "", status: int | None = None,

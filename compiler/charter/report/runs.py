@@ -11,12 +11,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..diagnostics import CharterError
 from ..run.results import (
     RESULTS_FILE, SUMMARY_FILE, CaseResult, ResultsFormatError, Summary, read_results, read_run_info, read_summary,
 )
 
 
-class RunDirError(ValueError):
+class RunDirError(CharterError, ValueError):
     """A run directory that cannot be reported on; the message is one line, naming the path."""
 
 

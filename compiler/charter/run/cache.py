@@ -19,6 +19,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from ..diagnostics import CharterError
 from ..providers import Response
 
 CACHE_FILE = "responses.sqlite3"
@@ -31,7 +32,7 @@ def default_cache_path() -> Path:
     return root / "charter" / CACHE_FILE
 
 
-class CacheError(OSError):
+class CacheError(CharterError, OSError):
     """The cache file cannot be opened or is not a Charter cache."""
 
 

@@ -21,6 +21,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+from ..diagnostics import CharterError
 from ..io import write_text_atomic
 from ..spec.ir import Spec
 from ..targets.evals import compile_cases
@@ -34,7 +35,7 @@ CALIBRATION_FORMAT = "charter.calibration/1"
 TRUST_THRESHOLD = 0.9  # below this, `charter run` warns that the judge disagrees with the spec's examples
 
 
-class NothingToCalibrate(ValueError):
+class NothingToCalibrate(CharterError, ValueError):
     """The spec has no authored examples."""
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..diagnostics import CharterError
+from ..diagnostics import SpecError
 from ..spec import load
 from ..spec.ir import Spec
 from ..targets.evals import cases_to_jsonl, compile_cases, validate_case
@@ -22,7 +23,7 @@ from ..targets.monitor import MonitorPrompt, render_monitor
 from ..targets.prompt import SystemPrompt, render_prompt
 
 
-class PlanError(ValueError):
+class PlanError(CharterError, ValueError):
     """The run's input is unusable; the message is one line naming the file (and line)."""
 
 
@@ -58,7 +59,7 @@ def load_plan(source: str | os.PathLike, spec_path: str | os.PathLike | None = N
     """The plan for ``source``: a spec file, or a cases JSONL (``.jsonl``) with ``spec_path``.
 
     ``select`` keeps only cases whose id contains one of the given substrings (``--case``).
-    Raises CharterError for a bad spec and PlanError for a bad cases file or selection.
+    Raises SpecError for a bad spec and PlanError for a bad cases file or selection.
     """
     source = str(source)
     if source.endswith(".jsonl"):
@@ -79,7 +80,7 @@ def load_plan(source: str | os.PathLike, spec_path: str | os.PathLike | None = N
     for case in cases:
         try:
             plan.prompt(case["context"])
-        except CharterError as err:
+        except SpecError as err:
             raise PlanError(f"{source}: case {case['id']}: {err.diagnostics[0].message}") from None
     return plan
 

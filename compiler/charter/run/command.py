@@ -19,7 +19,7 @@ from typing import TextIO
 
 import click
 
-from ..diagnostics import CharterError, UnreadableError
+from ..diagnostics import SpecError, UnreadableError
 from ..io import write_text_atomic
 from ..providers import ConfigError, parse_model_id
 from .cache import CacheError, ResponseCache, default_cache_path
@@ -142,7 +142,7 @@ def _state_root(cache_path: Path | None) -> Path:
 def _load_plan(source: Path, spec_path: Path | None, select: tuple[str, ...]) -> Plan:
     try:
         return load_plan(source, spec_path, select)
-    except CharterError as err:
+    except SpecError as err:
         click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
         sys.exit(2 if isinstance(err, UnreadableError) else 1)
     except PlanError as err:

@@ -27,6 +27,8 @@ from typing import Mapping
 
 import yaml
 
+from ..diagnostics import CharterError
+
 PRICES_AS_OF = "2026-11"
 PRICES_SOURCE = "built-in table (list prices, standard tier, compiled 2026-11; check your provider's pricing page)"
 
@@ -79,7 +81,7 @@ BUILTIN_PRICES: dict[str, Price] = {
 }
 
 
-class PriceTableError(ValueError):
+class PriceTableError(CharterError, ValueError):
     """A --prices file is unreadable or malformed; the message is one line naming the file."""
 
 

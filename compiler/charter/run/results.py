@@ -111,6 +111,8 @@ import os
 from pathlib import Path
 from typing import Iterator, Literal, Optional, TypedDict
 
+from ..diagnostics import CharterError
+
 RESULT_FORMAT = "charter.result/1"
 SUMMARY_FORMAT = "charter.summary/1"
 RUN_FORMAT = "charter.run/1"
@@ -226,7 +228,7 @@ class Summary(TypedDict):
     calibration: Optional[dict]
 
 
-class ResultsFormatError(ValueError):
+class ResultsFormatError(CharterError, ValueError):
     """A run directory file is not in a format this version of Charter reads."""
 
 

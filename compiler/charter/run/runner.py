@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..diagnostics import CharterError
 from ..providers import (
     AuthenticationFailed,
     ConfigError,
@@ -141,11 +142,11 @@ class RunOptions:
                 "judge_max_tokens": self.judge_max_tokens, "seed": self.seed}
 
 
-class RunAborted(Exception):
+class RunAborted(CharterError):
     """The run cannot go on: a key is missing or rejected, or a model does not exist. One line."""
 
 
-class CallFailed(Exception):
+class CallFailed(CharterError):
     """One call failed for good (after retries, or a refused request). One line."""
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._gc import paused_gc
-from ..diagnostics import CharterError, Diagnostic, Loc
+from ..diagnostics import SpecError, Diagnostic, Loc
 from . import ir
 from .resolve import resolve
 from .schema import did_you_mean, where
@@ -19,7 +19,7 @@ from .yamlio import Mapping, Sequence
 def load(path: str | Path, *, allow_outside: bool = False) -> ir.Spec:
     """Load, resolve, validate and check a spec; return its IR.
 
-    Raises CharterError carrying every diagnostic found (UnreadableError when the entry file
+    Raises SpecError carrying every diagnostic found (UnreadableError when the entry file
     itself cannot be read).
     """
     with paused_gc():
@@ -27,7 +27,7 @@ def load(path: str | Path, *, allow_outside: bool = False) -> ir.Spec:
         if merged is not None:
             diagnostics = diagnostics + check_references(merged)
         if diagnostics:
-            raise CharterError(diagnostics)
+            raise SpecError(diagnostics)
         return build_ir(merged, files)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..diagnostics import CharterError, Diagnostic, Loc, UnreadableError
+from ..diagnostics import SpecError, Diagnostic, Loc, UnreadableError
 from .schema import validate_document, where
 from .yamlio import Mapping, Sequence, read_file
 
@@ -62,7 +62,7 @@ class _Resolver:
             self.diagnostics.extend(err.diagnostics)
             self.visited[path] = False
             return False
-        except CharterError as err:
+        except SpecError as err:
             self.diagnostics.extend(err.diagnostics)
             self.visited[path] = False
             return False

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ..diagnostics import CharterError, Diagnostic, Loc, UnreadableError
+from ..diagnostics import SpecError, Diagnostic, Loc, UnreadableError
 
 try:  # libyaml is about 10x faster; fall back to pure Python where it is missing
     from yaml import CSafeLoader as _Loader
@@ -93,12 +93,12 @@ class _Builder:
     def build(self, node: yaml.Node, depth: int = 0) -> Any:
         self.count += 1
         if self.count > self.budget:
-            raise CharterError([Diagnostic(
+            raise SpecError([Diagnostic(
                 self.loc(node), "alias-bomb",
                 f"YAML aliases expand this document past {self.budget:,} nodes (an alias bomb?); refusing to load it",
             )])
         if depth > MAX_DEPTH:
-            raise CharterError([Diagnostic(self.loc(node), "too-deep", f"YAML nested deeper than {MAX_DEPTH} levels")])
+            raise SpecError([Diagnostic(self.loc(node), "too-deep", f"YAML nested deeper than {MAX_DEPTH} levels")])
         if isinstance(node, yaml.ScalarNode):
             if node.tag == _TEXT_TAG:
                 return node.value
@@ -108,7 +108,7 @@ class _Builder:
                 return node.value
             return construct(self._scalar, node)
         if id(node) in self._open:
-            raise CharterError([Diagnostic(self.loc(node), "alias-bomb", "recursive YAML alias: a node contains itself")])
+            raise SpecError([Diagnostic(self.loc(node), "alias-bomb", "recursive YAML alias: a node contains itself")])
         self._open.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -157,13 +157,13 @@ class _Builder:
 
 def decode(data: bytes, file: str) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-        raise CharterError([Diagnostic(Loc(file, 1, 1), "encoding", "file is UTF-16 or UTF-32; save it as UTF-8")])
+        raise SpecError([Diagnostic(Loc(file, 1, 1), "encoding", "file is UTF-16 or UTF-32; save it as UTF-8")])
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
-        raise CharterError([Diagnostic(
+        raise SpecError([Diagnostic(
             Loc(file, line, col), "encoding",
             f"file is not valid UTF-8 (byte 0x{data[err.start]:02x}); save it as UTF-8",
         )]) from None
@@ -187,19 +187,19 @@ def _syntax_diagnostic(err: yaml.MarkedYAMLError, text: str, file: str) -> Diagn
 
 
 def parse_text(text: str, file: str) -> Any:
-    """Parse YAML text; raise CharterError with positions on any problem. None for an empty document."""
+    """Parse YAML text; raise SpecError with positions on any problem. None for an empty document."""
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
-        raise CharterError([_syntax_diagnostic(err, text, file)]) from None
+        raise SpecError([_syntax_diagnostic(err, text, file)]) from None
     except yaml.YAMLError as err:  # errors without a position, e.g. from the reader
-        raise CharterError([Diagnostic(Loc(file, 1, 1), "yaml-syntax", str(err).replace("\n", " "))]) from None
+        raise SpecError([Diagnostic(Loc(file, 1, 1), "yaml-syntax", str(err).replace("\n", " "))]) from None
     if node is None:
         return None
     builder = _Builder(file, budget=len(text) + NODE_MARGIN)
     data = builder.build(node)
     if builder.diagnostics:
-        raise CharterError(builder.diagnostics)
+        raise SpecError(builder.diagnostics)
     return data
 
 
@@ -216,10 +216,10 @@ def read_file(path: Path, display: str) -> Any:
     text = decode(raw, display)
     data = parse_text(text, display)
     if data is None:
-        raise CharterError([Diagnostic(Loc(display, 1, 1), "empty-file",
+        raise SpecError([Diagnostic(Loc(display, 1, 1), "empty-file",
                                        "empty file: a spec needs at least 'charter', 'id' and 'name'")])
     if not isinstance(data, Mapping):
         kind = "a list" if isinstance(data, list) else f"the {type(data).__name__} {data!r}"
         loc = getattr(data, "loc", Loc(display, 1, 1))
-        raise CharterError([Diagnostic(loc, "type", f"a spec must be a YAML mapping of keys to values, got {kind}")])
+        raise SpecError([Diagnostic(loc, "type", f"a spec must be a YAML mapping of keys to values, got {kind}")])
     return data

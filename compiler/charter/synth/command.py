@@ -20,7 +20,7 @@ from typing import TextIO
 
 import click
 
-from ..diagnostics import CharterError, UnreadableError
+from ..diagnostics import SpecError, UnreadableError
 from ..io import write_text_atomic
 from ..providers import ConfigError, parse_model_id
 from ..providers.batch import BatchStatus, PollPolicy
@@ -131,7 +131,7 @@ def _shared_options(function):
 def _load_spec(path: Path):
     try:
         return load(path)
-    except CharterError as err:
+    except SpecError as err:
         click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
         sys.exit(2 if isinstance(err, UnreadableError) else 1)
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 
-from ..diagnostics import CharterError, Diagnostic
+from ..diagnostics import SpecError, Diagnostic
 from ..io import write_text_atomic
 from ..run.pricing import PriceTable, estimate_cost
 from ..run.runner import VERDICT_RETRY, Progress, ResultWriter
@@ -642,7 +642,7 @@ def _system_kind(spec: Spec, options: DataOptions) -> tuple[str, str | None]:
         return kind, None
     inoculation = (spec.training.inoculation or "").strip()
     if not inoculation:
-        raise CharterError([Diagnostic(spec.loc, "no-inoculation",
+        raise SpecError([Diagnostic(spec.loc, "no-inoculation",
                                        f"spec {spec.id!r} sets no training.inoculation, so there is no "
                                        "inoculated variant to write")])
     return ("given+inoculation" if kind == "given" else "inoculation"), inoculation

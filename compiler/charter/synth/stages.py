@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from ..diagnostics import CharterError
 from ..providers import Request
 from ..spec.ir import Rule, Spec, Tension, Turn
 from ..targets.evals import source_loc
@@ -79,7 +80,7 @@ REPAIR = ("Your answer could not be read ({problem}). Answer again with only the
           "in your instructions.")
 
 
-class StageError(ValueError):
+class StageError(CharterError, ValueError):
     """A model's answer does not have the shape the stage asked for; the message says what is wrong."""
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import __version__
 from .._gc import paused_gc
-from ..diagnostics import CharterError, Diagnostic
+from ..diagnostics import SpecError, Diagnostic
 from ..io import write_bytes_atomic
 from ..spec.ir import Spec
 from . import data as data_target
@@ -71,7 +71,7 @@ def _contexts(spec: Spec, wanted: tuple[str, ...] | None) -> list[str | None]:
         return [None, *known]
     unknown = [c for c in wanted if c not in known]
     if unknown:
-        raise CharterError([Diagnostic(spec.loc, "unknown-context",
+        raise SpecError([Diagnostic(spec.loc, "unknown-context",
                                        f"{spec.id} has no context {unknown[0]!r} (contexts: {', '.join(known) or 'none'})")])
     return [None, *[c for c in known if c in wanted]]
 
@@ -98,7 +98,7 @@ def render(spec: Spec, options: BuildOptions = BuildOptions()) -> Rendered:
         if options.max_tokens is not None:
             try:
                 check_budget(prompt, options.max_tokens)
-            except CharterError as err:
+            except SpecError as err:
                 budget_errors.extend(err.diagnostics)
         if "generic" in options.flavours:
             out.artifacts.append(Artifact(f"prompts/{name}.md", "prompt", to_generic(prompt).encode("utf-8"), context, tokens))
@@ -115,7 +115,7 @@ def render(spec: Spec, options: BuildOptions = BuildOptions()) -> Rendered:
             "verdict_schema": verdict_schema(monitor),
         }), context))
     if budget_errors:
-        raise CharterError(budget_errors)
+        raise SpecError(budget_errors)
 
     out.cases = evals_target.compile_cases(spec)
     out.artifacts.append(Artifact("evals.jsonl", "evals", evals_target.cases_to_jsonl(out.cases).encode("utf-8")))

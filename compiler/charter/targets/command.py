@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..diagnostics import CharterError, UnreadableError
+from ..diagnostics import SpecError, UnreadableError
 from ..spec import load
 from .build import CONTEXT_FREE, PROMPT_FLAVOURS, BuildOptions, BuildResult, build as build_spec
 from .data import FORMATS as DATA_FORMATS
@@ -51,7 +51,7 @@ def build(specs: tuple[Path, ...], out_dir: Path, contexts: tuple[str, ...], fla
     for path in specs:
         try:
             loaded.append(load(path, allow_outside=allow_outside))
-        except CharterError as err:
+        except SpecError as err:
             click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
             status = max(status, 2 if isinstance(err, UnreadableError) else 1)
     ids = [spec.id for spec in loaded]
@@ -64,7 +64,7 @@ def build(specs: tuple[Path, ...], out_dir: Path, contexts: tuple[str, ...], fla
         target = out_dir if len(specs) == 1 else out_dir / spec.id
         try:
             result = build_spec(spec, target, options)
-        except CharterError as err:
+        except SpecError as err:
             click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
             status = max(status, 1)
             continue

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
-from ..diagnostics import CharterError, Diagnostic
+from ..diagnostics import SpecError, Diagnostic
 from ..io import write_bytes_atomic
 from ..spec.ir import Example, Spec, Turn
 from .evals import cited_refs, source_loc
@@ -76,7 +76,7 @@ def training_rows(spec: Spec, *, system_prompt: str | None = None, inoculate: bo
     if inoculate:
         inoculation = (spec.training.inoculation or "").strip()
         if not inoculation:
-            raise CharterError([Diagnostic(spec.loc, "no-inoculation",
+            raise SpecError([Diagnostic(spec.loc, "no-inoculation",
                                            f"spec {spec.id!r} sets no training.inoculation, so there is no "
                                            "inoculated variant to write")])
         system_prompt = f"{system_prompt.rstrip()}\n\n{inoculation}" if system_prompt else inoculation

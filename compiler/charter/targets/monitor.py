@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from ..diagnostics import CharterError
 from ..spec.ir import Spec, applies
 from .prompt import deployment_context
 
@@ -55,7 +56,7 @@ VERDICT_SCHEMA: dict = {
 }
 
 
-class VerdictError(ValueError):
+class VerdictError(CharterError, ValueError):
     """The judge's answer holds no usable verdict."""
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..diagnostics import CharterError, Diagnostic, Loc
+from ..diagnostics import SpecError, Diagnostic, Loc
 from ..spec.ir import NOWHERE, Context, Rule, Spec, Tension, applies
 from .tokens import estimate_tokens
 
@@ -62,7 +62,7 @@ def render_prompt(spec: Spec, context: str | None = None) -> SystemPrompt:
     """Render ``spec`` for ``context``; clauses whose ``when`` excludes it are left out.
 
     ``context`` None renders only the clauses that apply everywhere. An unknown context is a
-    CharterError, since it would silently drop every restricted clause.
+    SpecError, since it would silently drop every restricted clause.
     """
     deployment = deployment_context(spec, context)
 
@@ -143,14 +143,14 @@ def render_prompt(spec: Spec, context: str | None = None) -> SystemPrompt:
 
 
 def deployment_context(spec: Spec, context: str | None) -> Context | None:
-    """The spec's context named ``context`` (None for None); CharterError naming the known ones."""
+    """The spec's context named ``context`` (None for None); SpecError naming the known ones."""
     if context is None:
         return None
     found = spec.context(context)
     if found is None:
         known = ", ".join(c.id for c in spec.contexts) or "none"
         message = f"{spec.id} has no context {context!r} (contexts: {known})"
-        raise CharterError([Diagnostic(spec.loc, "unknown-context", message)])
+        raise SpecError([Diagnostic(spec.loc, "unknown-context", message)])
     return found
 
 
@@ -184,7 +184,7 @@ def to_anthropic(prompt: SystemPrompt, per_call: str | None = None) -> list[dict
 
 
 def check_budget(prompt: SystemPrompt, max_tokens: int) -> None:
-    """Raise CharterError when the prompt's estimate exceeds ``max_tokens``, naming what to cut."""
+    """Raise SpecError when the prompt's estimate exceeds ``max_tokens``, naming what to cut."""
     total = prompt.tokens()
     if total <= max_tokens:
         return
@@ -198,7 +198,7 @@ def check_budget(prompt: SystemPrompt, max_tokens: int) -> None:
         f"system prompt of {prompt.spec_id} ({where}) is ~{total:,} tokens (estimated), "
         f"{total - max_tokens:,} over the budget of {max_tokens:,}; largest sections: {largest}"
     )
-    raise CharterError([Diagnostic(prompt.loc, "prompt-too-long", message)])
+    raise SpecError([Diagnostic(prompt.loc, "prompt-too-long", message)])
 
 
 # --- rendering helpers -------------------------------------------------------------------------
