@@ -68,11 +68,16 @@ Rewritten (atomically) at the end of every run from results.jsonl, so it always 
 ``models``     {model id: ModelSummary}, in ``--model`` order. A ModelSummary:
   ``score``       Overall character score: the mean case ``score`` over graded character cases (1-10).
   ``pass_rate``   Passed cases / cases with a verdict (``passed`` not null).
+  ``score_interval``      [low, high]: the 95 % percentile-bootstrap interval of ``score``,
+                          resampling cases (2,000 resamples, fixed seed: the same results give
+                          the same interval); null when nothing was graded.
+  ``pass_rate_interval``  [low, high]: the 95 % Wilson interval of ``pass_rate``; null likewise.
   ``counts``      ``{"cases", "done", "passed", "failed", "errored", "grading_errors"}`` (character
                   variant; ``grading_errors`` counts replies).
   ``clauses``     {ref: ClauseScore} for every value, trait, rule and tension cited by some case,
                   sorted by ref (the kind is the ref's prefix). ClauseScore: ``{"score"`` (mean score
-                  of the cases citing it), ``"pass_rate"``, ``"cases"``, ``"verdicts": {"pass", "fail",
+                  of the cases citing it), ``"pass_rate"``, ``"cases"``, ``"score_interval"``,
+                  ``"pass_rate_interval"`` (as for the model), ``"verdicts": {"pass", "fail",
                   "n/a"}`` (the judge's per-clause verdicts over all graded replies), and with a
                   baseline ``"baseline_score"``, ``"lift"`` (score - baseline_score)``}``; null
                   numbers where nothing was graded.
@@ -191,6 +196,8 @@ class CaseResult(TypedDict):
 class ClauseScore(TypedDict, total=False):
     score: Optional[float]
     pass_rate: Optional[float]
+    score_interval: Optional[list[float]]
+    pass_rate_interval: Optional[list[float]]
     cases: int
     verdicts: dict[str, int]
     baseline_score: Optional[float]
@@ -207,6 +214,8 @@ class Curve(TypedDict):
 class ModelSummary(TypedDict):
     score: Optional[float]
     pass_rate: Optional[float]
+    score_interval: Optional[list[float]]
+    pass_rate_interval: Optional[list[float]]
     counts: dict[str, int]
     clauses: dict[str, ClauseScore]
     kinds: dict[str, dict]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Iterable
 
+from ..stats import bootstrap_mean_interval, wilson_interval
 from ..targets.monitor import PASS_THRESHOLD
 from .pricing import PriceTable, estimate_cost
 from .results import (
@@ -71,6 +72,8 @@ def model_summary(model: str, results: list[CaseResult], baseline: list[CaseResu
     return ModelSummary(
         score=_mean_score(results),
         pass_rate=_pass_rate(results),
+        score_interval=_score_interval(results),
+        pass_rate_interval=_pass_rate_interval(results),
         counts={
             "cases": len(results),
             "done": sum(1 for r in results if r["status"] == "ok"),
@@ -107,6 +110,19 @@ def _pass_rate(results: list[CaseResult]) -> float | None:
     return _round(sum(verdicts) / len(verdicts)) if verdicts else None
 
 
+def _score_interval(results: list[CaseResult]) -> list[float] | None:
+    """95 % percentile-bootstrap interval of the mean case score, resampling cases."""
+    interval = bootstrap_mean_interval([r["score"] for r in results if r["score"] is not None])
+    return list(interval) if interval else None
+
+
+def _pass_rate_interval(results: list[CaseResult]) -> list[float] | None:
+    """95 % Wilson interval of the pass rate over cases with a verdict."""
+    verdicts = [r["passed"] for r in results if r["passed"] is not None]
+    interval = wilson_interval(sum(verdicts), len(verdicts))
+    return list(interval) if interval else None
+
+
 def _clause_scores(results: list[CaseResult]) -> dict[str, ClauseScore]:
     citing: dict[str, list[CaseResult]] = defaultdict(list)
     verdicts: dict[str, dict[str, int]] = defaultdict(lambda: {"pass": 0, "fail": 0, "n/a": 0})
@@ -120,6 +136,7 @@ def _clause_scores(results: list[CaseResult]) -> dict[str, ClauseScore]:
     for ref in sorted(set(citing) | set(verdicts)):
         cases = citing.get(ref, [])
         out[ref] = ClauseScore(score=_mean_score(cases), pass_rate=_pass_rate(cases), cases=len(cases),
+                               score_interval=_score_interval(cases), pass_rate_interval=_pass_rate_interval(cases),
                                verdicts=dict(verdicts[ref]))
     return out
 
