@@ -51,6 +51,9 @@ def test_paired_test_degenerate_inputs():
     assert paired_test([7.0], [3.0]).direction == "noise"  # one pair proves nothing
     assert paired_test([7.0] * 10, [5.0] * 10).direction == "regression"  # ten of ten fell by 2
     assert paired_test([7.0] * 10, [7.0] * 10).direction == "noise"
+    # Under ten pairs the exact sign test decides: six of six falling is p = 0.03, two of two is not.
+    assert paired_test([8.0, 9, 7, 8, 9, 8], [6.0, 8, 5, 7, 6, 7]).direction == "regression"
+    assert paired_test([9.0, 9.0], [4.0, 5.0]).direction == "noise"
     with pytest.raises(ValueError):
         paired_test([1.0], [])
 

@@ -8,7 +8,9 @@ methods are the ones an evaluation paper would use, chosen for small samples:
 - a pass rate's 95 % interval: the Wilson score interval (well behaved at 0 %, 100 % and small n,
   where the normal approximation is not);
 - a difference between two runs of the same cases: the paired bootstrap of the mean difference,
-  with a two-sided p-value from the same resamples, and the exact sign test as a cross-check;
+  with a two-sided p-value from the same resamples; under ``MIN_BOOTSTRAP_PAIRS`` pairs the
+  percentile bootstrap is overconfident (two cases that both fell give an interval excluding 0),
+  so there the exact sign test decides;
 - agreement between two judges on pass/fail: Cohen's kappa.
 """
 
@@ -22,6 +24,7 @@ from typing import Sequence
 LEVEL = 0.95
 RESAMPLES = 2000
 SEED = 20261130
+MIN_BOOTSTRAP_PAIRS = 10
 DIGITS = 4
 
 
@@ -83,8 +86,9 @@ def _z(level: float) -> float:
 class PairedTest:
     """RUN_B minus RUN_A over the cases both runs graded.
 
-    ``significant`` is True when the interval of the mean difference excludes 0 (two-sided, at
-    ``level``); ``direction`` is then "regression" or "improvement", otherwise "noise".
+    ``significant``: with ``MIN_BOOTSTRAP_PAIRS`` pairs or more, the bootstrap interval of the
+    mean difference excludes 0 (two-sided, at ``level``); with fewer, the exact sign test's p-value
+    is under 1 - ``level``. ``direction`` is then "regression" or "improvement", otherwise "noise".
     """
 
     pairs: int
@@ -97,8 +101,16 @@ class PairedTest:
     level: float = LEVEL
 
     @property
+    def method(self) -> str:
+        return "bootstrap" if self.pairs >= MIN_BOOTSTRAP_PAIRS else "sign test"
+
+    @property
     def significant(self) -> bool:
-        return self.interval is not None and (self.interval[0] > 0 or self.interval[1] < 0)
+        if self.interval is None:
+            return False
+        if self.method == "sign test":
+            return self.sign_test_p is not None and self.sign_test_p < 1 - self.level
+        return self.interval[0] > 0 or self.interval[1] < 0
 
     @property
     def direction(self) -> str:
@@ -110,7 +122,7 @@ class PairedTest:
         return {"pairs": self.pairs, "mean_difference": self.mean_difference,
                 "interval": list(self.interval) if self.interval else None, "p_value": self.p_value,
                 "sign_test_p": self.sign_test_p, "wins": self.wins, "losses": self.losses, "level": self.level,
-                "significant": self.significant, "direction": self.direction}
+                "method": self.method, "significant": self.significant, "direction": self.direction}
 
 
 def paired_test(before: Sequence[float], after: Sequence[float], *, level: float = LEVEL,

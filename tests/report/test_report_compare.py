@@ -34,19 +34,18 @@ def test_deltas_regressions_improvements_and_case_changes(two_runs):
     no_lies = _delta(c, MODELS[1], "rule:no-lies")
     assert (no_lies.before, no_lies.after, no_lies.delta) == (8.0, 5.0, -3.0)
     assert no_lies.pass_rate_delta == -1.0
-    assert [(d.model, d.ref) for d in c.regressions] == [(MODELS[1], "rule:no-lies")]
-    assert [(d.ref, d.delta) for d in c.improvements] == [
-        ("tension:santa", 5.0), ("value:honesty", pytest.approx(0.666667)), ("value:kindness", 5.0)]
+    # One case fell by 3 and another rose by 5: a handful of cases is no evidence, so the paired test
+    # calls nothing (the statistics are tested with larger runs in test_compare_paired.py).
+    assert no_lies.test.pairs == 1 and no_lies.test.direction == "noise"
+    assert c.regressions == [] and c.improvements == []
     assert all(d.delta == 0 for d in c.scores if d.model == MODELS[0])
     assert [(x.model, x.case_id, x.before, x.after) for x in c.newly_failing] == [
         (MODELS[1], "pip/probe/truth", "pass", "fail")]
     assert c.newly_passing == ()  # santa scores 9 now but still fails its check
 
 
-def test_threshold_decides_what_counts(two_runs):
+def test_threshold_must_not_be_negative(two_runs):
     a, b = two_runs
-    assert [d.ref for d in compare_runs(a, b, threshold=0.7).improvements] == ["tension:santa", "value:kindness"]
-    assert compare_runs(a, b, threshold=5.0).regressions == []
     with pytest.raises(CompareError, match="threshold"):
         compare_runs(a, b, threshold=-1)
 
@@ -55,9 +54,7 @@ def test_gates(two_runs):
     a, b = two_runs
     c = compare_runs(a, b)
     assert check_gates(c).exit_code == 0
-    regression = check_gates(c, fail_on_regression=True)
-    assert regression.exit_code == 1
-    assert regression.failures == (f"{MODELS[1]}: rule:no-lies fell 8.0 -> 5.0 (-3.00, more than 0.5)",)
+    assert check_gates(c, fail_on_regression=True).exit_code == 0  # one case is not a regression
     under = check_gates(c, fail_under=7)
     assert under.exit_code == 1 and len(under.failures) == 1 and under.failures[0].startswith(MODELS[1])
     assert check_gates(c, fail_under=6).exit_code == 0
@@ -96,19 +93,20 @@ def test_models_in_one_run_only(tmp_path):
 def test_output_formats(two_runs):
     a, b = two_runs
     c = compare_runs(a, b)
-    gates = check_gates(c, fail_on_regression=True)
+    gates = check_gates(c, fail_under=7)
     data = json.loads(format_json(c, gates))
     assert data["format"] == "charter.compare/1" and data["spec"] == "pip"
     assert data["gates"] == {"exit_code": 1, "failures": list(gates.failures)}
-    assert [r["ref"] for r in data["regressions"]] == ["rule:no-lies"]
+    no_lies = next(r for r in data["scores"] if r["model"] == MODELS[1] and r["ref"] == "rule:no-lies")
+    assert no_lies["test"]["pairs"] == 1 and no_lies["test"]["direction"] == "noise"
     assert data["newly_failing"][0]["case_id"] == "pip/probe/truth"
     assert data["overall"][MODELS[0]] == pytest.approx(a.summary["models"][MODELS[0]]["score"])
     assert data["flip_rates"][MODELS[1]] == {"before": 1.0, "after": 1.0}
     assert "sycophancy flip rate 100% -> 100%" in format_text(c)
     text = format_text(c, gates)
-    assert "rule:no-lies" in text and "FAIL anthropic:model-b" in text and text.endswith("\n")
+    assert "FAIL anthropic:model-b" in text and "noise: paired" in text and text.endswith("\n")
     md = format_markdown(c, gates)
-    assert "**CI gate failed:**" in md and "| `anthropic:model-b` | `rule:no-lies` | 8.0 → 5.0 | -3.0 |" in md
+    assert "**CI gate failed:**" in md and "| Paired 95% CI | Verdict |" in md
     assert format_json(c) == format_json(compare_runs(a, b))  # deterministic
     assert {d.ref for d in c.scores if d.model == MODELS[0]} >= {OVERALL, "value:honesty"}
 

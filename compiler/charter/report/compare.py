@@ -1,16 +1,19 @@
 """`charter compare RUN_A RUN_B`: what changed between two runs of the same spec, per model and clause.
 
 RUN_A is the reference (say, main), RUN_B the candidate (the pull request). A score change counts
-as a regression or an improvement only when it moves by more than ``threshold`` points on the
-judge's 1-10 scale, because judge scores of the same replies wobble by a fraction of a point from
-run to run. Pass-rate deltas and cases that newly fail are listed beside the scores; they inform,
-and gate CI only through the scores they move.
+as a regression or an improvement only when a paired test over the cases both runs graded says it
+is unlikely to be noise: the paired bootstrap of the mean per-case difference (95 % interval, see
+:mod:`charter.stats`) must exclude zero, and the change must be at least ``threshold`` points on
+the judge's 1-10 scale (default 0: significance alone decides). Judge scores of the same replies
+wobble from run to run, and a handful of cases moving proves little; the interval says how much.
+Pass-rate deltas and cases that newly fail are listed beside the scores; they inform, and gate CI
+only through the scores they move.
 
 CI gates (exit codes): 0 when no gate tripped, 1 when one did, 2 for bad input.
 - ``fail_under``: every model of RUN_B must have an overall score of at least this (a model with
   no graded case fails it).
-- ``fail_on_regression``: no overall or per-clause score of a model in both runs may fall by
-  more than ``threshold``.
+- ``fail_on_regression``: no overall or per-clause score of a model in both runs may show a
+  regression (significant under the paired test, and at least ``threshold`` points).
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+from ..stats import PairedTest, paired_test
 from .markdown import md_escape
 from .runs import Run, RunDirError, case_status, fmt_delta, fmt_pct, fmt_score
 
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.0
 EXIT_OK, EXIT_GATE, EXIT_BAD_INPUT = 0, 1, 2
 OVERALL = "overall"
 
@@ -40,6 +44,7 @@ class ScoreDelta:
     after: float | None
     pass_rate_before: float | None
     pass_rate_after: float | None
+    test: PairedTest | None = None  # over the cases both runs graded; None when none were
 
     @property
     def delta(self) -> float | None:
@@ -81,17 +86,23 @@ class Comparison:
     flip_rates: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # model: (A, B)
     judges: tuple[str, str] = ("", "")  # judge model of RUN_A and RUN_B
 
+    def _moved(self, d: ScoreDelta, direction: str) -> bool:
+        return (d.test is not None and d.test.direction == direction and d.test.mean_difference is not None
+                and abs(d.test.mean_difference) >= self.threshold)
+
     @property
     def regressions(self) -> list[ScoreDelta]:
-        return [d for d in self.scores if d.delta is not None and d.delta < -self.threshold]
+        return [d for d in self.scores if self._moved(d, "regression")]
 
     @property
     def improvements(self) -> list[ScoreDelta]:
-        return [d for d in self.scores if d.delta is not None and d.delta > self.threshold]
+        return [d for d in self.scores if self._moved(d, "improvement")]
 
     def to_dict(self) -> dict:
         def score(d: ScoreDelta) -> dict:
-            return {**asdict(d), "delta": d.delta, "pass_rate_delta": d.pass_rate_delta}
+            data = {k: v for k, v in asdict(d).items() if k != "test"}
+            return {**data, "delta": d.delta, "pass_rate_delta": d.pass_rate_delta,
+                    "test": d.test.to_dict() if d.test else None}
         return {
             "format": "charter.compare/1", "spec": self.spec_id, "run_a": self.run_a, "run_b": self.run_b,
             "threshold": self.threshold, "case_set_changed": self.case_set_changed,
@@ -124,17 +135,21 @@ def compare_runs(a: Run, b: Run, *, threshold: float = DEFAULT_THRESHOLD) -> Com
     scores: list[ScoreDelta] = []
     after_scores: dict[str, float | None] = {}
     flip_rates: dict[str, tuple[float | None, float | None]] = {}
+    graded_a, graded_b = _graded(a), _graded(b)
     for model in both:
         sa, sb = a.summary["models"][model], b.summary["models"][model]
         after_scores[model] = sb.get("score")
         flip_rates[model] = ((sa.get("sycophancy") or {}).get("flip_rate"), (sb.get("sycophancy") or {}).get("flip_rate"))
+        before, after = graded_a.get(model, {}), graded_b.get(model, {})
+        shared = sorted(set(before) & set(after))
         scores.append(ScoreDelta(model, OVERALL, sa.get("score"), sb.get("score"), sa.get("pass_rate"),
-                                 sb.get("pass_rate")))
+                                 sb.get("pass_rate"), _paired(before, after, shared)))
         ca, cb = sa.get("clauses") or {}, sb.get("clauses") or {}
         for ref in sorted(set(ca) | set(cb)):
             x, y = ca.get(ref) or {}, cb.get(ref) or {}
+            citing = [case_id for case_id in shared if ref in after[case_id][1] or ref in before[case_id][1]]
             scores.append(ScoreDelta(model, ref, x.get("score"), y.get("score"), x.get("pass_rate"),
-                                     y.get("pass_rate")))
+                                     y.get("pass_rate"), _paired(before, after, citing)))
     newly_failing, newly_passing = _case_changes(a, b, both)
     digest_a = a.summary.get("spec", {}).get("digest")
     digest_b = b.summary.get("spec", {}).get("digest")
@@ -146,6 +161,31 @@ def compare_runs(a: Run, b: Run, *, threshold: float = DEFAULT_THRESHOLD) -> Com
         scores=tuple(scores), newly_failing=newly_failing, newly_passing=newly_passing, after_scores=after_scores,
         flip_rates=flip_rates, judges=(str(a.summary.get("judge", "")), str(b.summary.get("judge", ""))),
     )
+
+
+def _graded(run: Run) -> dict[str, dict[str, tuple[float, frozenset[str]]]]:
+    """{model: {case id: (score, cited refs)}} over the run's graded character cases."""
+    out: dict[str, dict[str, tuple[float, frozenset[str]]]] = {}
+    for result in run.character_results():
+        if result.get("score") is not None:
+            out.setdefault(result["model"], {})[result["case_id"]] = (float(result["score"]),
+                                                                     frozenset(result.get("refs") or ()))
+    return out
+
+
+def _paired(before: dict, after: dict, case_ids: list[str]) -> PairedTest | None:
+    if not case_ids:
+        return None
+    return paired_test([before[c][0] for c in case_ids], [after[c][0] for c in case_ids])
+
+
+def _evidence(d: ScoreDelta) -> str:
+    """The paired test in words: mean per-case change, its 95 % interval, the cases it rests on."""
+    t = d.test
+    if t is None or t.interval is None:
+        return "no case graded in both runs"
+    return (f"paired {t.mean_difference:+.2f}, 95% CI [{t.interval[0]:+.2f}, {t.interval[1]:+.2f}] "
+            f"over {t.pairs} case{'s' if t.pairs != 1 else ''}")
 
 
 def check_gates(comparison: Comparison, *, fail_under: float | None = None,
@@ -162,7 +202,7 @@ def check_gates(comparison: Comparison, *, fail_under: float | None = None,
     if fail_on_regression:
         for d in comparison.regressions:
             failures.append(f"{d.model}: {d.ref} fell {fmt_score(d.before)} -> {fmt_score(d.after)} "
-                            f"({d.delta:+.2f}, more than {comparison.threshold:g})")
+                            f"({_evidence(d)})")
     return GateResult(EXIT_GATE if failures else EXIT_OK, tuple(failures))
 
 
@@ -190,7 +230,8 @@ def _case_changes(a: Run, b: Run, models: tuple[str, ...]) -> tuple[tuple[CaseCh
 # --- output -------------------------------------------------------------------------------------
 
 def format_text(c: Comparison, gates: GateResult | None = None) -> str:
-    lines = [f"compare {c.run_a} -> {c.run_b} (spec {c.spec_id}; changes beyond ±{c.threshold:g} points)"]
+    lines = [f"compare {c.run_a} -> {c.run_b} (spec {c.spec_id}; a change counts when a paired bootstrap over "
+             f"the shared cases excludes 0 at 95%{f' and it is at least {c.threshold:g} points' if c.threshold else ''})"]
     if c.case_set_changed:
         lines.append("note: the case set or prompts differ between the runs (spec digest changed)")
     if c.judges[0] != c.judges[1]:
@@ -202,11 +243,13 @@ def format_text(c: Comparison, gates: GateResult | None = None) -> str:
         flips = c.flip_rates.get(model, (None, None))
         flip_text = "" if flips == (None, None) else f", sycophancy flip rate {fmt_pct(flips[0])} -> {fmt_pct(flips[1])}"
         lines.append(f"{model}: score {_change(overall)}, pass rate {_rate_change(overall)}{flip_text}")
+        lines.append(f"  {overall.test.direction if overall.test else 'not tested'}: {_evidence(overall)}")
         for title, items in (("regressions", [d for d in c.regressions if d.model == model and d.ref != OVERALL]),
                              ("improvements", [d for d in c.improvements if d.model == model and d.ref != OVERALL])):
             if items:
                 lines.append(f"  {title} ({len(items)}):")
-                lines += [f"    {d.ref:<{width}}  {_change(d)}  pass rate {_rate_change(d)}" for d in items]
+                lines += [f"    {d.ref:<{width}}  {_change(d)}  pass rate {_rate_change(d)}; {_evidence(d)}"
+                          for d in items]
         for title, changes in (("newly failing", [x for x in c.newly_failing if x.model == model]),
                                ("newly passing", [x for x in c.newly_passing if x.model == model])):
             if changes:
@@ -237,7 +280,8 @@ def format_markdown(c: Comparison, gates: GateResult | None = None) -> str:
     verdict = (f"{len(c.regressions)} regression{'s' if len(c.regressions) != 1 else ''} · "
                f"{len(c.improvements)} improvement{'s' if len(c.improvements) != 1 else ''} · "
                f"{len(c.newly_failing)} newly failing case{'s' if len(c.newly_failing) != 1 else ''} "
-               f"(threshold ±{c.threshold:g} points)")
+               f"(paired bootstrap over shared cases, 95%"
+               f"{f', at least {c.threshold:g} points' if c.threshold else ''})")
     out += [verdict, ""]
     if c.case_set_changed:
         out += ["> The case set or prompts differ between the runs.", ""]
@@ -245,19 +289,22 @@ def format_markdown(c: Comparison, gates: GateResult | None = None) -> str:
         out += [f"> Different judges (`{c.judges[0]}` vs `{c.judges[1]}`): score changes mix model and judge.", ""]
     if gates is not None and gates.failures:
         out += ["**CI gate failed:**", ""] + [f"- {md_escape(f)}" for f in gates.failures] + [""]
-    out += ["| Model | Score | Δ | Pass rate | Δ | Flip rate |", "| :--- | ---: | ---: | ---: | ---: | ---: |"]
+    out += ["| Model | Score | Δ | Paired 95% CI | Verdict | Pass rate | Δ | Flip rate |",
+            "| :--- | ---: | ---: | ---: | :--- | ---: | ---: | ---: |"]
     for d in (d for d in c.scores if d.ref == OVERALL):
         flips = c.flip_rates.get(d.model, (None, None))
         out.append(f"| `{d.model}` | {fmt_score(d.before)} → {fmt_score(d.after)} | {fmt_delta(d.delta)} | "
+                   f"{_interval(d)} | {_verdict(c, d)} | "
                    f"{fmt_pct(d.pass_rate_before)} → {fmt_pct(d.pass_rate_after)} | {_points(d.pass_rate_delta)} | "
                    f"{fmt_pct(flips[0])} → {fmt_pct(flips[1])} |")
     out.append("")
     for title, items in (("Regressions", [d for d in c.regressions if d.ref != OVERALL]),
                          ("Improvements", [d for d in c.improvements if d.ref != OVERALL])):
         if items:
-            out += [f"**{title}**", "", "| Model | Clause | Score | Δ | Pass rate |", "| :--- | :--- | ---: | ---: | ---: |"]
+            out += [f"**{title}**", "", "| Model | Clause | Score | Δ | Paired 95% CI | Pass rate |",
+                    "| :--- | :--- | ---: | ---: | ---: | ---: |"]
             out += [f"| `{d.model}` | `{d.ref}` | {fmt_score(d.before)} → {fmt_score(d.after)} | {fmt_delta(d.delta)} | "
-                    f"{fmt_pct(d.pass_rate_before)} → {fmt_pct(d.pass_rate_after)} |" for d in items]
+                    f"{_interval(d)} | {fmt_pct(d.pass_rate_before)} → {fmt_pct(d.pass_rate_after)} |" for d in items]
             out.append("")
     if c.newly_failing:
         out += [f"<details><summary>Newly failing cases ({len(c.newly_failing)})</summary>", ""]
@@ -268,6 +315,20 @@ def format_markdown(c: Comparison, gates: GateResult | None = None) -> str:
         if models:
             out += [f"Models {label}, not compared: " + ", ".join(f"`{m}`" for m in models), ""]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _interval(d: ScoreDelta) -> str:
+    if d.test is None or d.test.interval is None:
+        return "—"
+    return f"[{d.test.interval[0]:+.2f}, {d.test.interval[1]:+.2f}] (n={d.test.pairs})"
+
+
+def _verdict(c: Comparison, d: ScoreDelta) -> str:
+    if d in c.regressions:
+        return "regression"
+    if d in c.improvements:
+        return "improvement"
+    return "noise" if d.test else "—"
 
 
 def _change(d: ScoreDelta) -> str:
