@@ -11,7 +11,8 @@ from collections import defaultdict
 from typing import Iterable
 
 from ..targets.monitor import PASS_THRESHOLD
-from .pricing import PriceTable, estimate_cost
+from ..providers.calls import Tally, add_tally, empty_tally
+from ..providers.pricing import PriceTable, estimate_cost
 from .results import (
     SUMMARY_FORMAT,
     CaseResult,
@@ -19,9 +20,6 @@ from .results import (
     Curve,
     ModelSummary,
     Summary,
-    Tally,
-    add_tally,
-    empty_tally,
 )
 
 DIGITS = 4
