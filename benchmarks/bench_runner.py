@@ -114,8 +114,8 @@ async def floor(url: str, spec: Path, evals: Path, concurrency: int) -> dict:
 
 async def runner(url: str, spec: Path, evals: Path, concurrency: int, work: Path) -> dict:
     from charter.providers.cache import ResponseCache
-    from charter.run.cases import load_plan
     from charter.providers.pricing import PriceTable
+    from charter.run.cases import load_plan
     from charter.run.results import read_results
     from charter.run.runner import Progress, Runner, RunOptions
     from charter.run.summary import summarize
