@@ -22,7 +22,10 @@ the request refused).
 Where later work plugs in: the slots are one object (:class:`CallSlots`) whose capacity a
 controller can change (adaptive concurrency from 429s and rate-limit headers); every attempt
 passes through :meth:`CallService.attempt`, which sees each response's ``rate_limits`` and each
-error; and ``CallOptions.deadline`` bounds the whole request, not just the wait for each byte.
+error (so it can also notice a model whose first attempts all fail to connect and stop early);
+a batch path can use :meth:`CallService.cache_key`, :meth:`CallService.cached` and the cache as
+`charter generate --batch` does; and ``CallOptions.deadline`` bounds the whole request, not just
+the wait for each byte.
 """
 
 from __future__ import annotations

@@ -11,9 +11,8 @@ cases in flight, and a restart runs only what is missing. Calls answered before 
 the response cache, so a restart does not pay for them twice.
 
 A rejected key, an unknown model or a missing key stops the whole run
-(:class:`~charter.providers.calls.RunAborted`):
-every other call would fail the same way. Any other failure after retries is recorded in that
-case's result and the run goes on.
+(:class:`~charter.providers.calls.RunAborted`): every other call would fail the same way. Any
+other failure after retries is recorded in that case's result and the run goes on.
 """
 
 from __future__ import annotations
