@@ -2,12 +2,12 @@
 
 Synchronously, a call goes through the call service (:mod:`charter.providers.calls`): the model's
 rate limiter, one of ``concurrency`` slots (held only while on the wire) and the retry policy, like
-the runner's calls. With ``batch``, calls that miss the
-cache are collected; when none has arrived for ``settle`` seconds (every pipeline task is waiting on
-one: the stage is complete) they go out as one batch per model through the providers' batch APIs, the
-handles are saved in DIR at once, the batch is polled with backoff, and each result is put in the
-response cache under the synchronous path's key before the waiting call gets it. The rest of the
-pipeline cannot tell the two paths apart, which is why they give the same rows.
+the runner's calls. With ``batch``, calls that miss the cache are collected; when none has arrived
+for ``settle`` seconds (every pipeline task is waiting on one: the stage is complete) they go out as
+one batch per model through the providers' batch APIs, the handles are saved in DIR at once, the
+batch is polled with backoff, and each result is put in the response cache under the synchronous
+path's key before the waiting call gets it. The rest of the pipeline cannot tell the two paths
+apart, which is why they give the same rows.
 
 A restarted command first waits for the batches saved in DIR (resuming them by id) and puts their
 results in the cache, so no request is paid for twice.
