@@ -113,9 +113,9 @@ async def floor(url: str, spec: Path, evals: Path, concurrency: int) -> dict:
 
 
 async def runner(url: str, spec: Path, evals: Path, concurrency: int, work: Path) -> dict:
-    from charter.run.cache import ResponseCache
+    from charter.providers.cache import ResponseCache
+    from charter.providers.pricing import PriceTable
     from charter.run.cases import load_plan
-    from charter.run.pricing import PriceTable
     from charter.run.results import read_results
     from charter.run.runner import Progress, Runner, RunOptions
     from charter.run.summary import summarize

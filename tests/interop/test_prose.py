@@ -84,6 +84,12 @@ def fake_drafter(model: str, messages: list) -> str:
     return "```json\n" + json.dumps(draft) + "\n```"
 
 
+@pytest.fixture(autouse=True)
+def private_cache(monkeypatch, tmp_path):
+    """`charter import prose` keeps answers in the response cache: a private one per test."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
 @pytest.fixture
 def keys(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-prose-0123456789")
@@ -319,3 +325,20 @@ def test_a_chunk_whose_answers_fail_leaves_its_sections_unmapped():
     assert [(n.section.path, n.reason) for n in result.not_mapped] == [
         ("Two", "the model's answer for chunk 2 could not be used")]
     assert result.failed_chunks and "after one repair request" in result.failed_chunks[0]
+
+
+def test_a_second_identical_import_is_answered_from_the_cache(keys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "doc.md").write_text("# Doc\n\nBe kind to people.\n")
+    draft = json.dumps({"values": [{"id": "kindness", "description": "I am kind.", "lines": [3, 3],
+                                    "quote": "Be kind", "confidence": 0.8}], "rules": []})
+    with FakeServer({"drafter-1": ModelScript(reply=draft)}, default=None) as running:
+        args = ["import", "prose", "doc.md", "--model", MODEL, "--base-url", running.openai_base_url]
+        first = CliRunner().invoke(main, [*args, "-o", "first"])
+        assert first.exit_code == 0, first.output
+        assert running.calls("drafter-1") == 1
+        again = CliRunner().invoke(main, [*args, "-o", "again"])
+        assert again.exit_code == 0 and running.calls("drafter-1") == 1
+        fresh = CliRunner().invoke(main, [*args, "-o", "fresh", "--no-cache"])
+        assert fresh.exit_code == 0 and running.calls("drafter-1") == 2
+    assert (tmp_path / "again" / "doc.yaml").read_text() == (tmp_path / "first" / "doc.yaml").read_text()

@@ -27,7 +27,7 @@ from charter.lint.deep import (
     select_pairs,
 )
 from charter.providers import RetryPolicy, get_provider
-from charter.run.cache import ResponseCache
+from charter.providers.cache import ResponseCache
 from charter.testing import FakeServer, ModelScript
 
 MODEL = "judge-1"

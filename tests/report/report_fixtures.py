@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from charter.run.results import RESULT_FORMAT, RUN_FORMAT, SUMMARY_FORMAT, add_tally, empty_tally
+from charter.providers.calls import add_tally, empty_tally
+from charter.run.results import RESULT_FORMAT, RUN_FORMAT, SUMMARY_FORMAT
 
 THRESHOLD = 7
 HOSTILE = ('</textarea><script>window.__pwned=1</script><img src="http://example.invalid/x.png" '

@@ -9,8 +9,8 @@ from run_helpers import charter, reply_under_grading, verdict
 from run_helpers import server  # noqa: F401  (fixtures)
 
 from charter.providers import Response, Usage
-from charter.run.cache import ResponseCache, default_cache_path
-from charter.run.pricing import PriceTable, PriceTableError, estimate_cost
+from charter.providers.cache import ResponseCache, default_cache_path
+from charter.providers.pricing import PriceTable, PriceTableError, estimate_cost
 from charter.run.results import ResultsFormatError, read_results, read_summary
 from charter.testing import FakeServer, ModelScript
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from charter.run.runner import _CASE_ORDER, _Slots
+from charter.providers.calls import CALL_ORDER as _CASE_ORDER, CallSlots as _Slots
 
 
 def test_a_freed_slot_goes_to_the_oldest_waiting_case():

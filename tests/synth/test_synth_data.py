@@ -8,7 +8,7 @@ from pathlib import Path
 
 from synth_helpers import charter, read_jsonl, server  # noqa: F401
 
-from charter.run.pricing import PriceTable
+from charter.providers.pricing import PriceTable
 from charter.spec import load
 from charter.synth import stages
 from charter.synth.dedup import signature, similarity
@@ -193,7 +193,7 @@ def test_batch_path_in_waves_equals_sync(spec_file, env, server):
     import asyncio
 
     from charter.providers.batch import PollPolicy
-    from charter.run.cache import ResponseCache
+    from charter.providers.cache import ResponseCache
     from charter.run.runner import RunOptions
     from charter.synth.calls import Caller
     from charter.synth.pipeline import DataGenerator, DataOptions

@@ -14,7 +14,7 @@ from pathlib import Path
 from synth_helpers import read_jsonl, start_server  # noqa: F401
 
 from charter.providers.batch import PollPolicy, load_handles
-from charter.run.cache import ResponseCache
+from charter.providers.cache import ResponseCache
 from charter.run.runner import RunOptions
 from charter.spec import load
 from charter.synth.calls import BATCHES_FILE, Caller

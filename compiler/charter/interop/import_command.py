@@ -105,8 +105,10 @@ def model_spec(source: Path, output: Path, spec_id: str | None, name: str, force
 @click.option("--id", "spec_id", help="Id of the drafted spec (default: from the file name).")
 @click.option("--name", help="Name of the character (default: from the document's title).")
 @click.option("--force", is_flag=True, help="Overwrite an existing spec file.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
 def prose(source: Path, model: str, output: Path, max_chunk_tokens: int | None, max_reply_tokens: int | None,
-          base_url: str | None, timeout: float, spec_id: str | None, name: str | None, force: bool) -> None:
+          base_url: str | None, timeout: float, spec_id: str | None, name: str | None, force: bool,
+          no_cache: bool) -> None:
     """Draft a spec from the prose constitution SOURCE with a model, section by section.
 
     Every clause records the source lines it came from and the model's confidence. Writes
@@ -116,6 +118,7 @@ def prose(source: Path, model: str, output: Path, max_chunk_tokens: int | None, 
     """
     from ..io import write_text_atomic
     from ..providers import ConfigError, ProviderError
+    from ..providers.cache import CacheError, ResponseCache, default_cache_path
     from .model_spec import SpecWriteError, slug, to_yaml, write_spec
     from .prose import DEFAULT_MAX_CHUNK_TOKENS, DEFAULT_MAX_REPLY_TOKENS, import_prose
 
@@ -132,13 +135,21 @@ def prose(source: Path, model: str, output: Path, max_chunk_tokens: int | None, 
         click.echo(f"excerpt {chunk.index}: lines {chunk.first}-{chunk.last} (~{chunk.tokens} tokens)", err=True)
 
     try:
+        cache = None if no_cache else ResponseCache(default_cache_path())
+    except CacheError as err:
+        _fail(str(err), EXIT_USAGE)
+    try:
         result = import_prose(text, source.name, model, base_url=base_url, timeout=timeout, spec_id=spec_id,
                               name=name, max_chunk_tokens=max_chunk_tokens or DEFAULT_MAX_CHUNK_TOKENS,
-                              max_reply_tokens=max_reply_tokens or DEFAULT_MAX_REPLY_TOKENS, on_chunk=progress)
+                              max_reply_tokens=max_reply_tokens or DEFAULT_MAX_REPLY_TOKENS, on_chunk=progress,
+                              cache=cache)
     except ConfigError as err:
         _fail(str(err), EXIT_USAGE)
     except ProviderError as err:
         _fail(f"{err} (after {err.attempts} attempt(s)); nothing written", EXIT_FAILED)
+    finally:
+        if cache is not None:
+            cache.close()
     if not any(result.spec.get(kind) for kind in ("values", "traits", "rules", "tensions", "examples")):
         _fail(f"the model drafted no usable clause from {source}; nothing written "
               f"({'; '.join(result.failed_chunks[:1]) or 'every section unmapped'})", EXIT_FAILED)

@@ -22,12 +22,16 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import jsonschema
 
 from ..targets.tokens import estimate_tokens
 from .model_spec import slug, unique_id
+
+if TYPE_CHECKING:
+    from ..providers.cache import ResponseCache
+    from ..providers.calls import CallService
 
 DEFAULT_MAX_CHUNK_TOKENS = 6000
 DEFAULT_MAX_REPLY_TOKENS = 8000
@@ -590,16 +594,20 @@ async def draft_spec(text: str, document: str, ask: Ask, *, model: str, spec_id:
     return drafter.build(chunks)
 
 
-def provider_ask(provider, *, max_tokens: int = DEFAULT_MAX_REPLY_TOKENS, policy=None) -> Ask:
-    """An ``ask`` over a charter provider: the drafting system prompt, temperature 0, retries."""
-    from ..providers import Request, RetryPolicy, with_retries
+def service_ask(calls: "CallService", model_id: str, *, max_tokens: int = DEFAULT_MAX_REPLY_TOKENS) -> Ask:
+    """An ``ask`` over the call service: the drafting system prompt, temperature 0, the cache, retries.
 
-    policy = policy or RetryPolicy()
+    A failed call raises the provider's error (``ProviderError``, with ``attempts`` stamped on it).
+    """
+    from ..providers import Request
+    from ..providers.calls import CallFailed, RunAborted
 
     async def ask(messages: list[dict]) -> str:
         request = Request(messages=messages, system=SYSTEM_PROMPT, temperature=0.0, max_tokens=max_tokens)
-        result = await with_retries(lambda: provider.complete(request), policy)
-        return result.value.text
+        try:
+            return (await calls.call(model_id, request)).text
+        except (CallFailed, RunAborted) as failure:
+            raise failure.cause or failure from None
 
     return ask
 
@@ -607,18 +615,22 @@ def provider_ask(provider, *, max_tokens: int = DEFAULT_MAX_REPLY_TOKENS, policy
 def import_prose(text: str, document: str, model: str, *, base_url: str | None = None, timeout: float = 300.0,
                  spec_id: str | None = None, name: str | None = None,
                  max_chunk_tokens: int = DEFAULT_MAX_CHUNK_TOKENS, max_reply_tokens: int = DEFAULT_MAX_REPLY_TOKENS,
-                 on_chunk: Callable[[Chunk], object] | None = None) -> ProseImport:
+                 on_chunk: Callable[[Chunk], object] | None = None,
+                 cache: "ResponseCache | None" = None) -> ProseImport:
     """Draft a spec from a prose constitution with ``model`` (``provider:model``).
 
-    Raises the provider layer's ConfigError for a bad model id or a missing key, and its
-    ProviderError when a call fails for good.
+    Answers come from ``cache`` when it holds them (the same document, model and options ask the
+    same questions), so drafting again costs no calls. Raises the provider layer's ConfigError for
+    a bad model id or a missing key, and its ProviderError when a call fails for good.
     """
     from ..providers import get_provider
+    from ..providers.calls import CallOptions, CallService
 
     async def run() -> ProseImport:
         async with get_provider(model, base_url=base_url, timeout=timeout) as provider:
-            return await draft_spec(text, document, provider_ask(provider, max_tokens=max_reply_tokens),
-                                    model=model, spec_id=spec_id, name=name,
+            calls = CallService(CallOptions(concurrency=1, timeout=timeout), cache=cache)
+            ask = service_ask(calls, calls.add(provider), max_tokens=max_reply_tokens)
+            return await draft_spec(text, document, ask, model=model, spec_id=spec_id, name=name,
                                     max_chunk_tokens=max_chunk_tokens, on_chunk=on_chunk)
 
     return asyncio.run(run())

@@ -154,7 +154,7 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
 def _deep(specs: list, model: str, base_url: str | None, max_pairs: int | None, no_cache: bool) -> list[DeepReport]:
     """Runs --deep over the loaded specs; a provider or cache problem is a one-line usage error."""
     from ..providers import FatalError
-    from ..run.cache import CacheError, ResponseCache, default_cache_path
+    from ..providers.cache import CacheError, ResponseCache, default_cache_path
 
     try:
         cache = None if no_cache else ResponseCache(default_cache_path())

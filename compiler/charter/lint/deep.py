@@ -36,8 +36,9 @@ from .registry import RULES, Finding, rule
 from .text import directives
 
 if TYPE_CHECKING:  # the provider layer loads the SDKs; only a deep run needs them
-    from ..providers import Provider, Request, Response, RetryPolicy
-    from ..run.cache import ResponseCache
+    from ..providers import Provider, Request, RetryPolicy
+    from ..providers.cache import ResponseCache
+    from ..providers.calls import CallService
 
 CODE = "CH601"
 PER_CLAUSE = 3
@@ -534,55 +535,29 @@ def finding_for(outcome: PairOutcome, model: str) -> Diagnostic:
     return Diagnostic(_loc(a), CODE, " ".join(message.split()), lint_rule.severity, lint_rule.name, (_loc(b),))
 
 
-class _Calls:
-    """One pair's model calls: cache first, then the provider under the retry policy."""
+async def _check_pair(spec: Spec, pair: ClausePair, calls: "CallService", model_id: str,
+                      gate: asyncio.Semaphore) -> PairOutcome:
+    from ..providers.calls import CallFailed, empty_tally
 
-    def __init__(self, provider: "Provider", cache: "ResponseCache | None", policy: "RetryPolicy") -> None:
-        self.provider, self.cache, self.policy = provider, cache, policy
-        self.calls = 0
-        self.cache_hits = 0
-
-    async def complete(self, request: "Request") -> "Response":
-        from ..providers import RetryableError, with_retries
-
-        key = self.provider.cache_key(request) if self.cache is not None else ""
-        if self.cache is not None and (cached := self.cache.get(key)) is not None:
-            self.cache_hits += 1
-            return cached
-        try:
-            result = await with_retries(lambda: self.provider.complete(request), self.policy)
-        except RetryableError as error:
-            self.calls += error.attempts
-            raise
-        self.calls += result.retries + 1
-        if self.cache is not None:
-            self.cache.put(key, result.value)
-        return result.value
-
-
-async def _check_pair(spec: Spec, pair: ClausePair, provider: "Provider", cache: "ResponseCache | None",
-                      policy: "RetryPolicy", gate: asyncio.Semaphore) -> PairOutcome:
-    from ..providers import BadRequest, RetryableError
-
-    calls = _Calls(provider, cache, policy)
+    tally = empty_tally()
 
     def outcome(judgement: Judgement | None, note: str = "") -> PairOutcome:
-        return PairOutcome(pair, judgement, note, calls.calls, calls.cache_hits)
+        return PairOutcome(pair, judgement, note, tally["calls"], tally["cached_calls"])
 
     async with gate:
         request = pair_request(spec, pair)
         try:
-            reply = (await calls.complete(request)).text
+            reply = (await calls.call(model_id, request, tally=tally)).text
             try:
                 return outcome(parse_judgement(reply, pair))
             except JudgementError as problem:
-                reply = (await calls.complete(_repair_request(request, reply, str(problem)))).text
+                reply = (await calls.call(model_id, _repair_request(request, reply, str(problem)), tally=tally)).text
                 try:
                     return outcome(parse_judgement(reply, pair))
                 except JudgementError as again:
                     return outcome(None, f"the model's answer was not the JSON asked for, twice ({again})")
-        except (RetryableError, BadRequest) as error:
-            return outcome(None, error.message)
+        except CallFailed as failure:
+            return outcome(None, failure.cause.message if failure.cause is not None else failure.message)
 
 
 async def deep_lint(spec: Spec, provider: "Provider", *, cache: "ResponseCache | None" = None,
@@ -590,26 +565,35 @@ async def deep_lint(spec: Spec, provider: "Provider", *, cache: "ResponseCache |
                     concurrency: int = CONCURRENCY, policy: "RetryPolicy | None" = None) -> DeepReport:
     """Check the spec's candidate pairs with ``provider``; findings for the pairs it leaves unresolved.
 
-    A pair whose answer stays unreadable after one repair request, or whose call keeps failing
-    after the retry policy, becomes a note in the report, not an error. A fatal provider error
-    (rejected key, unknown model, bad configuration) stops the run and is raised as it is.
+    Calls go through the call service (:mod:`charter.providers.calls`): the response cache, then
+    the provider under ``policy`` (default: the service's one retry policy). A pair whose answer
+    stays unreadable after one repair request, or whose call keeps failing after the retry policy,
+    becomes a note in the report, not an error. A fatal provider error (rejected key, unknown
+    model, bad configuration) stops the run and is raised as it is.
     """
-    from ..providers import RetryPolicy
+    from ..providers.calls import DEFAULT_RETRY, CallOptions, CallService, RunAborted
 
-    policy = policy or RetryPolicy(max_attempts=4, max_delay=20.0)
     selection = select_pairs(spec, per_clause=per_clause, max_pairs=max_pairs)
     gate = asyncio.Semaphore(concurrency)
-    tasks = [asyncio.create_task(_check_pair(spec, pair, provider, cache, policy, gate)) for pair in selection.pairs]
+    calls = CallService(CallOptions(concurrency=concurrency, retry=policy or DEFAULT_RETRY), cache=cache)
+    model_id = calls.add(provider)
+    tasks = [asyncio.create_task(_check_pair(spec, pair, calls, model_id, gate)) for pair in selection.pairs]
     try:
         outcomes = tuple(await asyncio.gather(*tasks))
+    except RunAborted as aborted:
+        await _cancel(tasks)
+        raise aborted.cause or aborted from None
     except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _cancel(tasks)
         raise
-    model = str(provider.model_id)
-    findings = tuple(finding_for(o, model) for o in outcomes if o.judgement is not None and not o.judgement.resolved)
-    return DeepReport(spec, model, selection, outcomes, findings)
+    findings = tuple(finding_for(o, model_id) for o in outcomes if o.judgement is not None and not o.judgement.resolved)
+    return DeepReport(spec, model_id, selection, outcomes, findings)
+
+
+async def _cancel(tasks: list[asyncio.Task]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def run_deep(specs: Sequence[Spec], model: str, *, base_url: str | None = None, cache: "ResponseCache | None" = None,

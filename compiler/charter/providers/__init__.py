@@ -5,7 +5,7 @@
         response = await provider.complete(Request(messages=[{"role": "user", "content": "Hi"}]))
 
 Models are named ``provider:model`` (``openai:``, ``anthropic:``, ``openai-compatible:`` with a base
-URL). Keys come only from the environment; model names are never checked against a local list —
+URL, and ``demo:`` for scripted in-process models that need no key). Keys come only from the environment; model names are never checked against a local list —
 the API says whether a model exists.
 """
 
@@ -57,6 +57,10 @@ def get_provider(model: str | ModelId, *, base_url: str | None = None, timeout: 
     Raises ConfigError (one line) for a malformed id or a missing key or base URL.
     """
     model_id = model if isinstance(model, ModelId) else parse_model_id(model)
+    if model_id.provider == "demo":
+        from charter.providers.demo import DemoProvider
+
+        return DemoProvider(model_id, timeout=timeout)
     if model_id.provider == "anthropic":
         from charter.providers.anthropic import AnthropicProvider
 

@@ -31,7 +31,7 @@ from charter.providers.errors import (
     one_line,
 )
 
-PROVIDER_KINDS = ("anthropic", "openai", "openai-compatible")
+PROVIDER_KINDS = ("anthropic", "openai", "openai-compatible", "demo")
 
 # Bumped whenever the mapping from a Request to the wire changes, so old cache entries stop matching.
 CACHE_KEY_VERSION = 1

@@ -23,12 +23,12 @@ from pathlib import Path
 
 from ..diagnostics import CharterError
 from ..io import write_text_atomic
+from ..providers.cache import ResponseCache
+from ..providers.calls import empty_tally
+from ..providers.pricing import PriceTable, estimate_cost
 from ..spec.ir import Spec
 from ..targets.evals import compile_cases
-from .cache import ResponseCache
 from .cases import Plan
-from .pricing import PriceTable, estimate_cost
-from .results import empty_tally
 from .runner import Runner, RunOptions
 
 CALIBRATION_FORMAT = "charter.calibration/1"

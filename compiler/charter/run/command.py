@@ -22,7 +22,9 @@ import click
 from ..diagnostics import SpecError, UnreadableError
 from ..io import write_text_atomic
 from ..providers import ConfigError, parse_model_id
-from .cache import CacheError, ResponseCache, default_cache_path
+from ..providers.cache import CacheError, ResponseCache, default_cache_path
+from ..providers.calls import DEFAULT_RETRY, RunAborted
+from ..providers.pricing import PriceTable, PriceTableError
 from .calibrate import (
     TRUST_THRESHOLD,
     NothingToCalibrate,
@@ -33,9 +35,8 @@ from .calibrate import (
     save_calibration,
 )
 from .cases import Plan, PlanError, load_plan
-from .pricing import PriceTable, PriceTableError
 from .results import RESULTS_FILE, RUN_FILE, RUN_FORMAT, SUMMARY_FILE, ResultsFormatError, read_results, read_run_info
-from .runner import DEFAULT_RETRY, Progress, RunAborted, Runner, RunOptions
+from .runner import Progress, Runner, RunOptions
 from .summary import summarize
 
 
@@ -101,7 +102,7 @@ def _shared_options(function):
                      help="Response cache file (default: $XDG_CACHE_HOME/charter/responses.sqlite3)."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache."),
         click.option("--prices", "prices_path", type=click.Path(path_type=Path), metavar="FILE",
-                     help="JSON/YAML price overrides, USD per million tokens (see charter.run.pricing)."),
+                     help="JSON/YAML price overrides, USD per million tokens (see charter.providers.pricing)."),
     ]
     for option in reversed(options):
         function = option(function)

@@ -117,6 +117,7 @@ from pathlib import Path
 from typing import Iterator, Literal, Optional, TypedDict
 
 from ..diagnostics import CharterError
+from ..providers.calls import Tally
 
 RESULT_FORMAT = "charter.result/1"
 SUMMARY_FORMAT = "charter.summary/1"
@@ -127,16 +128,6 @@ SUMMARY_FILE = "summary.json"
 RUN_FILE = "run.json"
 
 Variant = Literal["character", "baseline"]
-
-
-class Tally(TypedDict):
-    calls: int
-    cached_calls: int
-    retries: int
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
 
 
 class TranscriptTurn(TypedDict):
@@ -239,16 +230,6 @@ class Summary(TypedDict):
 
 class ResultsFormatError(CharterError, ValueError):
     """A run directory file is not in a format this version of Charter reads."""
-
-
-def empty_tally() -> Tally:
-    return Tally(calls=0, cached_calls=0, retries=0, input_tokens=0, output_tokens=0, cache_read_tokens=0,
-                 cache_write_tokens=0)
-
-
-def add_tally(total: Tally, other: Tally) -> None:
-    for key in total:
-        total[key] += other.get(key, 0)
 
 
 def _major(fmt: object, expected: str) -> bool:

@@ -1,25 +1,23 @@
 """The eval runner: every case against every model, every reply graded, each finished case saved at once.
 
-Concurrency is a pool of workers, each taking one (case, model, variant) job at a time, and one
-semaphore of ``concurrency`` slots that every API call holds only while it is on the wire (not
-while it backs off), so a call waiting out a Retry-After never idles a slot. The SDK clients do
-not retry (``max_retries=0``); :func:`charter.providers.with_retries` is the only retry loop.
+Concurrency is a pool of workers, each taking one (case, model, variant) job at a time; every model
+call goes through one :class:`~charter.providers.calls.CallService` (response cache, rate limiter,
+``concurrency`` call slots held only while a request is on the wire, retries). A case's calls get
+free slots before later cases' calls, so the run finishes what it started first.
 
 A model's reply is graded while the conversation goes on; a case is appended to results.jsonl
 (and fsync'd) as soon as its last grade is in, so a run killed at any point loses at most the
 cases in flight, and a restart runs only what is missing. Calls answered before a kill are in
 the response cache, so a restart does not pay for them twice.
 
-A rejected key, an unknown model or a missing key stops the whole run (:class:`RunAborted`):
-every other call would fail the same way. Any other failure after retries is recorded in that
-case's result and the run goes on.
+A rejected key, an unknown model or a missing key stops the whole run
+(:class:`~charter.providers.calls.RunAborted`): every other call would fail the same way. Any
+other failure after retries is recorded in that case's result and the run goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import heapq
 import itertools
 import json
 import os
@@ -29,23 +27,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..diagnostics import CharterError
-from ..providers import (
-    AuthenticationFailed,
-    ConfigError,
-    ModelNotFound,
-    ProviderError,
-    RateLimiter,
-    Request,
-    Response,
-    RetryPolicy,
-    get_provider,
-    with_retries,
+from ..providers import Request, Response, RetryPolicy
+from ..providers.cache import ResponseCache
+from ..providers.calls import (
+    CALL_ORDER,
+    DEFAULT_RETRY,
+    CallFailed,
+    CallOptions,
+    CallService,
+    Tally,
+    empty_tally,
 )
-from ..providers.base import Provider
 from ..targets.monitor import MonitorPrompt, VerdictError, judge_messages, parse_verdict
 from ..targets.prompt import to_anthropic
-from .cache import ResponseCache
 from .cases import Plan
 from .results import (
     RESULT_FORMAT,
@@ -54,61 +48,14 @@ from .results import (
     CheckResult,
     Grade,
     RunError,
-    Tally,
     TranscriptTurn,
-    empty_tally,
     iter_result_lines,
 )
 
 VARIANTS = ("character", "baseline")
-# Full-jitter backoff from 0.25 s, doubling, at most 4 s between tries: half the SDKs' own (0.5 s to
-# 8 s), because rate limits come with a Retry-After, honoured up to a minute, and what is left
-# (5xx blips, dropped connections) is usually brief; a long backoff there only stretches the
-# tail of a run while every other case has finished.
-DEFAULT_RETRY = RetryPolicy(max_attempts=6, base_delay=0.25, max_delay=4.0, max_retry_after=60.0)
 # Cases in progress per call slot: a case waiting out a backoff holds no slot, so with a few cases
 # per slot the slots stay busy while some cases wait.
 CASES_PER_SLOT = 4
-# The order in which the running case was started; its calls get free slots before later cases'.
-_CASE_ORDER: contextvars.ContextVar[int] = contextvars.ContextVar("charter_case_order", default=0)
-
-
-class _Slots:
-    """Call slots that go to the oldest case first, not to whichever call asked first.
-
-    A case returning from a retry backoff would otherwise queue behind every fresh case's call,
-    and the run's last cases would wait out the whole queue again for each retry: the run's
-    tail. Finishing what was started first keeps the tail short and the cases in flight few.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self._free = capacity
-        self._waiting: list[tuple[int, int, asyncio.Future]] = []
-        self._tickets = itertools.count()
-
-    async def __aenter__(self) -> None:
-        if self._free > 0 and not self._waiting:
-            self._free -= 1
-            return
-        future = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (_CASE_ORDER.get(), next(self._tickets), future))
-        try:
-            await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                self._release()  # the slot was handed over just as we were cancelled: pass it on
-            raise
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._release()
-
-    def _release(self) -> None:
-        while self._waiting:
-            _, _, future = heapq.heappop(self._waiting)
-            if not future.done():
-                future.set_result(None)  # the slot passes straight to the oldest waiting case
-                return
-        self._free += 1
 # Fed back in place of an empty reply: the APIs refuse empty assistant turns.
 EMPTY_REPLY = "(no reply)"
 # The judge's retry after an unusable verdict says what was wrong and asks again.
@@ -136,53 +83,16 @@ class RunOptions:
     def variants(self) -> tuple[str, ...]:
         return VARIANTS if self.baseline else VARIANTS[:1]
 
+    @property
+    def call_options(self) -> CallOptions:
+        """How the run's calls are made (the call service's options)."""
+        return CallOptions(concurrency=self.concurrency, rpm=self.rpm, tpm=self.tpm, timeout=self.timeout,
+                           base_url=self.base_url, retry=self.retry)
+
     def params(self) -> dict:
         """What changes the requests sent (recorded in run.json)."""
         return {"temperature": self.temperature, "max_tokens": self.max_tokens,
                 "judge_max_tokens": self.judge_max_tokens, "seed": self.seed}
-
-
-class RunAborted(CharterError):
-    """The run cannot go on: a key is missing or rejected, or a model does not exist. One line."""
-
-
-class CallFailed(CharterError):
-    """One call failed for good (after retries, or a refused request). One line."""
-
-
-@dataclass
-class _Model:
-    """One model's provider with its own rate limiter."""
-
-    provider: Provider
-    limiter: RateLimiter
-
-
-async def gated_call(model: _Model, request: Request, slots, policy: RetryPolicy, *,
-                     on_call: Callable[[], object], on_retry: Callable[[], object]) -> Response:
-    """One completion through the model's rate limiter, a call slot and the retry policy.
-
-    ``slots`` is any async context manager that limits calls in flight. Raises RunAborted for
-    what no retry can fix (a rejected key, an unknown model) and CallFailed when retries run out
-    or the request is refused. Shared by the runner and `charter generate`.
-    """
-    async def attempt() -> Response:
-        estimate = request.estimated_tokens()
-        await model.limiter.acquire(estimate)
-        async with slots:
-            on_call()
-            response = await model.provider.complete(request)
-        usage = response.usage
-        model.limiter.correct(usage.input_tokens + usage.output_tokens - estimate)
-        return response
-
-    try:
-        return (await with_retries(attempt, policy, on_retry=lambda error, retry, delay: on_retry())).value
-    except (AuthenticationFailed, ModelNotFound, ConfigError) as err:
-        raise RunAborted(err.message) from None
-    except ProviderError as err:
-        attempts = f" (after {err.attempts} attempts)" if err.attempts > 1 else ""
-        raise CallFailed(f"{err.message}{attempts}") from None
 
 
 @dataclass
@@ -269,23 +179,6 @@ def finished_jobs(run_dir: Path) -> set[tuple[str, str, str]]:
     return {key for key, ok in done.items() if ok}
 
 
-async def open_providers(options: RunOptions) -> dict[str, _Model]:
-    """A provider per distinct model id (judge included). Raises RunAborted for a bad id or a missing key,
-    after closing the providers already opened."""
-    models: dict[str, _Model] = {}
-    for model_id in (*options.models, options.judge):
-        if model_id in models:
-            continue
-        base_url = options.base_url if model_id.startswith("openai-compatible:") else None
-        try:
-            provider = get_provider(model_id, base_url=base_url, timeout=options.timeout)
-        except ConfigError as err:
-            await asyncio.gather(*(m.provider.aclose() for m in models.values()), return_exceptions=True)
-            raise RunAborted(str(err)) from None
-        models[model_id] = _Model(provider, RateLimiter(options.rpm, options.tpm))
-    return models
-
-
 class Runner:
     def __init__(self, plan: Plan, options: RunOptions, run_dir: Path, *, cache: ResponseCache | None,
                  progress: Progress | None = None) -> None:
@@ -294,8 +187,7 @@ class Runner:
         self.run_dir = Path(run_dir)
         self.cache = cache
         self.progress = progress or Progress()
-        self._models: dict[str, _Model] = {}
-        self._slots: asyncio.Semaphore | None = None
+        self.calls = CallService(options.call_options, cache=cache)
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -330,7 +222,7 @@ class Runner:
                     case, model, variant = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                _CASE_ORDER.set(next(started))
+                CALL_ORDER.set(next(started))
                 result = await self.run_case(case, model, variant)
                 writer.append(result)
                 self.progress.done += 1
@@ -356,45 +248,24 @@ class Runner:
             await self.close()
 
     async def open(self) -> None:
-        """Builds the providers (RunAborted for a bad model id or a missing key) and the call slots."""
-        self._models = await open_providers(self.options)
-        self._slots = _Slots(self.options.concurrency)
+        """Builds the providers: RunAborted for a bad model id or a missing key."""
+        await self.calls.open([*self.options.models, self.options.judge])
 
     async def close(self) -> None:
-        await asyncio.gather(*(m.provider.aclose() for m in self._models.values()), return_exceptions=True)
-        self._models = {}
+        await self.calls.close()
 
     # -- calls -------------------------------------------------------------------------------
 
     async def call(self, model_id: str, request: Request, tally: Tally) -> Response:
-        """One completion through the cache, the rate limiter, the slots and the retry policy."""
-        model = self._models[model_id]
-        key = model.provider.cache_key(request) if self.cache is not None else None
-        if key is not None:
-            cached = self.cache.get(key)
-            if cached is not None:
-                tally["cached_calls"] += 1
-                self.progress.cached += 1
-                return cached
+        """One completion through the call service (cache, rate limiter, slots, retries)."""
+        try:
+            return await self.calls.call(model_id, request, tally=tally)
+        finally:
+            self._count_calls()
 
-        def on_call() -> None:
-            tally["calls"] += 1
-            self.progress.calls += 1
-
-        def on_retry() -> None:
-            tally["retries"] += 1
-            self.progress.retries += 1
-
-        response = await gated_call(model, request, self._slots, self.options.retry, on_call=on_call,
-                                    on_retry=on_retry)
-        usage = response.usage
-        tally["input_tokens"] += usage.input_tokens
-        tally["output_tokens"] += usage.output_tokens
-        tally["cache_read_tokens"] += usage.cache_read_tokens
-        tally["cache_write_tokens"] += usage.cache_write_tokens
-        if key is not None:
-            self.cache.put(key, response)
-        return response
+    def _count_calls(self) -> None:
+        counts = self.calls.counts
+        self.progress.calls, self.progress.cached, self.progress.retries = counts.calls, counts.cached, counts.retries
 
     # -- one case ----------------------------------------------------------------------------
 

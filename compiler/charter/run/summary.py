@@ -12,7 +12,8 @@ from typing import Iterable
 
 from ..stats import bootstrap_mean_interval, wilson_interval
 from ..targets.monitor import PASS_THRESHOLD
-from .pricing import PriceTable, estimate_cost
+from ..providers.calls import Tally, add_tally, empty_tally
+from ..providers.pricing import PriceTable, estimate_cost
 from .results import (
     SUMMARY_FORMAT,
     CaseResult,
@@ -20,9 +21,6 @@ from .results import (
     Curve,
     ModelSummary,
     Summary,
-    Tally,
-    add_tally,
-    empty_tally,
 )
 
 DIGITS = 4

@@ -1,12 +1,13 @@
 """Model calls for synthesis: the response cache first, then the wire, synchronously or in batches.
 
-Synchronously, a call goes through the model's rate limiter, one of ``concurrency`` slots (held only
-while on the wire) and the retry policy, like the runner's calls. With ``batch``, calls that miss the
-cache are collected; when none has arrived for ``settle`` seconds (every pipeline task is waiting on
-one: the stage is complete) they go out as one batch per model through the providers' batch APIs, the
-handles are saved in DIR at once, the batch is polled with backoff, and each result is put in the
-response cache under the synchronous path's key before the waiting call gets it. The rest of the
-pipeline cannot tell the two paths apart, which is why they give the same rows.
+Synchronously, a call goes through the call service (:mod:`charter.providers.calls`): the model's
+rate limiter, one of ``concurrency`` slots (held only while on the wire) and the retry policy, like
+the runner's calls. With ``batch``, calls that miss the cache are collected; when none has arrived
+for ``settle`` seconds (every pipeline task is waiting on one: the stage is complete) they go out as
+one batch per model through the providers' batch APIs, the handles are saved in DIR at once, the
+batch is polled with backoff, and each result is put in the response cache under the synchronous
+path's key before the waiting call gets it. The rest of the pipeline cannot tell the two paths
+apart, which is why they give the same rows.
 
 A restarted command first waits for the batches saved in DIR (resuming them by id) and puts their
 results in the cache, so no request is paid for twice.
@@ -19,14 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..providers import (
-    AuthenticationFailed,
-    ConfigError,
-    ModelNotFound,
-    ProviderError,
-    Request,
-    Response,
-)
+from ..providers import AuthenticationFailed, ConfigError, ModelNotFound, ProviderError, Request, Response
 from ..providers.batch import (
     BatchClient,
     BatchHandle,
@@ -39,9 +33,8 @@ from ..providers.batch import (
     save_handles,
     wait,
 )
-from ..run.cache import ResponseCache
-from ..run.results import Tally, add_tally, empty_tally
-from ..run.runner import CallFailed, RunAborted, RunOptions, gated_call, open_providers
+from ..providers.cache import ResponseCache
+from ..providers.calls import CallFailed, CallOptions, CallService, RunAborted, Tally, add_tally, empty_tally
 
 BATCHES_FILE = "batches.json"
 BATCH_DISCOUNT = 0.5  # both providers bill batch requests at half the list price
@@ -77,10 +70,23 @@ class Usage:
         return out
 
 
-class Caller:
-    """``await caller.call(stage, model, request)``: a Response, or CallFailed / RunAborted."""
+@dataclass(frozen=True)
+class CallerOptions:
+    """The models a :class:`Caller` opens (``models`` and the ``judge``) and how it calls them."""
 
-    def __init__(self, options: RunOptions, *, cache: ResponseCache | None, out_dir: Path,
+    models: tuple[str, ...]
+    judge: str
+    call_options: CallOptions = CallOptions()
+
+
+class Caller:
+    """``await caller.call(stage, model, request)``: a Response, or CallFailed / RunAborted.
+
+    ``options`` is a :class:`CallerOptions`, or anything else with ``models``, ``judge`` and
+    ``call_options`` (a run's options will do).
+    """
+
+    def __init__(self, options, *, cache: ResponseCache | None, out_dir: Path,
                  batch: bool = False, poll: PollPolicy = PollPolicy(), settle: float = 0.5,
                  on_change: Callable[[], object] | None = None,
                  on_batch: Callable[[BatchStatus], object] | None = None) -> None:
@@ -95,15 +101,17 @@ class Caller:
         self.usage = Usage()
         self.on_change = on_change or (lambda: None)
         self.on_batch = on_batch
-        self._models: dict = {}
-        self._slots: asyncio.Semaphore | None = None
+        self.calls = CallService(options.call_options, cache=cache, counts=self.usage)
         self._collector: _Collector | None = None
+
+    @property
+    def call_options(self) -> CallOptions:
+        return self.calls.options
 
     async def open(self) -> None:
         """Builds the providers (RunAborted for a bad id or a missing key) and, for batches, resumes
         the batches a previous run left in DIR."""
-        self._models = await open_providers(self.options)  # closes what it opened if one fails
-        self._slots = asyncio.Semaphore(self.options.concurrency)
+        await self.calls.open([*self.options.models, self.options.judge])  # closes what it opened if one fails
         if self.batch:
             self._collector = _Collector(self)
             await self._collector.resume()
@@ -111,40 +119,24 @@ class Caller:
     async def close(self) -> None:
         if self._collector is not None:
             await self._collector.close()
-        await asyncio.gather(*(m.provider.aclose() for m in self._models.values()), return_exceptions=True)
-        self._models = {}
+        await self.calls.close()
 
     async def call(self, stage: str, model_id: str, request: Request) -> Response:
-        model = self._models[model_id]
-        key = model.provider.cache_key(request) if self.cache is not None else None
-        if key is not None and (cached := self.cache.get(key)) is not None:
-            self.usage.cached += 1
+        key = self.calls.cache_key(model_id, request)
+        cached = self.calls.cached(key)
+        if cached is not None:
             self.usage.record(stage, model_id, cached)
             return cached
         if self._collector is not None:
             response = await self._collector.call(model_id, key, request)
         else:
-            response = await self._call_now(model, model_id, request)
+            # CallFailed drops the item (the service counts it as failed), and a restart tries it again.
+            response = await self.calls.send(model_id, request)
             if key is not None:
                 self.cache.put(key, response)
         self.usage.record(stage, model_id, response)
         self.on_change()
         return response
-
-    async def _call_now(self, model, model_id: str, request: Request) -> Response:
-        """A synchronous call; CallFailed drops the item, and a restart tries it again."""
-        def on_call() -> None:
-            self.usage.calls += 1
-
-        def on_retry() -> None:
-            self.usage.retries += 1
-
-        try:
-            return await gated_call(model, request, self._slots, self.options.retry, on_call=on_call,
-                                    on_retry=on_retry)
-        except CallFailed:
-            self.usage.failed += 1
-            raise
 
 
 class _Collector:
@@ -161,13 +153,13 @@ class _Collector:
 
     def client(self, model_id: str) -> BatchClient:
         if model_id not in self.clients:
-            options = self.caller.options
+            options = self.caller.call_options
             base_url = options.base_url if model_id.startswith("openai-compatible:") else None
             try:
                 self.clients[model_id] = get_batch_client(model_id, base_url=base_url, timeout=options.timeout,
                                                           retry=options.retry)
             except ConfigError as err:
-                raise RunAborted(err.message) from None
+                raise RunAborted(err.message, err) from None
         return self.clients[model_id]
 
     async def resume(self) -> None:
@@ -177,7 +169,7 @@ class _Collector:
         try:
             handles = load_handles(self.path)
         except ConfigError as err:
-            raise RunAborted(f"{err.message} (delete it to start the batches over)") from None
+            raise RunAborted(f"{err.message} (delete it to start the batches over)", err) from None
         self.handles = list(handles)
         for model in sorted({h.model for h in handles}):
             await self._finish(self.client(model), [h for h in handles if h.model == model], {})
@@ -219,9 +211,9 @@ class _Collector:
         except BaseException as err:  # every caller waiting on this batch gets the failure
             failure = err
             if isinstance(err, (AuthenticationFailed, ModelNotFound, ConfigError, BatchNotFound)):
-                failure = RunAborted(err.message)
+                failure = RunAborted(err.message, err if isinstance(err, ProviderError) else None)
             elif isinstance(err, ProviderError):
-                failure = CallFailed(err.message)
+                failure = CallFailed(err.message, err)
             for _, future in waiting.values():
                 if not future.done():
                     future.set_exception(failure)
@@ -248,10 +240,10 @@ class _Collector:
                 elif entry is not None and not entry[1].done():
                     error = result.error
                     if isinstance(error, (AuthenticationFailed, ModelNotFound, ConfigError)):
-                        entry[1].set_exception(RunAborted(error.message))  # every other item would fail the same way
+                        entry[1].set_exception(RunAborted(error.message, error))  # every other item would fail the same way
                         continue
                     caller.usage.failed += 1
-                    entry[1].set_exception(CallFailed(error.message if error else f"{handle.model}: no result"))
+                    entry[1].set_exception(CallFailed(error.message if error else f"{handle.model}: no result", error))
             for custom_id in handle.custom_ids:  # never leave a caller hanging on a result that did not come
                 entry = waiting.get(custom_id)
                 if entry is not None and not entry[1].done():

@@ -24,14 +24,14 @@ from ..diagnostics import SpecError, UnreadableError
 from ..io import write_text_atomic
 from ..providers import ConfigError, parse_model_id
 from ..providers.batch import BatchStatus, PollPolicy
-from ..run.cache import CacheError, ResponseCache, default_cache_path
+from ..providers.cache import CacheError, ResponseCache, default_cache_path
+from ..providers.calls import DEFAULT_RETRY, CallOptions, RunAborted
+from ..providers.pricing import PriceTable, PriceTableError
 from ..run.command import ProgressLine
-from ..run.pricing import PriceTable, PriceTableError
-from ..run.runner import DEFAULT_RETRY, RunAborted, RunOptions
 from ..spec import load
 from ..targets.data import DEFAULT_FORMATS, FORMATS, OPENAI_MIN_SFT_ROWS
 from ..targets.evals import cases_to_jsonl
-from .calls import BATCH_WINDOW, BATCHES_FILE, Caller
+from .calls import BATCH_WINDOW, BATCHES_FILE, Caller, CallerOptions
 from .dedup import DEFAULT_THRESHOLD
 from .evalgen import EVALS_FILE, EvalGenerator, EvalOptions
 from .pipeline import GENERATE_FILE, MANIFEST_FILE, STAGES, DataGenerator, DataOptions, StageProgress, write_manifest
@@ -200,9 +200,10 @@ def _prepare(out_dir: Path, info: dict, overwrite: bool, outputs: tuple[str, ...
 
 
 def _run_options(models: tuple[str, ...], judge: str, concurrency: int, rpm, tpm, timeout: float, retries: int,
-                 base_url: str | None) -> RunOptions:
-    return RunOptions(models=models, judge=judge, concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout,
-                      base_url=base_url, retry=dataclasses.replace(DEFAULT_RETRY, max_attempts=retries + 1))
+                 base_url: str | None) -> CallerOptions:
+    return CallerOptions(models, judge, CallOptions(concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout,
+                                                    base_url=base_url,
+                                                    retry=dataclasses.replace(DEFAULT_RETRY, max_attempts=retries + 1)))
 
 
 def _interrupted(what: str) -> None:

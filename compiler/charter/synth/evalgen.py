@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..providers import Request
-from ..run.pricing import PriceTable, estimate_cost
+from ..providers.calls import CallFailed
+from ..providers.pricing import PriceTable, estimate_cost
 from ..spec.ir import DRIFT_RISKS, Spec
 from ..targets.evals import cited_refs, compile_cases, validate_case
 from . import stages
-from .calls import BATCH_DISCOUNT, CallFailed, Caller
+from .calls import BATCH_DISCOUNT, Caller
 from .dedup import DEFAULT_THRESHOLD, NearDuplicateIndex, content_hash
 from .pipeline import OVERGENERATE, ordered_map
 from .stages import StageError, Target

@@ -40,7 +40,8 @@ from typing import AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 
 from ..diagnostics import SpecError, Diagnostic
 from ..io import write_text_atomic
-from ..run.pricing import PriceTable, estimate_cost
+from ..providers.calls import CallFailed
+from ..providers.pricing import PriceTable, estimate_cost
 from ..run.runner import VERDICT_RETRY, Progress, ResultWriter
 from ..spec.ir import Spec
 from ..targets.data import DEFAULT_FORMATS, TrainingRow, TrainingSet, training_files
@@ -48,7 +49,7 @@ from ..targets.evals import cited_refs
 from ..targets.monitor import MonitorPrompt, Verdict, VerdictError, parse_verdict, render_monitor
 from ..targets.prompt import SystemPrompt, render_prompt
 from . import stages
-from .calls import BATCH_DISCOUNT, CallFailed, Caller
+from .calls import BATCH_DISCOUNT, Caller
 from .dedup import DEFAULT_THRESHOLD, HASHES, BANDS, NearDuplicateIndex, content_hash
 from .stages import IDEAS_PER_CALL, Item, Realism, StageError, Target
 

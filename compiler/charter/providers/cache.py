@@ -20,7 +20,7 @@ import sqlite3
 from pathlib import Path
 
 from ..diagnostics import CharterError
-from ..providers import Response
+from .base import Response
 
 CACHE_FILE = "responses.sqlite3"
 _SCHEMA = "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, response TEXT NOT NULL)"

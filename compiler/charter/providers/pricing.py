@@ -8,8 +8,9 @@ Override or extend it with ``--prices FILE`` (JSON or YAML)::
     my-local-model: {input: 0, output: 0}
     "openai-compatible:llama3.1:8b": {input: 0, output: 0}
 
-A key is a bare model name (matches that model on any provider) or a full ``provider:model``
-id (wins over the bare name). A name also matches dated snapshots of it: ``gpt-5-mini`` prices
+A key is a bare model name (matches that model on any provider), a full ``provider:model``
+id (wins over the rest), or ``provider:*`` (every other model of that provider, before bare
+names; the built-in ``demo:*`` makes the in-process demo models free). A name also matches dated snapshots of it: ``gpt-5-mini`` prices
 ``gpt-5-mini-2025-08-07``; the longest matching name wins. ``cached_input`` defaults to
 ``input`` and ``cache_write`` (Anthropic's 5-minute cache writes) to 1.25 x ``input``.
 
@@ -78,6 +79,8 @@ BUILTIN_PRICES: dict[str, Price] = {
     "claude-opus-4-5": _price(5.00, 25.00, 0.50),
     "claude-sonnet-5": _price(2.00, 10.00, 0.20),
     "claude-opus-5": _price(5.00, 25.00, 0.50),
+    # The in-process demo models (charter.providers.demo) cost nothing.
+    "demo:*": Price(0.0, 0.0, 0.0, 0.0, source="in-process demo models: no cost"),
 }
 
 
@@ -91,10 +94,14 @@ class PriceTable:
 
     def lookup(self, model_id: str) -> Price | None:
         """The price for ``provider:model``: an exact full id, else the longest bare name that is the
-        model or a dated/suffixed snapshot of it (``name-...``)."""
+        model or a dated/suffixed snapshot of it (``name-...``); a ``provider:*`` entry comes before
+        bare names, so ``demo:gpt-5`` stays free and ``openai-compatible:*`` can price local models."""
         if model_id in self.prices:
             return self.prices[model_id]
-        model = model_id.partition(":")[2] or model_id
+        provider, _, model = model_id.partition(":")
+        if model and f"{provider}:*" in self.prices:
+            return self.prices[f"{provider}:*"]
+        model = model or model_id
         if model in self.prices:
             return self.prices[model]
         matches = [name for name in self.prices if ":" not in name and model.startswith(name + "-")]
