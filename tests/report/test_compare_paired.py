@@ -7,7 +7,7 @@ import random
 
 from charter.report.compare import OVERALL, check_gates, compare_runs, format_markdown, format_text
 from charter.report.runs import load_run
-from charter.run.pricing import PriceTable
+from charter.providers.pricing import PriceTable
 from charter.run.results import RESULTS_FILE, SUMMARY_FILE
 from charter.run.summary import summarize
 from report_fixtures import case
