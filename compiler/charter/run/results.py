@@ -231,6 +231,8 @@ class Summary(TypedDict):
 class ResultsFormatError(CharterError, ValueError):
     """A run directory file is not in a format this version of Charter reads."""
 
+    exit_code = 2
+
 
 def empty_tally() -> Tally:
     return Tally(calls=0, cached_calls=0, retries=0, input_tokens=0, output_tokens=0, cache_read_tokens=0,

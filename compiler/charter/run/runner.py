@@ -145,9 +145,13 @@ class RunOptions:
 class RunAborted(CharterError):
     """The run cannot go on: a key is missing or rejected, or a model does not exist. One line."""
 
+    exit_code = 2
+
 
 class CallFailed(CharterError):
     """One call failed for good (after retries, or a refused request). One line."""
+
+    exit_code = 1
 
 
 @dataclass

@@ -7,12 +7,10 @@ from pathlib import Path
 
 import click
 
-from ..cli import fail
-from . import HTML_REPORT, MARKDOWN_REPORT, write_reports
-from .compare import (
-    DEFAULT_THRESHOLD, EXIT_BAD_INPUT, check_gates, compare_runs, format_json, format_markdown, format_text,
-)
-from .runs import RunDirError, load_run
+from ..report import HTML_REPORT, MARKDOWN_REPORT, write_reports
+from ..report.compare import DEFAULT_THRESHOLD, check_gates, compare_runs, format_json, format_markdown, format_text
+from ..report.runs import load_run
+from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
 
 
 @click.command()
@@ -26,10 +24,7 @@ def report(run_dir: Path, formats: tuple[str, ...], quiet: bool) -> None:
     Exits 0 on success and 2 when RUN_DIR is not a readable run directory.
     """
     chosen = set(formats) or {"html", "md"}
-    try:
-        written = write_reports(run_dir, html="html" in chosen, markdown="md" in chosen)
-    except RunDirError as err:
-        fail(str(err), EXIT_BAD_INPUT)
+    written = write_reports(run_dir, html="html" in chosen, markdown="md" in chosen)  # RunDirError: exit 2
     if not quiet:
         for path in written:
             click.echo(f"wrote {path}")
@@ -59,15 +54,10 @@ def compare(run_a: Path, run_b: Path, fmt: str, threshold: float, fail_under: fl
       2  bad input: a missing run directory, no summary.json, runs of different specs
     """
     if threshold < 0:
-        fail(f"--threshold must be 0 or more, got {threshold:g}", EXIT_BAD_INPUT)
+        fail(f"--threshold must be 0 or more, got {threshold:g}", EXIT_USAGE)
     if fail_under is not None and not 0 <= fail_under <= 10:
-        fail(f"--fail-under is a score on the judge's 1-10 scale, got {fail_under:g}", EXIT_BAD_INPUT)
-    try:
-        a = load_run(run_a)
-        b = load_run(run_b)
-        comparison = compare_runs(a, b, threshold=threshold)
-    except RunDirError as err:
-        fail(str(err), EXIT_BAD_INPUT)
+        fail(f"--fail-under is a score on the judge's 1-10 scale, got {fail_under:g}", EXIT_USAGE)
+    comparison = compare_runs(load_run(run_a), load_run(run_b), threshold=threshold)  # RunDirError: exit 2
     gates = check_gates(comparison, fail_under=fail_under, fail_on_regression=fail_on_regression)
     gated = fail_under is not None or fail_on_regression
     render = {"text": format_text, "json": format_json, "md": format_markdown}[fmt]
@@ -77,9 +67,9 @@ def compare(run_a: Path, run_b: Path, fmt: str, threshold: float, fail_under: fl
         try:
             write_text_atomic(output, text)
         except OSError as err:
-            fail(f"{output}: cannot write: {err.strerror or err}", EXIT_BAD_INPUT)
+            fail(f"{output}: cannot write: {err.strerror or err}", EXIT_USAGE)
     click.echo(text, nl=False)
     if gates.failures and fmt != "text":
         for line in gates.failures:
             click.echo(f"charter: gate failed: {line}", err=True)
-    sys.exit(gates.exit_code)
+    sys.exit(EXIT_FAILED if gates.failures else EXIT_OK)
