@@ -46,7 +46,7 @@ def report_error(err: CharterError) -> NoReturn:
     if isinstance(err, SpecError) and err.diagnostics:
         print_diagnostics(err)
         sys.exit(err.exit_code)
-    fail(one_line(err), err.exit_code)
+    fail(one_line(err) or type(err).__name__, err.exit_code)
 
 
 def print_diagnostics(err: SpecError) -> None:
@@ -62,10 +62,6 @@ def load_spec_or_exit(path: Path, allow_outside: bool = False) -> Spec:
     except SpecError as err:
         print_diagnostics(err)
         sys.exit(err.exit_code)
-
-
-def cannot_write(err: OSError, target: Path) -> NoReturn:
-    fail(f"cannot write {err.filename or target}: {err.strerror or err}")
 
 
 def apply(options: list):

@@ -11,7 +11,8 @@ from ..diagnostics import SpecError
 from ..spec import load
 from ..targets.build import PROMPT_FLAVOURS, BuildOptions, BuildResult, build as build_spec
 from ..targets.data import FORMATS as DATA_FORMATS
-from ._common import EXIT_OK, EXIT_USAGE, allow_outside_option, cannot_write, fail, print_diagnostics
+from ..io import OutputError
+from ._common import EXIT_OK, EXIT_USAGE, allow_outside_option, fail, print_diagnostics
 
 
 def _data_formats(chosen: tuple[str, ...]) -> tuple[str, ...]:
@@ -68,7 +69,7 @@ def build(specs: tuple[Path, ...], out_dir: Path, contexts: tuple[str, ...], fla
             status = max(status, err.exit_code)
             continue
         except OSError as err:
-            cannot_write(err, target)
+            raise OutputError.cannot_write(err, target) from None
         if not quiet:
             click.echo(summary(result))
         for warning in result.warnings:
