@@ -24,8 +24,8 @@ from ..synth.evalgen import EVALS_FILE, EvalOptions
 from ..synth.pipeline import STAGES, DataOptions, StageProgress
 from ..targets.data import DEFAULT_FORMATS, FORMATS, OPENAI_MIN_SFT_ROWS
 from ._common import (
-    CALL_OPTIONS, EXIT_FAILED, EXIT_INTERRUPTED, apply, check_model_ids, fail, load_prices, load_spec_or_exit,
-    retry_policy,
+    CALL_OPTIONS, EXIT_FAILED, EXIT_INTERRUPTED, apply, check_model_ids, fail, judge_option, load_prices,
+    load_spec_or_exit, retry_policy,
 )
 from ._progress import StageLines
 
@@ -39,7 +39,8 @@ _SHARED = [
                  help="Send each stage as an OpenAI Batch / Anthropic Message Batch (half price, slower); "
                       "batch ids are saved in DIR and resumed on a restart."),
     click.option("--poll", "poll_seconds", type=click.FloatRange(min=0, min_open=True), default=5.0,
-                 show_default=True, help="With --batch: seconds before the first status poll (then x1.5, up to 5 min)."),
+                 show_default=True,
+                 help="With --batch: seconds before the first status poll (then x1.5, up to 5 min)."),
     *CALL_OPTIONS,
     click.option("--overwrite", is_flag=True, help="Start over in an output directory that holds other output."),
     click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
@@ -79,7 +80,7 @@ def generate() -> None:
 @click.option("--student", metavar="PROVIDER:MODEL",
               help="Writes the rejected replies with no system prompt "
                    "(default: the teacher, told to break the clause).")
-@click.option("--judge", metavar="PROVIDER:MODEL", help="Rates realism and grades replies (default: the teacher).")
+@judge_option(required=False, help="Rates realism and grades replies (default: the teacher).")
 @click.option("-n", "n", type=int, metavar="N", help="Rows to generate (SFT rows; each also gives a DPO pair).")
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, metavar="DIR",
               help="Output directory.")

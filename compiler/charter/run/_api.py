@@ -100,15 +100,16 @@ def prepare_run_dir(run_dir: PathLike, info: dict, overwrite: bool = False) -> N
 
 
 def write_summary(plan: Plan, options: RunOptions, run_dir: PathLike, *, prices: PriceTable | None = None,
-                  cache_path: PathLike | None = None) -> Summary:
+                  cache_path: PathLike | None = None, digest: str | None = None) -> Summary:
     """summary.json from the run's results for this plan and these models, with the stored calibration
-    of this spec and judge (looked up beside the response cache at ``cache_path``)."""
+    of this spec and judge (looked up beside the response cache at ``cache_path``). ``digest`` is the
+    plan's, when already computed (it hashes every case)."""
     run_dir = Path(run_dir)
     root = state_dir(cache_path)
     calibration = load_calibration(root, plan.spec, options.judge)
     case_ids = {c["id"] for c in plan.cases}
     results = [r for r in read_results(run_dir) if r["case_id"] in case_ids and r["model"] in options.models]
-    summary = summarize(results, spec_id=plan.spec.id, digest=plan.digest(), cases=len(plan.cases),
+    summary = summarize(results, spec_id=plan.spec.id, digest=digest or plan.digest(), cases=len(plan.cases),
                         models=options.models, judge=options.judge, prices=prices or PriceTable(),
                         calibration={"accuracy": calibration["accuracy"],
                                      "path": Path(calibration["path"]).relative_to(root).as_posix()}
@@ -140,7 +141,7 @@ def run_evals(source: Plan | PathLike, run_dir: PathLike, options: RunOptions, *
     finally:
         if cache is not None:
             cache.close()
-    return write_summary(plan, options, run_dir, prices=prices, cache_path=cache_path)
+    return write_summary(plan, options, run_dir, prices=prices, cache_path=cache_path, digest=info["spec"]["digest"])
 
 
 def has_failures(summary: Summary) -> bool:
