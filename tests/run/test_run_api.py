@@ -60,3 +60,11 @@ def test_calibrate_judge_is_found_by_run_evals(spec_file, server, env):
     summary = run_evals(spec_file, env / "out", RunOptions(models=("openai:tutor",), judge="openai:judge"),
                         select=("probe",), cache_path=env / "cache.sqlite3")
     assert summary["calibration"]["accuracy"] == record["accuracy"]
+
+
+def test_run_evals_checks_model_ids_before_writing(spec_file, env):
+    from charter.providers import ConfigError
+
+    with pytest.raises(ConfigError, match="invalid model id 'nope:x'"):
+        run_evals(spec_file, env / "out", RunOptions(models=("nope:x",), judge="openai:judge"))
+    assert not (env / "out").exists()

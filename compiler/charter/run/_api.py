@@ -11,10 +11,11 @@ arguments, unless ``overwrite``), records ``run.json``, runs what ``results.json
 directory is one ``charter report`` and ``charter compare`` read. Both functions start their own
 event loop (``asyncio.run``); from inside a running loop, call them in a worker thread.
 
-Errors are CharterErrors: SpecError for a bad spec, PlanError for a bad cases file or selection,
-OutputError for a run directory that cannot be used, CacheError, RunAborted when a model cannot be
-reached at all (a missing key, an unknown model); a call that fails after retries is recorded in
-the case's result instead, and ``has_failures(summary)`` says whether any did.
+Errors are CharterErrors: ConfigError for a malformed model id, SpecError for a bad spec, PlanError
+for a bad cases file or selection, OutputError for a run directory that cannot be used, CacheError,
+RunAborted when a model cannot be reached at all (a missing key, an unknown model); a call that
+fails after retries is recorded in the case's result instead, and ``has_failures(summary)`` says
+whether any did.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import os
 from pathlib import Path
 
 from ..io import OutputError, write_text_atomic
+from ..providers import parse_model_id
 from ..spec.ir import Spec
 from .cache import ResponseCache, default_cache_path
 from .calibrate import calibrate, calibration_path, load_calibration, save_calibration
@@ -132,6 +134,8 @@ def run_evals(source: Plan | PathLike, run_dir: PathLike, options: RunOptions, *
     ``select`` keeps the cases whose id contains one of the strings. Called again with the same
     arguments, only what is missing runs; ``progress`` is told after every finished case.
     """
+    for model_id in (*options.models, options.judge):
+        parse_model_id(model_id)  # ConfigError before anything is written
     plan = source if isinstance(source, Plan) else load_plan(source, spec_path, select)
     info = run_info(plan, options)
     prepare_run_dir(run_dir, info, overwrite)
@@ -159,6 +163,7 @@ def calibrate_judge(spec: Spec | PathLike, options: RunOptions, *, cache_path: P
     Returns the calibration record with ``path``, the stored file. NothingToCalibrate when the spec
     has no authored examples.
     """
+    parse_model_id(options.judge)  # ConfigError before the cache is opened
     if not isinstance(spec, Spec):
         spec = load_plan(spec).spec
     cache = open_cache(cache_path, use_cache)
