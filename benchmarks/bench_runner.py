@@ -8,8 +8,8 @@ own child process (clean CPU time and peak RSS) against a fake server in another
 
 - floor:   a plain AsyncOpenAI loop making the same 2,000 calls (same system prompts, same
            message sizes) with 64 workers: the bare SDK;
-- runner:  ``Runner.run`` (cases, prompts, retries, rate slots, judge parsing, checks, cache
-           writes, fsync'd results) and the summary, with a fresh response cache;
+- runner:  ``charter.run.run_evals`` (run.json, cases, prompts, retries, rate slots, judge parsing,
+           checks, cache writes, fsync'd results, summary.json), with a fresh response cache;
 - faults:  the runner against a server failing 20 % of calls (10 % 429 with Retry-After 1 s, or
            ``--retry-after``; 10 % 500), with the runner's default retry policy; every case must
            complete. Its wall time has a floor of its own: faults are independent per call, so
@@ -112,18 +112,12 @@ async def floor(url: str, spec: Path, evals: Path, concurrency: int) -> dict:
     return {"wall_s": wall, "cpu_s": cpu, "calls": calls, "retries": 0, "cases": len(plan.cases), "p99_s": wall}
 
 
-async def runner(url: str, spec: Path, evals: Path, concurrency: int, work: Path) -> dict:
-    from charter.providers.cache import ResponseCache
-    from charter.providers.pricing import PriceTable
-    from charter.run.cases import load_plan
-    from charter.run.results import read_results
-    from charter.run.runner import Progress, Runner, RunOptions
-    from charter.run.summary import summarize
+def runner(url: str, spec: Path, evals: Path, concurrency: int, work: Path) -> dict:
+    """``run_evals``, as ``charter run`` calls it: run.json, the run, results.jsonl and summary.json."""
+    from charter.run import Progress, RunOptions, load_plan, run_evals
     import charter.providers.openai  # noqa: F401  (imported before the clock starts, as the floor imports openai)
 
     plan = load_plan(evals, spec)
-    run_dir = work / "run"
-    cache = ResponseCache(work / "cache" / "responses.sqlite3")
     options = RunOptions(models=("openai:bench-model",), judge="openai:bench-judge", concurrency=concurrency)
     started_cpu, started = time.process_time(), time.perf_counter()
     at_99: list[float] = []
@@ -133,14 +127,10 @@ async def runner(url: str, spec: Path, evals: Path, concurrency: int, work: Path
             at_99.append(time.perf_counter() - started)
 
     progress = Progress(on_change=note_99)
-    await Runner(plan, options, run_dir, cache=cache, progress=progress).run()
-    results = read_results(run_dir)
-    summary = summarize(results, spec_id=plan.spec.id, digest=plan.digest(), cases=len(plan.cases),
-                        models=options.models, judge=options.judge, prices=PriceTable())
+    summary = run_evals(plan, work / "run", options, cache_path=work / "cache" / "responses.sqlite3",
+                        progress=progress)
     wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
-    cache.close()
-    ok = sum(1 for r in results if r["status"] == "ok" and r["passed"])
-    assert summary["models"]["openai:bench-model"]["counts"]["passed"] == ok
+    ok = summary["models"]["openai:bench-model"]["counts"]["passed"]
     return {"wall_s": wall, "cpu_s": cpu, "calls": progress.calls, "retries": progress.retries, "cases": ok,
             "p99_s": at_99[0] if at_99 else wall}
 
@@ -153,7 +143,7 @@ def child(args) -> None:
         measured = asyncio.run(floor(args.url, spec, evals, args.concurrency))
     else:
         target = Path(tempfile.mkdtemp(dir=work, prefix=args.variant + "-"))
-        measured = asyncio.run(runner(args.url, spec, evals, args.concurrency, target))
+        measured = runner(args.url, spec, evals, args.concurrency, target)
         measured["dir"] = str(target)
     measured["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(measured))

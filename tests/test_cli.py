@@ -125,3 +125,13 @@ def test_init_refuses_to_overwrite(tmp_path):
 def test_init_derives_an_id_from_any_name(tmp_path):
     assert run("init", "Acme Support Bot", "-o", "acme.yaml", cwd=tmp_path).returncode == 0
     assert charter.load(tmp_path / "acme.yaml").id == "acme-support-bot"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["validate", "ok.yaml"]])
+def test_help_and_validate_do_not_import_the_sdks(write, args):
+    write("ok.yaml", MINIMAL)
+    probe = ("import sys\nfrom charter.cli import main\n"
+             f"try:\n    main({args!r}, prog_name='charter')\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('openai', 'anthropic', 'httpx') if m in sys.modules), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.stderr.strip().splitlines()[-1] == "[]", result.stderr

@@ -6,6 +6,19 @@ import os
 import tempfile
 from pathlib import Path
 
+from .diagnostics import CharterError
+
+
+class OutputError(CharterError):
+    """An output file or directory cannot be written, or holds output a command must not mix with its own."""
+
+    exit_code = 2
+
+    @classmethod
+    def cannot_write(cls, err: OSError, target: str | os.PathLike) -> "OutputError":
+        """``cannot write PATH: REASON`` for an OSError met while writing into ``target``."""
+        return cls(f"cannot write {err.filename or target}: {err.strerror or err}")
+
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     path = Path(path)

@@ -206,7 +206,7 @@ def test_rpm_limits_each_model(spec_file, server, env):
 def test_progress_line_only_on_a_terminal():
     import io
 
-    from charter.run.command import ProgressLine
+    from charter.cli._progress import ProgressLine
     from charter.run.runner import Progress
 
     stream = io.StringIO()

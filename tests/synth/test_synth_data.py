@@ -173,7 +173,7 @@ def test_cost_in_the_manifest_and_half_price_batches(spec_file, env, server):
 def test_progress_bars_per_stage():
     import io
 
-    from charter.synth.command import StageLines
+    from charter.cli._progress import StageLines
     from charter.synth.pipeline import STAGES, StageProgress
 
     stream = io.StringIO()

@@ -65,6 +65,8 @@ _FOOTNOTE = re.compile(r"\[\^[^\]]+\]")
 class ModelSpecError(CharterError):
     """The input is not a Model Spec document Charter can import; the message is one line."""
 
+    exit_code = 1
+
 
 @dataclass(frozen=True)
 class Unmapped:
@@ -801,6 +803,8 @@ def to_yaml(spec: dict, header: Iterable[str] = (), comments: dict[str, str] | N
 
 class SpecWriteError(CharterError):
     """Writing the imported spec failed: the target exists, or the result does not validate."""
+
+    exit_code = 1
 
 
 def write_spec(text: str, target: Path, *, force: bool = False) -> None:

@@ -59,6 +59,8 @@ class PromptfooExport:
 class UnsupportedPattern(CharterError, ValueError):
     """A Python regex that has no faithful JavaScript translation here."""
 
+    exit_code = 1
+
 
 # --- case selection and conversation steps, shared with the Inspect export ---------------------
 

@@ -345,6 +345,8 @@ def _repair_request(request: "Request", reply: str, problem: str) -> "Request":
 class JudgementError(CharterError, ValueError):
     """The model's answer is not a JSON object in the declared shape."""
 
+    exit_code = 1  # the model failed, like a failed call
+
 
 @dataclass(frozen=True, slots=True)
 class Judgement:

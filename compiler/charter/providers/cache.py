@@ -35,6 +35,8 @@ def default_cache_path() -> Path:
 class CacheError(CharterError, OSError):
     """The cache file cannot be opened or is not a Charter cache."""
 
+    exit_code = 2
+
 
 class ResponseCache:
     """``get(key) -> Response | None`` and ``put(key, response)`` over one SQLite file."""

@@ -27,6 +27,8 @@ def one_line(text: object, *, secrets: tuple[str, ...] = ()) -> str:
 class ProviderError(CharterError):
     """A model call failed. ``attempts`` is set by the retry helper to the number of calls made."""
 
+    exit_code = 1  # the model failed (after retries); FatalError's are the caller's to fix: 2
+
     def __init__(self, message: str, *, model: str = "", status: int | None = None,
                  request_id: str | None = None) -> None:
         super().__init__(message)
@@ -73,6 +75,8 @@ class MalformedResponse(RetryableError):
 
 class FatalError(ProviderError):
     """Retrying cannot help: fix the key, the model name, the request or the configuration."""
+
+    exit_code = 2
 
 
 class AuthenticationFailed(FatalError):

@@ -87,6 +87,8 @@ BUILTIN_PRICES: dict[str, Price] = {
 class PriceTableError(CharterError, ValueError):
     """A --prices file is unreadable or malformed; the message is one line naming the file."""
 
+    exit_code = 2
+
 
 class PriceTable:
     def __init__(self, prices: Mapping[str, Price] | None = None) -> None:

@@ -26,7 +26,6 @@ from .markdown import md_escape
 from .runs import Run, RunDirError, case_status, fmt_delta, fmt_pct, fmt_score
 
 DEFAULT_THRESHOLD = 0.0
-EXIT_OK, EXIT_GATE, EXIT_BAD_INPUT = 0, 1, 2
 OVERALL = "overall"
 
 
@@ -120,8 +119,12 @@ class Comparison:
 
 @dataclass(frozen=True)
 class GateResult:
-    exit_code: int
     failures: tuple[str, ...]  # one line per tripped gate
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a gate tripped, else 0: what `charter compare` exits with, and its JSON output records."""
+        return 1 if self.failures else 0
 
 
 def compare_runs(a: Run, b: Run, *, threshold: float = DEFAULT_THRESHOLD) -> Comparison:
@@ -203,7 +206,7 @@ def check_gates(comparison: Comparison, *, fail_under: float | None = None,
         for d in comparison.regressions:
             failures.append(f"{d.model}: {d.ref} fell {fmt_score(d.before)} -> {fmt_score(d.after)} "
                             f"({_evidence(d)})")
-    return GateResult(EXIT_GATE if failures else EXIT_OK, tuple(failures))
+    return GateResult(tuple(failures))
 
 
 def _case_changes(a: Run, b: Run, models: tuple[str, ...]) -> tuple[tuple[CaseChange, ...], tuple[CaseChange, ...]]:

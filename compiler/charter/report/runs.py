@@ -20,6 +20,8 @@ from ..run.results import (
 class RunDirError(CharterError, ValueError):
     """A run directory that cannot be reported on; the message is one line, naming the path."""
 
+    exit_code = 2
+
 
 @dataclass(frozen=True)
 class Run:

@@ -38,6 +38,8 @@ TRUST_THRESHOLD = 0.9  # below this, `charter run` warns that the judge disagree
 class NothingToCalibrate(CharterError, ValueError):
     """The spec has no authored examples."""
 
+    exit_code = 2
+
 
 def calibration_plan(spec: Spec, source: str = "") -> Plan:
     cases = [c for c in compile_cases(spec) if c["kind"] in ("example", "tension")]

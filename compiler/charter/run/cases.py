@@ -26,6 +26,8 @@ from ..targets.prompt import SystemPrompt, render_prompt
 class PlanError(CharterError, ValueError):
     """The run's input is unusable; the message is one line naming the file (and line)."""
 
+    exit_code = 2
+
 
 @dataclass
 class Plan:

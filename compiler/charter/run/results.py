@@ -231,6 +231,8 @@ class Summary(TypedDict):
 class ResultsFormatError(CharterError, ValueError):
     """A run directory file is not in a format this version of Charter reads."""
 
+    exit_code = 2
+
 
 def _major(fmt: object, expected: str) -> bool:
     return isinstance(fmt, str) and fmt.split("/")[0] == expected.split("/")[0] and fmt.split("/")[-1] == "1"

@@ -83,6 +83,8 @@ REPAIR = ("Your answer could not be read ({problem}). Answer again with only the
 class StageError(CharterError, ValueError):
     """A model's answer does not have the shape the stage asked for; the message says what is wrong."""
 
+    exit_code = 1  # the model failed, like a failed call
+
 
 @dataclass(frozen=True)
 class Target:

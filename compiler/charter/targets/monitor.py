@@ -59,6 +59,8 @@ VERDICT_SCHEMA: dict = {
 class VerdictError(CharterError, ValueError):
     """The judge's answer holds no usable verdict."""
 
+    exit_code = 1  # the judge failed, like a failed call
+
 
 @dataclass(frozen=True)
 class MonitorPrompt:

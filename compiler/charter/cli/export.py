@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
-from ..diagnostics import SpecError, UnreadableError
+from ..diagnostics import SpecError
+from ..interop.diff import FORMATS, diff_specs, render
+from ..interop.inspect_export import DATASET, TASK, write_inspect
+from ..interop.promptfoo import Skipped, export_promptfoo, write_promptfoo
 from ..spec import load
-from ..spec.ir import Spec
-from .diff import FORMATS, diff_specs, render
-from .inspect_export import DATASET, TASK, write_inspect
-from .promptfoo import Skipped, export_promptfoo, write_promptfoo
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+from ._common import EXIT_FAILED, EXIT_OK, allow_outside_option, fail, load_spec_or_exit, print_diagnostics
 
 
-def _load(path: Path, allow_outside: bool) -> Spec:
-    """The spec at ``path``, or its diagnostics on stderr and exit 2 (unreadable) or 1 (invalid)."""
-    try:
-        return load(path, allow_outside=allow_outside)
-    except SpecError as err:
-        click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
-        sys.exit(EXIT_USAGE if isinstance(err, UnreadableError) else EXIT_INVALID)
-
-
-def _cannot_write(target: Path, err: OSError) -> None:
+def _cannot_write(target: Path, err: OSError) -> NoReturn:
     # The atomic writer's temporary name means nothing to the user: name the target.
-    click.echo(f"charter: error: cannot write {target}: {err.strerror or err}", err=True)
-    sys.exit(EXIT_USAGE)
+    fail(f"cannot write {target}: {err.strerror or err}")
 
 
 def _warn_skipped(skipped: list[Skipped]) -> None:
@@ -40,8 +29,6 @@ def _warn_skipped(skipped: list[Skipped]) -> None:
 context_option = click.option(
     "--context", "contexts", multiple=True, metavar="ID",
     help="Export the context-free cases and the cases of these contexts only (repeatable; default: all).")
-allow_outside_option = click.option(
-    "--allow-outside", is_flag=True, help="Let `extends` reach files outside the spec's folder tree.")
 
 
 @click.group("export")
@@ -65,7 +52,7 @@ def promptfoo_command(spec_path: Path, output: Path, contexts: tuple[str, ...], 
     Exits 0 when written, 1 when SPEC is invalid or names an unknown context, 2 when SPEC cannot
     be read or OUTPUT cannot be written.
     """
-    spec = _load(spec_path, allow_outside)
+    spec = load_spec_or_exit(spec_path, allow_outside)
     try:
         if str(output) == "-":
             export = export_promptfoo(spec, contexts or None)
@@ -73,8 +60,8 @@ def promptfoo_command(spec_path: Path, output: Path, contexts: tuple[str, ...], 
         else:
             export = write_promptfoo(spec, output, contexts or None)
     except SpecError as err:
-        click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
-        sys.exit(EXIT_INVALID)
+        print_diagnostics(err)
+        sys.exit(EXIT_FAILED)
     except OSError as err:
         _cannot_write(output, err)
     _warn_skipped(export.skipped)
@@ -100,12 +87,12 @@ def inspect_command(spec_path: Path, out_dir: Path, contexts: tuple[str, ...], a
     Exits 0 when written, 1 when SPEC is invalid or names an unknown context, 2 when SPEC cannot
     be read or the directory cannot be written.
     """
-    spec = _load(spec_path, allow_outside)
+    spec = load_spec_or_exit(spec_path, allow_outside)
     try:
         export = write_inspect(spec, out_dir, contexts or None)
     except SpecError as err:
-        click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
-        sys.exit(EXIT_INVALID)
+        print_diagnostics(err)
+        sys.exit(EXIT_FAILED)
     except OSError as err:
         _cannot_write(out_dir, err)
     _warn_skipped(export.skipped)
@@ -134,15 +121,15 @@ def diff(old_path: Path, new_path: Path, fmt: str, fail_on_hard_change: bool, al
         try:
             loaded.append(load(path, allow_outside=allow_outside))
         except SpecError as err:
-            click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
-            status = max(status, EXIT_USAGE if isinstance(err, UnreadableError) else EXIT_INVALID)
+            print_diagnostics(err)
+            status = max(status, err.exit_code)
     if status:
         sys.exit(status)
     old, new = loaded
     result = diff_specs(old, new)
     click.echo(render(result, fmt), nl=False)
     if fail_on_hard_change and result.hard_change:
-        sys.exit(EXIT_INVALID)
+        sys.exit(EXIT_FAILED)
 
 
 __all__ = ["export_group", "diff"]

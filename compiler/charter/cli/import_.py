@@ -2,47 +2,41 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"charter: error: {message}", err=True)
-    sys.exit(code)
+from ._common import EXIT_FAILED, EXIT_USAGE, base_url_option, fail, timeout_option
 
 
 def _read_source(path: Path) -> str:
     """The source document's text, or a one-line error: missing or unreadable is exit 2, not UTF-8 exit 1."""
     if not path.exists():
-        _fail(f"{path}: no such file", EXIT_USAGE)
+        fail(f"{path}: no such file", EXIT_USAGE)
     if not path.is_file():
-        _fail(f"{path}: not a file", EXIT_USAGE)
+        fail(f"{path}: not a file", EXIT_USAGE)
     try:
         data = path.read_bytes()
     except OSError as err:
-        _fail(f"{path}: cannot read: {err.strerror or err}", EXIT_USAGE)
+        fail(f"{path}: cannot read: {err.strerror or err}", EXIT_USAGE)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        _fail(f"{path}: not UTF-8 (byte {err.start}: 0x{data[err.start]:02x})", EXIT_FAILED)
+        fail(f"{path}: not UTF-8 (byte {err.start}: 0x{data[err.start]:02x})", EXIT_FAILED)
     raise AssertionError("unreachable")
 
 
 def _target(output: Path, spec_id: str) -> Path:
     if output.exists() and not output.is_dir():
-        _fail(f"{output} exists and is not a directory", EXIT_USAGE)
+        fail(f"{output} exists and is not a directory", EXIT_USAGE)
     return output / f"{spec_id}.yaml"
 
 
 def _check_id(spec_id: str | None) -> None:
-    from .model_spec import slug
+    from ..interop.model_spec import slug
 
     if spec_id is not None and slug(spec_id) != spec_id:
-        _fail(f"--id {spec_id!r} is not a valid id (lowercase letters and digits joined by '-', "
+        fail(f"--id {spec_id!r} is not a valid id (lowercase letters and digits joined by '-', "
               f"e.g. {slug(spec_id) or 'my-spec'!r})", EXIT_USAGE)
 
 
@@ -66,17 +60,17 @@ def model_spec(source: Path, output: Path, spec_id: str | None, name: str, force
     examples, commentary notes. Prints the counts and every item it could not map, with its
     line. Exits 0 on success, 1 when SOURCE is not a Model Spec, 2 on usage errors.
     """
-    from .model_spec import ModelSpecError, SpecWriteError, import_model_spec, to_yaml, write_spec
+    from ..interop.model_spec import ModelSpecError, SpecWriteError, import_model_spec, to_yaml, write_spec
 
     _check_id(spec_id)
     text = _read_source(source)
     try:
         result = import_model_spec(text, source.name, spec_id=spec_id, name=name)
     except ModelSpecError as err:
-        _fail(f"{source}: {err}", EXIT_FAILED)
+        fail(f"{source}: {err}", EXIT_FAILED)
     target = _target(output, result.spec["id"])
     if target.exists() and not force:
-        _fail(f"{target} already exists (use --force to overwrite)", EXIT_USAGE)
+        fail(f"{target} already exists (use --force to overwrite)", EXIT_USAGE)
     header = [f"Imported from {source.name} by `charter import model-spec`.",
               f"Mapped: {result.summary()}.",
               "Strength follows the source's authority: root/platform/system hard, developer/user default, "
@@ -84,7 +78,7 @@ def model_spec(source: Path, output: Path, spec_id: str | None, name: str, force
     try:
         write_spec(to_yaml(result.spec, header, result.comments), target, force=force)
     except SpecWriteError as err:
-        _fail(str(err), EXIT_FAILED)
+        fail(str(err), EXIT_FAILED)
     for item in result.unmapped:
         click.echo(item.format(str(source)))
     click.echo(f"wrote {target}: {result.summary()}")
@@ -99,9 +93,8 @@ def model_spec(source: Path, output: Path, spec_id: str | None, name: str, force
               help="Largest excerpt sent in one request, in estimated tokens [default: 6000].")
 @click.option("--max-reply-tokens", type=click.IntRange(min=256), default=None, metavar="N",
               help="Largest answer per excerpt [default: 8000].")
-@click.option("--base-url", help="API endpoint (required for openai-compatible models).")
-@click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
-              help="Seconds per model call.")
+@base_url_option
+@timeout_option(default=300.0, minimum=1.0)
 @click.option("--id", "spec_id", help="Id of the drafted spec (default: from the file name).")
 @click.option("--name", help="Name of the character (default: from the document's title).")
 @click.option("--force", is_flag=True, help="Overwrite an existing spec file.")
@@ -119,17 +112,17 @@ def prose(source: Path, model: str, output: Path, max_chunk_tokens: int | None, 
     from ..io import write_text_atomic
     from ..providers import ConfigError, ProviderError
     from ..providers.cache import CacheError, ResponseCache, default_cache_path
-    from .model_spec import SpecWriteError, slug, to_yaml, write_spec
-    from .prose import DEFAULT_MAX_CHUNK_TOKENS, DEFAULT_MAX_REPLY_TOKENS, import_prose
+    from ..interop.model_spec import SpecWriteError, slug, to_yaml, write_spec
+    from ..interop.prose import DEFAULT_MAX_CHUNK_TOKENS, DEFAULT_MAX_REPLY_TOKENS, import_prose
 
     _check_id(spec_id)
     text = _read_source(source)
     if not text.strip():
-        _fail(f"{source}: the document is empty", EXIT_FAILED)
+        fail(f"{source}: the document is empty", EXIT_FAILED)
     spec_id = spec_id or slug(source.stem) or "imported"
     target = _target(output, spec_id)
     if target.exists() and not force:
-        _fail(f"{target} already exists (use --force to overwrite)", EXIT_USAGE)
+        fail(f"{target} already exists (use --force to overwrite)", EXIT_USAGE)
 
     def progress(chunk) -> None:
         click.echo(f"excerpt {chunk.index}: lines {chunk.first}-{chunk.last} (~{chunk.tokens} tokens)", err=True)
@@ -137,28 +130,28 @@ def prose(source: Path, model: str, output: Path, max_chunk_tokens: int | None, 
     try:
         cache = None if no_cache else ResponseCache(default_cache_path())
     except CacheError as err:
-        _fail(str(err), EXIT_USAGE)
+        fail(str(err), EXIT_USAGE)
     try:
         result = import_prose(text, source.name, model, base_url=base_url, timeout=timeout, spec_id=spec_id,
                               name=name, max_chunk_tokens=max_chunk_tokens or DEFAULT_MAX_CHUNK_TOKENS,
                               max_reply_tokens=max_reply_tokens or DEFAULT_MAX_REPLY_TOKENS, on_chunk=progress,
                               cache=cache)
     except ConfigError as err:
-        _fail(str(err), EXIT_USAGE)
+        fail(str(err), EXIT_USAGE)
     except ProviderError as err:
-        _fail(f"{err} (after {err.attempts} attempt(s)); nothing written", EXIT_FAILED)
+        fail(f"{err} (after {err.attempts} attempt(s)); nothing written", EXIT_FAILED)
     finally:
         if cache is not None:
             cache.close()
     if not any(result.spec.get(kind) for kind in ("values", "traits", "rules", "tensions", "examples")):
-        _fail(f"the model drafted no usable clause from {source}; nothing written "
+        fail(f"the model drafted no usable clause from {source}; nothing written "
               f"({'; '.join(result.failed_chunks[:1]) or 'every section unmapped'})", EXIT_FAILED)
     header = [f"Drafted from {source.name} by `charter import prose` with {model}.",
               f"Mapped: {result.summary()}.", f"Review: {spec_id}.review.md lists the clauses to check first."]
     try:
         write_spec(to_yaml(result.spec, header), target, force=force)
     except SpecWriteError as err:
-        _fail(str(err), EXIT_FAILED)
+        fail(str(err), EXIT_FAILED)
     review = result.review_text(source.name)
     write_text_atomic(output / f"{spec_id}.review.md", review)
     click.echo(review, nl=False)

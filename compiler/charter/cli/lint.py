@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
-from ..diagnostics import SpecError, Diagnostic, UnreadableError, sort_key
+from ..diagnostics import Diagnostic, SpecError, sort_key
+from ..lint import active_rules, lint as run_lint
+from ..lint.deep import CODE as DEEP_CODE, DEFAULT_MAX_PAIRS, DeepReport
+from ..lint.output import FORMATS, counts, explain, render_report, rules_table
+from ..lint.registry import unknown_selectors
 from ..spec import load
-from . import RULES, active_rules, find_rule, lint as run_lint, to_sarif
-from .deep import CODE as DEEP_CODE, DEFAULT_MAX_PAIRS, DeepReport, annotate_sarif, run_deep
-from .registry import unknown_selectors
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+from ._common import (
+    EXIT_FAILED, EXIT_OK, EXIT_USAGE, allow_outside_option, base_url_option, fail, no_cache_option,
+)
 
 
 def _selectors(values: tuple[str, ...]) -> list[str]:
@@ -23,38 +23,17 @@ def _selectors(values: tuple[str, ...]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-def explain(code: str) -> str:
-    """The text `--explain` prints: code, name, severity and the rule's doc."""
-    lint_rule = find_rule(code)
-    if lint_rule is None:
-        raise KeyError(code)
-    return f"{lint_rule.code} {lint_rule.name} (default severity: {lint_rule.severity})\n\n{lint_rule.doc}\n"
-
-
-def rules_table() -> str:
-    """The table `--list-rules` prints, one rule a line."""
-    rows = [(r.code, r.name, r.severity, r.summary) for _, r in sorted(RULES.items())]
-    widths = [max(len(row[i]) for row in rows + [("CODE", "NAME", "SEVERITY", "")]) for i in range(3)]
-    lines = [f"{'CODE':<{widths[0]}}  {'NAME':<{widths[1]}}  {'SEVERITY':<{widths[2]}}  SUMMARY"]
-    lines += [f"{c:<{widths[0]}}  {n:<{widths[1]}}  {s:<{widths[2]}}  {summary}" for c, n, s, summary in rows]
-    return "\n".join(lines) + "\n"
-
-
-def counts(findings: list[Diagnostic]) -> dict[str, int]:
-    return {severity: sum(d.severity == severity for d in findings) for severity in ("error", "warning", "info")}
-
-
 def exit_code(findings: list[Diagnostic], *, strict: bool, unreadable: bool) -> int:
     """2 when a spec could not be read, 1 when errors remain (or warnings with --strict), else 0."""
     if unreadable:
         return EXIT_USAGE
     tally = counts(findings)
-    return EXIT_FINDINGS if tally["error"] or (strict and tally["warning"]) else EXIT_OK
+    return EXIT_FAILED if tally["error"] or (strict and tally["warning"]) else EXIT_OK
 
 
 @click.command()
 @click.argument("specs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--select", multiple=True, metavar="CODES",
               help="Only these rules: codes (CH201), prefixes (CH2), names, or ALL; repeat or comma-separate.")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rules (same forms as --select).")
@@ -62,16 +41,14 @@ def exit_code(findings: list[Diagnostic], *, strict: bool, unreadable: bool) -> 
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the report to a file instead of stdout.")
 @click.option("--explain", "explain_code", metavar="CODE", help="Print what a rule checks, why, and an example.")
 @click.option("--list-rules", is_flag=True, help="Print every rule with its code, name and severity.")
-@click.option("--allow-outside", is_flag=True,
-              help="Let `extends` reach files outside the spec's folder tree, or by absolute path.")
+@allow_outside_option
 @click.option("--deep", is_flag=True,
               help="Also have a model judge close pairs of clauses in realistic scenarios (CH601); needs --model.")
 @click.option("--model", metavar="PROVIDER:MODEL", help="The model for --deep, e.g. openai:gpt-4.1-mini.")
-@click.option("--base-url", metavar="URL", help="The API endpoint for --deep (required for openai-compatible).")
+@base_url_option
 @click.option("--max-pairs", type=click.IntRange(min=1), metavar="N",
               help=f"Check at most N clause pairs per spec with --deep, closest first [default: {DEFAULT_MAX_PAIRS}].")
-@click.option("--no-cache", is_flag=True, help="With --deep, neither read nor write the response cache "
-              "($XDG_CACHE_HOME/charter/responses.sqlite3, shared with `charter run`).")
+@no_cache_option
 def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tuple[str, ...], strict: bool,
          output: Path | None, explain_code: str | None, list_rules: bool, allow_outside: bool, deep: bool,
          model: str | None, base_url: str | None, max_pairs: int | None, no_cache: bool) -> None:
@@ -84,21 +61,21 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
         try:
             click.echo(explain(explain_code), nl=False)
         except KeyError:
-            _usage(f"unknown rule {explain_code!r}; see `charter lint --list-rules`")
+            fail(f"unknown rule {explain_code!r}; see `charter lint --list-rules`")
         return
     if list_rules:
         click.echo(rules_table(), nl=False)
         return
     if not specs:
-        _usage("no spec given; usage: charter lint SPEC... (or --list-rules, --explain CODE)")
+        fail("no spec given; usage: charter lint SPEC... (or --list-rules, --explain CODE)")
     selected, ignored = _selectors(select), _selectors(ignore)
     unknown = unknown_selectors(selected + ignored)
     if unknown:
-        _usage(f"unknown rule {unknown[0]!r} in --select/--ignore; see `charter lint --list-rules`")
+        fail(f"unknown rule {unknown[0]!r} in --select/--ignore; see `charter lint --list-rules`")
     if not deep and (model or base_url or max_pairs is not None or no_cache):
-        _usage("--model, --base-url, --max-pairs and --no-cache only apply with --deep")
+        fail("--model, --base-url, --max-pairs and --no-cache only apply with --deep")
     if deep and not model:
-        _usage("--deep needs --model PROVIDER:MODEL (e.g. --model openai:gpt-4.1-mini)")
+        fail("--deep needs --model PROVIDER:MODEL (e.g. --model openai:gpt-4.1-mini)")
 
     findings: list[Diagnostic] = []
     unreadable = False
@@ -108,7 +85,7 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
         try:
             spec = load(path, allow_outside=allow_outside)
         except SpecError as err:
-            unreadable = unreadable or isinstance(err, UnreadableError)
+            unreadable = unreadable or err.exit_code == EXIT_USAGE
             findings.extend(err.diagnostics)
             continue
         findings.extend(run_lint(spec, select=selected or None, ignore=ignored))
@@ -121,18 +98,7 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
         findings.extend(deep_report.findings)
     findings = sorted(dict.fromkeys(findings), key=sort_key)
 
-    if fmt == "sarif":
-        log = to_sarif(findings)
-        if deep:
-            annotate_sarif(log, deep_reports)
-        report = json.dumps(log, indent=2) + "\n"
-    elif fmt == "json":
-        document: dict = {"findings": [d.to_dict() for d in findings], "summary": counts(findings)}
-        if deep:
-            document["deep"] = [deep_report.to_dict() for deep_report in deep_reports]
-        report = json.dumps(document, indent=2) + "\n"
-    else:
-        report = "".join(d.format() + "\n" for d in findings)
+    report = render_report(findings, fmt, deep_reports if deep else None)
     if output is not None:
         from ..io import write_text_atomic
 
@@ -152,24 +118,16 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
 
 
 def _deep(specs: list, model: str, base_url: str | None, max_pairs: int | None, no_cache: bool) -> list[DeepReport]:
-    """Runs --deep over the loaded specs; a provider or cache problem is a one-line usage error."""
-    from ..providers import FatalError
-    from ..providers.cache import CacheError, ResponseCache, default_cache_path
+    """Runs --deep over the loaded specs. A cache or fatal provider problem (a rejected key, an unknown
+    model) is a CharterError with exit code 2, reported in one line by the group."""
+    from ..lint.deep import run_deep
+    from ..providers.cache import ResponseCache, default_cache_path
 
-    try:
-        cache = None if no_cache else ResponseCache(default_cache_path())
-    except CacheError as err:
-        _usage(str(err))
+    cache = None if no_cache else ResponseCache(default_cache_path())
     try:
         return run_deep(specs, model, base_url=base_url, cache=cache,
                         max_pairs=DEFAULT_MAX_PAIRS if max_pairs is None else max_pairs)
-    except FatalError as err:
-        _usage(err.message)
     finally:
         if cache is not None:
             cache.close()
 
-
-def _usage(message: str) -> NoReturn:
-    click.echo(f"charter: error: {message}", err=True)
-    sys.exit(EXIT_USAGE)

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import click
 
-from ..diagnostics import SpecError, UnreadableError
+from ..diagnostics import SpecError
 from ..spec import load
-from .build import CONTEXT_FREE, PROMPT_FLAVOURS, BuildOptions, BuildResult, build as build_spec
-from .data import FORMATS as DATA_FORMATS
+from ..targets.build import PROMPT_FLAVOURS, BuildOptions, BuildResult, build as build_spec
+from ..targets.data import FORMATS as DATA_FORMATS
+from ..io import OutputError
+from ._common import EXIT_OK, EXIT_USAGE, allow_outside_option, fail, print_diagnostics
 
 
 def _data_formats(chosen: tuple[str, ...]) -> tuple[str, ...]:
@@ -36,7 +38,7 @@ def _data_formats(chosen: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--inoculate", is_flag=True, help="Also write training data carrying the spec's inoculation prompt.")
 @click.option("--max-tokens", type=click.IntRange(min=1), metavar="N",
               help="Fail if a system prompt is estimated above N tokens, naming the largest sections.")
-@click.option("--allow-outside", is_flag=True, help="Let `extends` reach files outside the spec's folder tree.")
+@allow_outside_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but warnings and errors.")
 def build(specs: tuple[Path, ...], out_dir: Path, contexts: tuple[str, ...], flavours: tuple[str, ...],
           openai_role: str, data_formats: tuple[str, ...], inoculate: bool, max_tokens: int | None,
@@ -46,31 +48,28 @@ def build(specs: tuple[Path, ...], out_dir: Path, contexts: tuple[str, ...], fla
         contexts=contexts or None, flavours=flavours or PROMPT_FLAVOURS, openai_role=openai_role,
         data_formats=_data_formats(data_formats), inoculate=inoculate, max_tokens=max_tokens,
     )
-    status = 0
+    status = EXIT_OK
     loaded = []
     for path in specs:
         try:
             loaded.append(load(path, allow_outside=allow_outside))
         except SpecError as err:
-            click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
-            status = max(status, 2 if isinstance(err, UnreadableError) else 1)
+            print_diagnostics(err)
+            status = max(status, err.exit_code)
     ids = [spec.id for spec in loaded]
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated and len(specs) > 1:
-        click.echo(f"charter: error: several specs have the id {duplicated[0]!r}; they would share a build directory",
-                   err=True)
-        sys.exit(2)
+        fail(f"several specs have the id {duplicated[0]!r}; they would share a build directory", EXIT_USAGE)
     for spec in loaded:
         target = out_dir if len(specs) == 1 else out_dir / spec.id
         try:
             result = build_spec(spec, target, options)
         except SpecError as err:
-            click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
-            status = max(status, 1)
+            print_diagnostics(err)
+            status = max(status, err.exit_code)
             continue
         except OSError as err:
-            click.echo(f"charter: error: cannot write {err.filename or target}: {err.strerror or err}", err=True)
-            sys.exit(2)
+            raise OutputError.cannot_write(err, target) from None
         if not quiet:
             click.echo(summary(result))
         for warning in result.warnings:
@@ -106,4 +105,4 @@ def summary(result: BuildResult) -> str:
     return "\n".join([head, *(f"  {label:<{width}}  {text}" for label, text in rows)])
 
 
-__all__ = ["build", "summary", "CONTEXT_FREE"]
+__all__ = ["build", "summary"]

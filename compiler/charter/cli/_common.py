@@ -1,0 +1,138 @@
+"""What every command shares: the exit codes, `fail()`, loading a spec or exiting, and the shared options.
+
+The provider and call options are defined here once, with one set of help texts, so `charter run`,
+`charter calibrate`, `charter generate`, `charter lint --deep` and `charter import prose` describe
+them alike.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+from ..diagnostics import CharterError, SpecError
+
+if TYPE_CHECKING:
+    from ..providers.retry import RetryPolicy
+    from ..spec.ir import Spec
+
+# The exit codes of every command. A CharterError carries its own (``exit_code``); these are the
+# ones the CLI decides itself.
+EXIT_OK = 0
+EXIT_FAILED = 1  # a spec is invalid, findings remain, a gate tripped, some calls failed
+EXIT_USAGE = 2  # bad input or configuration: a usage error, an unreadable file, a rejected key
+EXIT_INTERNAL = 3  # a bug in Charter, not bad input
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """One line on stderr and a non-zero exit: the CLI's only way of reporting a problem."""
+    click.echo(f"charter: error: {message}", err=True)
+    sys.exit(code)
+
+
+def one_line(err: BaseException) -> str:
+    """An error's message as one line (the messages are written as one; this guards the exceptions)."""
+    text = str(err)
+    return " ".join(text.split()) if "\n" in text else text
+
+
+def report_error(err: CharterError) -> NoReturn:
+    """Print a CharterError as the CLI does (a spec's diagnostics, else one line) and exit with its code."""
+    if isinstance(err, SpecError) and err.diagnostics:
+        print_diagnostics(err)
+        sys.exit(err.exit_code)
+    fail(one_line(err) or type(err).__name__, err.exit_code)
+
+
+def print_diagnostics(err: SpecError) -> None:
+    click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
+
+
+def load_spec_or_exit(path: Path, allow_outside: bool = False) -> Spec:
+    """The spec at ``path``; or its diagnostics on stderr and exit 2 (unreadable) or 1 (invalid)."""
+    from ..spec import load
+
+    try:
+        return load(path, allow_outside=allow_outside)
+    except SpecError as err:
+        print_diagnostics(err)
+        sys.exit(err.exit_code)
+
+
+def apply(options: list):
+    """A decorator applying click options in the order listed (as they appear in --help)."""
+    def decorate(function):
+        for option in reversed(options):
+            function = option(function)
+        return function
+    return decorate
+
+
+allow_outside_option = click.option(
+    "--allow-outside", is_flag=True,
+    help="Let `extends` reach files outside the spec's folder tree, or by absolute path.",
+)
+
+
+# -- the provider and call options -------------------------------------------------------------
+
+def judge_option(required: bool = True, help: str = "The model that grades replies."):
+    return click.option("--judge", required=required, metavar="PROVIDER:MODEL", help=help)
+
+
+concurrency_option = click.option("--concurrency", type=click.IntRange(1, 1024), default=16, show_default=True,
+                                  help="API calls in flight at once.")
+rpm_option = click.option("--rpm", type=click.FloatRange(min=0, min_open=True), help="Requests per minute, per model.")
+tpm_option = click.option("--tpm", type=click.FloatRange(min=0, min_open=True),
+                          help="Tokens per minute, per model (estimated before each call).")
+
+
+def timeout_option(default: float = 120.0, minimum: float = 0.0):
+    return click.option("--timeout", type=click.FloatRange(min=minimum, min_open=minimum == 0), default=default,
+                        show_default=True, help="Seconds before a call counts as timed out (and is retried).")
+
+
+retries_option = click.option("--retries", type=click.IntRange(0, 50), default=5, show_default=True,
+                              help="Retries per call on 429, 5xx, timeouts and dropped connections.")
+base_url_option = click.option(
+    "--base-url", metavar="URL",
+    help="Endpoint of openai-compatible models (required for them; openai/anthropic models use "
+         "OPENAI_BASE_URL / ANTHROPIC_BASE_URL).")
+cache_option = click.option("--cache", "cache_path", type=click.Path(path_type=Path), metavar="FILE",
+                            help="Response cache file (default: $XDG_CACHE_HOME/charter/responses.sqlite3).")
+no_cache_option = click.option("--no-cache", is_flag=True,
+                               help="Neither read nor write the response cache (nothing is replayed on a re-run).")
+prices_option = click.option("--prices", "prices_path", type=click.Path(path_type=Path), metavar="FILE",
+                             help="JSON/YAML price overrides, USD per million tokens.")
+
+# The options of every command that calls models through the runner's call path, in --help order.
+CALL_OPTIONS = [concurrency_option, rpm_option, tpm_option, timeout_option(), retries_option, base_url_option,
+                cache_option, no_cache_option, prices_option]
+
+
+def retry_policy(retries: int) -> RetryPolicy:
+    """The default retry policy with ``retries`` retries after the first attempt."""
+    from ..providers.calls import DEFAULT_RETRY
+
+    return replace(DEFAULT_RETRY, max_attempts=retries + 1)
+
+
+def check_model_ids(*ids: str | None) -> None:
+    """Every given model id names a known provider (ConfigError, exit 2, otherwise)."""
+    from ..providers import parse_model_id
+
+    for model_id in ids:
+        if model_id is not None:
+            parse_model_id(model_id)
+
+
+def load_prices(path: Path | None):
+    """The price table, with the overrides in ``path`` (PriceTableError, exit 2, when unreadable)."""
+    from ..providers.pricing import PriceTable
+
+    return PriceTable().with_overrides(path) if path is not None else PriceTable()
