@@ -13,12 +13,12 @@ from charter.io import OutputError
 from charter.providers import AuthenticationFailed, ConfigError, RateLimited
 from charter.report.compare import CompareError
 from charter.report.runs import RunDirError
-from charter.run.cache import CacheError
+from charter.providers.cache import CacheError
 from charter.run.calibrate import NothingToCalibrate
 from charter.run.cases import PlanError
-from charter.run.pricing import PriceTableError
+from charter.providers.pricing import PriceTableError
 from charter.run.results import ResultsFormatError
-from charter.run.runner import RunAborted
+from charter.providers.calls import RunAborted
 
 # Today's exit codes, as the commands document them: 1 a spec is invalid or the model failed;
 # 2 bad input or configuration.
