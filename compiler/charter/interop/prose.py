@@ -27,7 +27,7 @@ from typing import Any, Awaitable, Callable
 import jsonschema
 
 from ..targets.tokens import estimate_tokens
-from .model_spec import slug, unique_id
+from ._specwrite import slug, unique_id
 
 DEFAULT_MAX_CHUNK_TOKENS = 6000
 DEFAULT_MAX_REPLY_TOKENS = 8000
