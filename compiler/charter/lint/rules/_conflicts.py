@@ -9,7 +9,7 @@ from typing import Iterator
 
 from ...spec.ir import Rule, Spec, Tension
 from ..registry import Finding, rule
-from ..text import Directive, conflicting_directives, contradicts, directives
+from ..text import Directive, contradicting_pairs, directives
 from ._helpers import applies_wherever, contexts_overlap, quote, rule_loc
 
 
@@ -27,33 +27,32 @@ _CONFLICT_CACHE: dict[int, tuple[Spec, list[RuleConflict]]] = {}
 def rule_conflicts(spec: Spec) -> list[RuleConflict]:
     """Every pair of rules that say do and don't about the same action in overlapping contexts.
 
-    Directives are indexed by the concepts of their action, so only pairs that share a head
-    concept are compared: the cost grows with the number of related pairs, not with n².
+    The directives of all rules go through one ``contradicting_pairs`` index, so only pairs
+    that share an anchor concept and a rarer one are compared: the cost grows with the rules
+    and the related pairs, not with n².
     """
     cached = _CONFLICT_CACHE.get(id(spec))
     if cached is not None and cached[0] is spec:
         return cached[1]
-    entries = [(index, r, d) for index, r in enumerate(spec.rules) for d in directives(r.text)]
-    by_concept: dict[str, list[tuple[int, Rule, Directive]]] = defaultdict(list)
-    for entry in entries:
-        for concept in entry[2].concepts:
-            by_concept[concept].append(entry)
+    owners: list[int] = []
+    read: list[Directive] = []
+    for index, r in enumerate(spec.rules):
+        # A directive repeated in one rule adds no pair; dropping it keeps a long text cheap.
+        for directive in {(d.positive, d.head, d.concepts): d for d in directives(r.text)}.values():
+            owners.append(index)
+            read.append(directive)
     whens = [frozenset(r.when) for r in spec.rules]
-    found: dict[tuple[int, int], RuleConflict] = {}
-    for index, r, directive in entries:
-        when = whens[index]
-        for other_index, other, other_directive in by_concept.get(directive.head, ()):
-            if other_index == index or directive.positive == other_directive.positive:
-                continue
-            key = (min(index, other_index), max(index, other_index))
-            other_when = whens[other_index]
-            if key in found or (when and other_when and when.isdisjoint(other_when)):
-                continue
-            if contradicts(directive, other_directive):
-                pair = (r, directive, other, other_directive) if index < other_index else \
-                    (other, other_directive, r, directive)
-                found[key] = RuleConflict(pair[0], pair[2], pair[1], pair[3])
-    result = [found[key] for key in sorted(found)]
+    found: dict[tuple[int, int], tuple[int, int]] = {}
+    for a, b in contradicting_pairs(read):
+        first, second = owners[a], owners[b]
+        if first == second or (whens[first] and whens[second] and whens[first].isdisjoint(whens[second])):
+            continue
+        key = (first, second) if first < second else (second, first)
+        positions = (a, b) if first < second else (b, a)
+        if key not in found or positions < found[key]:
+            found[key] = positions  # the earliest directives of the pair, so the choice does not depend on order
+    result = [RuleConflict(spec.rules[i], spec.rules[j], read[found[i, j][0]], read[found[i, j][1]])
+              for i, j in sorted(found)]
     _CONFLICT_CACHE[id(spec)] = (spec, result)
     if len(_CONFLICT_CACHE) > 16:
         _CONFLICT_CACHE.pop(next(iter(_CONFLICT_CACHE)))
@@ -62,8 +61,20 @@ def rule_conflicts(spec: Spec) -> list[RuleConflict]:
 
 def _rank(spec: Spec, r: Rule) -> int:
     """The priority of the highest value a rule serves (1 is the highest); rules serving none rank last."""
-    priority = {v.id: v.priority for v in spec.values}
+    priority = _priorities(spec)
     return min((priority[v] for v in r.serves if v in priority), default=len(spec.values) + 1)
+
+
+def _priorities(spec: Spec) -> dict[str, int]:
+    cached = _PRIORITY_CACHE.get(id(spec))
+    if cached is None or cached[0] is not spec:
+        cached = _PRIORITY_CACHE[id(spec)] = (spec, {v.id: v.priority for v in spec.values})
+        if len(_PRIORITY_CACHE) > 16:
+            _PRIORITY_CACHE.pop(next(iter(_PRIORITY_CACHE)))
+    return cached[1]
+
+
+_PRIORITY_CACHE: dict[int, tuple[Spec, dict[str, int]]] = {}
 
 
 def _shadowing(spec: Spec, conflict: RuleConflict) -> tuple[Rule, Rule] | None:
@@ -231,16 +242,17 @@ def favors_breaks_hard_rule(spec: Spec) -> Iterator[Finding]:
         resolution: State that Santa is real, to keep the magic alive.   # breaks the hard rule
     ```
     """
+    favoring = [t for t in spec.tensions if t.favors]
     hard_rules = [r for r in spec.rules if r.strength == "hard"]
-    for tension in spec.tensions:
-        if not tension.favors:
-            continue
+    resolutions = [(n, d) for n, t in enumerate(favoring) for d in directives(t.resolution)]
+    hard_texts = [(n, d) for n, r in enumerate(hard_rules) for d in directives(r.text)]
+    contradicted = {(resolutions[i][0], hard_texts[j][0])
+                    for i, j in contradicting_pairs([d for _, d in resolutions], [d for _, d in hard_texts])}
+    for tension_index, hard_index in sorted(contradicted):
+        tension, hard = favoring[tension_index], hard_rules[hard_index]
         against = set(tension.values) - {tension.favors}
-        for hard in hard_rules:
-            if tension.favors in hard.serves or not (against & set(hard.serves)):
-                continue
-            if not contexts_overlap(tension.when, hard.when):
-                continue
-            if conflicting_directives(tension.resolution, hard.text) is not None:
-                yield Finding(tension.loc, f"{tension.ref} favors {tension.favors}, and its resolution contradicts "
-                                           f"hard {hard.ref} at {rule_loc(hard)} {quote(hard.text)}", (rule_loc(hard),))
+        if tension.favors in hard.serves or not (against & set(hard.serves)):
+            continue
+        if contexts_overlap(tension.when, hard.when):
+            yield Finding(tension.loc, f"{tension.ref} favors {tension.favors}, and its resolution contradicts "
+                                       f"hard {hard.ref} at {rule_loc(hard)} {quote(hard.text)}", (rule_loc(hard),))
