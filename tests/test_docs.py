@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 import charter.lint  # noqa: F401  (registers the lint rules' codes)
 from charter.codes import CODES
