@@ -31,6 +31,7 @@ _IRREGULAR = {
 }
 
 
+@lru_cache(maxsize=65536)  # a spec's words repeat: thousands of rules share a few hundred
 def stem(word: str) -> str:
     """A light, consistent stem: plural, -ing and -ed removed, a final e dropped.
 
@@ -157,6 +158,9 @@ _PHRASES = [
     (r"\bnot\s+(?:related|relevant)\s+to\b", "unrelated to"),
 ]
 _PHRASE_RES = [(re.compile(p), r) for p, r in _PHRASES]
+# One pass that says whether any idiom occurs at all: when none does, no rewrite can create one,
+# so the twenty rewrites are skipped (most rule texts hold none).
+_ANY_PHRASE = re.compile("|".join(f"(?:{p})" for p, _ in _PHRASES))
 
 _CONTRACTIONS = [(re.compile(p), r) for p, r in [
     (r"\bcan't\b|\bcannot\b", "can not"), (r"\bwon't\b", "will not"), (r"\bshan't\b", "shall not"),
@@ -240,14 +244,26 @@ class Directive:
 
 def _normalise(text: str) -> str:
     text = text.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    for pattern, replacement in _CONTRACTIONS:
-        text = pattern.sub(replacement, text)
+    text = expand_contractions(text, _CONTRACTIONS)
     text = re.sub(r"[\"()\[\]{}*_`]", " ", text)
     text = _ASIDE.sub(" ", text)
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)
-    for pattern, replacement in _PHRASE_RES:
-        text = pattern.sub(replacement, text)
+    if _ANY_PHRASE.search(text) is not None:
+        for pattern, replacement in _PHRASE_RES:
+            text = pattern.sub(replacement, text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def expand_contractions(text: str, contractions: list[tuple[re.Pattern, str]]) -> str:
+    """``text`` with each contraction rewritten; the first pattern must be the one for "cannot",
+    the only one without an apostrophe, so a text with no apostrophe needs that pass alone."""
+    if "'" in text:
+        for pattern, replacement in contractions:
+            text = pattern.sub(replacement, text)
+    elif "cannot" in text:
+        pattern, replacement = contractions[0]
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def _concepts(words: list[str]) -> tuple[list[str], list[bool], bool]:

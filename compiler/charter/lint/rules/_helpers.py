@@ -8,6 +8,7 @@ from typing import Iterator
 
 from ...diagnostics import Loc
 from ...spec.ir import Rule, Spec
+from ..text import expand_contractions
 
 
 def contexts_overlap(when_a: tuple[str, ...], when_b: tuple[str, ...]) -> bool:
@@ -78,9 +79,7 @@ def negated_at(clause: str, start: int) -> bool:
 
 def clauses(text: str) -> Iterator[tuple[str, bool]]:
     """Lower-cased clauses of ``text`` with contractions expanded, and whether each opens affirmed."""
-    text = text.lower().replace("’", "'")
-    for pattern, replacement in _CONTRACTIONS:
-        text = pattern.sub(replacement, text)
+    text = expand_contractions(text.lower().replace("’", "'"), _CONTRACTIONS)
     for clause in _SPLIT.split(text):
         clause = clause.strip(" ,")
         if clause:
