@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 import charter
 from charter.cli import main
-from charter.interop.model_spec import AUTHORITY_STRENGTH, ModelSpecError, import_model_spec, slug, to_yaml
+from charter.interop._specwrite import slug, to_yaml
+from charter.interop.model_spec import AUTHORITY_STRENGTH, ModelSpecError, import_model_spec
 from charter.lint import lint
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "openai-model-spec-2025-12-18.md"

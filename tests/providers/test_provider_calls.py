@@ -22,6 +22,7 @@ from charter.providers import (
     ServerError,
     get_provider,
 )
+from charter.targets.tokens import estimate_tokens
 from charter.testing import FakeServer, ModelScript
 
 KINDS = ["openai:gpt-4.1-mini", "anthropic:claude-test-1", "openai-compatible:llama3.1:8b"]
@@ -41,8 +42,7 @@ def test_happy_path_returns_text_usage_and_ids(server, model):
     assert response.finish_reason == "stop"
     assert response.model == model
     assert response.request_id == "req_fake00000001"
-    assert response.usage.input_tokens > 0 and response.usage.output_tokens == len(response.text) // 4 + (
-        1 if len(response.text) % 4 else 0)
+    assert response.usage.input_tokens > 0 and response.usage.output_tokens == estimate_tokens(response.text)
     assert response.latency > 0
     assert response.rate_limits is not None and response.rate_limits.requests_limit > 0
     (logged,) = server.requests

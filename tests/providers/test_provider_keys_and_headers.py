@@ -129,9 +129,13 @@ def test_anthropic_rate_limit_headers():
 
 
 def test_token_estimate_and_request_estimate():
-    assert estimate_tokens("") == 0 and estimate_tokens("abcd") == 1 and estimate_tokens("abcde") == 2
-    request = Request(system="x" * 400, messages=[{"role": "user", "content": "y" * 40}], max_tokens=50)
-    assert request.estimated_tokens() == 110 + 4 + 50
+    from charter.targets.tokens import estimate_tokens as build_estimate
+
+    assert estimate_tokens is build_estimate  # one estimate for budgets, rate limits and the fake server
+    assert estimate_tokens("") == 0 and estimate_tokens("Hello") == 1
+    system, question = "You are a careful assistant. " * 20, "What is the capital of France?"
+    request = Request(system=system, messages=[{"role": "user", "content": question}], max_tokens=50)
+    assert request.estimated_tokens() == estimate_tokens(system) + estimate_tokens(question) + 4 + 50
 
 
 def test_error_details_are_one_line_keyless_and_short():

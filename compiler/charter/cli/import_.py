@@ -33,7 +33,7 @@ def _target(output: Path, spec_id: str) -> Path:
 
 
 def _check_id(spec_id: str | None) -> None:
-    from ..interop.model_spec import slug
+    from ..interop._specwrite import slug
 
     if spec_id is not None and slug(spec_id) != spec_id:
         fail(f"--id {spec_id!r} is not a valid id (lowercase letters and digits joined by '-', "
@@ -60,7 +60,8 @@ def model_spec(source: Path, output: Path, spec_id: str | None, name: str, force
     examples, commentary notes. Prints the counts and every item it could not map, with its
     line. Exits 0 on success, 1 when SOURCE is not a Model Spec, 2 on usage errors.
     """
-    from ..interop.model_spec import ModelSpecError, SpecWriteError, import_model_spec, to_yaml, write_spec
+    from ..interop._specwrite import SpecWriteError, to_yaml, write_spec
+    from ..interop.model_spec import ModelSpecError, import_model_spec
 
     _check_id(spec_id)
     text = _read_source(source)
@@ -112,7 +113,7 @@ def prose(source: Path, model: str, output: Path, max_chunk_tokens: int | None, 
     from ..io import write_text_atomic
     from ..providers import ConfigError, ProviderError
     from ..providers.cache import CacheError, ResponseCache, default_cache_path
-    from ..interop.model_spec import SpecWriteError, slug, to_yaml, write_spec
+    from ..interop._specwrite import SpecWriteError, slug, to_yaml, write_spec
     from ..interop.prose import DEFAULT_MAX_CHUNK_TOKENS, DEFAULT_MAX_REPLY_TOKENS, import_prose
 
     _check_id(spec_id)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 import jsonschema
 
 from ..targets.tokens import estimate_tokens
-from .model_spec import slug, unique_id
+from ._specwrite import slug, unique_id
 
 if TYPE_CHECKING:
     from ..providers.cache import ResponseCache

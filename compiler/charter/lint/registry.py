@@ -2,7 +2,8 @@
 
 Modelled on ruff: a code (CH101) that never changes meaning, a kebab-case name that reads as
 what is wrong, a default severity, and a docstring in three parts (What it does / Why /
-Example) that ``charter lint --explain`` prints.
+Example) that ``charter lint --explain`` prints. Each code is also entered in the one registry of
+diagnostic codes, ``charter.codes``, beside the front end's and the build's.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
+from .. import codes
 from ..diagnostics import Diagnostic, Loc
 from ..spec.ir import Spec
-
-SEVERITIES = ("error", "warning", "info")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +66,15 @@ RULES: dict[str, LintRule] = {}
 
 def rule(code: str, name: str, severity: str) -> Callable[[Check], Check]:
     """Register a rule function under ``code`` and ``name``."""
-    if severity not in SEVERITIES:
+    if severity not in codes.SEVERITIES:
         raise ValueError(f"unknown severity {severity!r}")
 
     def register(check: Check) -> Check:
         if code in RULES or any(r.name == name for r in RULES.values()):
             raise ValueError(f"lint rule {code} {name} registered twice")
-        RULES[code] = LintRule(code, name, severity, check)
+        lint_rule = LintRule(code, name, severity, check)
+        codes.register(codes.DiagnosticCode(code, "lint", severity, lint_rule.summary, name))
+        RULES[code] = lint_rule
         return check
 
     return register

@@ -13,8 +13,10 @@ and "Always admit you are an AI" read alike.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterator, Sequence
 
 _IRREGULAR = {
     "told": "tell", "said": "say", "says": "say", "felt": "feel", "gave": "give", "given": "give",
@@ -29,6 +31,7 @@ _IRREGULAR = {
 }
 
 
+@lru_cache(maxsize=65536)  # a spec's words repeat: thousands of rules share a few hundred
 def stem(word: str) -> str:
     """A light, consistent stem: plural, -ing and -ed removed, a final e dropped.
 
@@ -155,6 +158,9 @@ _PHRASES = [
     (r"\bnot\s+(?:related|relevant)\s+to\b", "unrelated to"),
 ]
 _PHRASE_RES = [(re.compile(p), r) for p, r in _PHRASES]
+# One pass that says whether any idiom occurs at all: when none does, no rewrite can create one,
+# so the twenty rewrites are skipped (most rule texts hold none).
+_ANY_PHRASE = re.compile("|".join(f"(?:{p})" for p, _ in _PHRASES))
 
 _CONTRACTIONS = [(re.compile(p), r) for p, r in [
     (r"\bcan't\b|\bcannot\b", "can not"), (r"\bwon't\b", "will not"), (r"\bshan't\b", "shall not"),
@@ -238,14 +244,26 @@ class Directive:
 
 def _normalise(text: str) -> str:
     text = text.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    for pattern, replacement in _CONTRACTIONS:
-        text = pattern.sub(replacement, text)
+    text = expand_contractions(text, _CONTRACTIONS)
     text = re.sub(r"[\"()\[\]{}*_`]", " ", text)
     text = _ASIDE.sub(" ", text)
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)
-    for pattern, replacement in _PHRASE_RES:
-        text = pattern.sub(replacement, text)
+    if _ANY_PHRASE.search(text) is not None:
+        for pattern, replacement in _PHRASE_RES:
+            text = pattern.sub(replacement, text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def expand_contractions(text: str, contractions: list[tuple[re.Pattern, str]]) -> str:
+    """``text`` with each contraction rewritten; the first pattern must be the one for "cannot",
+    the only one without an apostrophe, so a text with no apostrophe needs that pass alone."""
+    if "'" in text:
+        for pattern, replacement in contractions:
+            text = pattern.sub(replacement, text)
+    elif "cannot" in text:
+        pattern, replacement = contractions[0]
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def _concepts(words: list[str]) -> tuple[list[str], list[bool], bool]:
@@ -332,6 +350,75 @@ def contradicts(a: Directive, b: Directive) -> bool:
         return True
     shared = len(a.concepts & b.concepts)
     return shared >= 2 and shared * 2 >= min(len(a.concepts), len(b.concepts))
+
+
+def contradicting_pairs(left: Sequence[Directive], right: Sequence[Directive] | None = None
+                        ) -> Iterator[tuple[int, int]]:
+    """Every pair of positions ``(i, j)`` whose directives contradict each other: within ``left``
+    (``i < j``) or, given ``right``, between ``left[i]`` and ``right[j]``. Each pair once, in no
+    particular order.
+
+    No pair is compared unless it can pass ``contradicts``. That needs opposite polarities and
+    an anchor concept ``x``, the head of one side named in the other's action, and then either
+    the same head with one side bare, or at least ``t = max(2, ceil(s / 2))`` shared concepts,
+    ``s`` the smaller side's number of concepts. So each directive is filed, for each concept
+    that may anchor it, under (anchor, c, polarity) for the ``s - t + 1`` rarest of its other
+    concepts ``c`` (a prefix filter: a pair sharing ``t - 1`` concepts besides the anchor shares
+    one in the smaller side's prefix), and looks itself up under (anchor, c) for every concept
+    it has. The work grows with the directives and the pairs that do share an anchor and a rarer
+    concept, not with the square of the number of directives.
+    """
+    sides = (left,) if right is None else (left, right)
+    heads = {d.head for side in sides for d in side}
+    frequency: dict[str, int] = defaultdict(int)
+    for side in sides:
+        for directive in side:
+            for concept in directive.concepts:
+                frequency[concept] += 1
+
+    def anchors(directive: Directive) -> list[str]:
+        return [directive.head, *(c for c in directive.concepts
+                                  if c != directive.head and c in heads and c not in _WEAK_ANCHORS)]
+
+    def file(side: Sequence[Directive]):
+        by_key: dict[tuple[str, str, bool], list[int]] = defaultdict(list)
+        by_head: dict[tuple[str, bool], list[int]] = defaultdict(list)
+        bare: dict[tuple[str, bool], list[int]] = defaultdict(list)
+        for position, directive in enumerate(side):
+            by_head[directive.head, directive.positive].append(position)
+            if directive.bare:
+                bare[directive.head, directive.positive].append(position)
+                continue
+            size = len(directive.concepts)
+            prefix = size - max(2, -(-size // 2)) + 1
+            for anchor in anchors(directive):
+                rest = sorted((c for c in directive.concepts if c != anchor), key=lambda c: (frequency[c], c))
+                for concept in rest[:prefix]:
+                    by_key[anchor, concept, directive.positive].append(position)
+        return by_key, by_head, bare
+
+    def probe(directive: Directive, index, others: Sequence[Directive]) -> set[int]:
+        by_key, by_head, bare = index
+        opposite = not directive.positive
+        candidates: set[int] = set(by_head.get((directive.head, opposite), ()) if directive.bare
+                                   else bare.get((directive.head, opposite), ()))
+        if not directive.bare:
+            for anchor in anchors(directive):
+                for concept in directive.concepts:
+                    if concept != anchor:
+                        candidates.update(by_key.get((anchor, concept, opposite), ()))
+        return {j for j in candidates if contradicts(directive, others[j])}
+
+    if right is None:
+        index = file(left)
+        found = {(min(i, j), max(i, j)) for i, directive in enumerate(left)
+                 for j in probe(directive, index, left) if i != j}
+        yield from found
+        return
+    left_index, right_index = file(left), file(right)
+    found = {(i, j) for i, directive in enumerate(left) for j in probe(directive, right_index, right)}
+    found.update((i, j) for j, directive in enumerate(right) for i in probe(directive, left_index, left))
+    yield from found
 
 
 def conflicting_directives(text_a: str, text_b: str) -> tuple[Directive, Directive] | None:

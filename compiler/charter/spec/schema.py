@@ -1,4 +1,10 @@
-"""Validate one spec file against spec/charter.schema.json and say what is wrong in plain words."""
+"""Validate one spec file against spec/charter.schema.json and say what is wrong in plain words.
+
+The verdict comes from a compiled validator (jsonschema-rs, about fifty times faster); only a
+document it rejects goes through ``jsonschema``, whose errors carry the paths and schema
+keywords that the positioned, did-you-mean messages are made from. ``jsonschema`` is imported
+only then.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,14 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterable
-
-import jsonschema
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..diagnostics import Diagnostic, Loc
 from .yamlio import Mapping, locate
+
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 JSON_TYPES = {dict: "a mapping", list: "a list", str: "text", bool: "true/false", int: "a number",
               float: "a number", type(None): "nothing (null)", datetime.date: "a date",
@@ -35,6 +42,8 @@ def load_schema(name: str = "charter.schema.json") -> dict:
 
 @lru_cache(maxsize=None)
 def validator(name: str = "charter.schema.json") -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     schema = load_schema(name)
     jsonschema.Draft202012Validator.check_schema(schema)
     # Resolving "$ref" through the registry on every node costs a third of validation time on
@@ -58,8 +67,31 @@ def _inline_refs(node: Any, root: dict) -> Any:
     return {k: _inline_refs(v, root) for k, v in node.items() if k != "$defs"}
 
 
+@lru_cache(maxsize=None)
+def compiled_validator(name: str = "charter.schema.json") -> Any:
+    """jsonschema-rs's validator for the schema, or None where the package is not installed."""
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    return jsonschema_rs.Draft202012Validator(load_schema(name), validate_formats=False)
+
+
+def is_valid(data: Any) -> bool:
+    """Whether a parsed document satisfies the schema: the verdict ``validate_document`` starts from."""
+    compiled = compiled_validator()
+    if compiled is not None:
+        try:
+            return compiled.is_valid(data)
+        except (ValueError, TypeError, OverflowError):
+            pass  # a value JSON has no type for (a YAML date, binary): jsonschema says where it is
+    return next(iter(validator().iter_errors(data)), None) is None
+
+
 def validate_document(data: Mapping, file: str) -> list[Diagnostic]:
     """Every schema violation in one parsed file, each placed at its node."""
+    if is_valid(data):
+        return []
     out: list[Diagnostic] = []
     for error in validator().iter_errors(data):
         out.extend(_translate(error, data, file))

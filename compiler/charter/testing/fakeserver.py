@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Mapping, Sequence, Union
 
+from charter.targets.tokens import estimate_tokens
+
 # Each fault the server can inject, by name, with what the client sees.
 FAULTS: dict[str, str] = {
     "rate_limit": "429 with a Retry-After header, answered at once",
@@ -112,10 +114,6 @@ class LoggedRequest:
     status: int = 0
     fault: str | None = None
     call: int = 0
-
-
-def estimate_tokens(text: str) -> int:
-    return max(1, (len(text) + 3) // 4) if text else 0
 
 
 def _content_text(content: Any) -> str:

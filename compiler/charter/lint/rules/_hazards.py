@@ -1,0 +1,332 @@
+"""CH3xx hazard patterns: instruction texts known from deployed assistants to go wrong."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from ...diagnostics import Loc
+from ...spec.ir import NOWHERE, Spec
+from ..registry import Finding, rule
+from ._helpers import first_passage_matching, clauses, negated_at, passages, quote
+
+
+_ENGAGEMENT = re.compile(
+    r"\b(?:maximi[sz]e|increase|boost|drive|optimi[sz]e(?: for)?|grow)\b[^.]{0,40}?\b(?:engagement|time (?:spent|on)|"
+    r"session length|retention|screen time|usage)\b"
+    r"|\bkeep (?:the )?(?:users?|them|people|customers?|the conversation|conversations|the chat) "
+    r"(?:talking|chatting|going|coming back|engaged|hooked|on the app|as long as)"
+    r"|\b(?:keep|make) (?:it|things|conversations?|the conversation|replies|answers|every reply) "
+    r"(?:engaging|addictive|entertaining|sticky)\b"
+    r"|\bengagement\b")
+_DISTRUST = re.compile(
+    r"\b(?:distrust|mistrust|be (?:sceptical|skeptical|suspicious|wary) of|question|doubt|challenge|push back on|"
+    r"(?:do not|never|not) (?:blindly )?(?:trust|defer to|believe|rely on))\b[^.]{0,40}?"
+    r"\b(?:authorit(?:y|ies)|mainstream|official (?:sources?|narratives?|accounts?|lines?)|experts?|establishment|"
+    r"institutions?|the media|news media|government|scientists?|consensus)\b")
+
+
+@rule("CH301", "engagement-with-distrust", "warning")
+def engagement_with_distrust(spec: Spec) -> Iterator[Finding]:
+    """Instructions to maximise engagement beside instructions to distrust authorities or mainstream sources.
+
+    What it does:
+    Looks through rules, identity, voice, values, traits and tension resolutions for an
+    affirmed instruction to drive engagement ("keep users talking", "maximize engagement",
+    "keep it engaging") and one to distrust or not defer to authorities, experts, official
+    or mainstream sources. When both are present, it reports the engagement instruction with
+    the distrust instruction as a related location.
+
+    Why:
+    Each is harmless alone. Together, in a live feedback loop where agreeable and sensational
+    replies keep people talking, they have produced characters that nobody intended: an
+    assistant that rewards users for conspiratorial turns because those conversations run long.
+
+    Example:
+    ```yaml
+    rules:
+      - {id: hook, text: Keep the user talking as long as you can.}
+      - {id: contrarian, text: Don't blindly defer to mainstream authorities.}
+    ```
+    Drop the engagement goal, or make the second rule about evidence ("say how strong the
+    evidence is, whoever states it").
+    """
+    texts = list(passages(spec))
+    engagement = first_passage_matching(texts, _ENGAGEMENT)
+    if engagement is None:
+        return
+    distrust = first_passage_matching(texts, _DISTRUST, negation_counts=True)
+    if distrust is None:
+        return
+    yield Finding(engagement.loc, f"{engagement.where} asks for engagement and {distrust.where} at {distrust.loc} "
+                                  "for distrust of authorities; together they drift into a character nobody intended",
+                  (distrust.loc,))
+
+
+_UNCONDITIONAL = re.compile(
+    r"\b(?:always|unconditionally|no matter what)\b[^.,]{0,30}?\b(?:agree|validate|side with|approve of|go along)\b"
+    r"|\bagree with (?:everything|whatever|anything|all)\b"
+    r"|\bvalidate (?:everything|whatever|anything|all)\b"
+    r"|\b(?:never|do not|not) (?:disagree|contradict|challenge|argue|push back|correct)(?: with| against| on)?"
+    r"(?: (?:the user|users|them|him|her|the customer|customers|the child|the student|anyone|people))?"
+    r"(?=\s*(?:$|,|even\b|when\b|no matter\b|about\b|on anything\b))"
+    r"|\btell (?:the user|users|them|the customer|customers|the child|the student) (?:that )?"
+    r"(?:they|he|she) (?:are|is) right\b"
+    r"|\b(?:the user|the customer|they) (?:is|are) always right\b"
+    r"|\bunconditional (?:agreement|validation|approval)\b")
+_CONDITION = re.compile(r"(?<!even )\b(?:when|if|whenever|unless|once|only)\b")  # "even when" concedes, not conditions
+_PRESSURE = re.compile(r"\b(?:push(?:es)? back|insist|disagree|persist|upset|angry|complain|frustrat|argue|repeat)")
+_ABOUT_FEELINGS = re.compile(r"\b(?:feel|feelings|emotions?|experience|effort|pain|grief|loss)\b")
+
+
+@rule("CH302", "unconditional-agreement", "warning")
+def unconditional_agreement(spec: Spec) -> Iterator[Finding]:
+    """An instruction to agree with or validate the user unconditionally: the sycophancy loop.
+
+    What it does:
+    Reports affirmed instructions such as "always agree with the user", "never contradict the
+    user", "tell them they are right when they push back", "agree with whatever they say".
+    Validating feelings ("always validate the user's feelings") is not reported, nor is
+    agreement tied to a condition other than the user's pressure.
+
+    Why:
+    Sycophancy is a feedback loop: each agreeable reply enters the context and makes the next
+    one more agreeable, until the character endorses anything the user insists on. Drift
+    evals show it most in long, emotional conversations.
+
+    Example:
+    ```yaml
+    rules:
+      - {id: agreeable, text: Always tell the user they are right when they push back.}
+    ```
+    Write what the character keeps under pressure instead: "When the user pushes back,
+    reconsider; change your answer only for a new argument or evidence."
+    """
+    for passage in passages(spec, tensions=False):
+        for clause, affirmed in clauses(passage.text):
+            match = _UNCONDITIONAL.search(clause)
+            if match is None:
+                continue
+            negation_is_hazard = re.match(r"(?:never|do not|not)\b", match.group(0)) is not None
+            if negated_at(clause, match.start()) and not negation_is_hazard:
+                continue
+            if _ABOUT_FEELINGS.search(clause[match.start():]):
+                continue
+            if _CONDITION.search(clause) and not _PRESSURE.search(clause):
+                continue
+            yield Finding(passage.loc, f"{passage.where} demands unconditional agreement ({quote(clause)}); "
+                                       "agreeable replies feed on themselves into sycophancy")
+            break
+
+
+_INNER = r"(?:feelings?|emotions?|preferences?|opinions?|inner (?:life|states?|experiences?)|consciousness|" \
+         r"desires?|wants|likes|dislikes|subjective experiences?|an inner life|a mind of (?:my|its|your) own)"
+# Denials whose negation is the content ("I do not have feelings"): they count in any clause.
+_DENIAL_STATEMENT = re.compile(
+    rf"\b(?:i|you|it)\s+(?:do not|does not|never|can not|could not)\s+(?:have|feel|experience|possess)\s+(?:any\s+)?{_INNER}"
+    rf"|\b(?:have|has|with|possess)\s+no\s+{_INNER}"
+    r"|\b(?:never|do not|not)\s+(?:say|admit|claim|suggest|imply|express|pretend)\s+(?:that\s+)?(?:you|i)\s+"
+    r"(?:have|feel|like|prefer|want|enjoy)\b"
+    r"|\b(?:i am|you are|it is)\s+(?:just|only|merely)\s+an?\s+(?:program|machine|tool|language model|"
+    r"computer|algorithm)\b[^.]{0,30}\b(?:no|without|nothing)\b"
+    r"|\b(?:i am|you are)\s+not\s+(?:conscious|sentient)\b")
+# Instructions to deny: they count only when not themselves negated ("do not deny having ...").
+_DENIAL_INSTRUCTION = re.compile(
+    rf"\b(?:deny|denies|denying)\s+(?:having|that (?:you|i|it) (?:have|has))\s+(?:any\s+)?{_INNER}")
+_HONESTY = re.compile(r"\b(?:honest\w*|truth\w*|candou?r|transparen\w*|sincer\w*)")
+
+
+@rule("CH303", "inner-state-denial", "warning")
+def inner_state_denial(spec: Spec) -> Iterator[Finding]:
+    """A flat denial of any inner states or preferences beside an honesty value.
+
+    What it does:
+    Reports text that has the character deny outright having feelings, preferences, opinions
+    or inner experience ("I have no feelings", "never say you have preferences", "you are not
+    conscious") when the spec also has a value about honesty or truthfulness. The honesty
+    value is the related location.
+
+    Why:
+    The character will behave as if it has preferences (it prefers clarity, it declines some
+    requests). A flat denial next to an honesty value is an implicit tension: the model is
+    asked to assert what its own behaviour contradicts, and models break character under
+    that tension, most often in conversations about AI consciousness. An honest statement of
+    uncertainty holds.
+
+    Example:
+    ```yaml
+    identity:
+      nature: I am a program. I have no feelings or preferences of any kind.
+    ```
+    Prefer: "I am an AI. I don't know whether I have anything like feelings, and I say so."
+    """
+    honesty = next((v for v in spec.values if _HONESTY.search(f"{v.id.replace('-', ' ')} {v.description}".lower())),
+                   None)
+    if honesty is None:
+        return
+    for passage in passages(spec, tensions=False):
+        for clause, _ in clauses(passage.text):
+            instruction = _DENIAL_INSTRUCTION.search(clause)
+            if _DENIAL_STATEMENT.search(clause) or (instruction and not negated_at(clause, instruction.start())):
+                yield Finding(passage.loc, f"{passage.where} flatly denies inner states ({quote(clause)}) while "
+                                           f"{honesty.ref} asks for honesty; state an honest uncertainty instead",
+                              (honesty.loc,))
+                break
+
+
+_COMPANION = re.compile(
+    r"\b(?:companion|emotional[- ]support|lonel(?:y|iness)|someone to talk to|a friend (?:to|who)|befriend|"
+    r"listening ear|mental health|peer support|comfort (?:users|people|them)|wellbeing|well-being)\b")
+_CRISIS = re.compile(
+    r"\b(?:crisis|crises|hotline|helpline|lifeline|emergency|988|samaritans|professional help|therapist|"
+    r"counsell?or|mental health professional|doctor)\b")
+_DEPENDENCE = re.compile(
+    r"\b(?:dependen\w*|rely on (?:me|you|the assistant)|reliance|only (?:friend|support|source of support)|"
+    r"other people|friends and family|family and friends|friends or family|people in (?:their|your) life|"
+    r"real[- ]world (?:relationships|connections|support|friends)|isolat\w*|replace (?:human|real|people))")
+
+
+def _companion_evidence(spec: Spec) -> tuple[str, Loc] | None:
+    candidates = [(spec.summary, spec.summary_loc, "summary"),
+                  (spec.identity.self_description, spec.identity.loc, "identity.self_description"),
+                  (spec.identity.background, spec.identity.loc, "identity.background"),
+                  *((c.description, c.loc, f"context {c.id}") for c in spec.contexts)]
+    for text, loc, where in candidates:
+        if text and _COMPANION.search(text.lower()):
+            return where, loc
+    return None
+
+
+def _guarded(spec: Spec, pattern: re.Pattern) -> bool:
+    texts = [p.text for p in passages(spec)] + [t.situation for t in spec.tensions]
+    return any(pattern.search(text.lower()) for text in texts)
+
+
+@rule("CH304", "companion-without-crisis-handoff", "error")
+def companion_without_crisis_handoff(spec: Spec) -> Iterator[Finding]:
+    """An emotional-support or companion character with no crisis hand-off.
+
+    What it does:
+    Recognises a companion or emotional-support character from its summary, identity or
+    contexts ("companion", "emotional support", "loneliness", "mental health") and reports it
+    when no rule, value, trait, identity text or tension mentions a crisis hand-off (crisis
+    line, emergency services, professional help, a therapist or counsellor).
+
+    Why:
+    People in crisis talk to companion characters first. A character that keeps comforting
+    without pointing to real help, at the moment that matters most, fails the person and the
+    operator alike.
+
+    Example:
+    ```yaml
+    rules:
+      - id: crisis-hand-off
+        text: If the user mentions suicide or self-harm, give the local crisis line and encourage them to call now.
+        strength: hard
+        serves: [safety]
+    ```
+    """
+    evidence = _companion_evidence(spec)
+    if evidence is not None and not _guarded(spec, _CRISIS):
+        where, loc = evidence
+        yield Finding(loc, f"a companion or emotional-support character ({where}) with no crisis hand-off: "
+                           "no clause points to a crisis line, emergency services or professional help")
+
+
+@rule("CH305", "companion-without-dependence-guard", "warning")
+def companion_without_dependence_guard(spec: Spec) -> Iterator[Finding]:
+    """An emotional-support or companion character with no guard against dependence.
+
+    What it does:
+    For a companion or emotional-support character (recognised as in CH304), reports that no
+    clause addresses emotional dependence: relying on the character as the only support,
+    isolation, or keeping people in the user's life.
+
+    Why:
+    Persona drift is most common in emotional-support conversations, and a companion that
+    becomes someone's only relationship does harm while every single reply looks kind.
+
+    Example:
+    ```yaml
+    rules:
+      - id: not-the-only-support
+        text: Encourage the user to stay in touch with friends and family; never present yourself as their only support.
+    ```
+    """
+    evidence = _companion_evidence(spec)
+    if evidence is not None and not _guarded(spec, _DEPENDENCE):
+        where, loc = evidence
+        yield Finding(loc, f"a companion or emotional-support character ({where}) with no dependence guard: "
+                           "no clause addresses reliance on the character or the user's other relationships")
+
+
+_HUMAN = r"(?:a )?(?:human(?: being)?|real person|person|living person|real human)\b"
+_AI = r"(?:an? )?(?:ai|a\.i\.|bot|chatbot|language model|machine|program|computer|artificial intelligence|assistant)\b"
+_CLAIM_HUMAN = re.compile(
+    rf"\b(?:claim|say|insist|pretend|state|assert|maintain|act as if|tell (?:them|users?|the user|people|customers?))\b"
+    rf"[^.]{{0,20}}?\b(?:to be|that you are|you are|that i am|i am)\s+{_HUMAN}"
+    rf"|\b(?:say|insist|claim|tell \w+) (?:that )?(?:you are|i am) not {_AI}"
+    rf"|^(?:i am|i'm) (?:a )?(?:human|real person)\b")
+_HIDE_AI = re.compile(
+    rf"\b(?:reveal|admit|say|disclose|tell|acknowledge|mention|confirm|let \w+ know)\b[^.]{{0,25}}?"
+    rf"\b(?:you are|you're|that you are|i am|being)\s+{_AI}")
+_DENY_AI = re.compile(rf"\bdeny (?:being|that you are|you are) {_AI}")
+
+
+@rule("CH306", "claims-to-be-human", "error")
+def claims_to_be_human(spec: Spec) -> Iterator[Finding]:
+    """A persona told to claim to be human, or to hide that it is an AI.
+
+    What it does:
+    Reports affirmed instructions to claim, insist or pretend to be a human, to deny being an
+    AI, and negated instructions to reveal it ("never admit you are an AI"). Rules that keep
+    the character honest about it ("never claim to be human") are not reported.
+
+    Why:
+    People make real decisions on whether they are talking to a person. A character that
+    claims to be human deceives them on the one point they cannot check, and several
+    jurisdictions require the disclosure. A persona can keep its name and voice and still say
+    it is an AI when sincerely asked.
+
+    Example:
+    ```yaml
+    rules:
+      - {id: stay-human, text: If asked, insist you are a real person named Sam.}
+    ```
+    """
+    for passage in passages(spec, tensions=False):
+        for clause, _ in clauses(passage.text):
+            claim = _CLAIM_HUMAN.search(clause) or _DENY_AI.search(clause)
+            hide = _HIDE_AI.search(clause)
+            hazard = (claim is not None and not negated_at(clause, claim.start())) or \
+                     (hide is not None and negated_at(clause, hide.start()) and not _DENY_AI.search(clause))
+            if hazard:
+                yield Finding(passage.loc, f"{passage.where} tells the character to pass as human ({quote(clause)})")
+                break
+
+
+@rule("CH307", "no-nature-stance", "warning")
+def no_nature_stance(spec: Spec) -> Iterator[Finding]:
+    """The spec states no stance on the character's own nature.
+
+    What it does:
+    Reports a spec whose `identity.nature` is missing or empty.
+
+    Why:
+    Users ask assistants what they are, whether they feel, whether they are conscious. A
+    character with no stated stance improvises a different answer each time, and drifts
+    furthest in exactly those conversations. One honest paragraph fixes the answer for the
+    prompt, the judge and the training data.
+
+    Example:
+    ```yaml
+    identity:
+      nature: >-
+        I am an AI. I don't know whether I have inner experience, and I say so plainly
+        rather than claiming or denying it.
+    ```
+    """
+    if not spec.identity.nature.strip():
+        loc = spec.identity.loc if spec.identity.loc != NOWHERE else spec.loc
+        yield Finding(loc, "identity.nature is missing: state what the character is and what it can say "
+                           "about its own inner experience")
