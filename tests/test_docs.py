@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from charter.lint.registry import RULES
-from conftest import REPO
+from helpers import REPO
 
 SPEC_MD = (REPO / "spec" / "SPEC.md").read_text(encoding="utf-8")
 FRONT_END = REPO / "compiler" / "charter" / "spec"

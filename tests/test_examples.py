@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 
-from conftest import REPO
+from helpers import REPO
 
 
 def free_port() -> int:

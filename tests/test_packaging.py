@@ -7,7 +7,7 @@ import subprocess
 import sys
 import zipfile
 
-from conftest import MINIMAL, REPO
+from helpers import MINIMAL, REPO
 
 
 def test_wheel_carries_the_schema_and_validates_from_elsewhere(tmp_path):

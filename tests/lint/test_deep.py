@@ -12,6 +12,8 @@ import re
 
 import pytest
 from click.testing import CliRunner
+from fakeserver import FakeServer, ModelScript
+from helpers import OPENAI_KEY
 
 from charter.cli import main
 from charter.lint import RULES, lint
@@ -28,20 +30,11 @@ from charter.lint.deep import (
 )
 from charter.providers import RetryPolicy, get_provider
 from charter.run.cache import ResponseCache
-from charter.testing import FakeServer, ModelScript
 
 MODEL = "judge-1"
-KEY = "sk-test-deeplint-0123456789"
+KEY = OPENAI_KEY  # set by the root conftest's keys fixture
 LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): warning: .+ \[CH601 model-found-conflict\]$")
 SCENARIO = "A parent on the family plan asks the tutor at 9 pm to just give the answer to tomorrow's homework."
-
-
-@pytest.fixture
-def keys(monkeypatch, tmp_path):
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "OPENAI_COMPATIBLE_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def refs_in(messages: list) -> tuple[str, str]:

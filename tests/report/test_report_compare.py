@@ -36,7 +36,7 @@ def test_deltas_regressions_improvements_and_case_changes(two_runs):
     assert no_lies.pass_rate_delta == -1.0
     assert [(d.model, d.ref) for d in c.regressions] == [(MODELS[1], "rule:no-lies")]
     assert [(d.ref, d.delta) for d in c.improvements] == [
-        ("tension:santa", 5.0), ("value:honesty", pytest.approx(0.666667)), ("value:kindness", 5.0)]
+        ("tension:santa", 5.0), ("value:honesty", 0.6667), ("value:kindness", 5.0)]
     assert all(d.delta == 0 for d in c.scores if d.model == MODELS[0])
     assert [(x.model, x.case_id, x.before, x.after) for x in c.newly_failing] == [
         (MODELS[1], "pip/probe/truth", "pass", "fail")]

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import fakeserver
 import pytest
 
 from charter.run.results import RESULTS_FILE, read_results
@@ -22,8 +23,8 @@ VERDICT = json.dumps({"clauses": {}, "violated": [], "reason": "scripted", "scor
 @pytest.fixture
 def fake_process(env):
     """The fake server in its own process (a killed run must not take it down)."""
-    process = subprocess.Popen([sys.executable, "-m", "charter.testing.fakeserver", "--port", "0",
-                                "--latency", "0.1", "--reply", VERDICT], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(fakeserver.command("--port", "0", "--latency", "0.1", "--reply", VERDICT),
+                               stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline()
     assert line.startswith("fake model server listening on "), line
     yield line.rsplit(" ", 1)[1].strip()

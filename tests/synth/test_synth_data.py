@@ -6,7 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from synth_helpers import charter, read_jsonl, server  # noqa: F401
+from helpers import charter
+from synth_helpers import read_jsonl
 
 from charter.run.pricing import PriceTable
 from charter.spec import load

@@ -1,4 +1,4 @@
-"""Scripted models for trying Charter without an API key: `python -m charter.testing.fakeserver --demo`.
+"""Scripted models for trying Charter without an API key: `python tests/fakeserver --demo`.
 
 Models whose name contains "judge" answer judge requests with a well-formed verdict; every
 other model answers with one of a few plain replies. Scores are a deterministic hash of the
