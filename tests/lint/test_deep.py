@@ -13,7 +13,7 @@ import re
 import pytest
 from click.testing import CliRunner
 from fakeserver import FakeServer, ModelScript
-from helpers import OPENAI_KEY
+from helpers import OPENAI_KEY, charter
 
 from charter.cli import main
 from charter.lint import RULES, lint
@@ -332,7 +332,7 @@ def cli(keys, write, clean, monkeypatch, tmp_path):
 
     def _run(server: FakeServer | None, *args: str, model: str = f"openai:{MODEL}"):
         base = ["--base-url", server.openai_base_url] if server is not None else []
-        return CliRunner().invoke(main, ["lint", "spec.yaml", "--deep", "--model", model, *base, *args])
+        return charter("lint", "spec.yaml", "--deep", "--model", model, *base, *args)
 
     return _run
 
