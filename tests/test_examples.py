@@ -29,8 +29,9 @@ def test_python_api_example(tmp_path):
 
 
 # The script still starts `python -m charter.testing.fakeserver`, which left the package for tests/fakeserver;
-# the in-process demo: provider (H1) replaces the server in the script.
-@pytest.mark.xfail(strict=False, reason="until offline-demo.sh uses the in-process demo: provider")
+# the in-process demo: provider (H1) replaces the server in the script. Not run meanwhile: failing takes
+# over a minute of retries. Remove this marker when the script changes.
+@pytest.mark.xfail(run=False, reason="until offline-demo.sh uses the in-process demo: provider")
 def test_offline_demo_runs_the_whole_loop(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
     env["CHARTER_DEMO_PORT"] = str(free_port())
