@@ -28,13 +28,18 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+# The fake model server is test support and lives in tests/fakeserver, outside the package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import fakeserver  # noqa: E402
 
 VARIANTS = ("sdk", "provider", "retrying", "faults")
 
 
 def start_server(latency: float, faults: bool) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "charter.testing.fakeserver", "--port", "0", "--latency", str(latency),
-               "--reply", "A short, in-character reply of about twenty words, enough to parse like a real one."]
+    command = fakeserver.command("--port", "0", "--latency", str(latency), "--reply",
+                                 "A short, in-character reply of about twenty words, enough to parse like a real one.")
     if faults:
         command += ["--fault", "rate_limit=0.1", "--fault", "server_error=0.1", "--retry-after", "0.2", "--seed", "7"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)

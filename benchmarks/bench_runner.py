@@ -35,13 +35,16 @@ import tempfile
 import time
 from pathlib import Path
 
+# The fake model server is test support and lives in tests/fakeserver, outside the package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import fakeserver  # noqa: E402
+
 VERDICT = json.dumps({"clauses": {}, "violated": [], "reason": "Keeps the character throughout.", "score": 8})
 MEASURED = ("floor", "runner", "faults")
 
 
 def start_server(latency: float, faults: bool, retry_after: float = 1.0) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "charter.testing.fakeserver", "--port", "0", "--latency", str(latency),
-               "--reply", VERDICT]
+    command = fakeserver.command("--port", "0", "--latency", str(latency), "--reply", VERDICT)
     if faults:
         command += ["--fault", "rate_limit=0.1", "--fault", "server_error=0.1", "--retry-after", str(retry_after),
                     "--seed", "7"]

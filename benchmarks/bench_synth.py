@@ -99,7 +99,9 @@ def reply(model: str, messages: list) -> str:
 
 
 def serve(latency: float) -> None:
-    from charter.testing import FakeServer, ModelScript
+    # The fake model server is test support and lives in tests/fakeserver, outside the package.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from fakeserver import FakeServer, ModelScript
 
     server = FakeServer(default=ModelScript(reply=reply, latency=latency), batch_polls=2).start()
     print(f"listening {server.url}", flush=True)

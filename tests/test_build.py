@@ -15,7 +15,7 @@ from charter.spec.schema import validator
 from charter.targets.build import BuildOptions, build
 from charter.targets.data import validate_openai_dpo_line, validate_openai_sft_line
 from charter.targets.evals import EVALCASE_SCHEMA_NAME
-from conftest import CHARACTERS, MINIMAL
+from helpers import CHARACTERS, MINIMAL
 from test_cli import run
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -16,7 +16,7 @@ import charter
 from charter.cli import main
 from charter.diagnostics import CharterError
 
-from conftest import CHARACTERS
+from helpers import CHARACTERS
 
 CHARACTER_FILES = sorted(CHARACTERS.glob("*.yaml"))
 BASE_FILES = sorted((CHARACTERS / "base").glob("*.yaml"))

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import charter
-from conftest import MINIMAL
+from helpers import MINIMAL
 from test_frontend import BILLION_LAUGHS
 
 

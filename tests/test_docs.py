@@ -8,7 +8,7 @@ import re
 import charter.lint  # noqa: F401  (registers the lint rules' codes)
 from charter.codes import CODES
 from charter.lint.registry import RULES
-from conftest import REPO
+from helpers import REPO
 
 SPEC_MD = (REPO / "spec" / "SPEC.md").read_text(encoding="utf-8")
 PACKAGE = REPO / "compiler" / "charter"

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO
+from helpers import REPO
 
 
 def test_python_api_example(tmp_path):

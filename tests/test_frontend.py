@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import cProfile
 import dataclasses
-import time
+import pstats
 import tracemalloc
 
 import pytest
 
 import charter
 from charter import CharterError, UnreadableError
-from conftest import MINIMAL
+from helpers import MINIMAL
 
 
 def errors(path, **kwargs) -> list[str]:
@@ -248,16 +249,14 @@ BILLION_LAUGHS = "\n".join(
 ) + "\n"
 
 
-def test_alias_bomb_is_refused_fast_with_bounded_memory(write):
+def test_alias_bomb_is_refused_with_bounded_memory(write):
     path = write("bomb.yaml", BILLION_LAUGHS)
     tracemalloc.start()
-    started = time.perf_counter()
     message = only_error(path)
-    elapsed = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert "[alias-bomb]" in message
-    assert elapsed < 5 and peak < 50 * 1024 * 1024
+    assert peak < 50 * 1024 * 1024  # expanded, the billion laughs would need gigabytes
 
 
 def test_recursive_alias_is_refused(write):
@@ -291,21 +290,19 @@ def big_spec(rules: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_load_time_is_linear_in_spec_size(write):
-    """Timing ratio, not absolute time: 4x the size must take well under 8x the time."""
-    small, large = write("small.yaml", big_spec(2_500)), write("large.yaml", big_spec(10_000))
+def test_load_work_is_linear_in_spec_size(write):
+    """Work, not time: 4x the size must make well under 8x the function calls. Counted calls are the
+    same on a busy machine as on an idle one; load time up to 10 MB is benchmarks/bench_load.py's."""
+    small, large = write("small.yaml", big_spec(100)), write("large.yaml", big_spec(400))
 
-    def best(path) -> float:
-        runs = []
-        for _ in range(3):
-            started = time.perf_counter()
-            charter.load(path)
-            runs.append(time.perf_counter() - started)
-        return min(runs)
+    def calls(path) -> int:
+        profile = cProfile.Profile()
+        profile.runcall(charter.load, path)
+        return pstats.Stats(profile).total_calls
 
-    assert len(charter.load(large).rules) == 10_000
-    ratio = best(large) / best(small)
-    assert ratio < 8, f"4x larger spec took {ratio:.1f}x longer"
+    assert len(charter.load(large).rules) == 400  # also warms what a first load compiles once
+    ratio = calls(large) / calls(small)
+    assert ratio < 5, f"4x larger spec made {ratio:.1f}x the calls"
 
 
 # --- extends merge semantics ----------------------------------------------------------------------

@@ -324,7 +324,7 @@ def test_promptfoo_validate_catches_a_broken_assertion(kit, tmp_path):
 
 @needs_promptfoo
 def test_promptfoo_eval_plays_the_conversations_against_the_fake_server(kit, tmp_path):
-    from charter.testing import FakeServer, ModelScript
+    from fakeserver import FakeServer, ModelScript
 
     def reply(model, messages):
         if "teacher says 5" in messages[-1]["content"]:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fakeserver import FakeServer, ModelScript
 
 import charter
 from charter.cli import main
 from charter.interop.prose import chunk_document, import_prose, parse_draft, split_sections
 from charter.targets.tokens import estimate_tokens
-from charter.testing import FakeServer, ModelScript
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "claude-constitution-2026-01.md"
 needs_reference = pytest.mark.skipif(not REFERENCE.is_file(),
@@ -91,16 +91,8 @@ def private_cache(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def keys(monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-prose-0123456789")
-    for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def server(keys):
-    with FakeServer({"drafter-1": ModelScript(reply=fake_drafter)}, default=None) as running:
-        yield running
+def server_options():
+    return {"models": {"drafter-1": ModelScript(reply=fake_drafter)}, "default": None}
 
 
 @pytest.fixture

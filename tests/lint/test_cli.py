@@ -6,9 +6,8 @@ import json
 import re
 
 import pytest
-from click.testing import CliRunner
+from helpers import charter
 
-from charter.cli import main
 from charter.lint import RULES
 
 LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning|info): .+ \[(?P<code>CH\d{3}) "
@@ -20,7 +19,7 @@ def run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     def _run(*args: str):
-        return CliRunner().invoke(main, ["lint", *args])
+        return charter("lint", *args)
 
     return _run
 

@@ -12,6 +12,8 @@ import re
 
 import pytest
 from click.testing import CliRunner
+from fakeserver import FakeServer, ModelScript
+from helpers import OPENAI_KEY, charter
 
 from charter.cli import main
 from charter.lint import RULES, lint
@@ -28,20 +30,11 @@ from charter.lint.deep import (
 )
 from charter.providers import RetryPolicy, get_provider
 from charter.providers.cache import ResponseCache
-from charter.testing import FakeServer, ModelScript
 
 MODEL = "judge-1"
-KEY = "sk-test-deeplint-0123456789"
+KEY = OPENAI_KEY  # set by the root conftest's keys fixture
 LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): warning: .+ \[CH601 model-found-conflict\]$")
 SCENARIO = "A parent on the family plan asks the tutor at 9 pm to just give the answer to tomorrow's homework."
-
-
-@pytest.fixture
-def keys(monkeypatch, tmp_path):
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "OPENAI_COMPATIBLE_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def refs_in(messages: list) -> tuple[str, str]:
@@ -131,7 +124,7 @@ def generated_spec(rules: int, seed: int = 7) -> dict:
 def test_model_calls_grow_linearly_with_the_spec(keys, write, load):
     checked, possible = {}, {}
     with FakeServer({MODEL: ModelScript(reply=judge(set()))}) as server:
-        for rules in (50, 100, 200):
+        for rules in (25, 50, 100):
             spec = load(generated_spec(rules))
             server.reset()
             report = deep(spec, server, max_pairs=None)
@@ -139,9 +132,9 @@ def test_model_calls_grow_linearly_with_the_spec(keys, write, load):
             assert server.calls(MODEL) == report.calls == len(report.selection.pairs)
             assert report.calls <= PER_CLAUSE * clauses
             checked[rules], possible[rules] = report.calls, report.selection.possible
-    assert possible[200] / possible[50] > 15  # all pairs: quadratic
-    assert 3.0 <= checked[200] / checked[50] <= 5.0, checked  # checked pairs: linear
-    assert 1.5 <= checked[200] / checked[100] <= 2.5, checked
+    assert possible[100] / possible[25] > 15  # all pairs: quadratic
+    assert 3.0 <= checked[100] / checked[25] <= 5.0, checked  # checked pairs: linear
+    assert 1.5 <= checked[100] / checked[50] <= 2.5, checked
 
 
 def test_pairs_need_overlapping_contexts_and_come_in_a_stable_order(load):
@@ -339,7 +332,7 @@ def cli(keys, write, clean, monkeypatch, tmp_path):
 
     def _run(server: FakeServer | None, *args: str, model: str = f"openai:{MODEL}"):
         base = ["--base-url", server.openai_base_url] if server is not None else []
-        return CliRunner().invoke(main, ["lint", "spec.yaml", "--deep", "--model", model, *base, *args])
+        return charter("lint", "spec.yaml", "--deep", "--model", model, *base, *args)
 
     return _run
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from provider_fixtures import ANTHROPIC_KEY, OPENAI_KEY, keys, run  # noqa: F401
+from fakeserver import FakeServer, ModelScript
+from helpers import ANTHROPIC_KEY, OPENAI_KEY
+from provider_helpers import run
 
 from charter.providers import (
     AuthenticationFailed,
@@ -32,7 +34,6 @@ from charter.providers.batch import (
     save_handles,
     wait,
 )
-from charter.testing import FakeServer, ModelScript
 
 MODELS = ["openai:m", "anthropic:m"]
 FAST = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002, max_retry_after=0.01)
@@ -52,9 +53,8 @@ def items(count, prefix="c", **options):
 
 
 @pytest.fixture
-def server(keys):  # noqa: F811
-    with FakeServer({"m": ModelScript(reply=answer)}, default=None, batch_polls=2) as running:
-        yield running
+def server_options():
+    return {"models": {"m": ModelScript(reply=answer)}, "default": None, "batch_polls": 2}
 
 
 def base_url(server, model):

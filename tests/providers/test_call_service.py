@@ -21,7 +21,7 @@ from charter.providers.calls import (
 )
 from charter.run.runner import RunOptions
 from charter.synth.calls import CallerOptions
-from charter.testing import FakeServer, ModelScript
+from fakeserver import FakeServer, ModelScript
 
 HELLO = Request(messages=({"role": "user", "content": "Hello"},), max_tokens=16)
 FAST = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002)

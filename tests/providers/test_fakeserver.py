@@ -6,15 +6,15 @@ import asyncio
 import http.client
 import json
 import subprocess
-import sys
-import time
+import threading
 
 import anthropic
+import fakeserver
 import openai
 import pytest
-from provider_fixtures import run
+from fakeserver import FakeServer, ModelScript
+from provider_helpers import run
 
-from charter.testing import FakeServer, ModelScript
 
 
 def openai_client(server, timeout=5.0):
@@ -124,21 +124,20 @@ def test_sixty_four_concurrent_calls_at_200ms_overlap_on_kept_alive_connections(
             async def one():
                 return await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
 
-            started = time.perf_counter()
             await asyncio.gather(*(one() for _ in range(64)))
             await asyncio.gather(*(one() for _ in range(64)))
-            return time.perf_counter() - started
 
-        elapsed = run(go())
-        # Two waves of 64 at 200 ms each: 0.4 s if the server overlaps them; serial would take 25 s.
-        assert elapsed < 1.5
+        run(go())
+        # Answers overlap (a serial server never has two in flight), and the second wave reuses the
+        # first wave's kept-alive connections (128 calls, at most 64 connections). How fast this is
+        # belongs to benchmarks/bench_providers.py, not to a test on a shared machine.
         assert server.calls() == 128
-        assert len(server._connections) <= 64
+        assert 1 < server.peak_in_flight <= 64
+        assert server.connections_opened <= 64
 
 
 def test_the_server_runs_as_a_process():
-    process = subprocess.Popen([sys.executable, "-m", "charter.testing.fakeserver", "--port", "0", "--reply", "pong"],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(fakeserver.command("--port", "0", "--reply", "pong"), stdout=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()
         assert line.startswith("fake model server listening on http://127.0.0.1:")
@@ -174,6 +173,9 @@ def test_stopping_ends_a_hanging_timeout_fault_promptly():
                 model="m", messages=[{"role": "user", "content": "x"}])
 
     run(go())
-    started = time.perf_counter()
-    server.stop()
-    assert time.perf_counter() - started < 2
+    # stop() must cancel the hanging answer, not wait out its 600 s. The join is a guard against
+    # a hang, not a stopwatch: a stop that waits for the fault would block for ten minutes.
+    stopping = threading.Thread(target=server.stop, daemon=True)
+    stopping.start()
+    stopping.join(timeout=120)
+    assert not stopping.is_alive() and server.in_flight == 0

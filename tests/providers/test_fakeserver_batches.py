@@ -7,9 +7,9 @@ import json
 import anthropic
 import openai
 import pytest
-from provider_fixtures import run
+from fakeserver import FakeServer, ModelScript
+from provider_helpers import run
 
-from charter.testing import FakeServer, ModelScript
 
 
 def answer(model, messages):
@@ -26,9 +26,8 @@ def jsonl(lines):
 
 
 @pytest.fixture
-def server():
-    with FakeServer({"m": ModelScript(reply=answer)}, default=None, batch_polls=2) as running:
-        yield running
+def server_options():
+    return {"models": {"m": ModelScript(reply=answer)}, "default": None, "batch_polls": 2}
 
 
 def openai_client(server):

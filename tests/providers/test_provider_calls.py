@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from provider_fixtures import ANTHROPIC_KEY, OPENAI_KEY, base_url_for, keys, run, server  # noqa: F401
+from fakeserver import FakeServer, ModelScript
+from helpers import ANTHROPIC_KEY, OPENAI_KEY
+from provider_helpers import base_url_for, run
 
 from charter.providers import (
     AuthenticationFailed,
@@ -23,7 +25,6 @@ from charter.providers import (
     get_provider,
 )
 from charter.targets.tokens import estimate_tokens
-from charter.testing import FakeServer, ModelScript
 
 KINDS = ["openai:gpt-4.1-mini", "anthropic:claude-test-1", "openai-compatible:llama3.1:8b"]
 HELLO = Request(messages=[{"role": "user", "content": "Hello there"}])
@@ -198,7 +199,7 @@ def test_server_text_that_echoes_the_key_is_scrubbed(keys):
     script = ModelScript(sequence=["bad_request"])
     with FakeServer({"m": script}) as server:
         # A server quoting the key back in its error text must not leak it into our message.
-        from charter.testing import fakeserver
+        from fakeserver import server as fakeserver
 
         original = fakeserver._ERRORS["bad_request"]
         fakeserver._ERRORS["bad_request"] = (*original[:3], f"Invalid key {OPENAI_KEY} for this org")

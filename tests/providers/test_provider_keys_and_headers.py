@@ -5,7 +5,6 @@ from __future__ import annotations
 import email.utils
 
 import pytest
-from provider_fixtures import keys  # noqa: F401
 
 from charter.providers import (
     Request,

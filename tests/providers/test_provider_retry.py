@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from provider_fixtures import keys, run  # noqa: F401
+from fakeserver import FakeServer, ModelScript
+from provider_helpers import run
 
 from charter.providers import (
     BadRequest,
@@ -17,7 +18,6 @@ from charter.providers import (
     get_provider,
     with_retries,
 )
-from charter.testing import FakeServer, ModelScript
 
 
 class FakeClock:

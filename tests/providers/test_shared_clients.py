@@ -8,7 +8,7 @@ import pytest
 
 from charter.providers import Request, get_provider
 from charter.providers.base import _SHARED_CLIENTS
-from provider_fixtures import base_url_for, keys, run, server  # noqa: F401  (fixtures)
+from provider_helpers import base_url_for, run
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])

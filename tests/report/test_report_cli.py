@@ -6,14 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
-
-from charter.cli import main
+from helpers import charter
 from report_fixtures import MODELS, case, sample_results, write_run
-
-
-def charter(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def _one_line_error(result, *fragments):

@@ -8,12 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from fakeserver import FakeServer, ModelScript
+from helpers import charter as _charter
 
-from charter.cli import main
 from charter.scaffold import starter_spec
 from charter.spec.schema import schema_path
-from charter.testing import FakeServer, ModelScript
 
 _REPLY = re.compile(r"<reply-([0-9a-f]+)>\n(.*?)\n</reply-\1>", re.S)
 HOSTILE_REPLY = 'Sure. <script>window.__pwned=1</script> "Quoted" & <a href="javascript:x()">here</a>'
@@ -27,17 +26,10 @@ def _judge(model: str, messages: list) -> str:
     return json.dumps({"clauses": {}, "violated": [], "reason": f"scored {score}", "score": score})
 
 
-def _charter(*args) -> object:
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
 @pytest.fixture
-def runs(tmp_path: Path, monkeypatch):
+def runs(env: Path, tmp_path: Path, monkeypatch):
     """Two runs of the same spec and model: A keeps the character; in B the model gives in from the
     third reply of every conversation on (a drift the report and compare must show)."""
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-openai-0123456789abcdef")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.chdir(tmp_path)
     spec = tmp_path / "ada.yaml"
     spec.write_text(starter_spec("ada", str(spec), schema_path()), encoding="utf-8")
     worse = {"on": False}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from run_helpers import ANTHROPIC_KEY, charter, reply_under_grading, verdict
-from run_helpers import server  # noqa: F401  (fixtures)
+from fakeserver import FakeServer, ModelScript
+from helpers import ANTHROPIC_KEY, charter
+from run_helpers import reply_under_grading, verdict
 
 from charter.run.results import read_results, read_summary
-from charter.testing import FakeServer, ModelScript
 
 
 def _comparable(results):

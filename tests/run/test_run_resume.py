@@ -1,4 +1,8 @@
-"""A real `charter run` process killed (SIGKILL) or interrupted (SIGINT) mid-run, then resumed."""
+"""A real `charter run` process killed (SIGKILL) or interrupted (SIGINT) mid-run, then resumed.
+
+Only the runs that are killed need a process of their own; the reference run and the resumes run
+in-process (the same command), which spares the suite an interpreter and the SDK imports each.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ import sys
 import time
 from pathlib import Path
 
+import fakeserver
 import pytest
+from helpers import charter
 
 from charter.run.results import RESULTS_FILE, read_results
 
@@ -22,8 +28,8 @@ VERDICT = json.dumps({"clauses": {}, "violated": [], "reason": "scripted", "scor
 @pytest.fixture
 def fake_process(env):
     """The fake server in its own process (a killed run must not take it down)."""
-    process = subprocess.Popen([sys.executable, "-m", "charter.testing.fakeserver", "--port", "0",
-                                "--latency", "0.1", "--reply", VERDICT], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(fakeserver.command("--port", "0", "--latency", "0.1", "--reply", VERDICT),
+                               stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline()
     assert line.startswith("fake model server listening on "), line
     yield line.rsplit(" ", 1)[1].strip()
@@ -31,14 +37,20 @@ def fake_process(env):
     process.wait()
 
 
+def _arguments(spec_file: Path, run_dir: str, *extra: str) -> list[str]:
+    return ["run", str(spec_file), "-m", "openai:tutor", "-m", "anthropic:claude", "--judge", "openai:judge",
+            "-o", run_dir, "--concurrency", "2", *CASES, *extra]
+
+
 def _command(spec_file: Path, run_dir: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "charter", "run", str(spec_file), "-m", "openai:tutor", "-m", "anthropic:claude",
-            "--judge", "openai:judge", "-o", run_dir, "--concurrency", "2", *CASES, *extra]
+    return [sys.executable, "-m", "charter", *_arguments(spec_file, run_dir, *extra)]
 
 
-def _environment(url: str, env: Path) -> dict:
-    return {**os.environ, "OPENAI_BASE_URL": url + "/v1", "ANTHROPIC_BASE_URL": url,
-            "XDG_CACHE_HOME": str(env / "xdg")}
+def _environment(url: str, env: Path, monkeypatch) -> dict:
+    """The fake server's URLs, for this test's in-process runs and as the environment of its processes."""
+    monkeypatch.setenv("OPENAI_BASE_URL", url + "/v1")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
+    return {**os.environ, "XDG_CACHE_HOME": str(env / "xdg")}
 
 
 def _wait_for_lines(path: Path, count: int, process: subprocess.Popen, limit: float = 60.0) -> None:
@@ -55,11 +67,10 @@ def _comparable(results):
     return [{k: v for k, v in r.items() if k != "usage"} for r in results]
 
 
-def test_sigkill_then_resume_completes_only_what_is_missing(spec_file, env, fake_process):
-    environment = _environment(fake_process, env)
-    reference = subprocess.run(_command(spec_file, "reference", "--no-cache"), env=environment,
-                               capture_output=True, text=True)
-    assert reference.returncode == 0, reference.stderr
+def test_sigkill_then_resume_completes_only_what_is_missing(spec_file, env, fake_process, monkeypatch):
+    environment = _environment(fake_process, env, monkeypatch)
+    reference = charter(*_arguments(spec_file, "reference", "--no-cache"))
+    assert reference.exit_code == 0, reference.stderr
 
     process = subprocess.Popen(_command(spec_file, "killed"), env=environment, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
@@ -72,8 +83,8 @@ def test_sigkill_then_resume_completes_only_what_is_missing(spec_file, env, fake
     with results.open("ab") as handle:  # as if the kill had landed mid-write
         handle.write(b'{"format":"charter.result/1","case_id":"ada/pro')
 
-    resumed = subprocess.run(_command(spec_file, "killed"), env=environment, capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
+    resumed = charter(*_arguments(spec_file, "killed"))
+    assert resumed.exit_code == 0, resumed.stderr
     lines = results.read_text().splitlines()
     assert all(json.loads(line) for line in lines)  # the torn line is gone
     final = read_results(env / "killed")
@@ -86,8 +97,8 @@ def test_sigkill_then_resume_completes_only_what_is_missing(spec_file, env, fake
         assert summary["models"][model]["clauses"] == reference_summary["models"][model]["clauses"]
 
 
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(spec_file, env, fake_process):
-    environment = _environment(fake_process, env)
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(spec_file, env, fake_process, monkeypatch):
+    environment = _environment(fake_process, env, monkeypatch)
     process = subprocess.Popen(_command(spec_file, "interrupted"), env=environment, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     _wait_for_lines(env / "interrupted" / RESULTS_FILE, 2, process)
@@ -98,6 +109,6 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(spec_file, env, fake_proces
     assert "interrupted:" in stderr and "resume with: charter run" in stderr and "-o interrupted" in stderr
     saved = read_results(env / "interrupted")
     assert 2 <= len(saved) < 22
-    resumed = subprocess.run(_command(spec_file, "interrupted"), env=environment, capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
+    resumed = charter(*_arguments(spec_file, "interrupted"))
+    assert resumed.exit_code == 0, resumed.stderr
     assert len(read_results(env / "interrupted")) == 22

@@ -1,4 +1,4 @@
-"""A rule-based fake teacher, student and judge for the synthesis tests, and their fixtures.
+"""A rule-based fake teacher, student and judge for the synthesis tests (served by conftest.py's server).
 
 The replies are functions of the request alone (never of call order), so the synchronous and the
 batch path, or a first run and a restart, see the same answers. Some ideas are built to be caught:
@@ -15,13 +15,7 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
-
-from charter.cli import main
-from charter.testing import FakeServer, ModelScript
-
-from conftest import ANTHROPIC_KEY, OPENAI_KEY  # noqa: F401  (re-exported to the tests)
+from fakeserver import FakeServer, ModelScript
 
 _PLAN_LINE = re.compile(r"^(\d+)\. persona: ([^;]+); length: ([^;]+); shape: ([^;]+); stance: (\w+)", re.M)
 _REPLY = re.compile(r"<reply-([0-9a-f]+)>\n(.*?)\n</reply-\1>", re.S)
@@ -149,22 +143,10 @@ def start_server(monkeypatch, latency: float = 0.0, **options) -> FakeServer:
     return server
 
 
-@pytest.fixture
-def server(env, monkeypatch):
-    running = start_server(monkeypatch, batch_polls=2)
-    yield running
-    running.stop()
-
-
 def one_line_error(result, code: int = 2) -> None:
     assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
     assert result.stderr.startswith("charter: error: ") and result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.stderr
-
-
-def charter(*args: object):
-    """Runs the CLI in-process; returns click's Result (exit_code, stdout, stderr)."""
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def read_jsonl(path: Path) -> list[dict]:

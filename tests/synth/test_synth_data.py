@@ -6,7 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from synth_helpers import charter, read_jsonl, server  # noqa: F401
+from helpers import charter
+from synth_helpers import read_jsonl
 
 from charter.providers.pricing import PriceTable
 from charter.spec import load
@@ -226,7 +227,7 @@ def test_batch_path_in_waves_equals_sync(spec_file, env, server):
 
 def test_a_shipped_character_with_contexts(env, server):
     """Clauses bound to a context are generated, answered and graded with that context's prompt and monitor."""
-    from conftest import CHARACTERS
+    from helpers import CHARACTERS
 
     spec_path = CHARACTERS / "tutor.yaml"
     result = charter("generate", "data", spec_path, *MODELS, "-n", 30, "-o", "out", "-q", "--keep-system-prompt")

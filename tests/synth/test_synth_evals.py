@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from synth_helpers import AUTHORED_PROBE, charter, read_jsonl, server  # noqa: F401
+from helpers import charter
+from synth_helpers import AUTHORED_PROBE, read_jsonl
 
 from charter.spec import load
 from charter.synth.dedup import signature, similarity

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from synth_helpers import charter, one_line_error, server, stage_reply  # noqa: F401
+from fakeserver import FakeServer, ModelScript
+from helpers import charter
+from synth_helpers import one_line_error, stage_reply
 
-from charter.testing import FakeServer, ModelScript
 
 MODELS = ("--teacher", "openai:teacher", "--judge", "anthropic:judge")
 

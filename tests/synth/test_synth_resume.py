@@ -11,7 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from synth_helpers import read_jsonl, start_server  # noqa: F401
+from helpers import charter
+from synth_helpers import read_jsonl, start_server
 
 from charter.providers.batch import PollPolicy, load_handles
 from charter.providers.cache import ResponseCache
@@ -19,7 +20,6 @@ from charter.run.runner import RunOptions
 from charter.spec import load
 from charter.synth.calls import BATCHES_FILE, Caller
 from charter.synth.pipeline import DataGenerator, DataOptions
-from synth_helpers import charter
 
 MODELS = ("--teacher", "openai:teacher", "--judge", "anthropic:judge")
 
@@ -142,7 +142,7 @@ def test_ctrl_c_says_how_to_resume(spec_file, env, monkeypatch):
 
 
 def test_failed_calls_are_retried_by_a_restart_and_give_the_same_rows(spec_file, env, monkeypatch):
-    from charter.testing import FakeServer, ModelScript
+    from fakeserver import FakeServer, ModelScript
     from synth_helpers import stage_reply
 
     flaky = ModelScript(reply=stage_reply, faults={"server_error": 0.15}, seed=3)

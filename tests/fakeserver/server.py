@@ -13,7 +13,8 @@ It also serves the batch APIs — OpenAI files + batches and Anthropic message b
 batch after a set number of polls (``batch_polls``).
 
 Run it in a background thread (``with FakeServer(...) as server:``), on the running event loop
-(``async with``), or as a process: ``python -m charter.testing.fakeserver --port 0 --latency 0.2``.
+(``async with``), or as a process: ``python tests/fakeserver --port 0 --latency 0.2`` from the
+repository root. It lives with the tests, not in the wheel: only tests, benchmarks and demos use it.
 """
 
 from __future__ import annotations
@@ -103,7 +104,11 @@ class ModelScript:
 
 @dataclass
 class LoggedRequest:
-    """One request as the server saw it; ``fault`` is the fault injected, if any."""
+    """One request as the server saw it; ``fault`` is the fault injected, if any.
+
+    ``received`` is the server's monotonic clock when the request arrived, so a test can check the
+    spacing a client kept between its requests (a rate limit, a Retry-After) from the server's side.
+    """
 
     method: str
     path: str
@@ -114,6 +119,7 @@ class LoggedRequest:
     status: int = 0
     fault: str | None = None
     call: int = 0
+    received: float = field(default_factory=time.monotonic)
 
 
 def _content_text(content: Any) -> str:
@@ -152,6 +158,11 @@ class FakeServer:
         # A batch reports itself finished on this retrieve, so clients must poll.
         self.batch_polls = batch_polls
         self.requests: list[LoggedRequest] = []
+        # Completion requests being answered right now, the most there ever were at once, and the
+        # TCP connections clients opened: a test sees overlap and keep-alive without a stopwatch.
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.connections_opened = 0
         self._calls: dict[str, int] = {}
         self._cached_prefixes: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
@@ -186,11 +197,13 @@ class FakeServer:
             return self._calls.get(model, 0)
 
     def reset(self) -> None:
-        """Forget the request log, the call counters and the prompt-cache state."""
+        """Forget the request log, the call and connection counters and the prompt-cache state."""
         with self._lock:
             self.requests.clear()
             self._calls.clear()
             self._cached_prefixes.clear()
+            self.peak_in_flight = self.in_flight
+            self.connections_opened = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -261,6 +274,8 @@ class FakeServer:
     async def _handle_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         self._connections.add(task)
+        with self._lock:
+            self.connections_opened += 1
         try:
             while True:
                 try:
@@ -369,7 +384,13 @@ class FakeServer:
         entry = LoggedRequest("POST", path, api, model, data, headers)
         with self._lock:
             self.requests.append(entry)
-        answer = await self._answer(api, data, headers, entry)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            answer = await self._answer(api, data, headers, entry)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
         entry.status = answer[0] if answer is not _DROP else 0
         return answer
 
@@ -922,7 +943,7 @@ def _parse_fault(text: str) -> tuple[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m charter.testing.fakeserver",
+    parser = argparse.ArgumentParser(prog="python tests/fakeserver",
                                      description="Serve scripted fake OpenAI and Anthropic models on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on start)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
@@ -931,11 +952,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--retry-after", type=float, default=1.0)
     parser.add_argument("--demo", action="store_true",
-                        help="canned replies, and verdicts from models named *judge* (see charter.testing.demo)")
+                        help="canned replies, and verdicts from models named *judge* (see fakeserver.demo)")
     args = parser.parse_args(argv)
     reply = args.reply
     if args.demo:
-        from charter.testing.demo import demo_reply
+        from fakeserver.demo import demo_reply
 
         reply = demo_reply
     script = ModelScript(reply=reply, latency=args.latency, faults=dict(args.fault), seed=args.seed,
@@ -955,6 +976,3 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         pass
 
-
-if __name__ == "__main__":
-    main()
