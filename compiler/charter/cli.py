@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .diagnostics import SpecError, UnreadableError
+from .diagnostics import CharterError, SpecError, UnreadableError
 from .spec import load
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -66,6 +66,11 @@ class _Group(click.Group):
             fail("interrupted", 130)
         except BrokenPipeError:
             sys.exit(EXIT_OK)
+        except CharterError as err:  # bad input or environment a command did not handle itself: one line
+            if err.diagnostics:
+                click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
+                sys.exit(err.exit_code)
+            fail(" ".join(str(err).split()), err.exit_code)
         except Exception as err:  # a bug in Charter, not bad input: say so in one line
             if os.environ.get("CHARTER_DEBUG"):
                 raise

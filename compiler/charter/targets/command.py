@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..diagnostics import SpecError, UnreadableError
+from ..diagnostics import CharterError, SpecError, UnreadableError
 from ..spec import load
 from .build import CONTEXT_FREE, PROMPT_FLAVOURS, BuildOptions, BuildResult, build as build_spec
 from .data import FORMATS as DATA_FORMATS
@@ -37,10 +37,13 @@ def _data_formats(chosen: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--max-tokens", type=click.IntRange(min=1), metavar="N",
               help="Fail if a system prompt is estimated above N tokens, naming the largest sections.")
 @click.option("--allow-outside", is_flag=True, help="Let `extends` reach files outside the spec's folder tree.")
+@click.option("--force", is_flag=True,
+              help="Write into a non-empty directory that holds no Charter build, overwriting the files a build "
+                   "writes (nothing else there is deleted).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but warnings and errors.")
 def build(specs: tuple[Path, ...], out_dir: Path, contexts: tuple[str, ...], flavours: tuple[str, ...],
           openai_role: str, data_formats: tuple[str, ...], inoculate: bool, max_tokens: int | None,
-          allow_outside: bool, quiet: bool) -> None:
+          allow_outside: bool, force: bool, quiet: bool) -> None:
     """Compile SPECS into prompts, monitor prompts, eval cases and training data (no model needed)."""
     options = BuildOptions(
         contexts=contexts or None, flavours=flavours or PROMPT_FLAVOURS, openai_role=openai_role,
@@ -63,11 +66,14 @@ def build(specs: tuple[Path, ...], out_dir: Path, contexts: tuple[str, ...], fla
     for spec in loaded:
         target = out_dir if len(specs) == 1 else out_dir / spec.id
         try:
-            result = build_spec(spec, target, options)
+            result = build_spec(spec, target, options, force=force)
         except SpecError as err:
             click.echo("\n".join(d.format() for d in err.diagnostics), err=True)
             status = max(status, 1)
             continue
+        except CharterError as err:  # the output directory refused, or a file could not be written
+            click.echo(f"charter: error: {err}", err=True)
+            sys.exit(err.exit_code)
         except OSError as err:
             click.echo(f"charter: error: cannot write {err.filename or target}: {err.strerror or err}", err=True)
             sys.exit(2)

@@ -1,0 +1,85 @@
+"""Ids, context names and references checked whole, in code, after schema validation.
+
+The schema's ``pattern`` for an id ends in ``$``, and Python's ``re.search`` (what jsonschema, and a
+compiled validator, run) lets ``$`` match before a final newline: ``id: "mini\\n"`` passes the
+schema and would name a build directory ``mini⏎/``. JSON Schema patterns are ECMA-262 regexes, in
+which ``\\Z`` does not exist, so the schema cannot say "end of string" portably; this check does,
+whatever engine validated the schema.
+
+Each diagnostic is worded exactly as the schema's own (``bad-id``, ``bad-ref``, ``bad-version``), so
+a validator that does catch the newline and this check together report it once.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from ..diagnostics import Diagnostic, Loc, excerpt
+from .schema import where
+from .yamlio import Mapping, Sequence
+
+ID = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
+REF = re.compile(r"(?:value|rule|trait|tension):[a-z0-9]+(?:[-_.][a-z0-9]+)*")
+VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
+
+ID_LISTS = ("values", "traits", "rules", "tensions", "examples", "probes")
+# Fields of an id-list item that hold one id or a list of ids.
+ID_FIELDS = ("before", "favors", "context")
+ID_LIST_FIELDS = ("serves", "values", "when")
+
+
+def _bad_id(at: str, value: str) -> str:
+    return f"{at}: {excerpt(value)} is not a valid id: use lowercase letters and digits, joined by single - _ or ."
+
+
+def _bad_ref(at: str, value: str) -> str:
+    return f"{at}: {excerpt(value)} is not a clause reference; write value:ID, rule:ID, trait:ID or tension:ID"
+
+
+def _strings(owner: Mapping, key: str) -> Iterator[tuple[list, str, Loc]]:
+    """(path suffix, text, position) of the string at ``owner[key]`` or of each string in the list there."""
+    value = owner.get(key)
+    if isinstance(value, str):
+        yield [key], value, owner.value_locs.get(key, owner.loc)
+    elif isinstance(value, Sequence):
+        for index, (item, loc) in enumerate(zip(value, value.item_locs)):
+            if isinstance(item, str):
+                yield [key, index], item, loc
+
+
+def check_ids(data: Any) -> list[Diagnostic]:
+    """Every id-like string of one parsed file that the schema's pattern lets through only because
+    ``$`` matched before a trailing newline. Everything else about ids is the schema's job."""
+    if not isinstance(data, Mapping):
+        return []
+    out: list[Diagnostic] = []
+
+    def check(path: list, text: str, loc: Loc, pattern: re.Pattern, message) -> None:
+        if text.endswith("\n") and pattern.fullmatch(text) is None and pattern.fullmatch(text[:-1]) is not None:
+            out.append(Diagnostic(loc, "bad-ref" if pattern is REF else "bad-id", message(where(path), text)))
+
+    if isinstance(data.get("id"), str):
+        check(["id"], data["id"], data.value_locs.get("id", data.loc), ID, _bad_id)
+    version = data.get("version")
+    if isinstance(version, str) and version.endswith("\n") and VERSION.fullmatch(version[:-1]):
+        out.append(Diagnostic(data.value_locs.get("version", data.loc), "bad-version",
+                              f"version: {excerpt(version)} is not a semantic version like 1.0.0"))
+    contexts = data.get("contexts")
+    if isinstance(contexts, Mapping):
+        for name in contexts:
+            if isinstance(name, str):
+                check(["contexts"], name, contexts.key_locs.get(name, contexts.loc), ID, _bad_id)
+    for key in ID_LISTS:
+        items = data.get(key)
+        if not isinstance(items, Sequence):
+            continue
+        for index, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                continue
+            for field in ("id", *ID_FIELDS, *ID_LIST_FIELDS):
+                for suffix, text, loc in _strings(item, field):
+                    check([key, index, *suffix], text, loc, ID, _bad_id)
+            for suffix, text, loc in _strings(item, "targets"):
+                check([key, index, *suffix], text, loc, REF, _bad_ref)
+    return out
