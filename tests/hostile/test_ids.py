@@ -96,3 +96,14 @@ def test_the_schema_and_the_check_report_a_newline_id_once(write):
     schema_like = [d for d in validate_document({**data, "id": "Mini"}, str(path)) if d.code == "bad-id"]
     assert schema_like
     assert mine[0].message == schema_like[0].message.replace("'Mini'", "'mini\\n'")
+
+
+def test_the_checked_fields_are_read_from_the_schema():
+    """A field the schema declares as an id (or a list of ids, or references) is checked without a second list."""
+    from charter.spec.ids import id_fields
+
+    top, lists = id_fields()
+    assert top["id"] == "id"
+    assert {"id": "id", "serves": "id", "when": "id"}.items() <= lists["rules"].items()
+    assert lists["tensions"]["favors"] == "id" and lists["probes"]["targets"] == "ref"
+    assert lists["examples"]["context"] == "id" and lists["values"]["before"] == "id"
