@@ -139,3 +139,13 @@ def test_a_build_does_not_write_through_a_symlinked_folder(write, tmp_path):
     with pytest.raises(OutputDirError, match="prompts is a symbolic link"):
         build(spec, "out")
     assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_named_manifest_json_is_no_manifest_and_blocks_nothing(write, cli_process, tmp_path):
+    spec = write("s.yaml", MINIMAL)
+    (tmp_path / "out").mkdir()
+    os.mkfifo(tmp_path / "out/manifest.json")
+    result = cli_process("build", spec, "-o", "out", cwd=tmp_path)  # a child with a timeout: it used to block
+    assert result.returncode == 2
+    assert "holds no Charter build" in one_error_line(result.stderr)

@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import __version__
 from .._gc import paused_gc
 from ..diagnostics import CharterError, SpecError, Diagnostic
-from ..io import write_bytes_atomic
+from ..io import InputRefused, read_input_bytes, write_bytes_atomic
 from ..spec.ir import Spec
 from . import data as data_target
 from . import evals as evals_target
@@ -29,6 +29,7 @@ from .prompt import check_budget, render_prompt, to_anthropic, to_generic, to_op
 MANIFEST = "manifest.json"
 CONTEXT_FREE = "_default"  # ids cannot start with "_", so this never collides with a context
 PROMPT_FLAVOURS = ("generic", "openai", "anthropic")
+MAX_MANIFEST_BYTES = 500_000_000  # far above any real manifest (about 1 kB per clause and artifact)
 
 
 @dataclass(frozen=True)
@@ -244,9 +245,9 @@ def _previous_artifacts(out: Path, force: bool) -> dict[str, str]:
         return {}
     if not out.is_dir():  # follows a symlink to a directory: the user named it as the output
         raise OutputDirError(f"{out} exists and is not a directory; choose a directory for the build")
-    try:
-        old = json.loads((out / MANIFEST).read_bytes())
-    except (OSError, ValueError):
+    try:  # bounded and regular files only: a planted FIFO or a huge file named manifest.json is no manifest
+        old = json.loads(read_input_bytes(out / MANIFEST, MAX_MANIFEST_BYTES, "a manifest"))
+    except (OSError, ValueError, InputRefused):
         old = None
     if is_charter_manifest(old):
         return {a["path"]: a["sha256"] for a in old["artifacts"]
