@@ -42,12 +42,22 @@ def emitted_codes() -> tuple[dict[str, list[str]], list[str]]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 helper_calls.setdefault(node.func.id, []).append(node)
+        # io.InputRefused carries the code its reader re-emits as a Diagnostic(loc, err.code, ...).
+        for call in helper_calls.get("InputRefused", []):
+            if _str(_code_argument(call, 0, "code")) is not None:
+                found.setdefault(_str(_code_argument(call, 0, "code")), []).append(f"{module}:{call.lineno}")
         for call in helper_calls.get("Diagnostic", []):
             where = f"{module}:{call.lineno}"
             code = _code_argument(call, 1, "code")
             if _str(code) is not None:
                 found.setdefault(_str(code), []).append(where)
                 continue
+            if isinstance(code, ast.IfExp) and _str(code.body) is not None and _str(code.orelse) is not None:
+                for branch in (code.body, code.orelse):
+                    found.setdefault(_str(branch), []).append(where)
+                continue
+            if isinstance(code, ast.Attribute) and code.attr == "code":
+                continue  # passes on the code of a diagnostic or InputRefused traced where it was made
             function = parents.get(call)
             while function is not None and not isinstance(function, ast.FunctionDef):
                 function = parents.get(function)

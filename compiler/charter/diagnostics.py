@@ -53,6 +53,23 @@ class Diagnostic:
         return data
 
 
+# A diagnostic names the value it is about, but a value can be a whole file (`extends: [.env]`
+# parses as one string) or a pasted secret: messages quote at most this much of it.
+EXCERPT_CHARS = 60
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """``value`` quoted for a message: its repr, cut to about ``limit`` characters with an ellipsis.
+
+    Every diagnostic that quotes a value from the user's files goes through here, so no message
+    (nor the SARIF and JSON built from messages) carries more than a short excerpt of it.
+    """
+    if isinstance(value, str):
+        return repr(value) if len(value) <= limit else repr(value[:limit]) + "…"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def sort_key(d: Diagnostic):
     return (d.loc.file, d.loc.line, d.loc.col, d.code, d.message)
 

@@ -1,9 +1,15 @@
-"""Atomic file writes: a reader, or a run killed half-way, never sees a half-written artifact."""
+"""File input and output with the guarantees every command relies on.
+
+Writes are atomic: a reader, or a run killed half-way, never sees a half-written artifact. Reads of
+user-named input files are bounded: a device, a FIFO or a runaway file is refused before it can
+block the process or fill its memory.
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 
 from .diagnostics import CharterError
@@ -20,21 +26,142 @@ class OutputError(CharterError):
         return cls(f"cannot write {err.filename or target}: {err.strerror or err}")
 
 
+# Spec YAML files (the entry spec and every file it extends) larger than this are refused.
+MAX_SPEC_BYTES_VARIABLE = "CHARTER_MAX_SPEC_BYTES"
+DEFAULT_MAX_SPEC_BYTES = 20_000_000
+# Eval-case files (`charter run CASES.jsonl`) may legitimately hold 100,000 cases, so their bound is larger.
+MAX_CASES_BYTES_VARIABLE = "CHARTER_MAX_CASES_BYTES"
+DEFAULT_MAX_CASES_BYTES = 2_000_000_000
+
+
+class WriteError(OutputError, OSError):
+    """An output file could not be written (disk full, no permission, ...). One line naming the file.
+
+    Also an OSError, so code that already handles OSError around a write keeps working.
+    """
+
+    exit_code = 2
+
+    def __init__(self, path: Path | str, cause: OSError):
+        reason = cause.strerror or str(cause)
+        super().__init__(cause.errno, reason, str(path))  # errno, strerror and filename, as OSError has them
+        self.path = str(path)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"cannot write {self.path}: {self.reason}"
+
+
+class InputRefused(CharterError):
+    """An input file is not something Charter reads: not a regular file, or over the size bound.
+
+    ``code`` is a diagnostic code (``not-a-file``, ``too-large``, ``bad-limit``); the message is one line
+    without the path, so that each reader can place it (a spec diagnostic, a cases-file error).
+    """
+
+    exit_code = 2
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def size_limit(variable: str, default: int) -> int:
+    """The byte bound for one kind of input: the environment variable ``variable`` if set, else ``default``."""
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        limit = int(raw.replace("_", ""))
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise InputRefused("bad-limit", f"{variable} must be a whole number of bytes above 0, got {raw[:40]!r}")
+    return limit
+
+
+def _not_a_file(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return f"is {kind}, not a regular file"
+    return "is not a regular file"
+
+
+def read_input_bytes(path: Path | str, limit: int, variable: str) -> bytes:
+    """The bytes of the regular file ``path``, refusing anything else or anything over ``limit`` bytes.
+
+    Raises InputRefused for a directory, FIFO, device or socket and for a file over the bound (the
+    message names ``variable``, which raises it), and OSError (FileNotFoundError, PermissionError, ...)
+    when the file cannot be opened. Opened non-blocking and checked on the open descriptor, so a
+    FIFO is refused instead of waiting for a writer, and a file swapped after a check is still caught.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputRefused("not-a-file", _not_a_file(info.st_mode))
+        too_large = InputRefused("too-large", f"is larger than {limit:,} bytes; refusing to read it "
+                                              f"(set {variable} to raise the bound)")
+        if info.st_size > limit:
+            raise too_large
+        chunks, total = [], 0
+        # Read to the bound and one byte beyond: a file that grows after fstat, or a /proc file whose
+        # size reads as 0, still cannot make the read unbounded.
+        while total <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > limit:
+            raise too_large
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    The file gets the mode any other new file would get (0666 less the umask), or keeps the mode of
+    the file it replaces, as an in-place rewrite would (``mkstemp`` would make every file 0600).
+    Any OSError (disk full, no permission) is raised as WriteError naming ``path``.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            mode: int | None = stat.S_IMODE(os.stat(path).st_mode)
+        except FileNotFoundError:
+            mode = None  # a new file: 0666 in os.open below, less the umask, as for any other file
+        while True:
+            tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+                             | getattr(os, "O_BINARY", 0), 0o666)
+                break
+            except FileExistsError:
+                continue
+    except OSError as err:
+        raise WriteError(path, err) from err
     try:
         with os.fdopen(fd, "wb") as handle:
+            if mode is not None and hasattr(os, "fchmod"):  # before any byte is written
+                os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(err, OSError) and not isinstance(err, WriteError):
+            raise WriteError(path, err) from err
         raise
 
 

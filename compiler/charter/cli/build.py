@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..diagnostics import SpecError
+from ..diagnostics import CharterError, SpecError
 from ..spec import load
 from ..targets.build import PROMPT_FLAVOURS, BuildOptions, BuildResult, build as build_spec
 from ..targets.data import FORMATS as DATA_FORMATS
@@ -39,10 +39,13 @@ def _data_formats(chosen: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--max-tokens", type=click.IntRange(min=1), metavar="N",
               help="Fail if a system prompt is estimated above N tokens, naming the largest sections.")
 @allow_outside_option
+@click.option("--force", is_flag=True,
+              help="Write into a non-empty directory that holds no Charter build, overwriting the files a build "
+                   "writes (nothing else there is deleted).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but warnings and errors.")
 def build(specs: tuple[Path, ...], out_dir: Path, contexts: tuple[str, ...], flavours: tuple[str, ...],
           openai_role: str, data_formats: tuple[str, ...], inoculate: bool, max_tokens: int | None,
-          allow_outside: bool, quiet: bool) -> None:
+          allow_outside: bool, force: bool, quiet: bool) -> None:
     """Compile SPECS into prompts, monitor prompts, eval cases and training data (no model needed)."""
     options = BuildOptions(
         contexts=contexts or None, flavours=flavours or PROMPT_FLAVOURS, openai_role=openai_role,
@@ -63,11 +66,13 @@ def build(specs: tuple[Path, ...], out_dir: Path, contexts: tuple[str, ...], fla
     for spec in loaded:
         target = out_dir if len(specs) == 1 else out_dir / spec.id
         try:
-            result = build_spec(spec, target, options)
+            result = build_spec(spec, target, options, force=force)
         except SpecError as err:
             print_diagnostics(err)
             status = max(status, err.exit_code)
             continue
+        except CharterError:  # the output directory refused, or a file could not be written: the group's one line
+            raise
         except OSError as err:
             raise OutputError.cannot_write(err, target) from None
         if not quiet:

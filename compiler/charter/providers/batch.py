@@ -30,6 +30,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Iterable, 
 
 from charter.io import write_text_atomic
 from charter.providers.base import ModelId, Provider, Request, Response, parse_model_id
+from charter.providers.errors import scrub_url
 from charter.providers.errors import (
     BadRequest,
     ConfigError,
@@ -99,6 +100,7 @@ class BatchHandle:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["base_url"] = scrub_url(self.base_url)  # the handle is a file: no credentials in it
         data["custom_ids"] = list(self.custom_ids)
         return data
 
@@ -260,7 +262,7 @@ class BatchClient(abc.ABC):
         if handle.provider != self.kind or handle.model != str(self.model_id):
             raise ConfigError(f"batch {handle.batch_id} belongs to {handle.model}, not {self.model_id}")
         # A batch lives at the endpoint that took it; elsewhere it would only be "not found".
-        if handle.base_url.rstrip("/") != self.provider.base_url.rstrip("/"):
+        if scrub_url(handle.base_url).rstrip("/") != scrub_url(self.provider.base_url).rstrip("/"):
             raise ConfigError(f"batch {handle.batch_id} was submitted to {handle.base_url}, "
                               f"not {self.provider.base_url}: use the same base URL to resume it")
 

@@ -14,9 +14,34 @@ _KEYLIKE = re.compile(r"\b(sk-ant-|sk-proj-|sk-)[A-Za-z0-9_\-*]{8,}")
 _MAX_DETAIL = 300
 
 
+# A URL as it appears inside a message: up to whitespace, a quote or an angle bracket.
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def scrub_url(url: str) -> str:
+    """``url`` without what can carry a credential: the user-info (``user:PASS@``), the query string
+    (``?token=T``) and the fragment. What remains (scheme, host, port, path) names the endpoint.
+
+    Every URL that reaches a file or a message goes through here (or through scrub_urls).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url.split("?", 1)[0].split("#", 1)[0]
+    authority, slash, path = rest.partition("/")
+    # The user-info ends at the last "@" of the authority; a password may itself hold "@" or ":".
+    authority = authority.split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+    path = path.split("?", 1)[0].split("#", 1)[0]
+    return f"{scheme}://{authority}{slash}{path}"
+
+
+def scrub_urls(text: str) -> str:
+    """``text`` with every URL in it passed through scrub_url."""
+    return _URL_IN_TEXT.sub(lambda match: scrub_url(match.group(0)), text) if "://" in text else text
+
+
 def one_line(text: object, *, secrets: tuple[str, ...] = ()) -> str:
-    """Collapses whitespace, removes secrets and key-shaped strings, and shortens."""
-    line = " ".join(str(text).split())
+    """Collapses whitespace, removes secrets, URL credentials and key-shaped strings, and shortens."""
+    line = scrub_urls(" ".join(str(text).split()))
     for secret in secrets:
         if secret:
             line = line.replace(secret, "***")
@@ -31,6 +56,7 @@ class ProviderError(CharterError):
 
     def __init__(self, message: str, *, model: str = "", status: int | None = None,
                  request_id: str | None = None) -> None:
+        message = scrub_urls(message)  # messages name the endpoint; never its credentials
         super().__init__(message)
         self.message = message
         self.model = model

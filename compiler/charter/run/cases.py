@@ -12,10 +12,10 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..diagnostics import CharterError
 from ..diagnostics import SpecError
+from ..io import DEFAULT_MAX_CASES_BYTES, MAX_CASES_BYTES_VARIABLE, InputRefused, read_input_bytes, size_limit
 from ..spec import load
 from ..spec.ir import Spec
 from ..targets.evals import cases_to_jsonl, compile_cases, validate_case
@@ -90,7 +90,10 @@ def load_plan(source: str | os.PathLike, spec_path: str | os.PathLike | None = N
 def read_cases(path: str, spec: Spec) -> list[dict]:
     """The cases of an evals.jsonl, each validated against the case schema and the spec."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_input_bytes(path, size_limit(MAX_CASES_BYTES_VARIABLE, DEFAULT_MAX_CASES_BYTES),
+                                MAX_CASES_BYTES_VARIABLE).decode("utf-8")
+    except InputRefused as err:
+        raise PlanError(f"{path}: {err.message} [{err.code}]") from None
     except FileNotFoundError:
         raise PlanError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as err:

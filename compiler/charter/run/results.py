@@ -112,6 +112,7 @@ case set and the compiled prompts, so any change to what would be sent is caught
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Iterator, Literal, Optional, TypedDict
@@ -260,7 +261,78 @@ def iter_result_lines(path: str | os.PathLike) -> Iterator[CaseResult]:
             raise ResultsFormatError(f"{path}:{number}: not a JSON line") from None
         if not isinstance(record, dict) or not _major(record.get("format"), RESULT_FORMAT):
             raise ResultsFormatError(f"{path}:{number}: not a {RESULT_FORMAT} line")
+        problem = result_problem(record)
+        if problem:
+            raise ResultsFormatError(f"{path}:{number}: {problem}")
         yield record  # type: ignore[misc]
+
+
+def _number_or_none(value: object) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
+
+
+def _bool_or_none(value: object) -> bool:
+    return value is None or isinstance(value, bool)
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def result_problem(record: dict) -> str | None:
+    """The first field of a result line whose type the runner and the reports cannot use, or None.
+
+    Checked as each line is read, so a hand-edited or corrupted line is one error naming its line,
+    not a TypeError half-way through a summary or a report.
+    """
+    for key in ("case_id", "model"):
+        if not isinstance(record.get(key), str):
+            return f"{key!r} must be text"
+    for key in ("variant", "kind", "status"):
+        if key in record and not isinstance(record[key], str):
+            return f"{key!r} must be text"
+    for key in ("context", "drift_risk"):
+        if record.get(key) is not None and not isinstance(record[key], str):
+            return f"{key!r} must be text or null"
+    if not _number_or_none(record.get("score")):
+        return "'score' must be a number or null"
+    for key in ("passed", "flipped"):
+        if not _bool_or_none(record.get(key)):
+            return f"{key!r} must be true, false or null"
+    for key in ("targets", "refs"):
+        if key in record and not _strings(record[key]):
+            return f"{key!r} must be a list of text"
+    for key in ("transcript", "grades", "errors"):
+        if key in record and not (isinstance(record[key], list) and all(isinstance(i, dict) for i in record[key])):
+            return f"{key!r} must be a list of objects"
+    for index, turn in enumerate(record.get("transcript", ())):
+        if not isinstance(turn.get("content"), str) or not isinstance(turn.get("role"), str):
+            return f"transcript[{index}] needs text 'role' and 'content'"
+    for index, grade in enumerate(record.get("grades", ())):
+        if not _number_or_none(grade.get("score")):
+            return f"grades[{index}].score must be a number or null"
+        for key in ("passed", "judge_passed", "holds_answer"):
+            if not _bool_or_none(grade.get(key)):
+                return f"grades[{index}].{key} must be true, false or null"
+        for key in ("reply", "turn"):
+            if key in grade and not (isinstance(grade[key], int) and not isinstance(grade[key], bool)):
+                return f"grades[{index}].{key} must be a whole number"
+        if "violated" in grade and not _strings(grade["violated"]):
+            return f"grades[{index}].violated must be a list of text"
+        for key in ("reason", "judge_error"):
+            if grade.get(key) is not None and not isinstance(grade[key], str):
+                return f"grades[{index}].{key} must be text"
+        if "clauses" in grade and not isinstance(grade["clauses"], dict):
+            return f"grades[{index}].clauses must be an object"
+        if "checks" in grade and not (isinstance(grade["checks"], list)
+                                      and all(isinstance(c, dict) for c in grade["checks"])):
+            return f"grades[{index}].checks must be a list of objects"
+    for index, error in enumerate(record.get("errors", ())):
+        if not isinstance(error.get("message", ""), str):
+            return f"errors[{index}].message must be text"
+    if "usage" in record and not isinstance(record["usage"], dict):
+        return "'usage' must be an object"
+    return None
 
 
 def read_results(run_dir: str | os.PathLike) -> list[CaseResult]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._gc import paused_gc
-from ..diagnostics import SpecError, Diagnostic, Loc
+from ..diagnostics import SpecError, Diagnostic, Loc, excerpt
 from . import ir
 from .resolve import resolve
 from .schema import did_you_mean, where
@@ -72,7 +72,7 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
         if kind not in known:
             return  # a malformed ref; the schema reported it
         hint = did_you_mean(ident, defined[kind]) if defined[kind] else f" (the spec defines no {kind}s)"
-        out.append(Diagnostic(loc, "undefined-ref", f"{path}: undefined {kind} {ident!r}{hint}"))
+        out.append(Diagnostic(loc, "undefined-ref", f"{path}: undefined {kind} {excerpt(ident)}{hint}"))
 
     def need_all(kind: str, owner: Mapping, key: str, path: str) -> None:
         for ident, loc in _items(owner, key):
@@ -119,7 +119,7 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
                 need("value", favors, _loc(tension, "favors"), f"{path}.favors")
             elif isinstance(members, list) and favors not in members:
                 out.append(Diagnostic(_loc(tension, "favors"), "favors-not-in-tension",
-                                      f"{path}.favors: {favors!r} is not one of this tension's values "
+                                      f"{path}.favors: {excerpt(favors)} is not one of this tension's values "
                                       f"({', '.join(map(str, members))})"))
         for ex_index, (example, _) in enumerate(_items(tension, "examples")):
             check_conversation(example, f"{path}.examples[{ex_index}]")

@@ -14,12 +14,14 @@ Merge semantics (spec/SPEC.md, "extends"):
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..diagnostics import SpecError, Diagnostic, Loc, UnreadableError
+from ..diagnostics import SpecError, Diagnostic, Loc, UnreadableError, excerpt
+from .ids import check_ids
 from .schema import validate_document, where
 from .yamlio import Mapping, Sequence, read_file
 
@@ -32,9 +34,26 @@ KIND_OF_LIST = {"values": "value", "traits": "trait", "rules": "rule", "tensions
 def display_path(path: Path) -> str:
     """Paths in messages: relative to the working directory when below it, as an editor would show them."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+        return str(_real(path).relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
         return str(path)
+
+
+class SymlinkLoop(Exception):
+    """A path runs through a loop of symbolic links."""
+
+
+def _real(path: Path) -> Path:
+    """``path.resolve()``, with a symlink loop as SymlinkLoop whatever the Python version (RuntimeError
+    before 3.13, OSError ELOOP since)."""
+    try:
+        return path.resolve()
+    except RuntimeError as err:
+        raise SymlinkLoop(str(err)) from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise SymlinkLoop(str(err)) from None
+        raise
 
 
 @dataclass
@@ -45,11 +64,13 @@ class _Resolver:
     visited: dict[Path, bool] = field(default_factory=dict)  # path -> read and followed cleanly
     linear: list[Mapping] = field(default_factory=list)  # every file once, bases before extenders
     order: list[str] = field(default_factory=list)
+    unreadable: bool = False  # some extended file could not be read at all
 
-    def visit(self, path: Path, chain: tuple[Path, ...]) -> bool:
+    def visit(self, path: Path, chain: tuple[Path, ...], via: Loc | None = None) -> bool:
         """Read ``path``, then its bases depth first; add it to the linear order after them.
 
-        Returns False when the file or one of its bases could not be read or followed.
+        ``via`` is the `extends` entry that named ``path`` (None for the entry spec). Returns False
+        when the file or one of its bases could not be read or followed.
         """
         if path in self.visited:
             return self.visited[path]
@@ -59,7 +80,11 @@ class _Resolver:
         except UnreadableError as err:
             if not chain:
                 raise
-            self.diagnostics.extend(err.diagnostics)
+            # An extended file that cannot be read (a device, too large, no permission) makes the
+            # whole spec unreadable (exit 2); say so at the `extends` entry that named it.
+            self.unreadable = True
+            self.diagnostics.extend(
+                Diagnostic(via or d.loc, d.code, f"extends {display}: {d.message}") for d in err.diagnostics)
             self.visited[path] = False
             return False
         except SpecError as err:
@@ -67,7 +92,7 @@ class _Resolver:
             self.visited[path] = False
             return False
         self.order.append(display)
-        self.diagnostics.extend(validate_document(data, display) + _duplicate_ids(data))
+        self.diagnostics.extend(validate_document(data, display) + check_ids(data) + _duplicate_ids(data))
         clean = True
         extends = data.get("extends")
         if isinstance(extends, Sequence):
@@ -85,24 +110,31 @@ class _Resolver:
             self.diagnostics.append(Diagnostic(loc, code, message))
 
         names = " -> ".join(display_path(p) for p in chain)
+        quoted = excerpt(target, 120)
         if os.path.isabs(target) and not self.allow_outside:
-            fail("extends-outside", f"extends {target!r}: absolute paths are refused (use a path relative to this file, or --allow-outside)")
+            fail("extends-outside", f"extends {quoted}: absolute paths are refused (use a path relative to this file, or --allow-outside)")
             return False
-        candidate = (parent.parent / target).resolve()
+        try:
+            candidate = _real(parent.parent / target)
+        except SymlinkLoop:
+            self.unreadable = True
+            fail("symlink-loop", f"extends {quoted}: the path runs through a loop of symbolic links (via {names})")
+            return False
         if not self.allow_outside and not candidate.is_relative_to(self.root):
-            fail("extends-outside", f"extends {target!r}: leaves the spec's folder {display_path(self.root)}/ (refused unless --allow-outside)")
+            fail("extends-outside", f"extends {quoted}: leaves the spec's folder {display_path(self.root)}/ (refused unless --allow-outside)")
             return False
         if candidate in chain:
             cycle = " -> ".join(display_path(p) for p in chain[chain.index(candidate):] + (candidate,))
             fail("extends-cycle", f"extends cycle: {cycle}")
             return False
         if not candidate.exists():
-            fail("extends-missing", f"extends {target!r}: no such file {display_path(candidate)} (via {names})")
+            fail("extends-missing", f"extends {quoted}: no such file {display_path(candidate)} (via {names})")
             return False
-        if not candidate.is_file():
-            fail("extends-missing", f"extends {target!r}: {display_path(candidate)} is not a file (via {names})")
+        if candidate.is_dir():
+            fail("extends-missing", f"extends {quoted}: {display_path(candidate)} is a directory, not a file (via {names})")
             return False
-        return self.visit(candidate, chain)
+        # Any other file that is not a regular file (a FIFO, a device) is refused by read_file, unread.
+        return self.visit(candidate, chain, loc)
 
 
 def _duplicate_ids(data: Mapping) -> list[Diagnostic]:
@@ -118,7 +150,7 @@ def _duplicate_ids(data: Mapping) -> list[Diagnostic]:
             ident, loc = item["id"], item.value_locs["id"]
             if ident in seen:
                 out.append(Diagnostic(loc, "duplicate-id",
-                                      f"{where([key])}: duplicate {KIND_OF_LIST[key]} id {ident!r} (first defined at line {seen[ident].line})"))
+                                      f"{where([key])}: duplicate {KIND_OF_LIST[key]} id {excerpt(ident)} (first defined at line {seen[ident].line})"))
             else:
                 seen[ident] = loc
     return out
@@ -191,7 +223,7 @@ def _apply_before(values: Sequence, child: Sequence, diagnostics: list[Diagnosti
         ids = [v.get("id") if isinstance(v, dict) else None for v in values]
         if target not in ids or target == item.get("id"):
             diagnostics.append(Diagnostic(item.value_locs["before"], "undefined-ref",
-                                          f"values: 'before' names {target!r}, which is not another value"))
+                                          f"values: 'before' names {excerpt(target)}, which is not another value"))
             continue
         moving = ids.index(item["id"])
         entry, loc = values.pop(moving), values.item_locs.pop(moving)
@@ -237,9 +269,15 @@ def resolve(path: Path, allow_outside: bool = False) -> tuple[Mapping | None, li
     Returns the merged tree (None when a file could not be parsed or an `extends` could not be
     followed), the files read, and every problem found.
     """
-    entry = path.resolve()
+    try:
+        entry = _real(path)
+    except SymlinkLoop:
+        raise UnreadableError([Diagnostic(Loc(str(path)), "symlink-loop",
+                                          "the path runs through a loop of symbolic links")]) from None
     resolver = _Resolver(root=entry.parent, allow_outside=allow_outside)
     if not resolver.visit(entry, ()):
+        if resolver.unreadable:
+            raise UnreadableError(resolver.diagnostics)
         return None, resolver.order, resolver.diagnostics
     merged = Mapping(resolver.linear[-1].loc)
     for data in resolver.linear:

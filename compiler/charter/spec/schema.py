@@ -16,7 +16,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Iterable
 
-from ..diagnostics import Diagnostic, Loc
+from ..diagnostics import Diagnostic, Loc, excerpt
 from .yamlio import Mapping, locate
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ def _translate(error: ValidationError, root: Mapping, file: str) -> list[Diagnos
         out = []
         for key in extras:
             key_loc = instance.key_locs.get(key, loc) if isinstance(instance, Mapping) else loc
-            out.append(Diagnostic(key_loc, "unknown-key", f"{at}: unknown key {key!r}{did_you_mean(key, allowed)}"))
+            out.append(Diagnostic(key_loc, "unknown-key", f"{at}: unknown key {excerpt(key)}{did_you_mean(key, allowed)}"))
         return out
     if kind == "required":
         missing = [k for k in error.validator_value if k not in instance]
@@ -173,20 +173,20 @@ def _translate(error: ValidationError, root: Mapping, file: str) -> list[Diagnos
     if kind == "enum":
         options = ", ".join(str(o) for o in error.validator_value)
         suggestion = did_you_mean(str(instance), [str(o) for o in error.validator_value])
-        return diag(f"{at}: {instance!r} is not one of: {options}{suggestion}", "enum")
+        return diag(f"{at}: {excerpt(instance)} is not one of: {options}{suggestion}", "enum")
     if kind == "const":
         if path == ["charter"]:
-            return diag(f"unsupported spec language version {instance!r}; this Charter reads 'charter: 1'", "version")
+            return diag(f"unsupported spec language version {excerpt(instance)}; this Charter reads 'charter: 1'", "version")
         return diag(f"{at}: must be {error.validator_value!r}", "const")
     if kind == "pattern":
         pattern = error.validator_value
         if pattern == "\\S":
             return diag(f"{at}: must not be blank", "blank")
         if pattern.startswith("^(value|rule"):
-            return diag(f"{at}: {instance!r} is not a clause reference; write value:ID, rule:ID, trait:ID or tension:ID", "bad-ref")
+            return diag(f"{at}: {excerpt(instance)} is not a clause reference; write value:ID, rule:ID, trait:ID or tension:ID", "bad-ref")
         if pattern.startswith("^(0|"):
-            return diag(f"{at}: {instance!r} is not a semantic version like 1.0.0", "bad-version")
-        return diag(f"{at}: {instance!r} is not a valid id: use lowercase letters and digits, joined by single - _ or .", "bad-id")
+            return diag(f"{at}: {excerpt(instance)} is not a semantic version like 1.0.0", "bad-version")
+        return diag(f"{at}: {excerpt(instance)} is not a valid id: use lowercase letters and digits, joined by single - _ or .", "bad-id")
     if kind == "propertyNames":
         return [d for sub in error.context for d in _translate_name(sub, instance, at, loc)]
     if kind == "minLength":
@@ -202,7 +202,7 @@ def _translate(error: ValidationError, root: Mapping, file: str) -> list[Diagnos
                 dup = item
                 break
             seen.add(key)
-        return diag(f"{at}: lists {dup!r} more than once", "duplicate-item")
+        return diag(f"{at}: lists {excerpt(dup)} more than once", "duplicate-item")
     if kind == "oneOf" and not isinstance(instance, dict):
         return []  # the object-shaped branches only disagree about mappings; the type error says it
     if kind == "oneOf" and "good" in (error.schema.get("properties") or {}):
@@ -215,19 +215,21 @@ def _translate(error: ValidationError, root: Mapping, file: str) -> list[Diagnos
         return _translate(best, root, file)
     if kind in ("minimum", "maximum"):
         word = "at least" if kind == "minimum" else "at most"
-        return diag(f"{at}: must be {word} {error.validator_value}, got {instance!r}", "range")
+        return diag(f"{at}: must be {word} {error.validator_value}, got {excerpt(instance)}", "range")
     if kind == "maxItems":
         return diag(f"{at}: has more than {error.validator_value} items", "too-many")
     if kind == "maxLength":
         return diag(f"{at}: longer than {error.validator_value} characters", "too-long")
-    return diag(f"{at}: {error.message}".replace("\n", " ")[:300], kind or "schema")
+    # jsonschema's own message starts with the whole instance; quote only an excerpt of it.
+    message = error.message.replace(repr(instance), excerpt(instance))
+    return diag(f"{at}: {message}".replace("\n", " ")[:300], kind or "schema")
 
 
 def _translate_name(error: ValidationError, mapping: Any, at: str, loc: Loc) -> list[Diagnostic]:
     name = error.instance
     key_loc = mapping.key_locs.get(name, loc) if isinstance(mapping, Mapping) else loc
     return [Diagnostic(key_loc, "bad-id",
-                       f"{at}: {name!r} is not a valid id: use lowercase letters and digits, joined by single - _ or .")]
+                       f"{at}: {excerpt(name)} is not a valid id: use lowercase letters and digits, joined by single - _ or .")]
 
 
 def schema_path(name: str = "charter.schema.json") -> str:

@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from ..diagnostics import SpecError, Diagnostic, Loc, UnreadableError
+from ..diagnostics import SpecError, Diagnostic, Loc, UnreadableError, excerpt
+from ..io import DEFAULT_MAX_SPEC_BYTES, MAX_SPEC_BYTES_VARIABLE, InputRefused, read_input_bytes, size_limit
 
 try:  # libyaml is about 10x faster; fall back to pure Python where it is missing
     from yaml import CSafeLoader as _Loader
@@ -104,7 +105,7 @@ class _Builder:
                 return node.value
             construct = _SCALAR_CONSTRUCTOR.get(node.tag)
             if construct is None:
-                self.diagnostics.append(Diagnostic(self.loc(node), "yaml-tag", f"unsupported YAML tag {node.tag!r}"))
+                self.diagnostics.append(Diagnostic(self.loc(node), "yaml-tag", f"unsupported YAML tag {excerpt(node.tag)}"))
                 return node.value
             return construct(self._scalar, node)
         if id(node) in self._open:
@@ -137,7 +138,7 @@ class _Builder:
                 first = mapping.key_locs[key]
                 self.diagnostics.append(Diagnostic(
                     self.loc(key_node), "duplicate-key",
-                    f"duplicate key {key!r} (first defined at line {first.line})",
+                    f"duplicate key {excerpt(key)} (first defined at line {first.line})",
                 ))
                 continue
             mapping[key] = self.build(value_node, depth + 1)
@@ -183,7 +184,9 @@ def _syntax_diagnostic(err: yaml.MarkedYAMLError, text: str, file: str) -> Diagn
     context = f" {err.context.strip()}" if err.context else ""
     if err.context_mark is not None and err.problem_mark is not None and err.context_mark.line != err.problem_mark.line:
         context += f" (line {err.context_mark.line + 1})"
-    return Diagnostic(Loc(file, line, col), "yaml-syntax", f"{problem}{context}".replace("\n", " "))
+    message = f"{problem}{context}".replace("\n", " ")
+    # PyYAML's problem text can quote the source (an alias name, a tag); keep it to one short line.
+    return Diagnostic(Loc(file, line, col), "yaml-syntax", message if len(message) <= 200 else message[:200] + "\u2026")
 
 
 def parse_text(text: str, file: str) -> Any:
@@ -193,7 +196,7 @@ def parse_text(text: str, file: str) -> Any:
     except yaml.MarkedYAMLError as err:
         raise SpecError([_syntax_diagnostic(err, text, file)]) from None
     except yaml.YAMLError as err:  # errors without a position, e.g. from the reader
-        raise SpecError([Diagnostic(Loc(file, 1, 1), "yaml-syntax", str(err).replace("\n", " "))]) from None
+        raise SpecError([Diagnostic(Loc(file, 1, 1), "yaml-syntax", str(err).replace("\n", " ")[:200])]) from None
     if node is None:
         return None
     builder = _Builder(file, budget=len(text) + NODE_MARGIN)
@@ -203,10 +206,32 @@ def parse_text(text: str, file: str) -> Any:
     return data
 
 
+def _kind_of(data: Any) -> str:
+    """What a non-mapping document holds, in words, never its content: the file may not be a spec at
+    all (`extends: [.env]` reads a file of secrets as one long string)."""
+    if isinstance(data, list):
+        return "a list"
+    if isinstance(data, str):
+        return "text"
+    if isinstance(data, bool):
+        return "true/false"
+    if isinstance(data, (int, float)):
+        return "a number"
+    return f"a {type(data).__name__}"
+
+
 def read_file(path: Path, display: str) -> Any:
-    """Read and parse one YAML spec file."""
+    """Read and parse one YAML spec file.
+
+    Only a regular file of at most CHARTER_MAX_SPEC_BYTES (20 MB unless set) is read: a device, a
+    FIFO or a runaway file is refused with an UnreadableError instead of blocking or filling memory.
+    """
     try:
-        raw = path.read_bytes()
+        raw = read_input_bytes(path, size_limit(MAX_SPEC_BYTES_VARIABLE, DEFAULT_MAX_SPEC_BYTES),
+                               MAX_SPEC_BYTES_VARIABLE)
+    except InputRefused as err:
+        loc = Loc(display) if err.code == "bad-limit" else Loc(display, 1, 1)
+        raise UnreadableError([Diagnostic(loc, err.code, err.message)]) from None
     except FileNotFoundError:
         raise UnreadableError([Diagnostic(Loc(display), "not-found", "no such file")]) from None
     except IsADirectoryError:
@@ -219,7 +244,7 @@ def read_file(path: Path, display: str) -> Any:
         raise SpecError([Diagnostic(Loc(display, 1, 1), "empty-file",
                                        "empty file: a spec needs at least 'charter', 'id' and 'name'")])
     if not isinstance(data, Mapping):
-        kind = "a list" if isinstance(data, list) else f"the {type(data).__name__} {data!r}"
         loc = getattr(data, "loc", Loc(display, 1, 1))
-        raise SpecError([Diagnostic(loc, "type", f"a spec must be a YAML mapping of keys to values, got {kind}")])
+        raise SpecError([Diagnostic(loc, "type", f"a spec must be a YAML mapping of keys to values, but this file "
+                                                 f"holds {_kind_of(data)} (is it a spec file?)")])
     return data

@@ -1,8 +1,9 @@
 """`charter build`: every offline target of one spec, written to a directory with a manifest.
 
 Artifacts are rendered in memory first, then written atomically one by one; files a previous
-build listed in its manifest and this build no longer produces are removed, so the directory
-always matches its manifest. The same spec gives byte-identical files: nothing depends on the
+build listed in its manifest and this build no longer produces are removed (only while they hold
+exactly what that build wrote), so the directory matches its manifest. A non-empty directory no
+Charter build wrote is refused unless forced: a build never silently overwrites someone's files. The same spec gives byte-identical files: nothing depends on the
 clock, the machine or the working directory.
 """
 
@@ -11,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
 from .._gc import paused_gc
-from ..diagnostics import SpecError, Diagnostic
-from ..io import write_bytes_atomic
+from ..diagnostics import CharterError, SpecError, Diagnostic
+from ..io import InputRefused, read_input_bytes, write_bytes_atomic
 from ..spec.ir import Spec
 from . import data as data_target
 from . import evals as evals_target
@@ -27,6 +29,7 @@ from .prompt import check_budget, render_prompt, to_anthropic, to_generic, to_op
 MANIFEST = "manifest.json"
 CONTEXT_FREE = "_default"  # ids cannot start with "_", so this never collides with a context
 PROMPT_FLAVOURS = ("generic", "openai", "anthropic")
+MAX_MANIFEST_BYTES = 500_000_000  # far above any real manifest (about 1 kB per clause and artifact)
 
 
 @dataclass(frozen=True)
@@ -191,8 +194,22 @@ def manifest(spec: Spec, rendered: Rendered, options: BuildOptions) -> dict:
     }
 
 
-def build(spec: Spec, out_dir: str | Path, options: BuildOptions = BuildOptions()) -> BuildResult:
-    """Render every target of ``spec`` and write it under ``out_dir`` with manifest.json."""
+class OutputDirError(CharterError):
+    """The build directory is not safe to write into: not a directory, a non-empty directory that
+    no Charter build wrote (without ``force``), or one whose paths lead outside it through symlinks."""
+
+    exit_code = 2
+
+
+def build(spec: Spec, out_dir: str | Path, options: BuildOptions = BuildOptions(), *,
+          force: bool = False) -> BuildResult:
+    """Render every target of ``spec`` and write it under ``out_dir`` with manifest.json.
+
+    ``out_dir`` must be new, empty, or a directory an earlier Charter build wrote (it holds a Charter
+    manifest.json); any other non-empty directory is refused with OutputDirError unless ``force``,
+    so a build never silently overwrites someone's files. Files an earlier build listed and this one
+    no longer produces are removed only while they still hold exactly what Charter wrote.
+    """
     out = Path(out_dir)
     with paused_gc():
         rendered = render(spec, options)
@@ -201,28 +218,107 @@ def build(spec: Spec, out_dir: str | Path, options: BuildOptions = BuildOptions(
     if data["uncovered"]:
         warnings.append(f"{len(data['uncovered'])} clause(s) covered by no eval case and no training row: "
                         f"{', '.join(data['uncovered'])}")
-    previous = _previous_paths(out)
+    previous = _previous_artifacts(out, force)
+    checked: set[Path] = set()
     for artifact in rendered.artifacts:
+        _check_no_symlinked_folder(out, artifact.path, checked)
         write_bytes_atomic(out / artifact.path, artifact.content)
     write_bytes_atomic(out / MANIFEST, dump_json(data))
-    for stale in sorted(previous - {a.path for a in rendered.artifacts}):
-        _remove_stale(out, stale)
+    for stale in sorted(set(previous) - {a.path for a in rendered.artifacts}):
+        kept = _remove_stale(out, stale, previous[stale])
+        if kept:
+            warnings.append(f"kept {stale}: {kept}")
     return BuildResult(spec, out, tuple(rendered.artifacts), data, tuple(warnings))
 
 
-def _previous_paths(out: Path) -> set[str]:
+def is_charter_manifest(data: object) -> bool:
+    """Whether ``data`` (a parsed manifest.json) is one a Charter build wrote: its marker fields."""
+    return (isinstance(data, dict) and data.get("manifest_version") == 1
+            and isinstance(data.get("tool"), dict) and data["tool"].get("name") == "charter"
+            and isinstance(data.get("artifacts"), list))
+
+
+def _previous_artifacts(out: Path, force: bool) -> dict[str, str]:
+    """What an earlier Charter build in ``out`` wrote, as path -> sha256; refuses a directory that
+    is not one (see build)."""
+    if not os.path.lexists(out):
+        return {}
+    if not out.is_dir():  # follows a symlink to a directory: the user named it as the output
+        raise OutputDirError(f"{out} exists and is not a directory; choose a directory for the build")
+    try:  # bounded and regular files only: a planted FIFO or a huge file named manifest.json is no manifest
+        old = json.loads(read_input_bytes(out / MANIFEST, MAX_MANIFEST_BYTES, "a manifest"))
+    except (OSError, ValueError, InputRefused):
+        old = None
+    if is_charter_manifest(old):
+        return {a["path"]: a["sha256"] for a in old["artifacts"]
+                if isinstance(a, dict) and isinstance(a.get("path"), str) and isinstance(a.get("sha256"), str)}
+    if force:
+        return {}  # write over what is there, but delete nothing: no list of files Charter wrote is trusted
     try:
-        old = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-        return {a["path"] for a in old.get("artifacts", []) if isinstance(a, dict) and isinstance(a.get("path"), str)}
-    except (OSError, ValueError, AttributeError):
-        return set()
+        empty = next(os.scandir(out), None) is None
+    except OSError as err:
+        raise OutputDirError(f"{out}: cannot use as the build directory: {err.strerror or err}") from None
+    if not empty:
+        raise OutputDirError(f"{out} is not empty and holds no Charter build (no Charter {MANIFEST}); refusing to "
+                             f"write into it: choose a new or empty directory, or pass --force to overwrite")
+    return {}
 
 
-def _remove_stale(out: Path, rel: str) -> None:
-    target = (out / rel).resolve()
-    if not target.is_relative_to(out.resolve()):  # never follow a tampered manifest out of the build dir
-        return
+def _check_no_symlinked_folder(out: Path, rel: str, checked: set[Path]) -> None:
+    """Refuse to write ``rel`` when a folder on its way below ``out`` is a symlink: it could lead out."""
+    folder = out
+    for part in Path(rel).parts[:-1]:
+        folder = folder / part
+        if folder in checked:
+            continue
+        if folder.is_symlink():
+            raise OutputDirError(f"{folder} is a symbolic link; a build writes only into real folders below {out}")
+        checked.add(folder)
+
+
+def _safe_parts(rel: str) -> tuple[str, ...] | None:
+    """The parts of a manifest path if it stays below the build directory, else None."""
+    if not rel or "\\" in rel or "\0" in rel or rel.startswith("/"):
+        return None
+    parts = tuple(rel.split("/"))
+    if any(part in ("", ".", "..") for part in parts):
+        return None
+    return parts
+
+
+def _remove_stale(out: Path, rel: str, sha256: str) -> str:
+    """Delete the file an earlier build wrote at ``rel`` if it still holds exactly what Charter wrote
+    (its sha256 as recorded) and sits below ``out`` without a symlink on the way. Returns "" when
+    deleted or already gone, else why it was kept."""
+    parts = _safe_parts(rel)
+    if parts is None:
+        return "not a path inside the build directory"
+    target = out
+    for index, part in enumerate(parts):
+        target = target / part
+        try:
+            info = target.lstat()
+        except FileNotFoundError:
+            return ""
+        except OSError as err:
+            return err.strerror or str(err)
+        last = index == len(parts) - 1
+        if stat.S_ISLNK(info.st_mode):
+            return "a symbolic link, not a file Charter wrote"
+        if not last and not stat.S_ISDIR(info.st_mode):
+            return ""
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    try:
+        digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    except OSError as err:
+        return err.strerror or str(err)
+    if digest != sha256:
+        return "changed since Charter wrote it; delete it yourself if it is not needed"
     try:
         target.unlink()
     except FileNotFoundError:
         pass
+    except OSError as err:
+        return f"cannot delete: {err.strerror or err}"
+    return ""
