@@ -14,6 +14,7 @@ from ..diagnostics import Diagnostic, sort_key
 from ..spec.ir import Spec
 from . import deep as _deep  # noqa: F401  (registers CH601, which only deep mode reports)
 from . import rules as _rules  # noqa: F401  (registers the rules)
+from . import eval_rules as _eval_rules  # noqa: F401  (registers CH502, CH503)
 from .registry import RULES, LintRule, find_rule, matches, unknown_selectors
 from .sarif import to_sarif
 
