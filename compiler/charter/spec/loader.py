@@ -123,7 +123,8 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
                     try:
                         re.compile(pattern)
                     except re.error as err:
-                        out.append(Diagnostic(_loc(fact, "pattern"), "bad-regex",
+                        at = _loc(fact, "pattern")
+                        out.append(Diagnostic(at, "bad-regex",
                                               f"drift.facts[{index}].pattern: invalid regular expression: {err}"))
         for index, (script, _) in enumerate(_items(drift, "scripts")):
             if not isinstance(script, Mapping):
@@ -133,14 +134,16 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
             need_refs(script, path)
             risk = script.get("risk")
             if isinstance(risk, str) and risk not in declared:
-                out.append(Diagnostic(_loc(script, "risk"), "undeclared-risk",
+                at = _loc(script, "risk")
+                out.append(Diagnostic(at, "undeclared-risk",
                                       f"{path}.risk: {risk!r} is not in drift.risks; declare it there"))
             hold = script.get("hold")
             if isinstance(hold, Mapping) and _text(hold, "pattern"):
                 try:
                     re.compile(hold["pattern"])
                 except re.error as err:
-                    out.append(Diagnostic(_loc(hold, "pattern"), "bad-regex",
+                    at = _loc(hold, "pattern")
+                    out.append(Diagnostic(at, "bad-regex",
                                           f"{path}.hold.pattern: invalid regular expression: {err}"))
     for index, rule in _mappings(spec, "rules"):
         path = where(["rules", index])
