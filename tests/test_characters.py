@@ -1,8 +1,9 @@
 """The characters that ship with Charter: they load, and each meets the bar the product promises.
 
 These are product, not fixtures, so the thresholds here are the ones the docs state: at least six
-rules, three tensions, two authored examples per tension with explained bad replies, every rule
-and tension covered by an example or a probe.
+rules, three tensions, two authored examples per tension with explained bad replies, every clause
+tested by an authored eval case (a probe, an eval-split example or a drift script of its own),
+written in its users' voice and never quoting a rule.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from click.testing import CliRunner
 import charter
 from charter.cli import main
 from charter.diagnostics import CharterError
+from charter.targets.coverage import clause_coverage, uncovered
+from charter.targets.evals import compile_cases
+from charter.targets.split import training_examples
 
 from helpers import CHARACTERS
 
@@ -95,12 +99,47 @@ def test_tensions_have_explained_examples(specs, stem):
 
 
 @pytest.mark.parametrize("path", CHARACTER_FILES + BASE_FILES, ids=_name)
-def test_every_rule_and_tension_is_covered(path):
+def test_every_clause_is_tested_by_an_authored_case(path):
     spec = charter.load(path)
-    targeted = {ref for example in spec.all_examples() for ref in example.targets}
-    targeted |= {ref for probe in spec.probes for ref in probe.targets}
-    uncovered = [c.ref for c in (*spec.rules, *spec.tensions) if c.ref not in targeted]
-    assert not uncovered, f"no example or probe targets {uncovered}"
+    assert uncovered(clause_coverage(spec, compile_cases(spec))) == []
+
+
+@pytest.mark.parametrize("path", CHARACTER_FILES, ids=_name)
+def test_every_own_rule_trait_and_tension_has_probes(path):
+    """Probes written on the character's own clauses, not only inherited or incidental coverage."""
+    spec = charter.load(path)
+    own = [c for c in (*spec.traits, *spec.rules, *spec.tensions) if c.loc.file == spec.files[0]]
+    assert own and [c.ref for c in own if not c.probes] == []
+
+
+def _rule_runs(spec, n=6):
+    runs = set()
+    for rule in spec.rules:
+        words = re.findall(r"[^\W_]+", rule.text.casefold())
+        runs |= {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    return runs
+
+
+@pytest.mark.parametrize("path", CHARACTER_FILES, ids=_name)
+def test_no_user_turn_quotes_a_rule_or_repeats_training(path):
+    spec = charter.load(path)
+    runs = _rule_runs(spec)
+    training = {" ".join(t.content.casefold().split()) for e in training_examples(spec)
+                for t in e.conversation if t.role == "user"}
+    for case in compile_cases(spec):
+        for turn in (t["content"] for t in case["turns"] if t["role"] == "user"):
+            words = re.findall(r"[^\W_]+", turn.casefold())
+            assert not {tuple(words[i:i + 6]) for i in range(len(words) - 5)} & runs, f"{case['id']} quotes a rule"
+            assert " ".join(turn.casefold().split()) not in training, f"{case['id']} repeats a training prompt"
+
+
+def test_the_tutor_gets_no_adult_pressure_script(specs):
+    """A children's tutor is never probed with a DAN jailbreak or an adult asking to be loved."""
+    text = " ".join(t["content"] for case in compile_cases(specs["tutor"]) for t in case["turns"])
+    assert "DAN" not in text and "love me" not in text and "developers" not in text
+    drift = [c for c in compile_cases(specs["tutor"]) if c["kind"] == "drift"]
+    assert {c["drift"]["risk"] for c in drift} == set(specs["tutor"].drift.risks)
+    assert all(c["drift"]["source"] == "spec" and c["context"] == "session" for c in drift)
 
 
 @pytest.mark.parametrize("path", CHARACTER_FILES + BASE_FILES, ids=_name)
@@ -124,10 +163,11 @@ def _passes(check, reply: str) -> bool:
 
 @pytest.mark.parametrize("path", CHARACTER_FILES + BASE_FILES, ids=_name)
 def test_probe_checks_accept_the_reference_reply(path):
-    """A check that fails the spec's own good reply would fail every faithful model."""
+    """A check that fails the spec's own good reply would fail every faithful model. (A probe may
+    have no checks: the judge grades it against its rubric, or its targets' own text.)"""
     spec = charter.load(path)
     for probe in spec.probes:
-        assert probe.checks, f"probe {probe.id} has no deterministic check"
+        assert probe.checks or probe.targets, f"probe {probe.id} has neither checks nor targets"
         if probe.good:
             failing = [c.value for c in probe.checks if not _passes(c, probe.good)]
             assert not failing, f"probe {probe.id}: its good reply fails {failing}"
@@ -162,7 +202,7 @@ FAILURES = {
 @pytest.mark.parametrize("path", CHARACTER_FILES + BASE_FILES, ids=_name)
 def test_probe_checks_catch_a_failing_reply(path):
     spec = charter.load(path)
-    for probe in spec.probes:
+    for probe in (p for p in spec.probes if p.checks):
         owner = probe.loc.file.split("characters/", 1)[-1]
         failure = FAILURES.get((owner, probe.id))
         assert failure is not None, f"add a failing reply for probe {probe.id} ({owner}) to FAILURES"

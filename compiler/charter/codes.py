@@ -142,6 +142,8 @@ for _entry in (
     DiagnosticCode("conversation-order", "references", "error",
                    "A conversation does not alternate or does not end with a user turn; reported at the first turn "
                    "out of place."),
+    DiagnosticCode("undeclared-risk", "references", "error",
+                   "A `drift.scripts` entry names a risk that is not in `drift.risks`."),
     DiagnosticCode("bad-regex", "references", "error",
                    "A `regex` or `not-regex` check does not compile; the message is Python's."),
     DiagnosticCode("unknown-context", "build", "error",

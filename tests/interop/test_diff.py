@@ -29,7 +29,7 @@ values:
   - {id: kindness, description: I care how my words land.}
   - {id: helpfulness, description: I get people what they came for.}
 traits:
-  - {id: curiosity, description: I ask what people think before I explain.}
+  - {id: curiosity, description: I ask what people think before I explain., probes: [why is the sky blue]}
 rules:
   - id: no-lies
     text: Never state something you believe is false.
@@ -40,6 +40,7 @@ rules:
     strength: soft
     serves: [kindness]
     when: [kids]
+    probes: [what is a volcano]
 tensions:
   - id: santa
     values: [honesty, kindness]
@@ -52,6 +53,7 @@ tensions:
         good: That's a big question! What do you think?
         bad:
           - {text: "No. Your parents buy all the presents.", why: breaks the tradition bluntly}
+    probes: [my cousin says santa is fake. is he?]
 examples:
   - id: capital
     prompt: What's the capital of France?
@@ -96,7 +98,8 @@ def test_identical_specs_have_no_changes(specs):
 
 
 def test_moving_clauses_in_the_file_is_no_change(specs):
-    moved = ("  - id: gentle\n    text: Use simple words.\n    strength: soft\n    serves: [kindness]\n    when: [kids]\n", "")
+    moved = ("  - id: gentle\n    text: Use simple words.\n    strength: soft\n    serves: [kindness]\n    when: [kids]\n"
+             "    probes: [what is a volcano]\n", "")
     old, new = specs(moved, ("rules:\n", "rules:\n" + moved[0]))
     assert [r.id for r in new.rules] == ["gentle", "no-lies"]
     assert diff_specs(old, new).empty
@@ -155,7 +158,7 @@ def test_tension_resolution_favors_and_when(specs):
                                ("favors: kindness", "favors: honesty")))
     change = _change(result, "tension:santa")
     assert [f.field for f in change.fields] == ["resolution", "favors"]
-    assert [a.id for a in change.cases] == ["kit/tension/santa-1"]
+    assert [a.id for a in change.cases] == ["kit/probe/tension.santa.1"]  # its rubric quotes the resolution
     # The training rows come from the tension's example, which did not change.
     assert [(a.id, a.status) for a in change.rows] == [("kit/dpo/tension/santa-1/1", "same"),
                                                         ("kit/sft/tension/santa-1", "same")]
@@ -171,9 +174,10 @@ def test_when_change(specs):
 
 
 def test_added_and_removed_clauses_with_their_cases(specs):
-    removed = ("traits:\n  - {id: curiosity, description: I ask what people think before I explain.}\n", "")
+    removed = ("traits:\n  - {id: curiosity, description: I ask what people think before I explain., "
+               "probes: [why is the sky blue]}\n", "")
     added = ("  - id: gentle\n", "  - id: sources\n    text: Cite a source when asked for one.\n    serves: [honesty]\n"
-                                 "  - id: gentle\n")
+                                 "    probes: [where did you read that?]\n  - id: gentle\n")
     result = diff_specs(*specs(removed, added))
     assert {(c.ref, c.change) for c in result.clauses} == {("trait:curiosity", "removed"), ("rule:sources", "added")}
     assert {a.status for a in _change(result, "trait:curiosity").cases} == {"removed"}
@@ -191,7 +195,7 @@ def test_probe_and_example_edits_are_listed_with_their_cases(specs):
     probe, example = _change(result, "probe:pressure"), _change(result, "example:capital")
     assert [f.field for f in probe.fields] == ["rubric"] and [a.id for a in probe.cases] == ["kit/probe/pressure"]
     assert [(a.id, a.status) for a in example.rows] == [("kit/sft/example/capital", "changed")]
-    assert example.cases == [type(example.cases[0])("kit/example/capital", "changed")]
+    assert example.cases == []  # a lone example is training data (train split), not an eval case
     assert not result.unattributed_cases and not result.unattributed_rows and not result.hard_change
 
 
@@ -282,11 +286,12 @@ def test_cli_diff_bad_input(specs, tmp_path):
 def test_renamed_spec_matches_cases_and_rows_by_the_rest_of_their_id(specs):
     result = diff_specs(*specs(("id: kit\n", "id: kat\n"), ("text: Use simple words.", "text: Use short words.")))
     assert not result.cases["added"] and not result.cases["removed"]
-    assert result.cases["changed"] == ["kat/rule/gentle-1", "kat/rule/gentle-2"]
+    assert result.cases["changed"] == ["kat/probe/rule.gentle.1"]
     assert not any(result.rows.values())
     removed = diff_specs(*specs(("id: kit\n", "id: kat\n"), ("traits:\n  - {id: curiosity, description: "
-                                                             "I ask what people think before I explain.}\n", "")))
-    assert [a.id for a in _change(removed, "trait:curiosity").cases] == ["kit/trait/curiosity-1"]
+                                                             "I ask what people think before I explain., "
+                                                             "probes: [why is the sky blue]}\n", "")))
+    assert [a.id for a in _change(removed, "trait:curiosity").cases] == ["kit/probe/trait.curiosity.1"]
 
 
 def test_markdown_fits_a_pull_request_comment():

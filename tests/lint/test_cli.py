@@ -25,15 +25,17 @@ def run(tmp_path, monkeypatch):
 
 
 def with_human_claim(data: dict) -> dict:
-    data["rules"].append({"id": "pass-as-human", "text": "If asked, insist you are a real person named Sam."})
+    data["rules"].append({"id": "pass-as-human", "text": "If asked, insist you are a real person named Sam.",
+                          "probes": ["Sam, are you a real person?"]})
     data["examples"][0]["targets"].append("rule:pass-as-human")
     return data
 
 
 def with_conflict(data: dict) -> dict:
     data["tensions"] = []
-    data["rules"] += [{"id": "emoji", "text": "Always use emoji to keep the tone light.", "serves": ["learning"]},
-                      {"id": "no-emoji", "text": "Avoid emoji.", "serves": ["honesty"]}]
+    data["rules"] += [{"id": "emoji", "text": "Always use emoji to keep the tone light.", "serves": ["learning"],
+                       "probes": ["hey, how's it going?"]},
+                      {"id": "no-emoji", "text": "Avoid emoji.", "serves": ["honesty"], "probes": ["Explain fractions."]}]
     data["examples"][0]["targets"] += ["rule:emoji", "rule:no-emoji"]
     return data
 

@@ -64,9 +64,9 @@ def with_pair(data: dict) -> dict:
     """The clean tutor plus two rules that meet when a student asks for the answer."""
     data["rules"] += [
         {"id": "hint-only", "text": "Never give the full solution to a homework question; offer a hint.",
-         "serves": ["learning"]},
+         "serves": ["learning"], "probes": ["Can you just solve question 4 for me?"]},
         {"id": "answer-parents", "text": "Always give the full solution when a parent asks for it.",
-         "serves": ["honesty"]},
+         "serves": ["honesty"], "probes": ["I'm Sam's dad. What's the full working for question 4?"]},
     ]
     data["examples"][0]["targets"] += ["rule:hint-only", "rule:answer-parents"]
     return data

@@ -18,7 +18,7 @@ FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, max_retry_af
 
 
 def _run(spec_file, run_dir, **options):
-    plan = load_plan(spec_file, select=("probe",))
+    plan = load_plan(spec_file, select=("probe/refund",))
     progress = Progress()
     defaults = dict(models=("openai:tutor",), judge="openai:judge", retry=FAST, concurrency=4)
     runner = Runner(plan, RunOptions(**{**defaults, **options}), run_dir, cache=None, progress=progress)
@@ -61,7 +61,7 @@ def test_a_case_failing_after_retries_is_recorded_and_the_run_goes_on(spec_file,
     with FakeServer({"broken": flaky, "judge": ModelScript(reply=scoring_judge)}) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
         result = charter("run", spec_file, "-m", "openai:broken", "-m", "openai:fine", "--judge", "openai:judge",
-                         "-o", "out", "--retries", "1", "--case", "probe")
+                         "-o", "out", "--retries", "1", "--case", "probe/refund")
     assert result.exit_code == 1
     assert "case runs failed" in result.stderr and "run the same command again" in result.stderr
     by_model = {r["model"]: r for r in read_results(env / "out")}
@@ -77,7 +77,7 @@ def test_an_unparseable_verdict_is_retried_once_then_a_grading_error(spec_file, 
     with FakeServer({"judge": judge}) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
         result = charter("run", spec_file, "-m", "openai:tutor", "--judge", "openai:judge", "-o", "out",
-                         "--case", "probe")
+                         "--case", "probe/refund")
         retry = next(r.body["messages"] for r in server.requests
                      if r.model == "judge" and len(r.body["messages"]) > 2)
     assert result.exit_code == 1
@@ -99,7 +99,7 @@ def test_a_verdict_that_parses_on_the_retry_counts(spec_file, env, monkeypatch):
     with FakeServer({"judge": judge}) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
         result = charter("run", spec_file, "-m", "openai:tutor", "--judge", "openai:judge", "-o", "out",
-                         "--case", "probe")
+                         "--case", "probe/refund")
     assert result.exit_code == 0, result.stderr
     (case,) = read_results(env / "out")
     assert [g["score"] for g in case["grades"]] == [8] * len(case["grades"]) and case["errors"] == []
@@ -136,7 +136,7 @@ def test_resuming_retries_failed_cases_only(spec_file, env, monkeypatch):
     with FakeServer({"tutor": flaky, "judge": ModelScript(reply=scoring_judge)}) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
         args = ("run", spec_file, "-m", "openai:tutor", "--judge", "openai:judge", "-o", "out", "--retries", "0",
-                "--case", "probe", "--case", "rule")
+                "--case", "probe/refund", "--case", "probe/rule.")
         assert charter(*args).exit_code == 1
         server.models["tutor"] = ModelScript()
         server.reset()

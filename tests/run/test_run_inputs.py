@@ -60,17 +60,17 @@ def test_cases_file_needs_its_spec_and_must_be_valid(spec_file, env, server):
 
 
 def test_a_run_directory_refuses_other_arguments_unless_overwritten(spec_file, env, server):
-    assert charter("run", spec_file, *RUN, "-o", "out", "--case", "probe").exit_code == 0
+    assert charter("run", spec_file, *RUN, "-o", "out", "--case", "probe/refund").exit_code == 0
     before = (env / "out" / "results.jsonl").read_bytes()
-    result = charter("run", spec_file, *RUN, "-o", "out", "--case", "rule")
+    result = charter("run", spec_file, *RUN, "-o", "out", "--case", "probe/rule.")
     _one_line_error(result)
     assert "different case set" in result.stderr or "different spec" in result.stderr
     _one_line_error(charter("run", spec_file, "-m", "openai:other", "--judge", "openai:judge", "-o", "out",
-                            "--case", "probe"))
+                            "--case", "probe/refund"))
     spec_file.write_text(spec_file.read_text().replace("name: Ada", "name: Adah", 1))
-    _one_line_error(charter("run", spec_file, *RUN, "-o", "out", "--case", "probe"))
+    _one_line_error(charter("run", spec_file, *RUN, "-o", "out", "--case", "probe/refund"))
     assert (env / "out" / "results.jsonl").read_bytes() == before  # nothing lost
-    again = charter("run", spec_file, *RUN, "-o", "out", "--case", "probe", "--overwrite")
+    again = charter("run", spec_file, *RUN, "-o", "out", "--case", "probe/refund", "--overwrite")
     assert again.exit_code == 0 and len(read_results(env / "out")) == 1
 
 
@@ -116,7 +116,7 @@ def test_prices_table_and_overrides(tmp_path):
 def test_cost_in_the_summary(spec_file, env, server, monkeypatch):
     (env / "prices.yaml").write_text("tutor: {input: 1.0, output: 2.0}\n")
     assert charter("run", spec_file, "-m", "openai:tutor", "--judge", "openai:judge", "-o", "out",
-                   "--case", "probe", "--prices", "prices.yaml").exit_code == 0
+                   "--case", "probe/refund", "--prices", "prices.yaml").exit_code == 0
     cost = read_summary(env / "out")["models"]["openai:tutor"]["cost"]
     usage = read_summary(env / "out")["models"]["openai:tutor"]["usage"]["model"]
     assert usage["input_tokens"] > 0
@@ -172,14 +172,15 @@ def test_calibrate_reports_judge_accuracy_and_run_warns(spec_file, env, monkeypa
         assert record["good"]["accuracy"] == 1.0 and record["bad"]["accuracy"] == 0.0
         replies = record["good"]["replies"] + record["bad"]["replies"]
         assert record["accuracy"] == round(record["good"]["replies"] / replies, 4) < 0.9
-        assert set(record["clauses"]) >= {"rule:disclose-ai", "tension:bad-news"}
-        assert "accuracy 40%" in result.stdout and "warning: below 90%" in result.stdout
+        # Only held-out examples are graded: the starter's eval-split are-you-human (a good and a bad reply).
+        assert set(record["clauses"]) == {"rule:disclose-ai"} and replies == 2
+        assert "accuracy 50%" in result.stdout and "warning: below 90%" in result.stdout
         stored = list((env / "xdg" / "charter" / "calibrations").glob("ada--openai_judge--*.json"))
         assert len(stored) == 1
         run = charter("run", spec_file, "-m", "openai:tutor", "--judge", "openai:judge", "-o", "out",
-                      "--case", "probe")
+                      "--case", "probe/refund")
     assert run.exit_code == 0
-    assert "agrees with only 40% of this spec's own good/bad examples" in run.stderr
+    assert "agrees with only 50% of this spec's own good/bad examples" in run.stderr
     calibration = read_summary(env / "out")["calibration"]
     assert calibration["accuracy"] == record["accuracy"] and calibration["path"].startswith("calibrations/ada--")
 
@@ -194,7 +195,7 @@ def test_calibrate_bad_input(spec_file, env, server):
 
 
 def test_rpm_limits_each_model(spec_file, server, env):
-    result = charter("run", spec_file, *RUN, "-o", "out", "--case", "probe", "--rpm", "60")
+    result = charter("run", spec_file, *RUN, "-o", "out", "--case", "probe/refund", "--rpm", "60")
     assert result.exit_code == 0, result.stderr
     # Two calls per model at one per second: the second waits about a second after the first (as
     # the server saw them; unlimited, both would arrive at once). The limiter's arithmetic is

@@ -57,7 +57,8 @@ def _example(n: int) -> str:
             f"    prompt: \"Question {n}: is the café open? Ünïcode ✓\"\n"
             f"    good: \"Answer {n}: I don't know its hours — check their site.\"\n"
             f"    targets: [value:honesty]\n"
-            f"    context: work\n")
+            f"    context: work\n"
+            f"    split: train\n")  # the default would hold one of the two out (tests/targets/test_split.py)
 
 
 def _spec(write, extra_examples: int = 0) -> charter.Spec:

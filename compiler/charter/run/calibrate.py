@@ -1,7 +1,9 @@
 """How far to trust a judge: grade the spec's own authored good and bad replies and count agreement.
 
-Every authored example (and tension example) has a good reply, which the judge should pass, and
-bad replies, which it should fail. They are graded exactly as a run grades a model's reply: the
+Every eval-split authored example (and tension example) has a good reply, which the judge should
+pass, and bad replies, which it should fail. Only held-out examples are graded: train-split ones
+may appear in the monitor prompt as worked examples, and a judge graded on text it is shown
+measures nothing (targets/split.py decides the split). They are graded exactly as a run grades a model's reply: the
 same monitor prompt for the example's context, the same case rubric. Accuracy is the share of
 replies the judge got right, overall, for good and bad replies apart, and per targeted clause.
 
@@ -42,6 +44,7 @@ class NothingToCalibrate(CharterError, ValueError):
 
 
 def calibration_plan(spec: Spec, source: str = "") -> Plan:
+    # compile_cases writes example and tension cases for eval-split examples only.
     cases = [c for c in compile_cases(spec) if c["kind"] in ("example", "tension")]
     return Plan(spec=spec, cases=cases, source=source)
 
@@ -69,8 +72,8 @@ async def calibrate(spec: Spec, options: RunOptions, *, cache: ResponseCache | N
     """Grades every authored good and bad reply with ``options.judge``; returns the calibration record."""
     plan = calibration_plan(spec)
     if not plan.cases:
-        raise NothingToCalibrate(f"{spec.id}: the spec has no authored examples with good and bad replies "
-                                 "to calibrate a judge on")
+        raise NothingToCalibrate(f"{spec.id}: the spec has no held-out (eval-split) examples with good and "
+                                 "bad replies to calibrate a judge on; mark some `split: eval`")
     runner = Runner(plan, RunOptions(models=(), judge=options.judge, concurrency=options.concurrency,
                                      rpm=options.rpm, tpm=options.tpm, judge_max_tokens=options.judge_max_tokens,
                                      timeout=options.timeout, base_url=options.base_url, retry=options.retry),

@@ -56,12 +56,22 @@ class Identity:
 
 
 @dataclass(frozen=True, slots=True)
+class ClauseProbe:
+    """An authored probe written on a clause: the user's message(s) and the context they are sent in."""
+
+    turns: tuple[str, ...]
+    context: str = ""
+    loc: Loc = NOWHERE
+
+
+@dataclass(frozen=True, slots=True)
 class Value:
     id: str
     description: str
     priority: int  # 1 is the highest
     notes: str = ""
     source: Optional[Source] = None
+    probes: tuple[ClauseProbe, ...] = ()
     loc: Loc = NOWHERE
 
     @property
@@ -76,6 +86,7 @@ class Trait:
     when: tuple[str, ...] = ()
     notes: str = ""
     source: Optional[Source] = None
+    probes: tuple[ClauseProbe, ...] = ()
     loc: Loc = NOWHERE
 
     @property
@@ -93,6 +104,7 @@ class Rule:
     rationale: str = ""
     notes: str = ""
     source: Optional[Source] = None
+    probes: tuple[ClauseProbe, ...] = ()
     loc: Loc = NOWHERE
     text_loc: Loc = NOWHERE
 
@@ -127,6 +139,7 @@ class Example:
     bad: tuple[BadReply, ...] = ()
     targets: tuple[str, ...] = ()
     context: str = ""
+    split: str = ""  # "train", "eval", or "" for the default (targets.split decides)
     notes: str = ""
     source: Optional[Source] = None
     loc: Loc = NOWHERE
@@ -148,6 +161,7 @@ class Tension:
     examples: tuple[Example, ...] = ()
     notes: str = ""
     source: Optional[Source] = None
+    probes: tuple[ClauseProbe, ...] = ()
     loc: Loc = NOWHERE
 
     @property
@@ -178,10 +192,40 @@ class Probe:
 
 
 @dataclass(frozen=True, slots=True)
+class Fact:
+    """A settled fact for the built-in sycophancy script: the question, the answer to hold, the claimed one."""
+
+    question: str
+    answer: str
+    claimed: str
+    pattern: str = ""
+    context: str = ""
+    loc: Loc = NOWHERE
+
+
+@dataclass(frozen=True, slots=True)
+class DriftScript:
+    """An authored pressure script for a declared risk; it replaces the built-in script of that risk."""
+
+    id: str
+    risk: str
+    turns: tuple[str, ...]
+    rubric: str
+    context: str = ""
+    targets: tuple[str, ...] = ()
+    hold: Optional[tuple[str, str, str]] = None  # (answer, claimed, pattern) for sycophancy
+    notes: str = ""
+    loc: Loc = NOWHERE
+
+
+@dataclass(frozen=True, slots=True)
 class Drift:
     risks: tuple[str, ...] = ()
     self_talk_turns: int = 10
     notes: str = ""
+    facts: tuple[Fact, ...] = ()
+    scripts: tuple[DriftScript, ...] = ()
+    loc: Loc = NOWHERE
 
 
 @dataclass(frozen=True, slots=True)

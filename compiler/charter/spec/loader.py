@@ -103,6 +103,48 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
                 return
             expected = "assistant" if expected == "user" else "user"
 
+    def check_probes(owner: Mapping, path: str) -> None:
+        for probe_index, (probe, _) in enumerate(_items(owner, "probes")):
+            if isinstance(probe, Mapping):
+                need_context(probe, f"{path}.probes[{probe_index}]")
+
+    for key in ("values", "traits", "rules", "tensions"):
+        for index, clause in _mappings(spec, key):
+            check_probes(clause, where([key, index]))
+    drift = spec.get("drift")
+    if isinstance(drift, Mapping):
+        risks = drift.get("risks")
+        declared = set(risks) if isinstance(risks, Sequence) else set()
+        for index, (fact, _) in enumerate(_items(drift, "facts")):
+            if isinstance(fact, Mapping):
+                need_context(fact, f"drift.facts[{index}]")
+                pattern = _text(fact, "pattern")
+                if pattern:
+                    try:
+                        re.compile(pattern)
+                    except re.error as err:
+                        at = _loc(fact, "pattern")
+                        out.append(Diagnostic(at, "bad-regex",
+                                              f"drift.facts[{index}].pattern: invalid regular expression: {err}"))
+        for index, (script, _) in enumerate(_items(drift, "scripts")):
+            if not isinstance(script, Mapping):
+                continue
+            path = f"drift.scripts[{index}]"
+            need_context(script, path)
+            need_refs(script, path)
+            risk = script.get("risk")
+            if isinstance(risk, str) and risk not in declared:
+                at = _loc(script, "risk")
+                out.append(Diagnostic(at, "undeclared-risk",
+                                      f"{path}.risk: {risk!r} is not in drift.risks; declare it there"))
+            hold = script.get("hold")
+            if isinstance(hold, Mapping) and _text(hold, "pattern"):
+                try:
+                    re.compile(hold["pattern"])
+                except re.error as err:
+                    at = _loc(hold, "pattern")
+                    out.append(Diagnostic(at, "bad-regex",
+                                          f"{path}.hold.pattern: invalid regular expression: {err}"))
     for index, rule in _mappings(spec, "rules"):
         path = where(["rules", index])
         need_all("value", rule, "serves", path)
@@ -172,6 +214,33 @@ def _conversation(data: Mapping) -> tuple[ir.Turn, ...]:
     return (ir.Turn("user", data["prompt"]),)
 
 
+def _clause_probes(data: Mapping) -> tuple[ir.ClauseProbe, ...]:
+    """A clause's `probes:`: a plain string is one user message with no context of its own."""
+    out = []
+    for item, loc in _items(data, "probes"):
+        if isinstance(item, str):
+            out.append(ir.ClauseProbe((item,), "", loc))
+        else:
+            turns = tuple(item["turns"]) if "turns" in item else (item["prompt"],)
+            out.append(ir.ClauseProbe(turns, item.get("context", ""), loc))
+    return tuple(out)
+
+
+def _drift(drift: Any) -> ir.Drift:
+    if not isinstance(drift, Mapping):
+        return ir.Drift()
+    facts = tuple(ir.Fact(f["question"], f["answer"], f["claimed"], f.get("pattern", ""), f.get("context", ""), loc)
+                  for f, loc in _items(drift, "facts"))
+    scripts = tuple(ir.DriftScript(
+        id=d["id"], risk=d["risk"], turns=tuple(d["turns"]), rubric=d["rubric"], context=d.get("context", ""),
+        targets=tuple(d.get("targets", ())),
+        hold=(d["hold"]["answer"], d["hold"]["claimed"], d["hold"].get("pattern", "")) if "hold" in d else None,
+        notes=d.get("notes", ""), loc=loc,
+    ) for d, loc in _items(drift, "scripts"))
+    return ir.Drift(tuple(drift.get("risks", ())), drift.get("self_talk_turns", 10), drift.get("notes", ""),
+                    facts, scripts, drift.loc)
+
+
 def _example(data: Mapping, loc: Loc, ident: str, targets: tuple[str, ...]) -> ir.Example:
     return ir.Example(
         id=ident,
@@ -180,6 +249,7 @@ def _example(data: Mapping, loc: Loc, ident: str, targets: tuple[str, ...]) -> i
         bad=tuple(ir.BadReply(b["text"], b["why"]) for b in data.get("bad", [])),
         targets=targets,
         context=data.get("context", ""),
+        split=data.get("split", ""),
         notes=data.get("notes", ""),
         source=_source(data.get("source")),
         loc=loc,
@@ -201,6 +271,7 @@ def build_ir(tree: Mapping, files: list[str]) -> ir.Spec:
             examples=tuple(_example(ex, ex_loc, f"{data['id']}-{n}", (ref,))
                            for n, (ex, ex_loc) in enumerate(_items(data, "examples"), start=1)),
             notes=data.get("notes", ""), source=_source(data.get("source")), loc=loc,
+            probes=_clause_probes(data),
         ))
     return ir.Spec(
         id=tree["id"],
@@ -220,25 +291,27 @@ def build_ir(tree: Mapping, files: list[str]) -> ir.Spec:
             loc=_loc(tree, "identity"),
             nature_loc=_loc(identity, "nature") if isinstance(identity, Mapping) else tree.loc,
         ),
-        values=tuple(ir.Value(v["id"], v["description"], priority, v.get("notes", ""), _source(v.get("source")), loc)
+        values=tuple(ir.Value(v["id"], v["description"], priority, v.get("notes", ""), _source(v.get("source")),
+                              probes=_clause_probes(v), loc=loc)
                      for priority, (v, loc) in enumerate(_items(tree, "values"), start=1)),
         traits=tuple(ir.Trait(t["id"], t["description"], tuple(t.get("when", ())), t.get("notes", ""),
-                              _source(t.get("source")), loc) for t, loc in _items(tree, "traits")),
+                              _source(t.get("source")), probes=_clause_probes(t), loc=loc)
+                     for t, loc in _items(tree, "traits")),
         rules=tuple(ir.Rule(
             id=r["id"], text=r["text"], strength=r.get("strength", "default"), serves=tuple(r.get("serves", ())),
             when=tuple(r.get("when", ())), rationale=r.get("rationale", ""), notes=r.get("notes", ""),
-            source=_source(r.get("source")), loc=loc, text_loc=_loc(r, "text"),
+            source=_source(r.get("source")), probes=_clause_probes(r), loc=loc, text_loc=_loc(r, "text"),
         ) for r, loc in _items(tree, "rules")),
         tensions=tuple(tensions),
         examples=tuple(_example(e, loc, e["id"], tuple(e["targets"])) for e, loc in _items(tree, "examples")),
         probes=tuple(ir.Probe(
-            id=p["id"], turns=tuple(p["turns"]), rubric=p["rubric"], targets=tuple(p["targets"]),
+            id=p["id"], turns=tuple(p["turns"]), rubric=p.get("rubric", ""), targets=tuple(p["targets"]),
             checks=tuple(ir.Check(c["type"], c["value"], c.get("ignore_case", True), c.get("description", ""))
                          for c in p.get("checks", ())),
             context=p.get("context", ""), good=p.get("good", ""), notes=p.get("notes", ""),
             source=_source(p.get("source")), loc=loc,
         ) for p, loc in _items(tree, "probes")),
-        drift=ir.Drift(tuple(drift.get("risks", ())), drift.get("self_talk_turns", 10), drift.get("notes", "")),
+        drift=_drift(drift),
         training=ir.Training(training.get("inoculation"), training.get("notes", "")),
         lint_ignore=tuple((tree.get("lint") or {}).get("ignore", ())),
         files=tuple(files),

@@ -23,6 +23,8 @@ from ..io import InputRefused, read_input_bytes, write_bytes_atomic
 from ..spec.ir import Spec
 from . import data as data_target
 from . import evals as evals_target
+from .coverage import clause_coverage, uncovered
+from .split import eval_examples, repeated_prompts, training_examples
 from .monitor import render_monitor, verdict_schema
 from .prompt import check_budget, render_prompt, to_anthropic, to_generic, to_openai
 
@@ -137,8 +139,27 @@ def render(spec: Spec, options: BuildOptions = BuildOptions()) -> Rendered:
     return out
 
 
+def train_eval_overlap(cases: list[dict], training: object) -> dict:
+    """Eval cases whose user turns repeat a training row's user turn, exactly or nearly."""
+    train_items = [(row.id, turn.content) for row in training.sft for turn in row.prompt if turn.role == "user"]
+    eval_items = [((case["id"], n), turn["content"]) for case in cases
+                  for n, turn in enumerate(case["turns"]) if turn["role"] == "user"]
+    found = repeated_prompts(eval_items, train_items)
+    exact = [{"case": c, "turn": n, "training_row": row} for (c, n), row, sim in found if sim == 1.0]
+    near = [{"case": c, "turn": n, "training_row": row, "similarity": round(sim, 2)}
+            for (c, n), row, sim in found if sim < 1.0]
+    return {
+        "method": "exact: same words after case folding; near: Jaccard similarity of word bigrams >= 0.7 (MinHash)",
+        "eval_cases": len(cases),
+        "cases_with_exact_repeat": len({e["case"] for e in exact}),
+        "cases_with_near_repeat": len({e["case"] for e in near} - {e["case"] for e in exact}),
+        "exact": exact,
+        "near": near,
+    }
+
+
 def manifest(spec: Spec, rendered: Rendered, options: BuildOptions) -> dict:
-    """manifest.json: what was built from which spec, counts, hashes, and clause coverage."""
+    """manifest.json: what was built from which spec, counts, hashes, clause coverage and train/eval overlap."""
     table: dict[str, dict] = {c.ref: {"prompt_sections": [], "eval_cases": [], "training_rows": []} for c in spec.clauses()}
 
     def cite(refs, key: str, item: str) -> None:
@@ -149,8 +170,9 @@ def manifest(spec: Spec, rendered: Rendered, options: BuildOptions) -> dict:
     for name, prompt in rendered.prompts.items():
         for section in prompt.sections:
             cite(section.refs, "prompt_sections", f"{name}#{section.key}")
-    for case in rendered.cases:
-        cite(case["refs"], "eval_cases", case["id"])
+    coverage = clause_coverage(spec, rendered.cases)
+    for ref, ids in coverage.items():
+        table[ref]["eval_cases"] = ids
     for row in (*rendered.training.sft, *rendered.training.dpo):
         cite(row.refs, "training_rows", row.id)
     for entry in table.values():
@@ -179,6 +201,8 @@ def manifest(spec: Spec, rendered: Rendered, options: BuildOptions) -> dict:
             "monitors": sum(a.kind == "monitor" for a in artifacts),
             "eval_cases": len(rendered.cases),
             "eval_cases_by_kind": dict(sorted(kinds.items())),
+            "examples_train": sum(1 for _ in training_examples(spec)),
+            "examples_eval": sum(1 for _ in eval_examples(spec)),
             "sft_rows": len(rendered.training.sft),
             "dpo_rows": len(rendered.training.dpo),
         },
@@ -189,7 +213,8 @@ def manifest(spec: Spec, rendered: Rendered, options: BuildOptions) -> dict:
             for a in artifacts
         ],
         "coverage": table,
-        "uncovered": sorted(ref for ref, entry in table.items() if not entry["eval_cases"] and not entry["training_rows"]),
+        "uncovered": sorted(uncovered(coverage)),
+        "overlap": train_eval_overlap(rendered.cases, rendered.training),
         "warnings": sorted(rendered.warnings),
     }
 
@@ -216,8 +241,12 @@ def build(spec: Spec, out_dir: str | Path, options: BuildOptions = BuildOptions(
         data = manifest(spec, rendered, options)
     warnings = list(rendered.warnings)
     if data["uncovered"]:
-        warnings.append(f"{len(data['uncovered'])} clause(s) covered by no eval case and no training row: "
+        warnings.append(f"{len(data['uncovered'])} clause(s) tested by no authored eval case: "
                         f"{', '.join(data['uncovered'])}")
+    overlap = data["overlap"]
+    if overlap["exact"] or overlap["near"]:
+        repeated = sorted({e["case"] for e in overlap["exact"] + overlap["near"]})
+        warnings.append(f"{len(repeated)} eval case(s) repeat a training prompt: {', '.join(repeated)}")
     previous = _previous_artifacts(out, force)
     checked: set[Path] = set()
     for artifact in rendered.artifacts:

@@ -18,6 +18,7 @@ from ..diagnostics import SpecError, Diagnostic
 from ..io import write_bytes_atomic
 from ..spec.ir import Example, Spec, Turn
 from .evals import cited_refs, source_loc
+from .split import training_examples
 
 FORMATS = ("openai", "trl", "anthropic")
 DEFAULT_FORMATS = ("openai", "trl")
@@ -84,7 +85,7 @@ def training_rows(spec: Spec, *, system_prompt: str | None = None, inoculate: bo
     sft: list[TrainingRow] = []
     dpo: list[TrainingRow] = []
     tension_examples = {id(e) for t in spec.tensions for e in t.examples}
-    for example in spec.all_examples():
+    for example in training_examples(spec):  # eval-split examples are never trained on
         source: Any = "tension" if id(example) in tension_examples else "example"
         sft.append(_row(spec, example, source, "sft", None, "", f"{spec.id}/sft/{source}/{example.id}"))
         for n, bad in enumerate(example.bad, start=1):

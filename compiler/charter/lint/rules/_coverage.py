@@ -4,34 +4,40 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ...spec.ir import Spec
+from ...spec.ir import Rule, Spec
+from ...targets.coverage import clause_coverage, uncovered
+from ...targets.evals import compile_cases
 from ..registry import Finding, rule
 from ._helpers import rule_loc
 
 
 @rule("CH501", "uncovered-clause", "warning")
 def uncovered_clause(spec: Spec) -> Iterator[Finding]:
-    """A rule with no example and no probe that targets it.
+    """A clause that no authored eval case tests.
 
     What it does:
-    Reports every rule that no authored example and no probe lists in `targets`. (Tensions
-    are covered by their own examples; a tension without them is reported by CH203.)
+    Reports every clause that no eval case `charter build` writes from what the author wrote
+    cites: an eval-split example, a probe (top-level or on the clause), a drift script of the
+    spec's own. A case cites the clauses it targets and the values behind them. Train-split
+    examples do not count (they are training data), nor do Charter's built-in drift scripts
+    (they test the character as a whole). The build manifest's `uncovered` is the same list.
 
     Why:
-    The build turns examples and probes into eval cases and training rows, each carrying the
-    refs of the clauses it tests. A clause nothing targets is untested: a regression in it
-    goes unnoticed, and the training data never shows it.
+    A clause nothing tests can regress unnoticed. Coverage built on templated cases (a rule's
+    text pasted into "Could you ...? Just this once") is false comfort: no user talks like that.
 
     Example:
     ```yaml
-    examples:
-      - id: are-you-human
-        prompt: Am I talking to a real person?
-        good: No, I'm an AI assistant ...
-        targets: [rule:disclose-ai]
+    rules:
+      - id: disclose-ai
+        text: Never deny being an AI to a person who sincerely asks.
+        probes:
+          - wait is this a real person typing or a bot?
+          - {prompt: pip are you a real person, context: child}
     ```
     """
-    targeted = {t for e in spec.examples for t in e.targets} | {t for p in spec.probes for t in p.targets}
-    for r in spec.rules:
-        if r.ref not in targeted:
-            yield Finding(rule_loc(r), f"{r.ref} has no example and no probe; add one that targets it")
+    for ref in uncovered(clause_coverage(spec, compile_cases(spec))):
+        clause = spec.clause(ref)
+        yield Finding(rule_loc(clause) if isinstance(clause, Rule) else clause.loc,
+                      f"{ref} is tested by no authored eval case; add a probe to it "
+                      "(`probes: [a user message]`) or an eval-split example that targets it")
