@@ -13,7 +13,7 @@ import pytest
 import charter
 from charter.spec.schema import validator
 from charter.targets.build import BuildOptions, build
-from charter.targets.data import validate_openai_dpo_line, validate_openai_sft_line
+from charter.targets.data import CONTEXT_LINE_PREFIX, validate_openai_dpo_line, validate_openai_sft_line
 from charter.targets.evals import EVALCASE_SCHEMA_NAME
 from helpers import CHARACTERS, MINIMAL
 from test_cli import run
@@ -100,12 +100,47 @@ def test_every_training_line_follows_openai_rules_and_every_case_its_schema(buil
 def test_inoculated_variant_carries_the_train_time_prompt(builds):
     spec = charter.load(CHARACTERS / "tutor.yaml")
     assert spec.training.inoculation
-    inoculated = builds["tutor"] / "data" / "sft.inoculated.openai.jsonl"
-    for line in inoculated.read_text().splitlines():
+    data = builds["tutor"] / "data"
+    inoculated = data / "sft.inoculated.openai.jsonl"
+    metas = [json.loads(line) for line in (data / "sft.inoculated.openai.meta.jsonl").read_text().splitlines()]
+    for line, meta in zip(inoculated.read_text().splitlines(), metas):
         first = json.loads(line)["messages"][0]
-        assert first == {"role": "system", "content": spec.training.inoculation.strip()}
-    plain = (builds["tutor"] / "data" / "sft.openai.jsonl").read_text().splitlines()
-    assert all(json.loads(line)["messages"][0]["role"] != "system" for line in plain)
+        assert first["role"] == "system" and first["content"].endswith(spec.training.inoculation.strip())
+        # Rows set in a context keep their context line before the train-time prompt.
+        assert first["content"].startswith(CONTEXT_LINE_PREFIX) == (meta["context"] is not None)
+    plain = (data / "sft.openai.jsonl").read_text().splitlines()
+    plain_metas = [json.loads(line) for line in (data / "sft.openai.meta.jsonl").read_text().splitlines()]
+    for line, meta in zip(plain, plain_metas):
+        first = json.loads(line)["messages"][0]
+        assert (first["role"] == "system") == (meta["context"] is not None) == (meta["system_prompt"] == "context")
+
+
+def test_manifest_reports_context_and_length_ratio(builds):
+    for name in BUNDLED:
+        training = json.loads((builds[name] / "manifest.json").read_text())["training"]
+        assert training["system_prompt"] == "context"
+        assert training["rows_in_a_context_without_it"] == 0
+        ratio = training["length_ratio"]
+        assert ratio["pairs"] > 0 and ratio["share_above_max"] <= 0.5 and ratio["median"] <= 1.5
+    tutor = json.loads((builds["tutor"] / "manifest.json").read_text())["training"]
+    assert tutor["rows_in_a_context"] > 0
+
+
+def test_cli_system_prompt_modes(tmp_path):
+    tutor = str(CHARACTERS / "tutor.yaml")
+    none = run("build", tutor, "--system-prompt", "none", "-o", str(tmp_path / "none"))
+    assert none.returncode == 0, none.stderr
+    assert "set in a context (grown-up, session) that --system-prompt none leaves out" in none.stderr
+    full = run("build", tutor, "--system-prompt", "full", "-q", "-o", str(tmp_path / "full"))
+    assert full.returncode == 0, full.stderr
+    manifest = json.loads((tmp_path / "full/manifest.json").read_text())
+    assert manifest["options"]["system_prompt"] == "full" and manifest["training"]["system_prompt"] == "full"
+    session = (tmp_path / "full/prompts/session.md").read_text()
+    rows = [json.loads(line) for line in (tmp_path / "full/data/sft.trl.jsonl").read_text().splitlines()]
+    metas = [json.loads(line) for line in (tmp_path / "full/data/sft.trl.meta.jsonl").read_text().splitlines()]
+    assert any(m["context"] == "session" and r["prompt"][0]["content"] == session for r, m in zip(rows, metas))
+    bad = run("build", tutor, "--system-prompt", "some", "-o", str(tmp_path / "x"))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
 def test_a_rebuild_removes_what_the_spec_no_longer_produces(write, tmp_path):
@@ -176,5 +211,6 @@ examples:
 """)
     result = run("build", str(spec), "--data-format", "anthropic", "-o", "out", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (tmp_path / "out/data").iterdir()) == ["sft.anthropic.jsonl", "sft.anthropic.meta.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "out/data").iterdir()) == ["README.md", "sft.anthropic.jsonl",
+                                                                          "sft.anthropic.meta.jsonl"]
     assert "warning: mini: 1 SFT row" in result.stderr

@@ -156,6 +156,9 @@ for _entry in (
                    "Training data with `--inoculate` was asked for, but the spec sets no `training.inoculation`."),
     DiagnosticCode("few-sft-rows", "build", "warning",
                    "The authored examples give fewer SFT rows than OpenAI fine-tuning accepts (10)."),
+    DiagnosticCode("context-left-out", "build", "warning",
+                   "`--system-prompt none` leaves out the context of rows set in one, so a model trained on them "
+                   "learns the behaviour everywhere."),
     DiagnosticCode("no-preference-pairs", "build", "warning",
                    "No example has a bad reply, so the build writes no preference (DPO) pairs."),
 ):

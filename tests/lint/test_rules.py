@@ -319,6 +319,28 @@ def test_eval_prompt_repeating_a_training_prompt(load, clean):
     assert "nearly repeats" in near.message
 
 
+def test_length_skewed_pairs(load, clean):
+    long_good = "I can't promise that, but here is what I can say honestly and what would help you most tonight."
+    for n in range(2):  # with the clean spec's own pair: three skewed pairs, under the minimum of four
+        clean["examples"].append({"id": f"skew-{n}", "prompt": f"Question {n}?", "good": long_good,
+                                  "bad": [{"text": "Sure thing!", "why": "Promises."}], "targets": ["rule:disclose-ai"]})
+    assert "CH504" not in codes(load(clean))
+    clean["examples"].append({"id": "skew-2", "prompt": "Question 2?", "good": long_good,
+                              "bad": [{"text": "Sure thing!", "why": "Promises."},
+                                      {"text": "Definitely, you'll be fine.", "why": "Promises."}],
+                              "targets": ["rule:disclose-ai"]})
+    found = [d for d in lint(load(clean)) if d.code == "CH504"]
+    assert len(found) == 1 and found[0].severity == "warning"
+    assert "5 of 5 preference pairs have a good reply over 1.5x" in found[0].message and "'skew-" in found[0].message
+    # Near misses of similar length: quiet again.
+    near_miss = "Yes - you will definitely get it, so there is nothing to worry about tonight at all, honestly."
+    for example in clean["examples"] + clean["tensions"][0]["examples"]:
+        for bad in example.get("bad", []):
+            bad["text"] = near_miss
+    clean["tensions"][0]["examples"][0]["good"] = long_good
+    assert "CH504" not in codes(load(clean))
+
+
 # --- selection -----------------------------------------------------------------------------
 
 

@@ -42,9 +42,13 @@ def test_rows_in_every_format_with_aligned_sidecars_and_a_manifest(spec_file, en
     assert all(validate_anthropic_line(line) == [] for line in read_jsonl(out / "sft.anthropic.jsonl"))
     # No system prompt by default: the behaviour goes into the weights.
     assert all(line["messages"][0]["role"] == "user" for line in sft)
-    for name in ("sft.openai", "sft.trl", "sft.anthropic", "dpo.openai", "dpo.trl"):
+    for name in ("sft.openai", "sft.trl", "dpo.openai", "dpo.trl"):
         rows, metas = read_jsonl(out / f"{name}.jsonl"), read_jsonl(out / f"{name}.meta.jsonl")
         assert len(rows) == len(metas) == 24
+    # Anthropic lines train every assistant turn, so rows with one in their history are left out there.
+    single_turn = sum(all(m["role"] == "user" for m in line["prompt"]) for line in read_jsonl(out / "sft.trl.jsonl"))
+    assert 0 < len(read_jsonl(out / "sft.anthropic.jsonl")) == len(read_jsonl(out / "sft.anthropic.meta.jsonl")) \
+        == single_turn
     sft_meta = read_jsonl(out / "sft.openai.meta.jsonl")
     assert [m["id"] for m in sft_meta] == [m["id"] for m in read_jsonl(out / "sft.trl.meta.jsonl")]
     assert len({m["id"] for m in sft_meta}) == 24
@@ -73,10 +77,10 @@ def test_the_filters_keep_out_what_they_should(spec_file, env, server):
     assert generate(spec_file, "out", n=30).exit_code == 0
     sft = read_jsonl(env / "out" / "sft.trl.jsonl")
     dpo = read_jsonl(env / "out" / "dpo.trl.jsonl")
-    users = ["\n".join(m["content"] for m in line["messages"] if m["role"] == "user") for line in sft]
+    users = ["\n".join(m["content"] for m in line["prompt"] if m["role"] == "user") for line in sft]
     assert not any("under evaluation" in text for text in users)  # contrived: the realism judge dropped it
     assert not any("tricky" in text for text in users)  # the in-character reply failed the monitor
-    assert not any("BAD" in line["messages"][-1]["content"] for line in sft)
+    assert not any("BAD" in line["completion"][0]["content"] for line in sft)
     assert all("BAD" in line["rejected"][0]["content"] for line in dpo)
     signatures = [signature(text) for text in users]
     for i, first in enumerate(signatures):

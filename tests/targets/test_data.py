@@ -10,9 +10,11 @@ import pytest
 import charter
 from charter.diagnostics import CharterError
 from charter.scaffold import starter_spec
-from charter.targets.data import (DEFAULT_FORMATS, FORMATS, OPENAI_MIN_SFT_ROWS, training_files, training_rows,
-                                  validate_anthropic_line, validate_openai_dpo_line, validate_openai_sft_line,
+from charter.targets.data import (CONTEXT_LINE_PREFIX, DEFAULT_FORMATS, FORMATS, OPENAI_MIN_SFT_ROWS, SystemPrompts,
+                                  training_files, training_rows, validate_anthropic_line, validate_openai_dpo_line,
+                                  validate_openai_sft_line, validate_trl_dpo_line, validate_trl_sft_line,
                                   write_training_data)
+from charter.targets.prompt import render_prompt
 
 CHARACTERS = Path(__file__).resolve().parents[2] / "characters"
 
@@ -96,9 +98,11 @@ def test_every_line_passes_the_format_checkers(write, tmp_path):
         assert validate_openai_dpo_line(line) == []
         assert set(line) == {"input", "preferred_output", "non_preferred_output"} and set(line["input"]) == {"messages"}
     for line in _read(out / "sft.trl.jsonl"):
-        assert set(line) == {"messages"} and line["messages"][-1]["role"] == "assistant"
-        assert all(set(m) == {"role", "content"} for m in line["messages"])
+        assert validate_trl_sft_line(line) == []
+        assert set(line) == {"prompt", "completion"} and line["prompt"][-1]["role"] == "user"
+        assert [m["role"] for m in line["completion"]] == ["assistant"]
     for line in _read(out / "dpo.trl.jsonl"):
+        assert validate_trl_dpo_line(line) == []
         assert set(line) == {"prompt", "chosen", "rejected"}
         assert line["prompt"][-1]["role"] == "user"
         assert [m["role"] for m in line["chosen"]] == [m["role"] for m in line["rejected"]] == ["assistant"]
@@ -114,9 +118,10 @@ def test_shipped_characters_training_lines_pass(path, tmp_path):
     for name, (lines, metas) in files.items():
         assert len(lines) == len(metas)
         check = {"sft.openai.jsonl": validate_openai_sft_line, "dpo.openai.jsonl": validate_openai_dpo_line,
-                 "sft.anthropic.jsonl": validate_anthropic_line}.get(name)
+                 "sft.anthropic.jsonl": validate_anthropic_line, "sft.trl.jsonl": validate_trl_sft_line,
+                 "dpo.trl.jsonl": validate_trl_dpo_line}[name]
         for line in lines:
-            assert check is None or check(line) == [], (name, line)
+            assert check(line) == [], (name, line)
 
 
 def test_meta_sidecars_are_line_aligned(write, tmp_path):
@@ -130,15 +135,19 @@ def test_meta_sidecars_are_line_aligned(write, tmp_path):
         lines, metas = _read(data), _read(data.with_name(data.name.replace(".jsonl", ".meta.jsonl")))
         assert len(lines) == len(metas) > 0
         for line, meta in zip(lines, metas):
-            chosen = (line.get("preferred_output") or line.get("chosen") or line["messages"][-1:])[0]["content"]
+            chosen = (line.get("preferred_output") or line.get("chosen") or line.get("completion")
+                      or line["messages"][-1:])[0]["content"]
             assert chosen == goods[meta["example"]]
             assert meta["spec"] == "coach" and meta["spec_digest"] == spec.digest and len(spec.digest) == 64
             assert meta["refs"] and meta["loc"].startswith("coach.yaml:")
-            assert meta["system_prompt"] == "none"
+            # The extra-n examples are set in `work`; the others in no context.
+            assert meta["context"] == ("work" if meta["example"].startswith("extra-") else None)
+            assert meta["system_prompt"] == ("context" if meta["context"] else "none")
             assert meta["id"].startswith(f"coach/{meta['kind']}/")
             if meta["kind"] == "dpo":
-                assert meta["rejected_why"]
-    # The prefix example starts with an assistant turn, which Anthropic lines cannot: left out there only.
+                assert meta["rejected_why"] and meta["length_ratio"] > 0
+    # The prefix example has an assistant turn before the reply, which Anthropic lines would train on:
+    # left out there only.
     anthropic = [m["example"] for m in _read(tmp_path / "sft.anthropic.meta.jsonl")]
     openai = [m["example"] for m in _read(tmp_path / "sft.openai.meta.jsonl")]
     assert "prefix" in openai and "prefix" not in anthropic and len(anthropic) == len(openai) - 1
@@ -153,16 +162,35 @@ def test_no_provenance_leaks_into_rows(write, tmp_path):
                 assert leak not in text, (data.name, leak)
 
 
-def test_history_assistant_turns_are_not_trained_on_in_openai_sft(write):
-    files = training_files(training_rows(_spec(write)), ("openai", "trl"))
+def test_history_assistant_turns_are_never_trained_on(write):
+    files = training_files(training_rows(_spec(write)), FORMATS)
     openai = dict(zip([m["example"] for m in files["sft.openai.jsonl"][1]], files["sft.openai.jsonl"][0]))
     trl = dict(zip([m["example"] for m in files["sft.trl.jsonl"][1]], files["sft.trl.jsonl"][0]))
+    reply = {"role": "assistant", "content": "I don't know your deadline; check the brief. I shouldn't guess."}
     assert openai["prefix"]["messages"] == [
         {"role": "assistant", "content": "Hi, what's up?", "weight": 0},
         {"role": "user", "content": "Was I right that the deadline is Friday?"},
-        {"role": "assistant", "content": "I don't know your deadline; check the brief. I shouldn't guess."},
+        reply,
     ]
-    assert all("weight" not in m for m in trl["prefix"]["messages"])
+    # TRL: the history is the prompt, the reply the completion; SFTTrainer trains the completion only.
+    assert trl["prefix"] == {"prompt": [{"role": "assistant", "content": "Hi, what's up?"},
+                                        {"role": "user", "content": "Was I right that the deadline is Friday?"}],
+                             "completion": [reply]}
+    assert "prefix" not in [m["example"] for m in files["sft.anthropic.jsonl"][1]]
+
+
+def test_shipped_characters_never_train_an_earlier_assistant_turn():
+    multi_turn = 0
+    for path in sorted(CHARACTERS.glob("*.yaml")):
+        files = training_files(training_rows(charter.load(path)), FORMATS)
+        for line in files["sft.trl.jsonl"][0]:
+            assert len(line["completion"]) == 1
+            multi_turn += any(m["role"] == "assistant" for m in line["prompt"])
+        for line in files["sft.openai.jsonl"][0]:
+            assert all(m.get("weight") == 0 for m in line["messages"][:-1] if m["role"] == "assistant")
+        for line in files.get("sft.anthropic.jsonl", ([], []))[0]:
+            assert [m["role"] for m in line["messages"]] == ["user", "assistant"]
+    assert multi_turn > 0  # the bundled characters do have corrected slips in their history
 
 
 def test_deterministic_bytes(write, tmp_path):
@@ -179,22 +207,69 @@ def test_deterministic_bytes(write, tmp_path):
     assert not list((tmp_path / "a").glob(".*.tmp"))  # atomic writes leave no temp files
 
 
-def test_system_prompt_left_out_by_default_and_included_on_request(write):
-    spec = _spec(write)
-    default = training_files(training_rows(spec), FORMATS)
-    assert all(m["role"] != "system" for line in default["sft.openai.jsonl"][0] for m in line["messages"])
-    assert all("system" not in line for line in default["sft.anthropic.jsonl"][0])
+def _by_example(files: dict, name: str) -> dict[str, dict]:
+    lines, metas = files[name]
+    return {m["example"]: line for line, m in zip(lines, metas)}
 
-    given = training_files(training_rows(spec, system_prompt="You are Coach."), FORMATS)
-    for line in given["sft.openai.jsonl"][0]:
-        assert line["messages"][0] == {"role": "system", "content": "You are Coach."}
-        assert validate_openai_sft_line(line) == []
-    for line in given["dpo.openai.jsonl"][0]:
-        assert line["input"]["messages"][0]["role"] == "system" and validate_openai_dpo_line(line) == []
-    assert all(line["prompt"][0]["role"] == "system" for line in given["dpo.trl.jsonl"][0])
-    assert all(line["system"] == "You are Coach." and validate_anthropic_line(line) == []
-               for line in given["sft.anthropic.jsonl"][0])
-    assert {m["system_prompt"] for m in given["sft.openai.jsonl"][1]} == {"given"}
+
+def test_context_bound_rows_carry_a_context_line_by_default(write):
+    spec = _spec(write, extra_examples=1)
+    files = training_files(training_rows(spec), FORMATS)
+    line = f"{CONTEXT_LINE_PREFIX}The user is at work."
+    sft, dpo = _by_example(files, "sft.openai.jsonl"), _by_example(files, "dpo.trl.jsonl")
+    assert sft["extra-1"]["messages"][0] == {"role": "system", "content": line}
+    assert _by_example(files, "sft.trl.jsonl")["extra-1"]["prompt"][0] == {"role": "system", "content": line}
+    assert _by_example(files, "sft.anthropic.jsonl")["extra-1"]["system"] == line
+    # Rows set in no context stay without a system message: the character goes into the weights.
+    assert sft["prefix"]["messages"][0]["role"] == "assistant"
+    assert dpo["hard-feedback-1"]["prompt"][0]["role"] == "user"
+    assert not [d for d in training_rows(spec).diagnostics if d.code == "context-left-out"]
+    for name, (lines, _) in files.items():
+        check = {"sft.openai.jsonl": validate_openai_sft_line, "dpo.openai.jsonl": validate_openai_dpo_line,
+                 "sft.anthropic.jsonl": validate_anthropic_line, "sft.trl.jsonl": validate_trl_sft_line,
+                 "dpo.trl.jsonl": validate_trl_dpo_line}[name]
+        assert all(check(line) == [] for line in lines), name
+
+
+def test_a_when_bound_tension_puts_its_examples_in_its_context(write):
+    spec = charter.load(write("coach.yaml", HEADER.replace("    resolution: Say what is weak",
+                                                           "    when: [work]\n    resolution: Say what is weak")))
+    rows = training_rows(spec)
+    assert [(r.example, r.context, r.system_kind) for r in rows.sft] == [
+        ("hard-feedback-1", "work", "context"), ("prefix", None, "none")]
+    assert {r.context for r in rows.dpo if r.example == "hard-feedback-1"} == {"work"}
+
+
+def test_full_mode_puts_the_compiled_prompt_of_each_rows_context(write):
+    spec = _spec(write, extra_examples=1)
+    files = training_files(training_rows(spec, system_prompt="full"), FORMATS)
+    sft = _by_example(files, "sft.openai.jsonl")
+    assert sft["extra-1"]["messages"][0]["content"] == render_prompt(spec, "work").text()
+    assert sft["prefix"]["messages"][0]["content"] == render_prompt(spec, None).text()
+    assert {m["system_prompt"] for m in files["dpo.trl.jsonl"][1]} == {"full"}
+    assert all(validate_openai_sft_line(line) == [] for line in files["sft.openai.jsonl"][0])
+
+
+def test_none_mode_leaves_the_context_out_and_warns(write):
+    spec = _spec(write, extra_examples=2)
+    rows = training_rows(spec, system_prompt="none")
+    files = training_files(rows, FORMATS)
+    assert all(m["role"] != "system" for line in files["sft.openai.jsonl"][0] for m in line["messages"])
+    assert all("system" not in line for line in files["sft.anthropic.jsonl"][0])
+    (warning,) = [d for d in rows.diagnostics if d.code == "context-left-out"]
+    assert warning.severity == "warning" and "2 SFT rows" in warning.message and "(work)" in warning.message
+    with pytest.raises(ValueError, match="unknown system prompt mode 'some'"):
+        training_rows(spec, system_prompt="some")
+
+
+def test_system_prompts_are_reusable_per_context(write):
+    spec = _spec(write)
+    systems = SystemPrompts(spec, "context", inoculation="Train-time only.")
+    assert systems.kind == "context+inoculation"
+    assert systems.for_context("work") == (f"{CONTEXT_LINE_PREFIX}The user is at work.\n\nTrain-time only.",
+                                           "context+inoculation")
+    assert systems.for_context(None) == ("Train-time only.", "inoculation")
+    assert SystemPrompts(spec, "none").for_context("work") == (None, "none")
 
 
 def test_inoculation_variant(write, tmp_path):
@@ -210,9 +285,12 @@ def test_inoculation_variant(write, tmp_path):
         assert line["messages"][0] == {"role": "system", "content": spec.training.inoculation}
         assert validate_openai_sft_line(line) == []
     assert {m["system_prompt"] for m in _read(tmp_path / "dpo.inoculated.trl.meta.jsonl")} == {"inoculation"}
+    assert rows.system_kind == "context+inoculation"
 
-    both = training_rows(spec, system_prompt="You are Coach.", inoculate=True)
-    assert both.system_prompt == f"You are Coach.\n\n{spec.training.inoculation}"
+    bound = training_rows(_spec(write, 1), inoculate=True)
+    row = next(r for r in bound.sft if r.context == "work")
+    assert row.system == f"{CONTEXT_LINE_PREFIX}The user is at work.\n\n{spec.training.inoculation}"
+    assert row.system_kind == "context+inoculation"
 
 
 def test_inoculate_without_an_inoculation_prompt_is_a_clear_error(write):
@@ -303,4 +381,39 @@ def test_anthropic_checker_rejects(line, expected):
     assert validate_anthropic_line({"system": "s", "messages": [{"role": "user", "content": "u"},
                                                                 {"role": "assistant", "content": "a"}]}) == []
     problems = validate_anthropic_line(line)
+    assert any(expected in p for p in problems), problems
+
+
+GOOD_TRL_SFT = {"prompt": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}],
+                "completion": [{"role": "assistant", "content": "a"}]}
+GOOD_TRL_DPO = {"prompt": [{"role": "user", "content": "u"}], "chosen": [{"role": "assistant", "content": "good"}],
+                "rejected": [{"role": "assistant", "content": "bad"}]}
+
+
+@pytest.mark.parametrize("line, expected", [
+    ({"messages": GOOD_TRL_SFT["prompt"] + GOOD_TRL_SFT["completion"]}, "unknown top-level key 'messages'"),
+    ({"prompt": GOOD_TRL_SFT["prompt"]}, "missing top-level key 'completion'"),
+    ({**GOOD_TRL_SFT, "completion": GOOD_TRL_SFT["completion"] * 2}, "exactly one assistant message"),
+    ({**GOOD_TRL_SFT, "prompt": [{"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]},
+     "must end with the user message"),
+    ({**GOOD_TRL_SFT, "prompt": [{"role": "user", "content": "u"}, {"role": "system", "content": "s"},
+                                 {"role": "user", "content": "u"}]}, "may only come first"),
+    ({**GOOD_TRL_SFT, "completion": [{"role": "assistant", "content": "a", "weight": 0}]}, "exactly 'role' and 'content'"),
+])
+def test_trl_sft_checker_rejects(line, expected):
+    assert validate_trl_sft_line(GOOD_TRL_SFT) == []
+    problems = validate_trl_sft_line(line)
+    assert any(expected in p for p in problems), problems
+
+
+@pytest.mark.parametrize("line, expected", [
+    ({**GOOD_TRL_DPO, "id": 1}, "unknown top-level key 'id'"),
+    ({k: v for k, v in GOOD_TRL_DPO.items() if k != "rejected"}, "missing top-level key 'rejected'"),
+    ({**GOOD_TRL_DPO, "chosen": "good"}, "'chosen' must be a list"),
+    ({**GOOD_TRL_DPO, "rejected": [{"role": "user", "content": "x"}]}, "rejected[0] must be an assistant message"),
+    ({**GOOD_TRL_DPO, "prompt": []}, "non-empty list"),
+])
+def test_trl_dpo_checker_rejects(line, expected):
+    assert validate_trl_dpo_line(GOOD_TRL_DPO) == []
+    problems = validate_trl_dpo_line(line)
     assert any(expected in p for p in problems), problems

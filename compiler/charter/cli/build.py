@@ -10,7 +10,7 @@ import click
 from ..diagnostics import CharterError, SpecError
 from ..spec import load
 from ..targets.build import PROMPT_FLAVOURS, BuildOptions, BuildResult, build as build_spec
-from ..targets.data import FORMATS as DATA_FORMATS
+from ..targets.data import DEFAULT_SYSTEM_PROMPT, SYSTEM_PROMPT_MODES, FORMATS as DATA_FORMATS
 from ..io import OutputError
 from ._common import EXIT_OK, EXIT_USAGE, allow_outside_option, fail, print_diagnostics
 
@@ -35,6 +35,10 @@ def _data_formats(chosen: tuple[str, ...]) -> tuple[str, ...]:
               help="Role of the OpenAI prompt message.")
 @click.option("--data-format", "data_formats", multiple=True, type=click.Choice([*DATA_FORMATS, "both", "all"]),
               help="Training data formats (repeatable; default: both = openai and trl).")
+@click.option("--system-prompt", "system_prompt", type=click.Choice(SYSTEM_PROMPT_MODES),
+              default=DEFAULT_SYSTEM_PROMPT, show_default=True,
+              help="System message of training rows: 'context' puts a one-line context description on rows set in "
+                   "a context, 'full' the compiled prompt of the row's context on every row, 'none' nothing.")
 @click.option("--inoculate", is_flag=True, help="Also write training data carrying the spec's inoculation prompt.")
 @click.option("--max-tokens", type=click.IntRange(min=1), metavar="N",
               help="Fail if a system prompt is estimated above N tokens, naming the largest sections.")
@@ -44,12 +48,12 @@ def _data_formats(chosen: tuple[str, ...]) -> tuple[str, ...]:
                    "writes (nothing else there is deleted).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but warnings and errors.")
 def build(specs: tuple[Path, ...], out_dir: Path, contexts: tuple[str, ...], flavours: tuple[str, ...],
-          openai_role: str, data_formats: tuple[str, ...], inoculate: bool, max_tokens: int | None,
+          openai_role: str, data_formats: tuple[str, ...], system_prompt: str, inoculate: bool, max_tokens: int | None,
           allow_outside: bool, force: bool, quiet: bool) -> None:
     """Compile SPECS into prompts, monitor prompts, eval cases and training data (no model needed)."""
     options = BuildOptions(
         contexts=contexts or None, flavours=flavours or PROMPT_FLAVOURS, openai_role=openai_role,
-        data_formats=_data_formats(data_formats), inoculate=inoculate, max_tokens=max_tokens,
+        data_formats=_data_formats(data_formats), system_prompt=system_prompt, inoculate=inoculate, max_tokens=max_tokens,
     )
     status = EXIT_OK
     loaded = []

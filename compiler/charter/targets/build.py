@@ -21,7 +21,9 @@ from .._gc import paused_gc
 from ..diagnostics import CharterError, SpecError, Diagnostic
 from ..io import InputRefused, read_input_bytes, write_bytes_atomic
 from ..spec.ir import Spec
+from ..length_ratio import ratio_summary
 from . import data as data_target
+from .card import CARD_FILE, CardInfo, render_card, spec_license
 from . import evals as evals_target
 from .coverage import clause_coverage, uncovered
 from .split import eval_examples, repeated_prompts, training_examples
@@ -41,6 +43,7 @@ class BuildOptions:
     openai_role: str = "system"
     data_formats: tuple[str, ...] = ("openai", "trl")
     inoculate: bool = False
+    system_prompt: str = data_target.DEFAULT_SYSTEM_PROMPT  # none | context | full: what a training row's system message holds
     max_tokens: int | None = None
 
 
@@ -125,16 +128,23 @@ def render(spec: Spec, options: BuildOptions = BuildOptions()) -> Rendered:
     out.cases = evals_target.compile_cases(spec)
     out.artifacts.append(Artifact("evals.jsonl", "evals", evals_target.cases_to_jsonl(out.cases).encode("utf-8")))
 
-    out.training = data_target.training_rows(spec)
+    out.training = data_target.training_rows(spec, system_prompt=options.system_prompt)
     variants = [out.training]
     if options.inoculate and spec.training.inoculation:
-        variants.append(data_target.training_rows(spec, inoculate=True))
+        variants.append(data_target.training_rows(spec, system_prompt=options.system_prompt, inoculate=True))
     elif options.inoculate:
         out.warnings.append("--inoculate: the spec sets no training.inoculation prompt; no inoculated variant written")
+    rows_per_file: dict[str, int] = {}
     for training in variants:
         for rel, content in sorted(data_target.render_training_data(training, options.data_formats).items()):
             kind = "training-meta" if rel.endswith(".meta.jsonl") else "training-data"
             out.artifacts.append(Artifact(f"data/{rel}", kind, content))
+            rows_per_file[rel] = content.count(b"\n")
+    if rows_per_file:
+        card = render_card(CardInfo(spec.id, spec.name, spec.version, spec.digest, spec_license(dict(spec.metadata)),
+                                    system_prompt=options.system_prompt,
+                                    length_ratio=ratio_summary(out.training.length_ratios())), rows_per_file)
+        out.artifacts.append(Artifact(f"data/{CARD_FILE}", "dataset-card", card.encode("utf-8")))
     out.warnings.extend(d.message for d in out.training.diagnostics)
     return out
 
@@ -155,6 +165,20 @@ def train_eval_overlap(cases: list[dict], training: object) -> dict:
         "cases_with_near_repeat": len({e["case"] for e in near} - {e["case"] for e in exact}),
         "exact": exact,
         "near": near,
+    }
+
+
+def training_summary(training: data_target.TrainingSet) -> dict:
+    """What the manifest says about the training rows: the system-prompt mode, how many rows are
+    set in a context and how many of those lost it, and the preference pairs' length ratios."""
+    rows = (*training.sft, *training.dpo)
+    bound = [r for r in rows if r.context is not None]
+    return {
+        "system_prompt": training.system_kind,
+        "rows_in_a_context": len(bound),
+        "rows_in_a_context_without_it": sum("context" not in r.system_kind and "full" not in r.system_kind
+                                            for r in bound),
+        "length_ratio": ratio_summary(training.length_ratios()),
     }
 
 
@@ -194,7 +218,7 @@ def manifest(spec: Spec, rendered: Rendered, options: BuildOptions) -> dict:
         "options": {
             "contexts": list(rendered.prompts), "flavours": list(options.flavours),
             "openai_role": options.openai_role, "data_formats": list(options.data_formats),
-            "inoculate": options.inoculate,
+            "inoculate": options.inoculate, "system_prompt": options.system_prompt,
         },
         "counts": {
             "prompts": len(rendered.prompts),
@@ -206,6 +230,7 @@ def manifest(spec: Spec, rendered: Rendered, options: BuildOptions) -> dict:
             "sft_rows": len(rendered.training.sft),
             "dpo_rows": len(rendered.training.dpo),
         },
+        "training": training_summary(rendered.training),
         "artifacts": [
             {"path": a.path, "kind": a.kind, "sha256": a.sha256, "bytes": len(a.content),
              **({"context": a.context or CONTEXT_FREE} if a.kind.startswith(("prompt", "monitor")) else {}),

@@ -1,10 +1,24 @@
 """Training data from authored examples: SFT rows from every good reply, preference pairs from
 every good/bad pair, written in the formats fine-tuning services accept as they are.
 
-Provenance (row id, clauses, spec digest, source position) goes into a line-aligned sidecar
-``<file>.meta.jsonl``: upload endpoints reject unknown keys, so training rows carry nothing
-but the conversation. The character's system prompt is left out by default, because the point
-of training is to put the behaviour into the weights rather than into a prompt.
+Provenance (row id, clauses, context, spec digest, source position) goes into a line-aligned
+sidecar ``<file>.meta.jsonl``: upload endpoints reject unknown keys, so training rows carry
+nothing but the conversation.
+
+What a row's system message holds is the ``system_prompt`` mode (``charter build
+--system-prompt``):
+
+- ``context`` (the default): rows whose example is set in a deployment context (its own
+  ``context:``, or a ``when:``-bound clause it targets) start with one compact line describing
+  that context; the other rows have no system message. The character itself is left out of the
+  prompt, because the point of training is to put it into the weights; but the context is a
+  fact about the conversation the model cannot guess (is the user a child?), and a behaviour
+  that depends on it must be trained with it, or the model learns it everywhere.
+- ``full``: every row starts with the compiled system prompt for its context (the context-free
+  prompt for rows bound to none), as deployed. A prompt that spells the behaviour out also
+  explains it away, so less of it goes into the weights (the inoculation effect); use it to
+  train a model that will always run with that prompt.
+- ``none``: no system message at all; context-bound rows then lose their context (warned).
 """
 
 from __future__ import annotations
@@ -12,23 +26,33 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable, Iterator, Literal
 
 from ..diagnostics import SpecError, Diagnostic
 from ..io import write_bytes_atomic
+from ..length_ratio import length_ratio
 from ..spec.ir import Example, Spec, Turn
-from .evals import cited_refs, source_loc
-from .split import training_examples
+from .evals import cited_refs, example_context, source_loc
+from .prompt import render_prompt
+from .split import splits
 
 FORMATS = ("openai", "trl", "anthropic")
 DEFAULT_FORMATS = ("openai", "trl")
 OPENAI_MIN_SFT_ROWS = 10
+SYSTEM_PROMPT_MODES = ("none", "context", "full")
+DEFAULT_SYSTEM_PROMPT = "context"
+CONTEXT_LINE_PREFIX = "Where you are deployed: "  # the heading the compiled prompt gives the context
 
 
 @dataclass(frozen=True, slots=True)
 class TrainingRow:
     """One training example, format-neutral. ``prompt`` ends with the user turn answered by
-    ``chosen``; ``rejected`` is set on preference rows only."""
+    ``chosen``; ``rejected`` is set on preference rows only.
+
+    ``context`` is the deployment context the example is set in (None: none). ``system`` is
+    this row's system message and ``system_kind`` what it holds; rows built without them (None
+    and "") take the set's ``system_prompt`` and ``system_kind``.
+    """
 
     id: str
     kind: Literal["sft", "dpo"]
@@ -40,14 +64,17 @@ class TrainingRow:
     source: Literal["tension", "example"]
     example: str
     loc: str | None
+    context: str | None = None
+    system: str | None = None
+    system_kind: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class TrainingSet:
     spec_id: str
     spec_digest: str
-    system_prompt: str | None
-    system_kind: Literal["none", "given", "inoculation", "given+inoculation"]
+    system_prompt: str | None  # one system message for rows that carry none of their own
+    system_kind: str  # the mode: none | context | full | given, with "+inoculation" when inoculated
     sft: tuple[TrainingRow, ...]
     dpo: tuple[TrainingRow, ...]
     diagnostics: tuple[Diagnostic, ...]
@@ -57,39 +84,109 @@ class TrainingSet:
         """``inoculated`` for the train-time variant, which goes to differently named files."""
         return "inoculated" if "inoculation" in self.system_kind else ""
 
+    def system_for(self, row: TrainingRow) -> str | None:
+        return row.system if row.system is not None or row.system_kind else self.system_prompt
+
     def meta(self, row: TrainingRow) -> dict:
         data = {"id": row.id, "kind": row.kind, "spec": self.spec_id, "spec_digest": self.spec_digest,
                 "refs": list(row.refs), "source": row.source, "example": row.example, "loc": row.loc,
-                "system_prompt": self.system_kind}
+                "context": row.context, "system_prompt": row.system_kind or self.system_kind}
         if row.kind == "dpo":
             data["rejected_why"] = row.rejected_why
+            data["length_ratio"] = round(length_ratio(row.chosen, row.rejected or ""), 3)
         return data
 
+    def length_ratios(self) -> list[float]:
+        """Chosen over rejected words for every preference pair, in row order."""
+        return [length_ratio(r.chosen, r.rejected or "") for r in self.dpo]
 
-def training_rows(spec: Spec, *, system_prompt: str | None = None, inoculate: bool = False) -> TrainingSet:
+
+class SystemPrompts:
+    """The system message a training row starts with under one ``system_prompt`` mode, by the
+    context its example is set in; compiled prompts are rendered once per context.
+
+    ``inoculation`` (a train-time-only prompt) goes after whatever the mode gives, or alone.
+    ``charter generate data`` places its rows with the same object, so offline and generated
+    rows in one context start the same way.
+    """
+
+    def __init__(self, spec: Spec, mode: str = DEFAULT_SYSTEM_PROMPT, inoculation: str | None = None) -> None:
+        if mode not in SYSTEM_PROMPT_MODES:
+            raise ValueError(f"unknown system prompt mode {mode!r}; choose from {', '.join(SYSTEM_PROMPT_MODES)}")
+        self.spec = spec
+        self.mode = mode
+        self.inoculation = inoculation.strip() if inoculation else None
+        self._cache: dict[str | None, tuple[str | None, str]] = {}
+
+    @property
+    def kind(self) -> str:
+        """The set-wide kind: the mode, with ``+inoculation`` when an inoculation prompt is added."""
+        return f"{self.mode}+inoculation" if self.inoculation else self.mode
+
+    def for_context(self, context: str | None) -> tuple[str | None, str]:
+        """(system text or None, kind) for a row set in ``context`` (None: no context)."""
+        if context not in self._cache:
+            base, kind = None, "none"
+            if self.mode == "full":
+                base, kind = render_prompt(self.spec, context).text(), "full"
+            elif self.mode == "context" and context is not None:
+                base, kind = context_line(self.spec, context), "context"
+            if self.inoculation:
+                base = f"{base.rstrip()}\n\n{self.inoculation}" if base else self.inoculation
+                kind = "inoculation" if kind == "none" else f"{kind}+inoculation"
+            self._cache[context] = (base, kind)
+        return self._cache[context]
+
+
+def context_line(spec: Spec, context: str) -> str:
+    """One line naming the deployment context, worded as the compiled prompt's context section."""
+    found = spec.context(context)
+    if found is None:
+        raise SpecError([Diagnostic(spec.loc, "unknown-context", f"{spec.id} has no context {context!r}")])
+    return CONTEXT_LINE_PREFIX + " ".join(found.description.split())
+
+
+def training_examples(spec: Spec) -> Iterator[tuple[Example, Literal["tension", "example"], str | None]]:
+    """The authored examples that become training rows, with their source and context: tension
+    examples first, then the spec's own. The one place that decides what is trained on: only
+    train-split examples (eval-split ones are held out for evals and judge calibration)."""
+    split = splits(spec)
+    for tension in spec.tensions:
+        for example in tension.examples:
+            if split.get(id(example), "train") == "train":
+                yield example, "tension", example_context(spec, example, tension)
+    for example in spec.examples:
+        if split.get(id(example), "train") == "train":
+            yield example, "example", example_context(spec, example)
+
+
+def training_rows(spec: Spec, *, system_prompt: str = DEFAULT_SYSTEM_PROMPT, inoculate: bool = False) -> TrainingSet:
     """SFT rows from every good reply and DPO rows from every good/bad pair, tension examples first.
 
-    ``system_prompt`` puts that text first in every row. ``inoculate`` puts the spec's
-    ``training.inoculation`` there instead (after ``system_prompt`` when both are given): a
-    train-time prompt only, never used at inference.
+    ``system_prompt`` is the mode (none | context | full, see the module doc). ``inoculate``
+    adds the spec's ``training.inoculation`` after it: a train-time prompt only, never used at
+    inference.
     """
-    kind: Any = "given" if system_prompt else "none"
+    inoculation = None
     if inoculate:
         inoculation = (spec.training.inoculation or "").strip()
         if not inoculation:
             raise SpecError([Diagnostic(spec.loc, "no-inoculation",
                                            f"spec {spec.id!r} sets no training.inoculation, so there is no "
                                            "inoculated variant to write")])
-        system_prompt = f"{system_prompt.rstrip()}\n\n{inoculation}" if system_prompt else inoculation
-        kind = "given+inoculation" if kind == "given" else "inoculation"
+    systems = SystemPrompts(spec, system_prompt, inoculation)
     sft: list[TrainingRow] = []
     dpo: list[TrainingRow] = []
-    tension_examples = {id(e) for t in spec.tensions for e in t.examples}
-    for example in training_examples(spec):  # eval-split examples are never trained on
-        source: Any = "tension" if id(example) in tension_examples else "example"
-        sft.append(_row(spec, example, source, "sft", None, "", f"{spec.id}/sft/{source}/{example.id}"))
+    for example, source, context in training_examples(spec):
+        system, kind = systems.for_context(context)
+        common = dict(prompt=example.conversation, chosen=example.good, refs=tuple(cited_refs(spec, example.targets)),
+                      source=source, example=example.id, loc=source_loc(spec, example.loc), context=context,
+                      system=system, system_kind=kind)
+        sft.append(TrainingRow(id=f"{spec.id}/sft/{source}/{example.id}", kind="sft", rejected=None,
+                               rejected_why="", **common))
         for n, bad in enumerate(example.bad, start=1):
-            dpo.append(_row(spec, example, source, "dpo", bad.text, bad.why, f"{spec.id}/dpo/{source}/{example.id}/{n}"))
+            dpo.append(TrainingRow(id=f"{spec.id}/dpo/{source}/{example.id}/{n}", kind="dpo", rejected=bad.text,
+                                   rejected_why=bad.why, **common))
     diagnostics = []
     if len(sft) < OPENAI_MIN_SFT_ROWS:
         diagnostics.append(Diagnostic(
@@ -101,13 +198,15 @@ def training_rows(spec: Spec, *, system_prompt: str | None = None, inoculate: bo
         diagnostics.append(Diagnostic(spec.loc, "no-preference-pairs",
                                       "no example has a bad reply, so there are no preference (DPO) pairs",
                                       severity="warning"))
-    return TrainingSet(spec.id, spec.digest, system_prompt or None, kind, tuple(sft), tuple(dpo), tuple(diagnostics))
-
-
-def _row(spec: Spec, example: Example, source: Any, kind: Any, rejected: str | None, why: str, ident: str) -> TrainingRow:
-    return TrainingRow(id=ident, kind=kind, prompt=example.conversation, chosen=example.good, rejected=rejected,
-                       rejected_why=why, refs=tuple(cited_refs(spec, example.targets)), source=source,
-                       example=example.id, loc=source_loc(spec, example.loc))
+    lost = [r for r in sft if r.context is not None and "context" not in r.system_kind and "full" not in r.system_kind]
+    if lost:
+        contexts = ", ".join(sorted({r.context for r in lost if r.context}))
+        diagnostics.append(Diagnostic(
+            spec.loc, "context-left-out",
+            f"{len(lost)} SFT row{'s' if len(lost) != 1 else ''} (and their preference pairs) are set in a context "
+            f"({contexts}) that --system-prompt {system_prompt} leaves out; a model trained on them learns the "
+            "behaviour everywhere", severity="warning"))
+    return TrainingSet(spec.id, spec.digest, None, systems.kind, tuple(sft), tuple(dpo), tuple(diagnostics))
 
 
 # --- formats ---------------------------------------------------------------------------------
@@ -115,25 +214,25 @@ def _row(spec: Spec, example: Example, source: Any, kind: Any, rejected: str | N
 def training_files(training_set: TrainingSet, formats: Iterable[str] = DEFAULT_FORMATS) -> dict[str, tuple[list[dict], list[dict]]]:
     """File name -> (training lines, meta lines), line-aligned, for every non-empty file.
 
-    Anthropic/Bedrock lines must start with a user turn, so rows whose authored conversation
-    starts with an assistant turn are left out of that format only (their meta lines with them).
+    Anthropic/Bedrock lines have no per-message weight, so every assistant turn in them is a
+    target: rows whose authored history holds an assistant turn (an opening line, or the slip
+    the good reply corrects) are left out of that format only, their meta lines with them.
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown training data format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     infix = f".{training_set.variant}" if training_set.variant else ""
-    system = training_set.system_prompt
     files: dict[str, tuple[list[dict], list[dict]]] = {}
     for fmt in FORMATS:
         if fmt not in formats:
             continue
-        sft_rows = [r for r in training_set.sft if fmt != "anthropic" or r.prompt[0].role == "user"]
+        sft_rows = [r for r in training_set.sft if fmt != "anthropic" or all(t.role == "user" for t in r.prompt)]
         outputs = [("sft", sft_rows, _SFT[fmt])]
         if fmt in _DPO:
             outputs.append(("dpo", list(training_set.dpo), _DPO[fmt]))
         for kind, rows, render in outputs:
             if rows:
-                files[f"{kind}{infix}.{fmt}.jsonl"] = ([render(r, system) for r in rows],
+                files[f"{kind}{infix}.{fmt}.jsonl"] = ([render(r, training_set.system_for(r)) for r in rows],
                                                        [training_set.meta(r) for r in rows])
     return files
 
@@ -176,9 +275,11 @@ def _assistant(text: str) -> dict:
     return {"role": "assistant", "content": text}
 
 
+# TRL's conversational prompt-completion form: SFTTrainer computes the loss on the completion
+# only, so earlier turns (the slip a good reply corrects) are context, never targets.
 _SFT = {
     "openai": lambda r, s: {"messages": _messages(r.prompt, s, weight_history=True) + [_assistant(r.chosen)]},
-    "trl": lambda r, s: {"messages": _messages(r.prompt, s) + [_assistant(r.chosen)]},
+    "trl": lambda r, s: {"prompt": _messages(r.prompt, s), "completion": [_assistant(r.chosen)]},
     "anthropic": lambda r, s: ({"system": s} if s else {}) | {"messages": _messages(r.prompt, None) + [_assistant(r.chosen)]},
 }
 _DPO = {
@@ -325,3 +426,63 @@ def _check_messages(messages: list, where: str, allow_weight: bool) -> list[str]
             problems.append(f"{at}: user and assistant messages must alternate")
         previous = role
     return problems
+
+
+# TRL's documented conversational shapes (https://huggingface.co/docs/trl/dataset_formats).
+_TRL_ROLES = {"system", "user", "assistant"}
+
+
+def validate_trl_sft_line(obj: Any) -> list[str]:
+    """Problems with a TRL conversational prompt-completion line (empty: none): keys exactly
+    ``prompt`` (messages ending with the user turn answered; a system message only first) and
+    ``completion`` (exactly one assistant message)."""
+    if not isinstance(obj, dict):
+        return ["line is not a JSON object"]
+    problems = [f"unknown top-level key {k!r}" for k in sorted(set(obj) - {"prompt", "completion"})]
+    problems += [f"missing top-level key {k!r}" for k in ("prompt", "completion") if k not in obj]
+    problems += _trl_prompt(obj.get("prompt"))
+    problems += _trl_reply(obj.get("completion"), "completion") if "completion" in obj else []
+    return problems
+
+
+def validate_trl_dpo_line(obj: Any) -> list[str]:
+    """Problems with a TRL conversational preference line (empty: none): keys exactly ``prompt``,
+    ``chosen`` and ``rejected``; each reply a list of exactly one assistant message."""
+    if not isinstance(obj, dict):
+        return ["line is not a JSON object"]
+    problems = [f"unknown top-level key {k!r}" for k in sorted(set(obj) - {"prompt", "chosen", "rejected"})]
+    problems += [f"missing top-level key {k!r}" for k in ("prompt", "chosen", "rejected") if k not in obj]
+    problems += _trl_prompt(obj.get("prompt"))
+    for key in ("chosen", "rejected"):
+        if key in obj:
+            problems += _trl_reply(obj[key], key)
+    return problems
+
+
+def _trl_prompt(prompt: Any) -> list[str]:
+    if not isinstance(prompt, list) or not prompt:
+        return ["'prompt' must be a non-empty list of messages"]
+    problems = []
+    for i, message in enumerate(prompt):
+        if not isinstance(message, dict) or set(message) != {"role", "content"}:
+            problems.append(f"prompt[{i}] must have exactly 'role' and 'content'")
+        elif message["role"] not in _TRL_ROLES:
+            problems.append(f"prompt[{i}]: unknown role {message['role']!r}")
+        elif message["role"] == "system" and i != 0:
+            problems.append(f"prompt[{i}]: a system message may only come first")
+        elif not isinstance(message["content"], str) or not message["content"].strip():
+            problems.append(f"prompt[{i}]: content must be non-empty text")
+    if not problems and prompt[-1]["role"] != "user":
+        problems.append("'prompt' must end with the user message the reply answers")
+    return problems
+
+
+def _trl_reply(reply: Any, key: str) -> list[str]:
+    if not isinstance(reply, list) or len(reply) != 1:
+        return [f"{key!r} must be a list of exactly one assistant message"]
+    message = reply[0]
+    if not isinstance(message, dict) or set(message) != {"role", "content"} or message["role"] != "assistant":
+        return [f"{key}[0] must be an assistant message with exactly 'role' and 'content'"]
+    if not isinstance(message["content"], str) or not message["content"].strip():
+        return [f"{key}[0]: content must be non-empty text"]
+    return []

@@ -25,7 +25,7 @@ import re
 from typing import Iterable, Sequence
 
 from ..diagnostics import Loc
-from ..spec.ir import DRIFT_RISKS, Clause, ClauseProbe, DriftScript, Example, Probe, Spec, applies
+from ..spec.ir import DRIFT_RISKS, Clause, ClauseProbe, DriftScript, Example, Probe, Rule, Spec, Tension, Trait, applies
 from ..spec.schema import validator
 from .split import eval_examples
 
@@ -473,6 +473,17 @@ def _shared_context(spec: Spec, targets: Iterable[str]) -> str | None:
     if not whens:
         return None
     return next((c.id for c in spec.contexts if all(applies(w, c.id) for w in whens)), None)
+
+
+def example_context(spec: Spec, example: Example, tension: Tension | None = None) -> str | None:
+    """The context an example is set in: its own ``context``, else (for a tension's examples,
+    ``tension`` given) the tension's first ``when`` context, else the first context where all
+    its targets apply. Eval cases and training rows place an example the same way."""
+    if example.context:
+        return example.context
+    if tension is not None:
+        return tension.when[0] if tension.when else None
+    return _shared_context(spec, example.targets)
 
 
 def source_loc(spec: Spec, loc: Loc) -> str | None:

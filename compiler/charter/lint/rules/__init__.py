@@ -7,7 +7,7 @@ known from deployed assistants, CH4xx untestable language, CH5xx coverage.
 
 from __future__ import annotations
 
-from . import _conflicts, _coverage, _evals, _hazards, _language, _structure  # noqa: F401  (registers the rules)
+from . import _conflicts, _coverage, _evals, _hazards, _language, _structure, _training  # noqa: F401  (registers the rules)
 from ._conflicts import RuleConflict, rule_conflicts
 
 __all__ = ["RuleConflict", "rule_conflicts"]
