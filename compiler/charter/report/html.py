@@ -146,7 +146,7 @@ def _clause_table(run: Run, refs: list[str]) -> str:
                 continue
             verdicts = clause.get("verdicts") or {}
             level = pass_rate_level(clause.get("pass_rate"))
-            cells = [f'<td class="name"><code>{escape(ref)}</code></td>', f'<td class="name">{escape(model)}</td>',
+            cells = [f'<td class="ref"><code>{escape(ref)}</code></td>', f'<td class="name">{escape(model)}</td>',
                      _num(fmt_score(clause.get("score")), level), _num(fmt_pct(clause.get("pass_rate")), level),
                      _num(fmt_int(clause.get("cases"))),
                      _num(" / ".join(fmt_int(verdicts.get(v, 0)) for v in ("pass", "fail", "n/a")))]
@@ -461,8 +461,8 @@ dl.small{font-size:12px}dl.small dd{font-weight:500}
 .table-wrap{overflow-x:auto}
 table{border-collapse:collapse;width:100%;margin:8px 0}
 th,td{padding:5px 9px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-th{font-weight:600;color:var(--muted);font-size:12px;overflow-wrap:anywhere}
-td.name{overflow-wrap:anywhere}
+th{font-weight:600;color:var(--muted);font-size:12px}
+td.name{overflow-wrap:anywhere;min-width:9em}td.ref{overflow-wrap:break-word}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 td.num{white-space:nowrap}td.num.wrap{white-space:normal}
 td.good{color:var(--good);font-weight:600}td.bad{color:var(--bad);font-weight:600}td.warn{color:var(--warn);font-weight:600}
