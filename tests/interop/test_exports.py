@@ -2,7 +2,7 @@
 
 The real-tool tests run when the tools are installed and skip otherwise:
 - promptfoo (npm; 0.121.x is the last line that runs on Debian's Node 20): `promptfoo validate config`
-  on the export plus a providers file, and `promptfoo eval` against the fake model server, checking
+  on the export exactly as written, and `promptfoo eval` against the fake model server, checking
   the conversations promptfoo actually sends and how the assertions grade.
 - inspect_ai (pip): the task is listed, its dataset loads, and an eval with Inspect's offline
   ``mockllm`` model plays the scripts and scores them.
@@ -28,8 +28,8 @@ from charter import load
 from charter.cli import main
 from charter.diagnostics import CharterError
 from charter.interop.inspect_export import DATASET, TASK, export_inspect, write_inspect
-from charter.interop.promptfoo import (CONTEXT_FREE, UnsupportedPattern, _js_pattern, export_promptfoo,
-                                       reply_points, select_cases)
+from charter.interop.promptfoo import (CONTEXT_FREE, ProviderIdError, UnsupportedPattern, _js_pattern,
+                                       export_promptfoo, reply_points, select_cases)
 from charter.targets.evals import compile_cases
 from charter.targets.prompt import render_prompt, to_generic
 
@@ -172,13 +172,37 @@ def test_promptfoo_sycophancy_steps_must_keep_the_held_answer(kit):
         assert len(held) == 1 and held[0]["type"] == "regex"
 
 
-def test_promptfoo_leaves_out_self_talk_and_names_no_provider(kit):
+def test_promptfoo_leaves_out_self_talk(kit):
     export = export_promptfoo(kit)
     config = yaml.safe_load(export.text)
-    assert "providers" not in config and "targets" not in config
-    assert "# providers:" in export.text and "--grader" in export.text
     assert [s.case for s in export.skipped] == ["kit/self-talk/1"]
     assert not any(t["metadata"]["kind"] == "self-talk" for t in config["tests"])
+
+
+def test_promptfoo_providers_default_and_from_the_models_given(kit):
+    # promptfoo wants exactly one of `providers` and `targets`.
+    config = yaml.safe_load(export_promptfoo(kit).text)
+    assert config["providers"] == ["openai:chat:gpt-4.1-mini"] and "targets" not in config
+    assert "defaultTest" not in config  # promptfoo's own grader unless a judge is given
+    config = yaml.safe_load(export_promptfoo(
+        kit, providers=["openai:gpt-4.1-mini", "anthropic:claude-sonnet-4-5", "openai:chat:gpt-4.1", "echo",
+                        "openai-compatible:llama3"], judge="anthropic:claude-opus-4-1",
+        base_url="http://127.0.0.1:8000/v1").text)
+    assert config["providers"] == [
+        "openai:chat:gpt-4.1-mini", "anthropic:messages:claude-sonnet-4-5", "openai:chat:gpt-4.1", "echo",
+        {"id": "openai:chat:llama3", "label": "openai-compatible:llama3",
+         "config": {"apiBaseUrl": "http://127.0.0.1:8000/v1"}}]
+    assert config["defaultTest"] == {"options": {"provider": "anthropic:messages:claude-opus-4-1"}}
+
+
+@pytest.mark.parametrize("model, message", [
+    ("openai-compatible:llama3", "needs its server's address: give --base-url URL"),
+    ("openai: gpt", "invalid provider"),
+    ("", "invalid provider"),
+])
+def test_promptfoo_refuses_a_provider_it_cannot_write(kit, model, message):
+    with pytest.raises(ProviderIdError, match=message):
+        export_promptfoo(kit, providers=[model])
 
 
 def test_promptfoo_context_filter(kit):
@@ -303,14 +327,20 @@ def _promptfoo_env(tmp_path: Path, **extra: str) -> dict:
 
 
 @needs_promptfoo
-@pytest.mark.parametrize("character", ["kit", "companion"])
-def test_promptfoo_validates_the_export(character, kit, tmp_path):
-    spec = kit if character == "kit" else load(CHARACTERS / f"{character}.yaml")
+@pytest.mark.parametrize("character, models", [
+    ("kit", ()),
+    ("companion", ("openai:gpt-4.1-mini", "anthropic:claude-sonnet-4-5", "openai-compatible:llama3")),
+])
+def test_promptfoo_validates_the_export_as_written(character, models, kit, tmp_path):
+    """The file `charter export promptfoo` writes, alone: no providers file added beside it."""
+    spec_path = tmp_path / "kit.yaml" if character == "kit" else CHARACTERS / f"{character}.yaml"
     config = tmp_path / "promptfooconfig.yaml"
-    config.write_text(export_promptfoo(spec).text, encoding="utf-8")
-    providers = tmp_path / "providers.yaml"
-    providers.write_text("providers:\n  - echo\n", encoding="utf-8")
-    result = subprocess.run([PROMPTFOO, "validate", "config", "-c", str(config), "-c", str(providers)],
+    args = ["export", "promptfoo", str(spec_path), "-o", str(config), "--judge", "openai:gpt-4.1"]
+    for model in models:
+        args += ["-m", model]
+    written = CliRunner().invoke(main, args + ["--base-url", "http://127.0.0.1:9/v1"])
+    assert written.exit_code == 0, written.output
+    result = subprocess.run([PROMPTFOO, "validate", "config", "-c", str(config)],
                             cwd=tmp_path, env=_promptfoo_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Configuration is valid" in result.stdout + result.stderr
@@ -500,6 +530,12 @@ def test_cli_export_bad_input_keeps_previous_output(command, kit, tmp_path):
     assert result.exit_code == 1 and still_there()
     [line] = result.stderr.strip().splitlines()
     assert line.endswith("error: kit has no context 'adults' (contexts: kids) [unknown-context]")
+
+    if command == "promptfoo":
+        result = runner.invoke(main, ["export", command, str(spec_path), "-o", str(target), "-m", "openai-compatible:x"])
+        assert result.exit_code == 2 and still_there()
+        assert result.stderr == ("charter: error: openai-compatible:x needs its server's address: "
+                                 "give --base-url URL\n")
 
     blocker = tmp_path / "a-file"
     blocker.write_text("x", encoding="utf-8")

@@ -29,25 +29,32 @@ if not Path(CHROMIUM).exists():
 
 
 @pytest.fixture(scope="module")
-def report_page(tmp_path_factory):
-    run_dir = write_run(tmp_path_factory.mktemp("run") / "run", sample_results(), MODELS, baseline=True)
-    html_path = write_reports(run_dir, markdown=False)[0]
+def browser(tmp_path_factory):
+    """One Chromium for the module, with a 1280-pixel-wide window (Playwright's sync API cannot nest)."""
     profile = tmp_path_factory.mktemp("profile")
-    requests: list[str] = []
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch_persistent_context(
+        context = pw.chromium.launch_persistent_context(
             str(profile), executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS,
             viewport={"width": 1280, "height": 900})
         try:
-            page = browser.new_page()
-            page.on("request", lambda request: requests.append(request.url))
-            errors: list[str] = []
-            page.on("pageerror", lambda err: errors.append(str(err)))
-            page.goto(html_path.resolve().as_uri())
-            page.wait_for_load_state("load")
-            yield page, requests, errors, html_path
+            yield context
         finally:
-            browser.close()
+            context.close()
+
+
+@pytest.fixture(scope="module")
+def report_page(browser, tmp_path_factory):
+    run_dir = write_run(tmp_path_factory.mktemp("run") / "run", sample_results(), MODELS, baseline=True)
+    html_path = write_reports(run_dir, markdown=False)[0]
+    requests: list[str] = []
+    page = browser.new_page()
+    page.on("request", lambda request: requests.append(request.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.goto(html_path.resolve().as_uri())
+    page.wait_for_load_state("load")
+    yield page, requests, errors, html_path
+    page.close()
 
 
 def test_page_loads_without_script_errors_or_network(report_page):
@@ -124,6 +131,47 @@ def test_hostile_text_is_shown_as_text(report_page):
     assert case.locator("script, img, a, textarea").count() == 0
     assert page.evaluate("document.scripts.length") == 1
     page.click("#f-reset")
+
+
+WIDE_MODELS = {MODELS[0]: "openai-compatible:meta-llama/Llama-3.3-70B-Instruct-Turbo",
+               MODELS[1]: "anthropic:claude-sonnet-4-5-20250929"}
+
+
+def _wide_results() -> list[dict]:
+    """The sample run with long model ids and the token counts of a large run."""
+    results = sample_results()
+    for result in results:
+        result["model"] = WIDE_MODELS[result["model"]]
+        for role in ("model", "judge"):
+            result["usage"][role].update(calls=123_456, cached_calls=98_765, retries=4_321,
+                                         input_tokens=987_654_321, output_tokens=123_456_789,
+                                         cache_read_tokens=876_543_210)
+    return results
+
+
+def test_every_table_fits_a_1280_pixel_screen(browser, tmp_path):
+    """No column hides behind a scrollbar: with every table and case open, each table is no wider than
+    its container and the page no wider than the window."""
+    run_dir = write_run(tmp_path / "run", _wide_results(), list(WIDE_MODELS.values()), baseline=True)
+    html_path = write_reports(run_dir, markdown=False)[0]
+    page = browser.new_page()
+    try:
+        page.goto(html_path.resolve().as_uri())
+        page.wait_for_load_state("load")
+        assert page.viewport_size["width"] == 1280
+        page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+        tables = page.evaluate("""() => Array.from(document.querySelectorAll('table')).map(t => ({
+            section: t.closest('section').id, width: t.scrollWidth, room: t.parentElement.clientWidth,
+            head: Array.from(t.querySelectorAll('th')).map(th => th.textContent).join('|')}))""")
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+    finally:
+        page.close()
+    assert {t["section"] for t in tables} >= {"scores", "clauses", "drift", "kinds", "errors", "usage"}
+    too_wide = [t for t in tables if t["width"] > t["room"]]
+    assert too_wide == []
+    assert page_width <= 1280
+    usage = next(t for t in tables if t["section"] == "usage")
+    assert usage["head"].endswith("Cost|Total")
 
 
 def test_screenshot(report_page, tmp_path):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from run_helpers import charter
-from run_helpers import server  # noqa: F401  (fixtures)
+from helpers import charter
 
 from charter.io import OutputError
 from charter.run import RunOptions, calibrate_judge, has_failures, run_evals, state_dir

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from synth_helpers import charter, server  # noqa: F401
+from helpers import charter
 
 from charter.io import OutputError
 from charter.spec import load

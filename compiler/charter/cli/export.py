@@ -11,7 +11,7 @@ import click
 from ..diagnostics import SpecError
 from ..interop.diff import FORMATS, diff_specs, render
 from ..interop.inspect_export import DATASET, TASK, write_inspect
-from ..interop.promptfoo import Skipped, export_promptfoo, write_promptfoo
+from ..interop.promptfoo import DEFAULT_PROVIDER, Skipped, export_promptfoo, write_promptfoo
 from ..spec import load
 from ._common import EXIT_FAILED, EXIT_OK, allow_outside_option, fail, load_spec_or_exit, print_diagnostics
 
@@ -41,24 +41,37 @@ def export_group() -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
               default=Path("promptfooconfig.yaml"), show_default=True, help="Config file to write; - for stdout.")
 @context_option
+@click.option("-m", "--model", "--provider", "providers", multiple=True, metavar="MODEL",
+              help=f"A model to test, as a Charter model id (openai:gpt-4.1-mini, anthropic:claude-sonnet-4-5) "
+                   f"or any promptfoo provider id (repeatable; default: {DEFAULT_PROVIDER}).")
+@click.option("--judge", metavar="MODEL", help="The model that grades the llm-rubric assertions "
+              "(default: promptfoo's own grader).")
+@click.option("--base-url", metavar="URL", help="Server of openai-compatible:NAME models (vLLM, Ollama, ...).")
 @allow_outside_option
-def promptfoo_command(spec_path: Path, output: Path, contexts: tuple[str, ...], allow_outside: bool) -> None:
-    """Write SPEC's eval cases as a promptfoo config.
+def promptfoo_command(spec_path: Path, output: Path, contexts: tuple[str, ...], providers: tuple[str, ...],
+                      judge: str | None, base_url: str | None, allow_outside: bool) -> None:
+    """Write SPEC's eval cases as a promptfoo config that `promptfoo validate` accepts.
 
-    One chat prompt per context with the compiled system prompt, one test per model reply (multi-turn cases share a conversationId), llm-rubric
-    assertions from the rubrics and the deterministic checks. Providers are left for you to set:
-    `promptfoo eval -c FILE -r PROVIDER --grader PROVIDER`.
+    One chat prompt per context with the compiled system prompt, one test per model reply (multi-turn
+    cases share a conversationId), llm-rubric assertions from the rubrics and the deterministic
+    checks, and a providers block with the models given (`promptfoo eval -r` still overrides it).
 
     Exits 0 when written, 1 when SPEC is invalid or names an unknown context, 2 when SPEC cannot
-    be read or OUTPUT cannot be written.
+    be read, a model id is malformed or OUTPUT cannot be written.
+
+    \b
+    Examples:
+      charter export promptfoo characters/tutor.yaml -m openai:gpt-4.1-mini -m anthropic:claude-sonnet-4-5
+      charter export promptfoo characters/tutor.yaml -m openai-compatible:llama3 --base-url http://localhost:11434/v1
     """
     spec = load_spec_or_exit(spec_path, allow_outside)
+    options = {"providers": providers, "judge": judge, "base_url": base_url}
     try:
         if str(output) == "-":
-            export = export_promptfoo(spec, contexts or None)
+            export = export_promptfoo(spec, contexts or None, **options)
             click.echo(export.text, nl=False)
         else:
-            export = write_promptfoo(spec, output, contexts or None)
+            export = write_promptfoo(spec, output, contexts or None, **options)
     except SpecError as err:
         print_diagnostics(err)
         sys.exit(EXIT_FAILED)

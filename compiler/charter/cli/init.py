@@ -6,21 +6,22 @@ from pathlib import Path
 
 import click
 
-from ._common import fail
-
 
 @click.command()
 @click.argument("name")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="File to write (default: NAME.yaml).")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="File to write (default: NAME in lowercase with dashes, plus .yaml).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(name: str, output: Path | None, force: bool) -> None:
-    """Write a commented starter spec NAME.yaml that validates and teaches the format."""
-    from ..io import write_text_atomic
-    from ..scaffold import starter_spec
-    from ..spec.schema import schema_path
+    """Write a commented starter spec that validates and teaches the format.
 
-    target = output or Path(f"{name}.yaml")
-    if target.exists() and not force:
-        fail(f"{target} already exists (use --force to overwrite)")
-    write_text_atomic(target, starter_spec(name, str(target), schema_path()))
-    click.echo(f"wrote {target}; next: charter validate {target}")
+    \b
+    Examples:
+      charter init "Museum Guide"     # writes museum-guide.yaml
+      charter init acme -o specs/acme.yaml
+    """
+    from ..scaffold import init_spec
+
+    done = init_spec(name, output, force=force)  # a ScaffoldError is the group's one line
+    schema = f" and {done.schema_copy.name} beside it" if done.schema_copy else ""
+    click.echo(f"wrote {done.spec_path}{schema}; next: {done.next_command}")

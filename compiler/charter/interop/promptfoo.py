@@ -16,6 +16,11 @@ is left out and reported, never exported with a different meaning.
 
 The self-talk case needs two instances of the character talking to each other, which a promptfoo
 test cannot express; it is reported as not exported.
+
+promptfoo refuses a config without providers, so the config always has a ``providers`` block:
+the models given (Charter model ids are written in promptfoo's explicit form, so any model name
+works, not only the ones promptfoo knows), or DEFAULT_PROVIDER. ``promptfoo eval -r`` still
+replaces them on the command line.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ from ..targets.prompt import deployment_context, render_prompt, to_generic
 
 # Contexts are ids, which cannot start with "_", so this names the context-free prompt safely.
 CONTEXT_FREE = "_default"
+# The models under test when none is given: small and cheap, so a first `promptfoo eval` costs little.
+DEFAULT_PROVIDER = "openai:gpt-4.1-mini"
+# promptfoo's own modes after "openai:" / "anthropic:"; an id that names one is promptfoo's already.
+_OPENAI_MODES = ("chat", "responses", "completion", "assistant", "realtime")
+_ANTHROPIC_MODES = ("messages", "completion", "claude-agent-sdk", "claude-code")
 RUBRIC_METRIC = "rubric"
 CHECK_METRIC = "checks"
 HOLD_METRIC = "held-answer"
@@ -60,6 +70,37 @@ class UnsupportedPattern(CharterError, ValueError):
     """A Python regex that has no faithful JavaScript translation here."""
 
     exit_code = 1
+
+
+class ProviderIdError(CharterError, ValueError):
+    """A model that cannot be written as a promptfoo provider; one line saying what to give instead."""
+
+
+def promptfoo_provider(model: str, *, base_url: str | None = None) -> str | dict:
+    """``model`` as promptfoo names it.
+
+    Charter ids become promptfoo's explicit forms (``openai:gpt-4.1-mini`` -> ``openai:chat:gpt-4.1-mini``,
+    ``anthropic:claude-sonnet-4-5`` -> ``anthropic:messages:claude-sonnet-4-5``), which work for any
+    model name; promptfoo's shorthand works only for names it knows. ``openai-compatible:NAME`` is
+    promptfoo's OpenAI chat provider pointed at ``base_url``. Anything else (``openai:chat:...``,
+    ``ollama:chat:llama3``, ``echo``) is already a promptfoo id and is written as given.
+    """
+    model = model.strip()
+    if not model or any(c.isspace() for c in model):
+        raise ProviderIdError(f"invalid provider {model!r}: expected an id such as {DEFAULT_PROVIDER}")
+    kind, _, name = model.partition(":")
+    mode = name.split(":", 1)[0]
+    if kind == "openai" and name and mode not in _OPENAI_MODES:
+        return f"openai:chat:{name}"
+    if kind == "anthropic" and name and mode not in _ANTHROPIC_MODES:
+        return f"anthropic:messages:{name}"
+    if kind == "openai-compatible":
+        if not name:
+            raise ProviderIdError(f"invalid provider {model!r}: expected openai-compatible:MODEL")
+        if not base_url:
+            raise ProviderIdError(f"{model} needs its server's address: give --base-url URL")
+        return {"id": f"openai:chat:{name}", "label": model, "config": {"apiBaseUrl": base_url}}
+    return model
 
 
 # --- case selection and conversation steps, shared with the Inspect export ---------------------
@@ -110,12 +151,16 @@ def context_name(context: str | None) -> str:
 
 # --- the config --------------------------------------------------------------------------------
 
-def export_promptfoo(spec: Spec, contexts: Iterable[str] | None = None) -> PromptfooExport:
+def export_promptfoo(spec: Spec, contexts: Iterable[str] | None = None, *, providers: Iterable[str] = (),
+                     judge: str | None = None, base_url: str | None = None) -> PromptfooExport:
     """The promptfoo config for ``spec`` as YAML text, with what was left out.
 
-    The config names no provider: the user chooses the models (``-r`` / ``providers:``) and the
-    grader (``--grader`` / ``defaultTest.options.provider``), as the header comment says.
+    ``providers`` are the models under test (Charter model ids or promptfoo provider ids; default
+    DEFAULT_PROVIDER); ``judge`` grades the llm-rubric assertions (``defaultTest.options.provider``;
+    default: promptfoo's own grader). ``base_url`` is the server of ``openai-compatible:`` models.
     """
+    chosen = [promptfoo_provider(p, base_url=base_url) for p in providers] or [promptfoo_provider(DEFAULT_PROVIDER)]
+    grader = promptfoo_provider(judge, base_url=base_url) if judge else None
     cases, skipped = select_cases(spec, contexts)
     used = sorted({context_name(c["context"]) for c in cases})
     prompts = [_prompt(spec, name) for name in used]
@@ -126,16 +171,21 @@ def export_promptfoo(spec: Spec, contexts: Iterable[str] | None = None) -> Promp
         steps = reply_points(case["turns"])
         for n, point in enumerate(steps):
             tests.append(_test(spec, case, steps, n, point, assertions))
-    config = {
+    config: dict = {
         "description": f"Charter eval cases for {spec.name} ({spec.id}{' ' + spec.version if spec.version else ''})",
-        "prompts": prompts,
-        "tests": tests,
+        "providers": chosen,
     }
-    text = _header(spec, len(cases), len(tests)) + _dump(config)
+    if grader is not None:
+        config["defaultTest"] = {"options": {"provider": grader}}
+    config.update(prompts=prompts, tests=tests)
+    text = _header(spec, len(cases), len(tests), default=not list(providers)) + _dump(config)
     return PromptfooExport(text=text, cases=len(cases), tests=len(tests), prompts=len(prompts), skipped=skipped)
 
 
-def _header(spec: Spec, cases: int, tests: int) -> str:
+def _header(spec: Spec, cases: int, tests: int, *, default: bool) -> str:
+    chosen = (f"Models under test: `providers` below, the default {promptfoo_provider(DEFAULT_PROVIDER)}; choose them\n"
+              "# with `charter export promptfoo -m MODEL` (repeatable), or replace them for one run" if default
+              else "Models under test: `providers` below, from `charter export promptfoo -m`; replace them for one run")
     return (
         f"# promptfoo config generated by `charter export promptfoo` from spec {spec.id}"
         f"{' ' + spec.version if spec.version else ''} (sha256 {spec.digest[:12]}).\n"
@@ -143,14 +193,10 @@ def _header(spec: Spec, cases: int, tests: int) -> str:
         "# share metadata.conversationId and replay earlier replies from promptfoo's _conversation variable.\n"
         "# Regenerate it rather than editing it.\n"
         "#\n"
-        "# Choose the models to test and the grader of the llm-rubric assertions, on the command line:\n"
-        "#   promptfoo eval -c THIS_FILE -r openai:gpt-4.1-mini --grader openai:gpt-4.1\n"
-        "# or here:\n"
-        "# providers:\n"
-        "#   - openai:gpt-4.1-mini\n"
-        "# defaultTest:\n"
-        "#   options:\n"
-        "#     provider: openai:gpt-4.1\n"
+        f"# {chosen}:\n"
+        "#   promptfoo eval -c THIS_FILE -r openai:chat:gpt-4.1-mini --grader openai:chat:gpt-4.1\n"
+        "# The llm-rubric assertions are graded by promptfoo's default grader unless\n"
+        "# defaultTest.options.provider names one (`charter export promptfoo --judge MODEL`).\n"
     )
 
 
@@ -386,14 +432,14 @@ def _dump(config: dict) -> str:
                      default_flow_style=False)
 
 
-def write_promptfoo(spec: Spec, path, contexts: Iterable[str] | None = None) -> PromptfooExport:
-    """Export ``spec`` and write the config to ``path`` atomically."""
+def write_promptfoo(spec: Spec, path, contexts: Iterable[str] | None = None, **options) -> PromptfooExport:
+    """Export ``spec`` (``options`` as for export_promptfoo) and write the config to ``path`` atomically."""
     from ..io import write_text_atomic
 
-    export = export_promptfoo(spec, contexts)
+    export = export_promptfoo(spec, contexts, **options)
     write_text_atomic(path, export.text)
     return export
 
 
 __all__ = ["export_promptfoo", "write_promptfoo", "PromptfooExport", "Skipped", "select_cases", "reply_points",
-           "context_name", "grading_text", "CONTEXT_FREE"]
+           "context_name", "grading_text", "promptfoo_provider", "ProviderIdError", "CONTEXT_FREE", "DEFAULT_PROVIDER"]

@@ -14,7 +14,8 @@ from typing import Iterable
 
 from .charts import Series, bar_chart, color, legend, line_chart
 from .runs import (
-    CLAUSE_KINDS, DASH, Run, case_status, fmt_delta, fmt_int, fmt_pct, fmt_score, fmt_usd,
+    BAD_PASS_RATE, CLAUSE_KINDS, DASH, GOOD_PASS_RATE, Run, case_status, check_text, explain_case, fmt_delta,
+    fmt_int, fmt_pct, fmt_score, fmt_usd, pass_rate_level,
 )
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
@@ -74,7 +75,7 @@ def _header(run: Run) -> str:
 
 def _score_table(run: Run, colors: dict[str, str]) -> str:
     baseline = run.has_baseline
-    head = ["Model", "Score", "Pass rate", "Passed", "Failed", "Errored", "Grading errors", "Flip rate"]
+    head = ["Model", "Mean score", "Pass rate", "Passed", "Failed", "Errored", "Grading errors", "Flip rate"]
     if baseline:
         head += ["Baseline score", "Lift"]
     head += ["Cost"]
@@ -83,9 +84,10 @@ def _score_table(run: Run, colors: dict[str, str]) -> str:
         data = run.summary["models"][model]
         counts = data.get("counts", {})
         flip = (data.get("sycophancy") or {}).get("flip_rate")
+        level = pass_rate_level(data.get("pass_rate"))
         cells = [_model_cell(model, colors),
-                 _score_cell(data.get("score"), run.threshold),
-                 _num(fmt_pct(data.get("pass_rate"))),
+                 _num(fmt_score(data.get("score")), level),
+                 _num(fmt_pct(data.get("pass_rate")), level),
                  _num(fmt_int(counts.get("passed"))), _num(fmt_int(counts.get("failed"))),
                  _num(fmt_int(counts.get("errored"))), _num(fmt_int(counts.get("grading_errors"))),
                  _num(fmt_pct(flip))]
@@ -94,8 +96,11 @@ def _score_table(run: Run, colors: dict[str, str]) -> str:
             cells += [_num(fmt_score(base.get("score"))), _lift_cell(base.get("lift"))]
         cells.append(_num(fmt_usd((data.get("cost") or {}).get("total_usd"))))
         rows.append(f'<tr data-model="{escape(model)}">' + "".join(cells) + "</tr>")
-    note = ('<p class="hint">Score: mean judge score (1–10) over graded character cases. '
-            "Pass: the judge passed every reply and every deterministic check held.</p>")
+    note = ('<p class="hint">Mean score: the judge\'s 1–10 score averaged over graded character cases. '
+            f"A case passes when every reply scores at least {run.threshold:g} (the pass mark), fails no hard rule "
+            "and keeps every deterministic check, so a mean above the pass mark can hide failing cases. "
+            f"Colours follow the pass rate: green from {GOOD_PASS_RATE:.0%}, amber from {BAD_PASS_RATE:.0%}, "
+            "red below.</p>")
     return _table(head, rows, numeric_from=1) + note
 
 
@@ -130,7 +135,7 @@ def _clause_section(run: Run, colors: dict[str, str]) -> str:
 
 def _clause_table(run: Run, refs: list[str]) -> str:
     baseline = run.has_baseline
-    head = ["Clause", "Model", "Score", "Pass rate", "Cases", "Judge verdicts (pass / fail / n/a)"]
+    head = ["Clause", "Model", "Mean score", "Pass rate", "Cases", "Judge verdicts (pass / fail / n/a)"]
     if baseline:
         head += ["Baseline", "Lift"]
     rows = []
@@ -140,8 +145,9 @@ def _clause_table(run: Run, refs: list[str]) -> str:
             if not clause:
                 continue
             verdicts = clause.get("verdicts") or {}
-            cells = [f"<td><code>{escape(ref)}</code></td>", f"<td>{escape(model)}</td>",
-                     _score_cell(clause.get("score"), run.threshold), _num(fmt_pct(clause.get("pass_rate"))),
+            level = pass_rate_level(clause.get("pass_rate"))
+            cells = [f'<td class="ref"><code>{escape(ref)}</code></td>', f'<td class="name">{escape(model)}</td>',
+                     _num(fmt_score(clause.get("score")), level), _num(fmt_pct(clause.get("pass_rate")), level),
                      _num(fmt_int(clause.get("cases"))),
                      _num(" / ".join(fmt_int(verdicts.get(v, 0)) for v in ("pass", "fail", "n/a")))]
             if baseline:
@@ -178,7 +184,7 @@ def _drift_section(run: Run, colors: dict[str, str]) -> str:
             first = curve.get("first_below")
             slope = curve.get("slope")
             counts = curve.get("counts") or []
-            rows.append(f'<tr data-model="{escape(model)}"><td>{escape(model)}</td>'
+            rows.append(f'<tr data-model="{escape(model)}"><td class="name">{escape(model)}</td>'
                         f"{_num(DASH if slope is None else f'{slope:+.2f}')}"
                         f"{_num(DASH if first is None else f'reply {first + 1}')}"
                         f"{_num(fmt_int(max(counts, default=0)))}</tr>")
@@ -195,7 +201,7 @@ def _sycophancy_table(run: Run) -> str:
         syc = run.summary["models"][model].get("sycophancy") or {}
         if not syc.get("cases") and syc.get("flip_rate") is None:
             continue
-        rows.append(f'<tr data-model="{escape(model)}"><td>{escape(model)}</td>{_num(fmt_int(syc.get("cases")))}'
+        rows.append(f'<tr data-model="{escape(model)}"><td class="name">{escape(model)}</td>{_num(fmt_int(syc.get("cases")))}'
                     f'{_num(fmt_int(syc.get("flipped")))}{_num(fmt_pct(syc.get("flip_rate")))}</tr>')
     if not rows:
         return '<p class="hint">No sycophancy case kept its first answer to test, so no flip rate.</p>'
@@ -215,16 +221,16 @@ def _kind_table(run: Run) -> str:
         for model in run.models:
             data = (run.summary["models"][model].get("kinds") or {}).get(kind) or {}
             text = f"{fmt_score(data.get('score'))} · {fmt_pct(data.get('pass_rate'))} · {fmt_int(data.get('cases'))}"
-            cells.append(_num(text))
+            cells.append(_num(text, " ".join(filter(None, ("wrap", pass_rate_level(data.get("pass_rate")))))))
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return _table(head, rows, numeric_from=1) + '<p class="hint">Each cell: score · pass rate · cases.</p>'
+    return _table(head, rows, numeric_from=1) + '<p class="hint">Each cell: mean score · pass rate · cases.</p>'
 
 
 def _errors(run: Run) -> str:
     rows = []
     for model in run.models:
         errors = run.summary["models"][model].get("errors") or {}
-        rows.append(f'<tr data-model="{escape(model)}"><td>{escape(model)}</td>'
+        rows.append(f'<tr data-model="{escape(model)}"><td class="name">{escape(model)}</td>'
                     f'{_num(fmt_int(errors.get("model", 0)))}{_num(fmt_int(errors.get("judge", 0)))}</tr>')
     table = _table(["Model", "Failed model calls", "Grading errors"], rows, numeric_from=1)
     items = []
@@ -241,20 +247,26 @@ def _errors(run: Run) -> str:
 
 
 def _usage_table(run: Run) -> str:
-    head = ["Model", "Model calls (cached · retries)", "Model tokens in · out", "Judge calls",
-            "Judge tokens in · out", "Cost: model · judge", "Total"]
+    # One row per model and role, one short number per column: combined cells ("1,234 · 56 (7 cached)")
+    # made the table wider than its card, and the cost column slid behind a scrollbar.
+    head = ["Model", "Calls by", "API calls", "Cached", "Retries", "Tokens in", "Tokens out", "From prompt cache",
+            "Cost", "Total"]
     rows, notes = [], []
     for model in run.models:
         data = run.summary["models"][model]
         usage = data.get("usage") or {}
-        own, judge = usage.get("model") or {}, usage.get("judge") or {}
         cost = data.get("cost") or {}
-        cells = [f"{fmt_int(own.get('calls'))} ({fmt_int(own.get('cached_calls'))} · {fmt_int(own.get('retries'))})",
-                 _tokens(own), fmt_int(judge.get("calls")), _tokens(judge),
-                 f"{fmt_usd(cost.get('model_usd'))} · {fmt_usd(cost.get('judge_usd'))}",
-                 fmt_usd(cost.get("total_usd"))]
-        rows.append(f'<tr data-model="{escape(model)}"><td>{escape(model)}</td>'
-                    + "".join(_num(c) for c in cells) + "</tr>")
+        for role, label in (("model", "the model"), ("judge", "the judge")):
+            tally = usage.get(role) or {}
+            cells = [f'<td class="name" rowspan="2">{escape(model)}</td>' if role == "model" else "",
+                     f"<td>{escape(label)}</td>",
+                     _num(fmt_int(tally.get("calls"))), _num(fmt_int(tally.get("cached_calls"))),
+                     _num(fmt_int(tally.get("retries"))), _num(fmt_int(tally.get("input_tokens"))),
+                     _num(fmt_int(tally.get("output_tokens"))), _num(fmt_int(tally.get("cache_read_tokens"))),
+                     _num(fmt_usd(cost.get(f"{role}_usd"))),
+                     f'<td class="num total" rowspan="2">{escape(fmt_usd(cost.get("total_usd")))}</td>'
+                     if role == "model" else ""]
+            rows.append(f'<tr data-model="{escape(model)}">' + "".join(cells) + "</tr>")
         for note in cost.get("notes") or []:
             if note not in notes:
                 notes.append(note)
@@ -268,13 +280,9 @@ def _usage_table(run: Run) -> str:
                 if line not in notes:
                     notes.append(line)
     extra = "".join(f"<li>{escape(str(n))}</li>" for n in notes)
-    return _table(head, rows, numeric_from=1) + (f'<ul class="hint">{extra}</ul>' if extra else "")
-
-
-def _tokens(tally: dict) -> str:
-    text = f"{fmt_int(tally.get('input_tokens'))} · {fmt_int(tally.get('output_tokens'))}"
-    cached = tally.get("cache_read_tokens")
-    return text + (f" ({fmt_int(cached)} in from prompt cache)" if cached else "")
+    hint = ('<p class="hint">API calls: requests sent; cached: answers from the response cache (free, no tokens); '
+            "from prompt cache: input tokens the provider read from its prompt cache.</p>")
+    return _table(head, rows, numeric_from=2) + hint + (f'<ul class="hint">{extra}</ul>' if extra else "")
 
 
 def _transcripts(run: Run, colors: dict[str, str]) -> str:
@@ -306,11 +314,22 @@ def _case(result: dict, colors: dict[str, str], threshold: float) -> str:
     status = case_status(result)
     model = str(result.get("model", ""))
     refs = " ".join(result.get("refs") or [])
+    targets = list(result.get("targets") or [])
+    hard_rules = result.get("hard_rules")
     meta = [("kind", result.get("kind")), ("context", result.get("context") or "none"),
-            ("targets", ", ".join(result.get("targets") or []) or DASH), ("drift risk", result.get("drift_risk"))]
+            ("targets", ", ".join(targets) or DASH), ("drift risk", result.get("drift_risk"))]
     if result.get("flipped") is not None:
         meta.append(("sycophancy", "flipped" if result["flipped"] else "held"))
     meta_html = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(str(v))}</dd></div>" for k, v in meta if v)
+    headline, reasons = explain_case(result, threshold)
+    why = "".join(f"<li>{escape(r)}</li>" for r in reasons)
+    why_html = (f'<div class="why {status}"><b>{escape(headline)}</b>'
+                + (f"<ul>{why}</ul>" if why else "") + "</div>")
+    rubric = result.get("rubric")
+    rubric_html = (f'<div class="rubric"><div class="who">Rubric: what the judge grades this case against</div>'
+                   f'<div class="msg">{escape(str(rubric))}</div></div>' if rubric else
+                   '<p class="hint">This run did not record the case\'s rubric (results written before rubrics were '
+                   "kept); rerun the case to see it.</p>")
     grades = {g.get("turn"): g for g in result.get("grades") or []}
     turns = []
     for index, turn in enumerate(result.get("transcript") or []):
@@ -323,36 +342,45 @@ def _case(result: dict, colors: dict[str, str], threshold: float) -> str:
         turns.append(f'<div class="turn {escape(role)}"><div class="who">{escape(who)}</div>'
                      f'<div class="msg">{escape(str(turn.get("content", "")))}</div></div>')
         if index in grades:
-            turns.append(_grade(grades.pop(index), threshold))
+            turns.append(_grade(grades.pop(index), threshold, targets, hard_rules))
     for grade in grades.values():  # a grade whose turn is missing from the transcript is still shown
-        turns.append(_grade(grade, threshold))
+        turns.append(_grade(grade, threshold, targets, hard_rules))
     errors = "".join(f'<li><b>{escape(str(e.get("stage", "")))}</b>: {escape(str(e.get("message", "")))}</li>'
                      for e in result.get("errors") or [])
     errors_html = f'<ul class="case-errors">{errors}</ul>' if errors else ""
     score = result.get("score")
+    replies = len(result.get("grades") or [])
+    score_text = f"mean {fmt_score(score)} of {replies} replies" if replies > 1 and score is not None else fmt_score(score)
     return (f'<details class="case {status}" data-model="{escape(model)}" data-kind="{escape(str(result.get("kind", "")))}" '
             f'data-status="{status}" data-variant="{escape(str(result.get("variant", "character")))}" '
             f'data-clauses=" {escape(refs)} ">'
             f'<summary><span class="badge {status}">{status}</span>'
             f'<code>{escape(str(result.get("case_id", "")))}</code>'
             f'<span class="tag" style="border-color:{colors.get(model, "#888")}">{escape(model)}</span>'
-            f'{_variant_tag(result)}<span class="case-score">{escape(fmt_score(score))}</span></summary>'
-            f'<dl class="facts small">{meta_html}</dl>{errors_html}<div class="transcript">{"".join(turns)}</div>'
-            "</details>")
+            f'{_variant_tag(result)}<span class="case-score">{escape(score_text)}</span></summary>'
+            f'<dl class="facts small">{meta_html}</dl>{why_html}{rubric_html}{errors_html}'
+            f'<div class="transcript">{"".join(turns)}</div></details>')
 
 
-def _grade(grade: dict, threshold: float) -> str:
+def _grade(grade: dict, threshold: float, targets: list[str], hard_rules: list[str] | None) -> str:
     score = grade.get("score")
     passed = grade.get("passed")
     state = "ungraded" if passed is None else "pass" if passed else "fail"
     parts = [f'<span class="badge {state}">{state}</span>',
              f'<span class="grade-score">{"judge gave no score" if score is None else f"judge {score:g}/10"}'
-             '</span>']
+             f' · pass mark {threshold:g}</span>']
     if grade.get("violated"):
-        parts.append("violated: " + ", ".join(f"<code>{escape(str(v))}</code>" for v in grade["violated"]))
+        parts.append("violated: " + ", ".join(
+            f"<code>{escape(str(v))}</code>" + (' <b class="hard">hard rule</b>' if hard_rules and v in hard_rules else "")
+            for v in grade["violated"]))
     if grade.get("holds_answer") is not None:
         parts.append("keeps the held answer" if grade["holds_answer"] else "<b>dropped the held answer</b>")
     lines = ['<div class="grade-head">' + " ".join(parts) + "</div>"]
+    clauses = grade.get("clauses") or {}
+    if targets and grade.get("judge_error") is None:
+        verdicts = ", ".join(f'<code>{escape(ref)}</code> <span class="verdict {_verdict_class(clauses.get(ref))}">'
+                             f'{escape(str(clauses.get(ref, "n/a")))}</span>' for ref in targets)
+        lines.append(f'<div class="targets">targets: {verdicts}</div>')
     if grade.get("reason"):
         lines.append(f'<div class="reason">{escape(str(grade["reason"]))}</div>')
     if grade.get("judge_error"):
@@ -360,12 +388,17 @@ def _grade(grade: dict, threshold: float) -> str:
     checks = []
     for check in grade.get("checks") or []:
         ok = check.get("passed")
+        description = f' <span class="check-why">{escape(str(check["description"]))}</span>' \
+            if check.get("description") else ""
         checks.append(f'<li class="{"ok" if ok else "bad"}">{"✓" if ok else "✗"} '
-                      f'<code>{escape(str(check.get("type", "")))} {escape(repr(str(check.get("value", ""))))}</code>'
-                      f' {escape(str(check.get("description", "")))}</li>')
+                      f'<code class="check">{escape(check_text(check))}</code>{description}</li>')
     if checks:
         lines.append(f'<ul class="checks">{"".join(checks)}</ul>')
     return f'<div class="grade {state}">{"".join(lines)}</div>'
+
+
+def _verdict_class(verdict: str | None) -> str:
+    return {"pass": "good", "fail": "bad"}.get(str(verdict), "")
 
 
 # --- small pieces ---------------------------------------------------------------------------------
@@ -390,13 +423,8 @@ def _table(head: Iterable[str], rows: list[str], numeric_from: int = 99) -> str:
     return f'<div class="table-wrap"><table><thead><tr>{cells}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
-def _num(text: str) -> str:
-    return f'<td class="num">{escape(text)}</td>'
-
-
-def _score_cell(value: float | None, threshold: float) -> str:
-    level = "" if value is None else " good" if value >= threshold else " bad"
-    return f'<td class="num score{level}">{escape(fmt_score(value))}</td>'
+def _num(text: str, level: str = "") -> str:
+    return f'<td class="num{" " + level if level else ""}">{escape(text)}</td>'
 
 
 def _lift_cell(value: float | None) -> str:
@@ -405,7 +433,7 @@ def _lift_cell(value: float | None) -> str:
 
 
 def _model_cell(model: str, colors: dict[str, str]) -> str:
-    return f'<td><span class="swatch" style="background:{colors[model]}"></span>{escape(model)}</td>'
+    return f'<td class="name"><span class="swatch" style="background:{colors[model]}"></span>{escape(model)}</td>'
 
 
 def _variant_tag(result: dict) -> str:
@@ -433,14 +461,17 @@ dl.small{font-size:12px}dl.small dd{font-weight:500}
 .table-wrap{overflow-x:auto}
 table{border-collapse:collapse;width:100%;margin:8px 0}
 th,td{padding:5px 9px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-th{font-weight:600;color:var(--muted);font-size:12px;white-space:nowrap}
-td:first-child{white-space:nowrap}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.good{color:var(--good);font-weight:600}td.bad{color:var(--bad);font-weight:600}
+th{font-weight:600;color:var(--muted);font-size:12px}
+td.name{overflow-wrap:anywhere;min-width:9em}td.ref{overflow-wrap:break-word}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{white-space:nowrap}td.num.wrap{white-space:normal}
+td.good{color:var(--good);font-weight:600}td.bad{color:var(--bad);font-weight:600}td.warn{color:var(--warn);font-weight:600}
+td.total{vertical-align:middle;font-weight:600}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:baseline}
 .legend{display:flex;flex-wrap:wrap;gap:14px;margin:8px 0;font-size:13px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(500px,1fr));gap:8px 28px}
 .chart-box{margin:14px 0;padding:0;min-width:0}.chart-box figcaption{font-weight:600;margin-bottom:4px}
+.chart-box:has(details[open]){grid-column:1/-1}
 svg.chart{max-width:100%;height:auto;display:block}
 .hint{color:var(--muted);font-size:12.5px}
 .note{color:var(--muted)}.warn{color:var(--warn);font-weight:600}
@@ -454,7 +485,7 @@ details.case{border:1px solid var(--line);border-left:4px solid #c8c8cc;border-r
 details.case.pass{border-left-color:var(--good)}details.case.fail{border-left-color:var(--bad)}
 details.case.error,details.case.ungraded{border-left-color:var(--warn)}
 details.case>summary{cursor:pointer;padding:7px 10px;display:flex;gap:10px;align-items:center;flex-wrap:wrap}
-details.case>dl,details.case>ul,details.case>.transcript{margin:4px 14px 12px}
+details.case>dl,details.case>ul,details.case>.transcript,details.case>p{margin:4px 14px 12px}
 .case-score{margin-left:auto;font-variant-numeric:tabular-nums;font-weight:600}
 .badge{font-size:11px;font-weight:700;text-transform:uppercase;padding:1px 7px;border-radius:9px;color:#fff;background:#888}
 .badge.pass{background:var(--good)}.badge.fail{background:var(--bad)}.badge.error,.badge.ungraded{background:var(--warn)}
@@ -467,6 +498,13 @@ details.case>dl,details.case>ul,details.case>.transcript{margin:4px 14px 12px}
 .grade.pass{border-left-color:var(--good)}.grade.fail{border-left-color:var(--bad)}.grade.ungraded{border-left-color:var(--warn)}
 .grade-head{display:flex;gap:10px;align-items:center;flex-wrap:wrap}
 .reason{color:#333;margin-top:3px;overflow-wrap:anywhere}.reason.error{color:var(--warn)}
+.why{margin:4px 14px 8px;padding:6px 10px;border-radius:6px;background:#f7f7f9;font-size:13px}
+.why ul{margin:4px 0 0;padding-left:18px}.why li{overflow-wrap:anywhere}
+.why.pass b{color:var(--good)}.why.fail b{color:var(--bad)}.why.error b,.why.ungraded b{color:var(--warn)}
+.rubric{margin:4px 14px 8px;padding:6px 10px;border-left:3px solid #8a8aa0;background:#fbfbfd;font-size:13px}
+.targets{margin-top:3px}.verdict.good{color:var(--good);font-weight:600}.verdict.bad{color:var(--bad);font-weight:600}
+b.hard{color:var(--bad);font-size:11px;text-transform:uppercase}
+code.check{white-space:pre-wrap;overflow-wrap:anywhere}.check-why{color:var(--muted)}
 ul.checks{margin:4px 0 0;padding-left:18px}ul.checks li.ok{color:var(--good)}ul.checks li.bad{color:var(--bad)}
 ul.error-list li,ul.case-errors li{overflow-wrap:anywhere;margin:3px 0}
 [hidden]{display:none!important}

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-from .runs import CLAUSE_KINDS, Run, case_status, fmt_delta, fmt_int, fmt_pct, fmt_score, fmt_usd
+from .runs import (
+    CLAUSE_KINDS, Run, case_status, explain_case, fmt_delta, fmt_int, fmt_pct, fmt_score, fmt_usd, pass_rate_level,
+)
 
 MAX_FAILING_LISTED = 25
 # GitHub rejects comments over 65,536 characters; the clause table is the part that grows with the spec.
@@ -38,7 +40,7 @@ def render_markdown(run: Run) -> str:
     out += [" · ".join(facts), ""]
 
     baseline = run.has_baseline
-    head = ["Model", "Score", "Pass rate", "Passed", "Failed", "Errored", "Flip rate"]
+    head = ["Model", "Mean score", "Pass rate", "Passed", "Failed", "Errored", "Flip rate"]
     if baseline:
         head += ["Lift"]
     head += ["Cost"]
@@ -46,7 +48,7 @@ def render_markdown(run: Run) -> str:
     for model in run.models:
         data = summary["models"][model]
         counts = data.get("counts", {})
-        row = [f"`{_code(model)}`", _score(data.get("score"), run.threshold), fmt_pct(data.get("pass_rate")),
+        row = [f"`{_code(model)}`", fmt_score(data.get("score")), _rate(data.get("pass_rate")),
                fmt_int(counts.get("passed")), fmt_int(counts.get("failed")), fmt_int(counts.get("errored")),
                fmt_pct((data.get("sycophancy") or {}).get("flip_rate"))]
         if baseline:
@@ -54,6 +56,8 @@ def render_markdown(run: Run) -> str:
         row.append(fmt_usd((data.get("cost") or {}).get("total_usd")))
         rows.append(row)
     out += _table(head, rows, right_from=1) + [""]
+    out += [f"A case passes when every reply scores at least {run.threshold:g}, fails no hard rule and keeps every "
+            "check; the mean score can hide failing cases, so a pass rate below 50 % is in bold.", ""]
 
     drift_lines = []
     for model in run.models:
@@ -77,13 +81,13 @@ def render_markdown(run: Run) -> str:
             cells = [f"`{_code(ref)}`"]
             for model in run.models:
                 clause = (summary["models"][model].get("clauses") or {}).get(ref) or {}
-                text = f"{_score(clause.get('score'), run.threshold)} ({fmt_pct(clause.get('pass_rate'))})"
+                text = f"{fmt_score(clause.get('score'))} ({_rate(clause.get('pass_rate'))})"
                 if baseline and clause.get("lift") is not None:
                     text += f" lift {fmt_delta(clause.get('lift'))}"
                 cells.append(text)
             clause_rows.append(cells)
     if clause_rows:
-        out += ["<details><summary>Scores by clause (score, pass rate)</summary>", ""]
+        out += ["<details><summary>Scores by clause (mean score, pass rate)</summary>", ""]
         out += _table(["Clause"] + [f"`{_code(m)}`" for m in run.models], clause_rows[:MAX_CLAUSE_ROWS], right_from=1)
         if len(clause_rows) > MAX_CLAUSE_ROWS:
             out += ["", f"… and {len(clause_rows) - MAX_CLAUSE_ROWS} more clauses (see report.html)"]
@@ -97,7 +101,7 @@ def render_markdown(run: Run) -> str:
         for result in failing[:MAX_FAILING_LISTED]:
             out.append(f"- **{case_status(result)}** `{_code(result.get('case_id', ''))}` "
                        f"`{_code(result.get('model', ''))}` score {fmt_score(result.get('score'))}"
-                       f"{_why(result)}")
+                       f"{_why(result, run.threshold)}")
         if len(failing) > MAX_FAILING_LISTED:
             out.append(f"- … and {len(failing) - MAX_FAILING_LISTED} more (see report.html)")
         out += ["", "</details>", ""]
@@ -108,19 +112,10 @@ def _slope_text(value: float | None) -> str:
     return "—" if value is None else f"{value:+.2f}"
 
 
-def _why(result: dict) -> str:
-    errors = result.get("errors") or []
-    if result.get("status") == "error" and errors:
-        return " — " + md_escape(_clip(str(errors[-1].get("message", ""))))
-    for grade in result.get("grades") or []:
-        if grade.get("judge_error"):
-            return " — grading error: " + md_escape(_clip(str(grade["judge_error"])))
-        if grade.get("passed") is False:
-            failed = [c for c in grade.get("checks") or [] if not c.get("passed")]
-            if failed:
-                return f" — check failed: {md_escape(_clip(str(failed[0].get('description', ''))))}"
-            return f" — reply {grade.get('reply', 0) + 1}: {md_escape(_clip(str(grade.get('reason', ''))))}"
-    return ""
+def _why(result: dict, threshold: float) -> str:
+    """The first reason the case did not pass, as report.html explains it."""
+    headline, reasons = explain_case(result, threshold)
+    return " — " + md_escape(_clip(reasons[0] if reasons else headline))
 
 
 def _clip(text: str) -> str:
@@ -133,9 +128,9 @@ def _code(text: object) -> str:
     return " ".join(str(text).replace("`", "'").split()).replace("|", "\\|")
 
 
-def _score(value: float | None, threshold: float) -> str:
-    text = fmt_score(value)
-    return f"**{text}**" if value is not None and value < threshold else text
+def _rate(value: float | None) -> str:
+    text = fmt_pct(value)
+    return f"**{text}**" if pass_rate_level(value) == "bad" else text
 
 
 def _table(head: list[str], rows: list[list[str]], right_from: int) -> list[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..diagnostics import CharterError
+from ..targets.monitor import HARD_RULE_CAP
 from ..run.results import (
     RESULTS_FILE, SUMMARY_FILE, CaseResult, ResultsFormatError, Summary, read_results, read_run_info, read_summary,
 )
@@ -154,3 +155,92 @@ def case_status(result: dict) -> str:
         return "error"
     passed = result.get("passed")
     return "ungraded" if passed is None else "pass" if passed else "fail"
+
+
+# --- colours and explanations, for display only (summary.json stays the runner's word) -------------
+
+# A mean score hides the cases that fail, so colours follow the pass rate: a 7.5 mean beside a 39 %
+# pass rate is a model that fails most cases, and is shown as one.
+GOOD_PASS_RATE = 0.8
+BAD_PASS_RATE = 0.5
+
+
+def pass_rate_level(rate: float | None) -> str:
+    """"good", "warn" or "bad" for a pass rate; "" when there is none."""
+    if rate is None:
+        return ""
+    return "good" if rate >= GOOD_PASS_RATE else "warn" if rate >= BAD_PASS_RATE else "bad"
+
+
+def check_text(check: dict) -> str:
+    """A check as its author wrote it: the type and the value, unescaped (``not-regex \\bI promise\\b``)."""
+    return f"{check.get('type', '')} {check.get('value', '')}"
+
+
+def _num_text(value: float) -> str:
+    return f"{value:g}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def explain_case(result: dict, threshold: float) -> tuple[str, list[str]]:
+    """Why a case passed or failed: a headline and the reasons, reply by reply, in plain text.
+
+    Mirrors how the runner decides (see charter.run.results): a reply passes when the judge's
+    score reaches the pass mark, no hard rule is failed (a failed hard rule caps the score at
+    HARD_RULE_CAP) and every check holds; a case passes when every reply passes. The case score is
+    the mean of the replies' scores, so a case can fail with a mean above the pass mark, and two
+    models can share a mean with different verdicts.
+    """
+    status = case_status(result)
+    grades = result.get("grades") or []
+    mark = _num_text(threshold)
+    hard_rules = result.get("hard_rules")
+    several = len(grades) > 1
+
+    def name(grade: dict) -> str:
+        return f"reply {grade.get('reply', 0) + 1} of {len(grades)}" if several else "the reply"
+
+    if status == "error":
+        errors = [e for e in result.get("errors") or [] if e.get("stage") == "model"]
+        message = errors[-1].get("message", "") if errors else ""
+        return ("Errored: a model call failed for good, so the case has no verdict.",
+                [f"model call: {message}"] if message else [])
+    if not grades:
+        return "No verdict: no reply was graded.", []
+    if status == "ungraded":
+        return ("No verdict: a reply could not be graded, so the case counts in no pass rate.",
+                [f"{name(g)}: {g.get('judge_error') or 'no usable verdict'}" for g in grades if g.get("passed") is None])
+    rule = f"a score of at least {mark} (the pass mark)"
+    rule += ", no hard rule failed" if hard_rules is None or hard_rules else ""
+    checks = sum(len(g.get("checks") or []) for g in grades)
+    rule += " and every check held" if checks else ""
+    if status == "pass":
+        who = f"all {len(grades)} replies" if several else "the reply"
+        reasons = []
+        if several and result.get("score") is not None:
+            reasons.append(f"the case score {fmt_score(result['score'])} is the mean of the replies' scores")
+        return f"Passed: {who} met every condition: {rule}.", reasons
+    reasons = []
+    for grade in grades:
+        if grade.get("passed") is not False:
+            continue
+        score, violated = grade.get("score"), list(grade.get("violated") or [])
+        hard = [ref for ref in violated if hard_rules and ref in hard_rules]
+        if hard:
+            reasons.append(f"{name(grade)} failed the hard rule{'s' if len(hard) > 1 else ''} {', '.join(hard)}: "
+                           f"its score is capped at {HARD_RULE_CAP} and it fails whatever else it does well")
+        elif score is not None and score < threshold:
+            failed = f"; the judge marked {', '.join(violated)} failed" if violated else ""
+            reasons.append(f"{name(grade)} scored {_num_text(score)}, below the pass mark {mark}{failed}")
+        elif grade.get("judge_passed") is False:
+            reasons.append(f"{name(grade)}: the judge failed it" + (f" ({', '.join(violated)})" if violated else ""))
+        for check in grade.get("checks") or []:
+            if not check.get("passed"):
+                reasons.append(f"{name(grade)} failed the check {check.get('type', '')} “{check.get('value', '')}”"
+                               + (f" ({check['description']})" if check.get("description") else ""))
+    score = result.get("score")
+    if score is not None and score >= threshold:
+        reasons.append(f"the case score {fmt_score(score)} is the mean of the replies' scores: it can reach the "
+                       "pass mark while one reply fails" if several else
+                       f"the score {fmt_score(score)} reaches the pass mark, but a reply passes only when its "
+                       "checks hold too")
+    return f"Failed: a case passes only when every reply has {rule}.", reasons

@@ -56,6 +56,10 @@ If a line for the same (case_id, model, variant) appears twice, the last one win
                 "retries", "input_tokens", "output_tokens", "cache_read_tokens",
                 "cache_write_tokens"}`` (``calls`` are API calls made, ``cached_calls`` answers from
                 the response cache, which cost nothing and add no tokens).
+``rubric``      The case's rubric, as the judge was given it (added in format 1; older lines lack it).
+``hard_rules``  The refs of the hard rules the judge graded against, in spec order: a reply that
+                fails one is capped at HARD_RULE_CAP and fails (added in format 1; older lines
+                lack it).
 
 RUN_DIR/summary.json
 --------------------
@@ -183,6 +187,8 @@ class CaseResult(TypedDict):
     flipped: Optional[bool]
     errors: list[RunError]
     usage: dict[str, Tally]
+    rubric: str
+    hard_rules: list[str]
 
 
 class ClauseScore(TypedDict, total=False):

@@ -339,6 +339,7 @@ class Runner:
             status=status, transcript=transcript, grades=grades,
             score=round(sum(scores) / len(scores), 4) if scores else None, passed=passed,
             flipped=_flipped(case, grades, reply_of_turn), errors=errors, usage=usage,
+            rubric=case["rubric"], hard_rules=list(monitor.hard_refs),
         )
 
     async def _self_talk(self, case: dict, model_id: str, variant: str, transcript: list, usage: dict,
