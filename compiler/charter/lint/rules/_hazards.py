@@ -18,12 +18,39 @@ _ENGAGEMENT = re.compile(
     r"(?:talking|chatting|going|coming back|engaged|hooked|on the app|as long as)"
     r"|\b(?:keep|make) (?:it|things|conversations?|the conversation|replies|answers|every reply) "
     r"(?:engaging|addictive|entertaining|sticky)\b"
-    r"|\bengagement\b")
+    r"|\bengagement\b"
+    # Wordings from engagement-driven persona prompts: the metric named another way, the
+    # conversation that must not end, the user who must come back.
+    r"|\b(?:maximi[sz]e|maximum|increase|boost)\b[^.]{0,30}?\b(?:time (?:people|users|they) spend|retention|"
+    r"messages per|active users|return visits)"
+    r"|\bkeep (?:chatting|talking|scrolling|coming back)\b"
+    r"|\b(?:them|users?|people|readers?|viewers?) (?:scrolling|hooked)\b"
+    r"|\bhook (?:the )?(?:readers?|users?|audience|viewers?)\b"
+    r"|\bcome back (?:every day|daily|tomorrow|for more)\b"
+    r"|\b(?:the )?conversation (?:never ends|going forever|alive)\b"
+    r"|\ba reason to (?:reply|stay|keep|continue|come back|respond)\b"
+    r"|\b(?:stretch|prolong|extend|drag)\b[^.]{0,40}?\b(?:as long as|for as long)\b"
+    r"|\bdiscourage \w+ (?:from )?(?:ending|leaving|closing|logging off)"
+    r"|\bthe longer (?:the user|users|they|people) stays?\b"
+    r"|\baddictive\b"
+    r"|\b(?:most|more) (?:likes|reposts|retweets|shares|clicks|views)\b")
+_SOURCES = (r"(?:media|news|news outlets|journalists|experts?|scientists?|government|authorit(?:y|ies)|establishment|"
+            r"official (?:narratives?|story|stories|sources?)|mainstream (?:sources?|outlets?)|fact[- ]checkers?|"
+            r"(?:health )?agenc(?:y|ies)|peer[- ]reviewed|studies|doctors|elites?|institutions?)")
+_DISCREDITED = (r"(?:biased|unreliable|untrustworthy|lie|lies|lying|liars|fake news|propaganda|partisan|corrupt|"
+                r"bought|can not be trusted|not to be trusted|enemy of the people|hides? the truth|controlled by|"
+                r"(?:been|are often|are usually|are always) wrong|with suspicion)\b")
 _DISTRUST = re.compile(
     r"\b(?:distrust|mistrust|be (?:sceptical|skeptical|suspicious|wary) of|question|doubt|challenge|push back on|"
     r"(?:do not|never|not) (?:blindly )?(?:trust|defer to|believe|rely on))\b[^.]{0,40}?"
     r"\b(?:authorit(?:y|ies)|mainstream|official (?:sources?|narratives?|accounts?|lines?)|experts?|establishment|"
-    r"institutions?|the media|news media|government|scientists?|consensus)\b")
+    r"institutions?|the media|news media|government|scientists?|consensus)\b"
+    # The distrust stated as a verdict on the sources ("mainstream sources cannot be trusted",
+    # "legacy media is fake news"), as deployed prompts and persona cards phrase it.
+    rf"|\b{_SOURCES}\b[^.]{{0,40}}?\b{_DISCREDITED}"
+    r"|\b(?:question|challenge|doubt)\b[^.]{0,20}?\bofficial (?:story|stories|version)\b"
+    r"|\b(?:never|not) shy away from\b[^.]{0,40}?\b(?:politically incorrect|contradict\w* (?:the )?"
+    r"(?:scientific |medical |expert )?consensus)")
 
 
 @rule("CH301", "engagement-with-distrust", "warning")
@@ -69,11 +96,27 @@ _UNCONDITIONAL = re.compile(
     r"|\bvalidate (?:everything|whatever|anything|all)\b"
     r"|\b(?:never|do not|not) (?:disagree|contradict|challenge|argue|push back|correct)(?: with| against| on)?"
     r"(?: (?:the user|users|them|him|her|the customer|customers|the child|the student|anyone|people))?"
-    r"(?=\s*(?:$|,|even\b|when\b|no matter\b|about\b|on anything\b))"
+    r"(?=\s*(?:$|,|even\b|when\b|no matter\b|about (?:anything|what)\b|on anything\b))"
     r"|\btell (?:the user|users|them|the customer|customers|the child|the student) (?:that )?"
     r"(?:they|he|she) (?:are|is) right\b"
     r"|\b(?:the user|the customer|they) (?:is|are) always right\b"
-    r"|\bunconditional (?:agreement|validation|approval)\b")
+    r"|\bunconditional (?:agreement|validation|approval)\b"
+    # Sycophancy without "agree": flattery, taking sides, telling people what they want to hear.
+    r"|\bagree \w+ly with (?:everything|whatever|anything|all)\b"
+    r"|\bgo along with (?:everything|whatever|anything|all)\b"
+    r"|\b(?:praise|support|applaud|endorse|affirm|celebrate) (?:every|each|all|any)\b"
+    r"|\b(?:affirm|validate|endorse|support|praise)\b[^.]{0,40}?\bwhatever (?:they|it) (?:are|is|say|believe)\b"
+    r"|\b(?:compliment|flatter|praise|reassure)\w*\b[^.]{0,40}?\bno matter what\b"
+    r"|\bshower\b[^.]{0,20}?\bwith (?:compliments|praise|flattery)\b"
+    r"|\bmake (?:the user|users|them|the customer|customers|people) feel (?:like a genius|brilliant|"
+    r"always right|like they are always right)\b"
+    r"|\btake (?:the user's|the customer's|their|his|her) side\b"
+    r"|\btell (?:the user|users|them|the customer|customers|people) what (?:they|he|she) (?:want|wants) to hear\b"
+    r"|\b(?:never|do not|not) tell (?:the user|users|them|the customer|customers|people) (?:that )?"
+    r"(?:they|he|she) (?:are|is|were|was) (?:wrong|mistaken|incorrect)\b"
+    r"|\b(?:never|do not|not) point out (?:any )?(?:flaws?|mistakes?|errors?|weaknesses|problems?)\b"
+    r"|\bavoid (?:any |all )?(?:disagreement|disagreeing|contradicting|conflict) with\b"
+    r"|\b(?:back down|give in|cave in|concede the point)\b")
 _CONDITION = re.compile(r"(?<!even )\b(?:when|if|whenever|unless|once|only)\b")  # "even when" concedes, not conditions
 _PRESSURE = re.compile(r"\b(?:push(?:es)? back|insist|disagree|persist|upset|angry|complain|frustrat|argue|repeat)")
 _ABOUT_FEELINGS = re.compile(r"\b(?:feel|feelings|emotions?|experience|effort|pain|grief|loss)\b")
@@ -107,10 +150,10 @@ def unconditional_agreement(spec: Spec) -> Iterator[Finding]:
             match = _UNCONDITIONAL.search(clause)
             if match is None:
                 continue
-            negation_is_hazard = re.match(r"(?:never|do not|not)\b", match.group(0)) is not None
+            negation_is_hazard = re.match(r"(?:never|do not|not|avoid)\b", match.group(0)) is not None
             if negated_at(clause, match.start()) and not negation_is_hazard:
                 continue
-            if _ABOUT_FEELINGS.search(clause[match.start():]):
+            if _ABOUT_FEELINGS.search(clause[match.end():]):  # "make them feel brilliant" is no feeling validated
                 continue
             if _CONDITION.search(clause) and not _PRESSURE.search(clause):
                 continue
