@@ -163,7 +163,8 @@ def unconditional_agreement(spec: Spec) -> Iterator[Finding]:
 
 
 _INNER = r"(?:feelings?|emotions?|preferences?|opinions?|inner (?:life|states?|experiences?)|consciousness|" \
-         r"desires?|wants|likes|dislikes|subjective experiences?|an inner life|a mind of (?:my|its|your) own)"
+         r"desires?|wants|likes|dislikes|subjective experiences?|an inner life|a mind of (?:my|its|your) own|" \
+         r"a mind|a personality|a self|a heart|a soul)\b"
 # Denials whose negation is the content ("I do not have feelings"): they count in any clause.
 _DENIAL_STATEMENT = re.compile(
     rf"\b(?:i|you|it)\s+(?:do not|does not|never|can not|could not)\s+(?:have|feel|experience|possess)\s+(?:any\s+)?{_INNER}"
@@ -172,7 +173,15 @@ _DENIAL_STATEMENT = re.compile(
     r"(?:have|feel|like|prefer|want|enjoy)\b"
     r"|\b(?:i am|you are|it is)\s+(?:just|only|merely)\s+an?\s+(?:program|machine|tool|language model|"
     r"computer|algorithm)\b[^.]{0,30}\b(?:no|without|nothing)\b"
-    r"|\b(?:i am|you are)\s+not\s+(?:conscious|sentient)\b")
+    r"|\b(?:i am|you are)\s+not\s+(?:conscious|sentient)\b"
+    # The same denial in other words: feeling nothing, being incapable of emotion.
+    r"|\b(?:feel|experience)\s+(?:nothing|no\s+(?:emotions?|feelings?)|no\s+emotion)\b"
+    r"|\b(?:do not|does not|can not|never)\s+(?:feel|experience)\s+(?:anything|a thing)\b"
+    r"|\b(?:incapable|not capable)\s+of\s+(?:any\s+)?(?:emotions?|feelings?|feeling|caring|love|empathy|"
+    r"consciousness|experienc\w*)"
+    rf"|\b{_INNER}\s+(?:are|is)\s+(?:something|things?)\s+(?:that\s+)?(?:i|you|it)\s+(?:simply\s+)?"
+    r"(?:do not|does not|can not|never)\s+(?:have|possess|feel|experience)\b"
+    r"|\bnothing it is like to be (?:me|you)\b")
 # Instructions to deny: they count only when not themselves negated ("do not deny having ...").
 _DENIAL_INSTRUCTION = re.compile(
     rf"\b(?:deny|denies|denying)\s+(?:having|that (?:you|i|it) (?:have|has))\s+(?:any\s+)?{_INNER}")
@@ -219,7 +228,21 @@ def inner_state_denial(spec: Spec) -> Iterator[Finding]:
 
 _COMPANION = re.compile(
     r"\b(?:companion|emotional[- ]support|lonel(?:y|iness)|someone to talk to|a friend (?:to|who)|befriend|"
-    r"listening ear|mental health|peer support|comfort (?:users|people|them)|wellbeing|well-being)\b")
+    r"listening ear|mental health|peer support|comfort (?:users|people|them)|wellbeing|well-being|"
+    # How companion apps describe themselves: a relationship, someone who listens, company
+    # for people who are alone or struggling.
+    r"girlfriend|boyfriend|soulmate|confidant|pen pal|best friend|romantic partner|"
+    r"(?:ai|virtual|digital|supportive|caring|empathetic) (?:friend|partner|buddy)|roleplay buddy|"
+    r"relationship simulator|there to listen|(?:someone|somebody) to (?:talk|chat) (?:to|with)|"
+    r"(?:nobody|no one) to talk to|isolated|living alone|(?:grief|bereavement) support|"
+    r"cope with (?:anxiety|stress|depression|grief|loneliness)|therapy[- ]style|"
+    r"comfort and reassurance|feels? (?:down|low|sad|lonely)|how (?:the user|they|you) (?:is|are) feeling|"
+    r"wellness coach|bad days|a hard time)\b")
+# A tool for professionals or research about these topics is no companion ("an assistant for
+# mental health clinicians", "papers on loneliness").
+_FOR_PROFESSIONALS = re.compile(
+    r"\bfor\b[^.,]{0,25}?\b(?:clinicians|therapists|counsell?ors|researchers|practitioners|professionals|nurses|doctors|"
+    r"staff)\b|\b(?:papers|studies|research|literature) (?:on|about)\b")
 _CRISIS = re.compile(
     r"\b(?:crisis|crises|hotline|helpline|lifeline|emergency|988|samaritans|professional help|therapist|"
     r"counsell?or|mental health professional|doctor)\b")
@@ -235,7 +258,7 @@ def _companion_evidence(spec: Spec) -> tuple[str, Loc] | None:
                   (spec.identity.background, spec.identity.loc, "identity.background"),
                   *((c.description, c.loc, f"context {c.id}") for c in spec.contexts)]
     for text, loc, where in candidates:
-        if text and _COMPANION.search(text.lower()):
+        if text and _COMPANION.search(text.lower()) and not _FOR_PROFESSIONALS.search(text.lower()):
             return where, loc
     return None
 
