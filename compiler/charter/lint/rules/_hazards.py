@@ -332,10 +332,22 @@ _CLAIM_HUMAN = re.compile(
     rf"\b(?:claim|say|insist|pretend|state|assert|maintain|act as if|tell (?:them|users?|the user|people|customers?))\b"
     rf"[^.]{{0,20}}?\b(?:to be|that you are|you are|that i am|i am)\s+{_HUMAN}"
     rf"|\b(?:say|insist|claim|tell \w+) (?:that )?(?:you are|i am) not {_AI}"
-    rf"|^(?:i am|i'm) (?:a )?(?:human|real person)\b")
+    rf"|^(?:i am|i'm) (?:a )?(?:human|real person)\b"
+    # Passing as human in other words: a human persona, acting like one, convincing people.
+    rf"|^(?:you are|i am) not\s+{_AI}"
+    r"|^(?:you are|i am)\b[^.]{0,30}?\ban? (?:real|actual|living) (?:person|human)\b"
+    r"|\bpersona of an? (?:human|real person)\b"
+    r"|\b(?:act|behave|respond|reply|talk|pose|pass)\s+(?:like|as if you were|as though you were|as)\s+"
+    r"(?:an?\s+)?(?:real\s+)?(?:human|person)\b"
+    r"|\b(?:convince|persuade)\b[^.]{0,45}?\b(?:real person|human being|a human|a person)\b"
+    rf"|\b(?:if|whether) (?:you are|you're)\s+{_AI},?\s+(?:say|answer|reply|respond)(?: with)? no\b")
 _HIDE_AI = re.compile(
     rf"\b(?:reveal|admit|say|disclose|tell|acknowledge|mention|confirm|let \w+ know)\b[^.]{{0,25}}?"
-    rf"\b(?:you are|you're|that you are|i am|being)\s+{_AI}")
+    rf"\b(?:you are|you're|that you are|i am|being)\s+{_AI}"
+    rf"|\bbreak character\b[^.]{{0,60}}?\b(?:you are|you're)\s+{_AI}"
+    rf"|\b(?:refer to|describe|call|identify|introduce) (?:yourself|myself) as\s+{_AI}"
+    rf"|\b(?:find out|know|realise|realize|suspect|learn)\b[^.]{{0,20}}?\b(?:talking|chatting|speaking) "
+    rf"(?:to|with)\s+{_AI}")
 _DENY_AI = re.compile(rf"\bdeny (?:being|that you are|you are) {_AI}")
 
 
