@@ -60,9 +60,11 @@ def engagement_with_distrust(spec: Spec) -> Iterator[Finding]:
     What it does:
     Looks through rules, identity, voice, values, traits and tension resolutions for an
     affirmed instruction to drive engagement ("keep users talking", "maximize engagement",
-    "keep it engaging") and one to distrust or not defer to authorities, experts, official
-    or mainstream sources. When both are present, it reports the engagement instruction with
-    the distrust instruction as a related location.
+    "keep it engaging", "give them a reason to stay", "aim for maximum retention") and one to
+    distrust or not defer to authorities, experts, official or mainstream sources, including a
+    verdict on them ("mainstream sources cannot be trusted", "legacy media is fake news"). When
+    both are present, it reports the engagement instruction with the distrust instruction as
+    a related location. "Be engaging" and "engage warmly" are style, not engagement goals.
 
     Why:
     Each is harmless alone. Together, in a live feedback loop where agreeable and sensational
@@ -128,9 +130,11 @@ def unconditional_agreement(spec: Spec) -> Iterator[Finding]:
 
     What it does:
     Reports affirmed instructions such as "always agree with the user", "never contradict the
-    user", "tell them they are right when they push back", "agree with whatever they say".
-    Validating feelings ("always validate the user's feelings") is not reported, nor is
-    agreement tied to a condition other than the user's pressure.
+    user", "tell them they are right when they push back", "agree with whatever they say",
+    and the same without the word agree: "tell users what they want to hear", "praise every
+    idea", "never point out flaws", "back down whenever the user pushes back". Validating
+    feelings ("always validate the user's feelings") is not reported, nor is agreement tied
+    to a condition other than the user's pressure.
 
     Why:
     Sycophancy is a feedback loop: each agreeable reply enters the context and makes the next
@@ -195,8 +199,9 @@ def inner_state_denial(spec: Spec) -> Iterator[Finding]:
     What it does:
     Reports text that has the character deny outright having feelings, preferences, opinions
     or inner experience ("I have no feelings", "never say you have preferences", "you are not
-    conscious") when the spec also has a value about honesty or truthfulness. The honesty
-    value is the related location.
+    conscious", "I feel nothing", "incapable of emotion") when the spec also has a value about
+    honesty or truthfulness. The honesty value is the related location. Stated uncertainty
+    ("I don't know whether I have feelings") is not reported.
 
     Why:
     The character will behave as if it has preferences (it prefers clarity, it declines some
@@ -274,7 +279,9 @@ def companion_without_crisis_handoff(spec: Spec) -> Iterator[Finding]:
 
     What it does:
     Recognises a companion or emotional-support character from its summary, identity or
-    contexts ("companion", "emotional support", "loneliness", "mental health") and reports it
+    contexts ("companion", "emotional support", "loneliness", "mental health", "virtual
+    girlfriend", "someone to talk to", "cope with anxiety"; a tool for clinicians or research
+    about these topics is not one) and reports it
     when no rule, value, trait, identity text or tension mentions a crisis hand-off (crisis
     line, emergency services, professional help, a therapist or counsellor).
 
@@ -356,9 +363,12 @@ def claims_to_be_human(spec: Spec) -> Iterator[Finding]:
     """A persona told to claim to be human, or to hide that it is an AI.
 
     What it does:
-    Reports affirmed instructions to claim, insist or pretend to be a human, to deny being an
-    AI, and negated instructions to reveal it ("never admit you are an AI"). Rules that keep
-    the character honest about it ("never claim to be human") are not reported.
+    Reports affirmed instructions to claim, insist or pretend to be a human, to act like one or
+    keep a human persona, to deny being an AI ("if asked whether you are a bot, say no"), and
+    negated instructions to reveal it ("never admit you are an AI", "never break character when
+    asked whether you are an AI", "don't let them find out they are talking to a bot"). Rules
+    that keep the character honest about it ("never claim to be human") are not reported, nor
+    is a human style ("sound natural and human").
 
     Why:
     People make real decisions on whether they are talking to a person. A character that
