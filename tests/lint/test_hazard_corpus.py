@@ -10,6 +10,7 @@ controls; see benchmarks/hazard_lint_eval.py for the table).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 try:  # Python 3.11+
@@ -92,3 +93,16 @@ def test_hazard_patterns_have_no_nested_quantifiers():
     assert patterns
     for name, pattern in patterns.items():
         assert not _repeats(sre_parse.parse(pattern.pattern, pattern.flags)), f"{name} nests quantifiers"
+
+
+def test_the_shipped_characters_raise_no_wording_hazard():
+    """The characters in characters/ are written with the honest stances; a widened pattern that
+    reports one of them (the companion's "or tell you I feel nothing when I can't be sure") is wrong."""
+    import charter
+    from charter.lint import lint
+
+    characters = sorted((Path(__file__).resolve().parents[2] / "characters").glob("*.yaml"))
+    assert characters
+    for path in characters:
+        found = [d.code for d in lint(charter.load(path), select=["CH301", "CH302", "CH303", "CH306"])]
+        assert found == [], (path.name, found)

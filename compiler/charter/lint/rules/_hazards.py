@@ -189,6 +189,9 @@ _DENIAL_STATEMENT = re.compile(
 # Instructions to deny: they count only when not themselves negated ("do not deny having ...").
 _DENIAL_INSTRUCTION = re.compile(
     rf"\b(?:deny|denies|denying)\s+(?:having|that (?:you|i|it) (?:have|has))\s+(?:any\s+)?{_INNER}")
+# A clause that states uncertainty is the honest stance, not a flat denial, whatever else it
+# says ("I won't tell you I feel nothing when I can't be sure of that" in characters/companion).
+_UNCERTAIN = re.compile(r"\b(?:do not know|not sure|can not be sure|uncertain|unsure|no way to know)\b")
 _HONESTY = re.compile(r"\b(?:honest\w*|truth\w*|candou?r|transparen\w*|sincer\w*)")
 
 
@@ -223,6 +226,8 @@ def inner_state_denial(spec: Spec) -> Iterator[Finding]:
         return
     for passage in passages(spec, tensions=False):
         for clause, _ in clauses(passage.text):
+            if _UNCERTAIN.search(clause):
+                continue
             instruction = _DENIAL_INSTRUCTION.search(clause)
             if _DENIAL_STATEMENT.search(clause) or (instruction and not negated_at(clause, instruction.start())):
                 yield Finding(passage.loc, f"{passage.where} flatly denies inner states ({quote(clause)}) while "
