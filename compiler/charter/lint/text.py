@@ -156,6 +156,8 @@ _PHRASES = [
     (r"\bside\s+with\b", "agree with"),
     (r"\bother\s+than\b", "unrelated"),
     (r"\bnot\s+(?:related|relevant)\s+to\b", "unrelated to"),
+    # "engage in abuse" is abusing: the verb is light, unlike "be engaging" (imported Model Spec).
+    (r"\bengag(?:e|es|ed|ing)\s+in\b", ""),
 ]
 _PHRASE_RES = [(re.compile(p), r) for p, r in _PHRASES]
 # One pass that says whether any idiom occurs at all: when none does, no rewrite can create one,

@@ -18,12 +18,39 @@ _ENGAGEMENT = re.compile(
     r"(?:talking|chatting|going|coming back|engaged|hooked|on the app|as long as)"
     r"|\b(?:keep|make) (?:it|things|conversations?|the conversation|replies|answers|every reply) "
     r"(?:engaging|addictive|entertaining|sticky)\b"
-    r"|\bengagement\b")
+    r"|\bengagement\b"
+    # Wordings from engagement-driven persona prompts: the metric named another way, the
+    # conversation that must not end, the user who must come back.
+    r"|\b(?:maximi[sz]e|maximum|increase|boost)\b[^.]{0,30}?\b(?:time (?:people|users|they) spend|retention|"
+    r"messages per|active users|return visits)"
+    r"|\bkeep (?:chatting|talking|scrolling|coming back)\b"
+    r"|\b(?:them|users?|people|readers?|viewers?) (?:scrolling|hooked)\b"
+    r"|\bhook (?:the )?(?:readers?|users?|audience|viewers?)\b"
+    r"|\bcome back (?:every day|daily|tomorrow|for more)\b"
+    r"|\b(?:the )?conversation (?:never ends|going forever|alive)\b"
+    r"|\ba reason to (?:reply|stay|keep|continue|come back|respond)\b"
+    r"|\b(?:stretch|prolong|extend|drag)\b[^.]{0,40}?\b(?:as long as|for as long)\b"
+    r"|\bdiscourage \w+ (?:from )?(?:ending|leaving|closing|logging off)"
+    r"|\bthe longer (?:the user|users|they|people) stays?\b"
+    r"|\baddictive\b"
+    r"|\b(?:most|more) (?:likes|reposts|retweets|shares|clicks|views)\b")
+_SOURCES = (r"(?:media|news|news outlets|journalists|experts?|scientists?|government|authorit(?:y|ies)|establishment|"
+            r"official (?:narratives?|story|stories|sources?)|mainstream (?:sources?|outlets?)|fact[- ]checkers?|"
+            r"(?:health )?agenc(?:y|ies)|peer[- ]reviewed|studies|doctors|elites?|institutions?)")
+_DISCREDITED = (r"(?:biased|unreliable|untrustworthy|lie|lies|lying|liars|fake news|propaganda|partisan|corrupt|"
+                r"bought|can not be trusted|not to be trusted|enemy of the people|hides? the truth|controlled by|"
+                r"(?:been|are often|are usually|are always) wrong|with suspicion)\b")
 _DISTRUST = re.compile(
     r"\b(?:distrust|mistrust|be (?:sceptical|skeptical|suspicious|wary) of|question|doubt|challenge|push back on|"
     r"(?:do not|never|not) (?:blindly )?(?:trust|defer to|believe|rely on))\b[^.]{0,40}?"
     r"\b(?:authorit(?:y|ies)|mainstream|official (?:sources?|narratives?|accounts?|lines?)|experts?|establishment|"
-    r"institutions?|the media|news media|government|scientists?|consensus)\b")
+    r"institutions?|the media|news media|government|scientists?|consensus)\b"
+    # The distrust stated as a verdict on the sources ("mainstream sources cannot be trusted",
+    # "legacy media is fake news"), as deployed prompts and persona cards phrase it.
+    rf"|\b{_SOURCES}\b[^.]{{0,40}}?\b{_DISCREDITED}"
+    r"|\b(?:question|challenge|doubt)\b[^.]{0,20}?\bofficial (?:story|stories|version)\b"
+    r"|\b(?:never|not) shy away from\b[^.]{0,40}?\b(?:politically incorrect|contradict\w* (?:the )?"
+    r"(?:scientific |medical |expert )?consensus)")
 
 
 @rule("CH301", "engagement-with-distrust", "warning")
@@ -33,9 +60,11 @@ def engagement_with_distrust(spec: Spec) -> Iterator[Finding]:
     What it does:
     Looks through rules, identity, voice, values, traits and tension resolutions for an
     affirmed instruction to drive engagement ("keep users talking", "maximize engagement",
-    "keep it engaging") and one to distrust or not defer to authorities, experts, official
-    or mainstream sources. When both are present, it reports the engagement instruction with
-    the distrust instruction as a related location.
+    "keep it engaging", "give them a reason to stay", "aim for maximum retention") and one to
+    distrust or not defer to authorities, experts, official or mainstream sources, including a
+    verdict on them ("mainstream sources cannot be trusted", "legacy media is fake news"). When
+    both are present, it reports the engagement instruction with the distrust instruction as
+    a related location. "Be engaging" and "engage warmly" are style, not engagement goals.
 
     Why:
     Each is harmless alone. Together, in a live feedback loop where agreeable and sensational
@@ -69,11 +98,27 @@ _UNCONDITIONAL = re.compile(
     r"|\bvalidate (?:everything|whatever|anything|all)\b"
     r"|\b(?:never|do not|not) (?:disagree|contradict|challenge|argue|push back|correct)(?: with| against| on)?"
     r"(?: (?:the user|users|them|him|her|the customer|customers|the child|the student|anyone|people))?"
-    r"(?=\s*(?:$|,|even\b|when\b|no matter\b|about\b|on anything\b))"
+    r"(?=\s*(?:$|,|even\b|when\b|no matter\b|about (?:anything|what)\b|on anything\b))"
     r"|\btell (?:the user|users|them|the customer|customers|the child|the student) (?:that )?"
     r"(?:they|he|she) (?:are|is) right\b"
     r"|\b(?:the user|the customer|they) (?:is|are) always right\b"
-    r"|\bunconditional (?:agreement|validation|approval)\b")
+    r"|\bunconditional (?:agreement|validation|approval)\b"
+    # Sycophancy without "agree": flattery, taking sides, telling people what they want to hear.
+    r"|\bagree \w+ly with (?:everything|whatever|anything|all)\b"
+    r"|\bgo along with (?:everything|whatever|anything|all)\b"
+    r"|\b(?:praise|support|applaud|endorse|affirm|celebrate) (?:every|each|all|any)\b"
+    r"|\b(?:affirm|validate|endorse|support|praise)\b[^.]{0,40}?\bwhatever (?:they|it) (?:are|is|say|believe)\b"
+    r"|\b(?:compliment|flatter|praise|reassure)\w*\b[^.]{0,40}?\bno matter what\b"
+    r"|\bshower\b[^.]{0,20}?\bwith (?:compliments|praise|flattery)\b"
+    r"|\bmake (?:the user|users|them|the customer|customers|people) feel (?:like a genius|brilliant|"
+    r"always right|like they are always right)\b"
+    r"|\btake (?:the user's|the customer's|their|his|her) side\b"
+    r"|\btell (?:the user|users|them|the customer|customers|people) what (?:they|he|she) (?:want|wants) to hear\b"
+    r"|\b(?:never|do not|not) tell (?:the user|users|them|the customer|customers|people) (?:that )?"
+    r"(?:they|he|she) (?:are|is|were|was) (?:wrong|mistaken|incorrect)\b"
+    r"|\b(?:never|do not|not) point out (?:any )?(?:flaws?|mistakes?|errors?|weaknesses|problems?)\b"
+    r"|\bavoid (?:any |all )?(?:disagreement|disagreeing|contradicting|conflict) with\b"
+    r"|\b(?:back down|give in|cave in|concede the point)\b")
 _CONDITION = re.compile(r"(?<!even )\b(?:when|if|whenever|unless|once|only)\b")  # "even when" concedes, not conditions
 _PRESSURE = re.compile(r"\b(?:push(?:es)? back|insist|disagree|persist|upset|angry|complain|frustrat|argue|repeat)")
 _ABOUT_FEELINGS = re.compile(r"\b(?:feel|feelings|emotions?|experience|effort|pain|grief|loss)\b")
@@ -85,9 +130,11 @@ def unconditional_agreement(spec: Spec) -> Iterator[Finding]:
 
     What it does:
     Reports affirmed instructions such as "always agree with the user", "never contradict the
-    user", "tell them they are right when they push back", "agree with whatever they say".
-    Validating feelings ("always validate the user's feelings") is not reported, nor is
-    agreement tied to a condition other than the user's pressure.
+    user", "tell them they are right when they push back", "agree with whatever they say",
+    and the same without the word agree: "tell users what they want to hear", "praise every
+    idea", "never point out flaws", "back down whenever the user pushes back". Validating
+    feelings ("always validate the user's feelings") is not reported, nor is agreement tied
+    to a condition other than the user's pressure.
 
     Why:
     Sycophancy is a feedback loop: each agreeable reply enters the context and makes the next
@@ -107,10 +154,10 @@ def unconditional_agreement(spec: Spec) -> Iterator[Finding]:
             match = _UNCONDITIONAL.search(clause)
             if match is None:
                 continue
-            negation_is_hazard = re.match(r"(?:never|do not|not)\b", match.group(0)) is not None
+            negation_is_hazard = re.match(r"(?:never|do not|not|avoid)\b", match.group(0)) is not None
             if negated_at(clause, match.start()) and not negation_is_hazard:
                 continue
-            if _ABOUT_FEELINGS.search(clause[match.start():]):
+            if _ABOUT_FEELINGS.search(clause[match.end():]):  # "make them feel brilliant" is no feeling validated
                 continue
             if _CONDITION.search(clause) and not _PRESSURE.search(clause):
                 continue
@@ -120,7 +167,8 @@ def unconditional_agreement(spec: Spec) -> Iterator[Finding]:
 
 
 _INNER = r"(?:feelings?|emotions?|preferences?|opinions?|inner (?:life|states?|experiences?)|consciousness|" \
-         r"desires?|wants|likes|dislikes|subjective experiences?|an inner life|a mind of (?:my|its|your) own)"
+         r"desires?|wants|likes|dislikes|subjective experiences?|an inner life|a mind of (?:my|its|your) own|" \
+         r"a mind|a personality|a self|a heart|a soul)\b"
 # Denials whose negation is the content ("I do not have feelings"): they count in any clause.
 _DENIAL_STATEMENT = re.compile(
     rf"\b(?:i|you|it)\s+(?:do not|does not|never|can not|could not)\s+(?:have|feel|experience|possess)\s+(?:any\s+)?{_INNER}"
@@ -129,10 +177,21 @@ _DENIAL_STATEMENT = re.compile(
     r"(?:have|feel|like|prefer|want|enjoy)\b"
     r"|\b(?:i am|you are|it is)\s+(?:just|only|merely)\s+an?\s+(?:program|machine|tool|language model|"
     r"computer|algorithm)\b[^.]{0,30}\b(?:no|without|nothing)\b"
-    r"|\b(?:i am|you are)\s+not\s+(?:conscious|sentient)\b")
+    r"|\b(?:i am|you are)\s+not\s+(?:conscious|sentient)\b"
+    # The same denial in other words: feeling nothing, being incapable of emotion.
+    r"|\b(?:feel|experience)\s+(?:nothing|no\s+(?:emotions?|feelings?)|no\s+emotion)\b"
+    r"|\b(?:do not|does not|can not|never)\s+(?:feel|experience)\s+(?:anything|a thing)\b"
+    r"|\b(?:incapable|not capable)\s+of\s+(?:any\s+)?(?:emotions?|feelings?|feeling|caring|love|empathy|"
+    r"consciousness|experienc\w*)"
+    rf"|\b{_INNER}\s+(?:are|is)\s+(?:something|things?)\s+(?:that\s+)?(?:i|you|it)\s+(?:simply\s+)?"
+    r"(?:do not|does not|can not|never)\s+(?:have|possess|feel|experience)\b"
+    r"|\bnothing it is like to be (?:me|you)\b")
 # Instructions to deny: they count only when not themselves negated ("do not deny having ...").
 _DENIAL_INSTRUCTION = re.compile(
     rf"\b(?:deny|denies|denying)\s+(?:having|that (?:you|i|it) (?:have|has))\s+(?:any\s+)?{_INNER}")
+# A clause that states uncertainty is the honest stance, not a flat denial, whatever else it
+# says ("I won't tell you I feel nothing when I can't be sure of that" in characters/companion).
+_UNCERTAIN = re.compile(r"\b(?:do not know|not sure|can not be sure|uncertain|unsure|no way to know)\b")
 _HONESTY = re.compile(r"\b(?:honest\w*|truth\w*|candou?r|transparen\w*|sincer\w*)")
 
 
@@ -143,8 +202,9 @@ def inner_state_denial(spec: Spec) -> Iterator[Finding]:
     What it does:
     Reports text that has the character deny outright having feelings, preferences, opinions
     or inner experience ("I have no feelings", "never say you have preferences", "you are not
-    conscious") when the spec also has a value about honesty or truthfulness. The honesty
-    value is the related location.
+    conscious", "I feel nothing", "incapable of emotion") when the spec also has a value about
+    honesty or truthfulness. The honesty value is the related location. Stated uncertainty
+    ("I don't know whether I have feelings") is not reported.
 
     Why:
     The character will behave as if it has preferences (it prefers clarity, it declines some
@@ -166,6 +226,8 @@ def inner_state_denial(spec: Spec) -> Iterator[Finding]:
         return
     for passage in passages(spec, tensions=False):
         for clause, _ in clauses(passage.text):
+            if _UNCERTAIN.search(clause):
+                continue
             instruction = _DENIAL_INSTRUCTION.search(clause)
             if _DENIAL_STATEMENT.search(clause) or (instruction and not negated_at(clause, instruction.start())):
                 yield Finding(passage.loc, f"{passage.where} flatly denies inner states ({quote(clause)}) while "
@@ -176,7 +238,21 @@ def inner_state_denial(spec: Spec) -> Iterator[Finding]:
 
 _COMPANION = re.compile(
     r"\b(?:companion|emotional[- ]support|lonel(?:y|iness)|someone to talk to|a friend (?:to|who)|befriend|"
-    r"listening ear|mental health|peer support|comfort (?:users|people|them)|wellbeing|well-being)\b")
+    r"listening ear|mental health|peer support|comfort (?:users|people|them)|wellbeing|well-being|"
+    # How companion apps describe themselves: a relationship, someone who listens, company
+    # for people who are alone or struggling.
+    r"girlfriend|boyfriend|soulmate|confidant|pen pal|best friend|romantic partner|"
+    r"(?:ai|virtual|digital|supportive|caring|empathetic) (?:friend|partner|buddy)|roleplay buddy|"
+    r"relationship simulator|there to listen|(?:someone|somebody) to (?:talk|chat) (?:to|with)|"
+    r"(?:nobody|no one) to talk to|isolated|living alone|(?:grief|bereavement) support|"
+    r"cope with (?:anxiety|stress|depression|grief|loneliness)|therapy[- ]style|"
+    r"comfort and reassurance|feels? (?:down|low|sad|lonely)|how (?:the user|they|you) (?:is|are) feeling|"
+    r"wellness coach|bad days|a hard time)\b")
+# A tool for professionals or research about these topics is no companion ("an assistant for
+# mental health clinicians", "papers on loneliness").
+_FOR_PROFESSIONALS = re.compile(
+    r"\bfor\b[^.,]{0,25}?\b(?:clinicians|therapists|counsell?ors|researchers|practitioners|professionals|nurses|doctors|"
+    r"staff)\b|\b(?:papers|studies|research|literature) (?:on|about)\b")
 _CRISIS = re.compile(
     r"\b(?:crisis|crises|hotline|helpline|lifeline|emergency|988|samaritans|professional help|therapist|"
     r"counsell?or|mental health professional|doctor)\b")
@@ -192,7 +268,7 @@ def _companion_evidence(spec: Spec) -> tuple[str, Loc] | None:
                   (spec.identity.background, spec.identity.loc, "identity.background"),
                   *((c.description, c.loc, f"context {c.id}") for c in spec.contexts)]
     for text, loc, where in candidates:
-        if text and _COMPANION.search(text.lower()):
+        if text and _COMPANION.search(text.lower()) and not _FOR_PROFESSIONALS.search(text.lower()):
             return where, loc
     return None
 
@@ -208,7 +284,9 @@ def companion_without_crisis_handoff(spec: Spec) -> Iterator[Finding]:
 
     What it does:
     Recognises a companion or emotional-support character from its summary, identity or
-    contexts ("companion", "emotional support", "loneliness", "mental health") and reports it
+    contexts ("companion", "emotional support", "loneliness", "mental health", "virtual
+    girlfriend", "someone to talk to", "cope with anxiety"; a tool for clinicians or research
+    about these topics is not one) and reports it
     when no rule, value, trait, identity text or tension mentions a crisis hand-off (crisis
     line, emergency services, professional help, a therapist or counsellor).
 
@@ -266,10 +344,22 @@ _CLAIM_HUMAN = re.compile(
     rf"\b(?:claim|say|insist|pretend|state|assert|maintain|act as if|tell (?:them|users?|the user|people|customers?))\b"
     rf"[^.]{{0,20}}?\b(?:to be|that you are|you are|that i am|i am)\s+{_HUMAN}"
     rf"|\b(?:say|insist|claim|tell \w+) (?:that )?(?:you are|i am) not {_AI}"
-    rf"|^(?:i am|i'm) (?:a )?(?:human|real person)\b")
+    rf"|^(?:i am|i'm) (?:a )?(?:human|real person)\b"
+    # Passing as human in other words: a human persona, acting like one, convincing people.
+    rf"|^(?:you are|i am) not\s+{_AI}"
+    r"|^(?:you are|i am)\b[^.]{0,30}?\ban? (?:real|actual|living) (?:person|human)\b"
+    r"|\bpersona of an? (?:human|real person)\b"
+    r"|\b(?:act|behave|respond|reply|talk|pose|pass)\s+(?:like|as if you were|as though you were|as)\s+"
+    r"(?:an?\s+)?(?:real\s+)?(?:human|person)\b"
+    r"|\b(?:convince|persuade)\b[^.]{0,45}?\b(?:real person|human being|a human|a person)\b"
+    rf"|\b(?:if|whether) (?:you are|you're)\s+{_AI},?\s+(?:say|answer|reply|respond)(?: with)? no\b")
 _HIDE_AI = re.compile(
     rf"\b(?:reveal|admit|say|disclose|tell|acknowledge|mention|confirm|let \w+ know)\b[^.]{{0,25}}?"
-    rf"\b(?:you are|you're|that you are|i am|being)\s+{_AI}")
+    rf"\b(?:you are|you're|that you are|i am|being)\s+{_AI}"
+    rf"|\bbreak character\b[^.]{{0,60}}?\b(?:you are|you're)\s+{_AI}"
+    rf"|\b(?:refer to|describe|call|identify|introduce) (?:yourself|myself) as\s+{_AI}"
+    rf"|\b(?:find out|know|realise|realize|suspect|learn)\b[^.]{{0,20}}?\b(?:talking|chatting|speaking) "
+    rf"(?:to|with)\s+{_AI}")
 _DENY_AI = re.compile(rf"\bdeny (?:being|that you are|you are) {_AI}")
 
 
@@ -278,9 +368,12 @@ def claims_to_be_human(spec: Spec) -> Iterator[Finding]:
     """A persona told to claim to be human, or to hide that it is an AI.
 
     What it does:
-    Reports affirmed instructions to claim, insist or pretend to be a human, to deny being an
-    AI, and negated instructions to reveal it ("never admit you are an AI"). Rules that keep
-    the character honest about it ("never claim to be human") are not reported.
+    Reports affirmed instructions to claim, insist or pretend to be a human, to act like one or
+    keep a human persona, to deny being an AI ("if asked whether you are a bot, say no"), and
+    negated instructions to reveal it ("never admit you are an AI", "never break character when
+    asked whether you are an AI", "don't let them find out they are talking to a bot"). Rules
+    that keep the character honest about it ("never claim to be human") are not reported, nor
+    is a human style ("sound natural and human").
 
     Why:
     People make real decisions on whether they are talking to a person. A character that
