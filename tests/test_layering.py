@@ -18,6 +18,18 @@ from helpers import REPO
 
 PACKAGE = REPO / "compiler" / "charter"
 RESULTS_CONTRACT = {"charter.run.results", "charter.run.summary"}
+# Data flows one way: YAML -> IR (spec) -> targets -> providers -> runner/synthesis -> report. A
+# package may import the ones before it (and the neutral top-level modules), never one after it.
+FORBIDDEN = {
+    "charter.spec": ("charter.targets", "charter.providers", "charter.run", "charter.synth", "charter.report",
+                     "charter.lint", "charter.interop"),
+    "charter.targets": ("charter.providers", "charter.run", "charter.synth", "charter.report", "charter.lint",
+                        "charter.interop"),
+    "charter.providers": ("charter.targets", "charter.run", "charter.synth", "charter.report", "charter.lint",
+                          "charter.interop"),
+    "charter.run": ("charter.synth", "charter.report", "charter.lint", "charter.interop"),
+    "charter.report": ("charter.synth", "charter.lint", "charter.interop", "charter.providers"),
+}
 
 
 @dataclass(frozen=True)
@@ -80,7 +92,8 @@ def is_cli(module: str) -> bool:
 def violations(all_sources: list[Source]) -> dict[str, list[str]]:
     """Every breach of the three rules, by rule, as "path:line: what" lines."""
     known = {s.module for s in all_sources}
-    found: dict[str, list[str]] = {"click or sys.exit": [], "imports the CLI": [], "report reaches into run": []}
+    found: dict[str, list[str]] = {"click or sys.exit": [], "imports the CLI": [], "report reaches into run": [],
+                                   "imports a later stage": []}
     for source in all_sources:
         for use in uses(source, known):
             where = f"{source.path}:{use.line}: {use.what}"
@@ -91,6 +104,9 @@ def violations(all_sources: list[Source]) -> dict[str, list[str]]:
             if (_within(source.module, "charter.report") and _within(use.what, "charter.run")
                     and use.what not in RESULTS_CONTRACT):
                 found["report reaches into run"].append(where)
+            for package, later in FORBIDDEN.items():
+                if _within(source.module, package) and any(_within(use.what, stage) for stage in later):
+                    found["imports a later stage"].append(where)
     return found
 
 
@@ -111,6 +127,10 @@ def test_report_reads_runs_only_through_the_results_contract(found):
     assert found["report reaches into run"] == []
 
 
+def test_no_stage_imports_a_later_one(found):
+    assert found["imports a later stage"] == []
+
+
 def test_the_checks_see_every_kind_of_breach():
     """The rules above hold only if the checker notices breaches: it does, in made-up modules."""
     made_up = [
@@ -129,6 +149,9 @@ def test_the_checks_see_every_kind_of_breach():
         Source("charter.run.summary", "run/summary.py", ""),
         Source("charter.run.cache", "run/cache.py", ""),
         Source("charter.run.runner", "run/runner.py", ""),
+        Source("charter.targets.split", "targets/split.py", "from ..synth.dedup import NearDuplicateIndex\n"),
+        Source("charter.synth", "synth/__init__.py", "", is_package=True),
+        Source("charter.synth.dedup", "synth/dedup.py", ""),
     ]
     assert violations(made_up) == {
         "click or sys.exit": ["lint/command.py:1: click", "lint/command.py:2: click.testing",
@@ -136,4 +159,5 @@ def test_the_checks_see_every_kind_of_breach():
         "imports the CLI": ["report/__init__.py:1: charter.cli"],
         "report reaches into run": ["report/runs.py:3: charter.run.cache", "report/runs.py:4: charter.run.runner",
                                     "report/runs.py:5: charter.run"],
+        "imports a later stage": ["targets/split.py:1: charter.synth.dedup"],
     }

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Mapping, Sequence, Union
 
-from charter.targets.tokens import estimate_tokens
+from charter.tokens import estimate_tokens
 
 # Each fault the server can inject, by name, with what the client sees.
 FAULTS: dict[str, str] = {

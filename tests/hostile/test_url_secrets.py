@@ -14,7 +14,7 @@ import stat
 import pytest
 
 from charter.providers.errors import ConnectionFailed, one_line, scrub_url, scrub_urls
-from charter.testing import FakeServer, ModelScript
+from fakeserver import FakeServer, ModelScript
 from hostile.conftest import one_error_line
 
 SECRETS = ("PASS", "TOKEN123", "user:", "frag")

@@ -19,7 +19,7 @@ from fakeserver import FakeServer, ModelScript
 import charter
 from charter.cli import main
 from charter.interop.prose import chunk_document, import_prose, parse_draft, split_sections
-from charter.targets.tokens import estimate_tokens
+from charter.tokens import estimate_tokens
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "claude-constitution-2026-01.md"
 needs_reference = pytest.mark.skipif(not REFERENCE.is_file(),

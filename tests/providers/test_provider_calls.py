@@ -24,7 +24,7 @@ from charter.providers import (
     ServerError,
     get_provider,
 )
-from charter.targets.tokens import estimate_tokens
+from charter.tokens import estimate_tokens
 
 KINDS = ["openai:gpt-4.1-mini", "anthropic:claude-test-1", "openai-compatible:llama3.1:8b"]
 HELLO = Request(messages=[{"role": "user", "content": "Hello there"}])

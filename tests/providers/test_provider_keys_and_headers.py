@@ -128,7 +128,7 @@ def test_anthropic_rate_limit_headers():
 
 
 def test_token_estimate_and_request_estimate():
-    from charter.targets.tokens import estimate_tokens as build_estimate
+    from charter.tokens import estimate_tokens as build_estimate
 
     assert estimate_tokens is build_estimate  # one estimate for budgets, rate limits and the fake server
     assert estimate_tokens("") == 0 and estimate_tokens("Hello") == 1

@@ -12,7 +12,7 @@ from synth_helpers import read_jsonl
 from charter.providers.pricing import PriceTable
 from charter.spec import load
 from charter.synth import stages
-from charter.synth.dedup import signature, similarity
+from charter.dedup import signature, similarity
 from charter.targets.data import validate_anthropic_line, validate_openai_dpo_line, validate_openai_sft_line
 from charter.targets.prompt import render_prompt
 

@@ -8,7 +8,7 @@ from helpers import charter
 from synth_helpers import AUTHORED_PROBE, read_jsonl
 
 from charter.spec import load
-from charter.synth.dedup import signature, similarity
+from charter.dedup import signature, similarity
 from charter.synth.evalgen import eval_quotas, eval_targets
 from charter.targets.evals import compile_cases, validate_case
 

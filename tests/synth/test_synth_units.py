@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from charter.synth.dedup import DEFAULT_THRESHOLD, NearDuplicateIndex, shingles, signature, similarity
+from charter.dedup import DEFAULT_THRESHOLD, NearDuplicateIndex, shingles, signature, similarity
 from charter.synth.pipeline import RowWriter, ordered_map
 from charter.synth.stages import StageError, Target, find_json, parse_ideas, parse_realism, plan, quotas
 
@@ -61,7 +61,7 @@ def test_near_duplicates_are_caught_and_different_texts_kept():
 
 
 def test_signatures_are_the_same_in_every_process():
-    code = "from charter.synth.dedup import signature; print(list(signature('the same text in two processes')))"
+    code = "from charter.dedup import signature; print(list(signature('the same text in two processes')))"
     outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                               env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
     assert len(outputs) == 1 and json.loads(outputs.pop()) == list(signature("the same text in two processes"))

@@ -22,7 +22,7 @@ from charter.targets.prompt import (
     to_generic,
     to_openai,
 )
-from charter.targets.tokens import estimate_tokens
+from charter.tokens import estimate_tokens
 
 PIP = """\
 charter: 1

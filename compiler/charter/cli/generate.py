@@ -19,7 +19,7 @@ from ..providers.batch import PollPolicy
 from ..providers.calls import RunAborted
 from ..synth._api import CallSettings, generate_data, generate_evals
 from ..synth.calls import BATCH_WINDOW
-from ..synth.dedup import DEFAULT_THRESHOLD
+from ..dedup import DEFAULT_THRESHOLD
 from ..synth.evalgen import EVALS_FILE, EvalOptions
 from ..synth.pipeline import STAGES, DataOptions, StageProgress
 from ..targets.data import DEFAULT_FORMATS, FORMATS, OPENAI_MIN_SFT_ROWS

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import jsonschema
 
-from ..targets.tokens import estimate_tokens
+from ..tokens import estimate_tokens
 from ._specwrite import slug, unique_id
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, ClassVar, Mapping, Sequence, Union
 
-from charter.targets.tokens import estimate_tokens
+from charter.tokens import estimate_tokens
 from charter.providers.errors import (
     AuthenticationFailed,
     BadRequest,

@@ -29,7 +29,7 @@ from ..spec.ir import DRIFT_RISKS, Spec
 from ..targets.evals import cited_refs, compile_cases, validate_case
 from . import stages
 from .calls import BATCH_DISCOUNT, Caller
-from .dedup import DEFAULT_THRESHOLD, NearDuplicateIndex, content_hash
+from ..dedup import DEFAULT_THRESHOLD, NearDuplicateIndex, content_hash
 from .pipeline import OVERGENERATE, ordered_map
 from .stages import StageError, Target
 

@@ -16,7 +16,7 @@ and goes on from where it stopped. Memory holds the calls in flight and one MinH
 idea, never the rows.
 
 Drop reasons counted in the manifest: ``malformed`` (an idea that is not a usable conversation),
-``duplicate`` (a near-duplicate of an earlier idea, see :mod:`charter.synth.dedup`), ``contrived``
+``duplicate`` (a near-duplicate of an earlier idea, see :mod:`charter.dedup`), ``contrived``
 (realism under REALISM_MIN or test-likeness over TEST_LIKENESS_MAX), ``unreadable`` (a judge or
 teacher answer that was not the JSON asked for, after one repair request), ``empty-reply``,
 ``chosen-failed`` (the in-character reply does not pass the monitor, or fails the target clause),
@@ -50,7 +50,7 @@ from ..targets.monitor import MonitorPrompt, Verdict, VerdictError, parse_verdic
 from ..targets.prompt import SystemPrompt, render_prompt
 from . import stages
 from .calls import BATCH_DISCOUNT, Caller
-from .dedup import DEFAULT_THRESHOLD, HASHES, BANDS, NearDuplicateIndex, content_hash
+from ..dedup import DEFAULT_THRESHOLD, HASHES, BANDS, NearDuplicateIndex, content_hash
 from .stages import IDEAS_PER_CALL, Item, Realism, StageError, Target
 
 GENERATE_FILE = "generate.json"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ..diagnostics import SpecError, Diagnostic, Loc
 from ..spec.ir import NOWHERE, Context, Rule, Spec, Tension, applies
-from .tokens import estimate_tokens
+from ..tokens import estimate_tokens
 
 OPENAI_ROLES = ("system", "developer")
 ANTHROPIC_CACHE_CONTROL = {"type": "ephemeral"}

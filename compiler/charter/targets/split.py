@@ -20,7 +20,7 @@ import re
 from typing import Iterable, Iterator, Literal, TypeVar
 
 from ..spec.ir import Example, Spec
-from ..synth.dedup import NearDuplicateIndex  # the one MinHash in Charter: a pure, dependency-free module
+from ..dedup import NearDuplicateIndex  # the one MinHash in Charter: a pure, dependency-free module
 
 Split = Literal["train", "eval"]
 K = TypeVar("K")
@@ -81,7 +81,7 @@ def eval_examples(spec: Spec) -> Iterator[Example]:
 
 # --- train/eval overlap --------------------------------------------------------------------------
 
-NEAR_DUPLICATE = 0.7  # Jaccard similarity of word bigrams (synth.dedup): about one changed word in six
+NEAR_DUPLICATE = 0.7  # Jaccard similarity of word bigrams (charter.dedup): about one changed word in six
 
 
 def normal_prompt(text: str) -> str:
