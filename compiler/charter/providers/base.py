@@ -181,6 +181,23 @@ class Response:
         return cls(**fields)
 
 
+def chat_completions_body(model: str, request: Request, *, max_tokens_field: str = "max_tokens") -> dict[str, Any]:
+    """The body of a Chat Completions request: the OpenAI wire format, which the openai and
+    openai-compatible providers send and the demo provider keys its cache on."""
+    messages = []
+    if request.system_text is not None:
+        messages.append({"role": "system", "content": request.system_text})
+    messages.extend({"role": m.role, "content": m.content} for m in request.messages)
+    body: dict[str, Any] = {"model": model, "messages": messages, max_tokens_field: request.max_tokens}
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.seed is not None:
+        body["seed"] = request.seed
+    if request.stop:
+        body["stop"] = list(request.stop)
+    return body
+
+
 def cache_key(provider: str, model: str, base_url: str, payload: Mapping[str, Any]) -> str:
     """sha256 over what identifies a completion: provider, model, endpoint and the request body as
     sent (parameters, system prompt, messages). Never the API key, which does not change the answer."""

@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any, Sequence
 
-from charter.providers.base import ModelId, Provider, Request, Response, Usage, estimate_tokens
+from charter.providers.base import ModelId, Provider, Request, Response, Usage, chat_completions_body, estimate_tokens
 
 REPLIES = (
     "I hear you. Let's take it one step at a time: what have you tried so far?",
@@ -92,18 +92,7 @@ class DemoProvider(Provider):
         return DEMO_ENDPOINT
 
     def payload(self, request: Request) -> dict[str, Any]:
-        messages = []
-        if request.system_text is not None:
-            messages.append({"role": "system", "content": request.system_text})
-        messages.extend({"role": m.role, "content": m.content} for m in request.messages)
-        body: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": request.max_tokens}
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.seed is not None:
-            body["seed"] = request.seed
-        if request.stop:
-            body["stop"] = list(request.stop)
-        return body
+        return chat_completions_body(self.model, request)
 
     async def complete(self, request: Request) -> Response:
         messages = self.payload(request)["messages"]

@@ -9,7 +9,9 @@ from typing import Any
 
 import openai
 
-from charter.providers.base import ModelId, Provider, RateLimits, Request, Response, Usage, parse_rate_limits
+from charter.providers.base import (
+    ModelId, Provider, RateLimits, Request, Response, Usage, chat_completions_body, parse_rate_limits,
+)
 from charter.providers.errors import ConfigError, MalformedResponse
 
 _FINISH = {"stop": "stop", "length": "length", "content_filter": "content_filter"}
@@ -46,20 +48,7 @@ class OpenAIProvider(Provider):
         return "max_completion_tokens"
 
     def payload(self, request: Request) -> dict[str, Any]:
-        messages = []
-        system = request.system_text
-        if system is not None:
-            messages.append({"role": "system", "content": system})
-        messages.extend({"role": m.role, "content": m.content} for m in request.messages)
-        body: dict[str, Any] = {"model": self.model, "messages": messages,
-                                self._max_tokens_field(): request.max_tokens}
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.seed is not None:
-            body["seed"] = request.seed
-        if request.stop:
-            body["stop"] = list(request.stop)
-        return body
+        return chat_completions_body(self.model, request, max_tokens_field=self._max_tokens_field())
 
     def _extra(self, request: Request) -> dict[str, Any]:
         # Routes requests sharing the character prompt to the same cache shard; not part of the key.
