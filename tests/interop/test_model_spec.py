@@ -18,7 +18,8 @@ from charter.lint import lint
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "openai-model-spec-2025-12-18.md"
 needs_reference = pytest.mark.skipif(not REFERENCE.is_file(),
-                                     reason=f"reference Model Spec not present at {REFERENCE}")
+                                     reason=f"reference Model Spec not present at {REFERENCE} (../shared/reference "
+                                            "sits beside the checkout in Charter's workspace; a clone lacks it)")
 
 # An older revision's conventions: `platform` where later ones say `root`, a commentary block,
 # examples with reasons, a cross-reference, a developer message, and things that cannot be mapped.

@@ -23,7 +23,8 @@ from charter.tokens import estimate_tokens
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "claude-constitution-2026-01.md"
 needs_reference = pytest.mark.skipif(not REFERENCE.is_file(),
-                                     reason=f"reference constitution not present at {REFERENCE}")
+                                     reason=f"reference constitution not present at {REFERENCE} (../shared/reference "
+                                            "sits beside the checkout in Charter's workspace; a clone lacks it)")
 MODEL = "openai:drafter-1"
 LIMIT = 3000
 NUMBERED = re.compile(r"^\s*(\d+)\| (.*)$")
