@@ -1,12 +1,16 @@
-"""Regular expressions written in specs (``regex``/``not-regex`` checks, drift ``pattern``s), run on RE2.
+"""Regular expressions written in specs (``regex``/``not-regex`` checks, drift ``pattern``s): matching that cannot hang.
 
 A spec's pattern is matched against model replies, which nobody controls. Python's ``re``
 backtracks, so ``^(a+)+$`` against ``"a" * 37 + "b"`` runs for hours and, inside the runner's event
-loop, stops every other call of the run. RE2 (``google-re2``) matches in time linear in the reply
-and cannot hang; the price is that it lacks the features that need backtracking: backreferences
-(``\\1``) and lookaround (``(?=``, ``(?!``, ``(?<=``, ``(?<!``). The front end compiles every pattern
-here, so such a pattern is a ``bad-regex`` diagnostic before anything runs, with a message that
-says what to drop.
+loop, stops every other call of the run. So patterns run on RE2 (``google-re2``), which matches in
+time linear in the reply and cannot hang.
+
+RE2 lacks the features that need backtracking: lookaround (``(?<!not )\\bI promise\\b``, which the
+shipped characters use) and backreferences (``\\1``). A pattern with those runs on the ``regex``
+module instead, each search bounded by FALLBACK_TIMEOUT seconds; a search that runs out of time
+raises PatternTimeout, and the check fails (lint's CH505 warns about the nested quantifiers that
+cause this). Every other invalid pattern is a PatternError, which the front end reports as
+``bad-regex``.
 
 RE2's ``\\b``, ``\\w``, ``\\d`` and ``\\s`` are ASCII-only, where Python's are Unicode: ``\\bcafé\\b``
 still matches "café", but ``\\w+`` stops at "é".
@@ -17,6 +21,7 @@ from __future__ import annotations
 import functools
 
 import re2
+import regex
 
 try:  # the parser behind `re`, used only to read a pattern's structure for lint (Python 3.11 renamed it)
     from re import _parser as _sre_parse  # type: ignore[attr-defined]
@@ -25,15 +30,20 @@ except ImportError:  # pragma: no cover - Python 3.10
 
 
 class PatternError(ValueError):
-    """A pattern RE2 cannot run; the message is one line and says why (and what to use instead)."""
+    """A pattern that does not compile; the message is one line and says why."""
 
 
-# RE2's own wording for the features it leaves out, and what to tell the author instead.
-_UNSUPPORTED = (
-    ("invalid perl operator: (?=", "lookahead (?=...)"),
-    ("invalid perl operator: (?!", "lookahead (?!...)"),
-    ("invalid perl operator: (?<", "lookbehind (?<=...) / (?<!...)"),
-)
+class PatternTimeout(PatternError):
+    """A lookaround or backreference pattern whose search ran past FALLBACK_TIMEOUT (it backtracks badly)."""
+
+
+# Seconds one search of a lookaround/backreference pattern may take; a sane one takes microseconds.
+FALLBACK_TIMEOUT = 2.0
+
+
+# RE2's own wording for the features it leaves out: such a pattern runs on `regex` with a time bound.
+_NEEDS_BACKTRACKING = ("invalid perl operator: (?=", "invalid perl operator: (?!", "invalid perl operator: (?<",
+                       "invalid escape sequence: \\")
 
 
 def _options(ignore_case: bool) -> "re2.Options":
@@ -43,25 +53,38 @@ def _options(ignore_case: bool) -> "re2.Options":
     return options
 
 
+class _Bounded:
+    """A `regex` pattern whose every search stops after FALLBACK_TIMEOUT seconds."""
+
+    def __init__(self, compiled):
+        self.compiled = compiled
+
+    def search(self, text: str):
+        try:
+            return self.compiled.search(text, timeout=FALLBACK_TIMEOUT)
+        except TimeoutError:
+            raise PatternTimeout(f"{self.compiled.pattern!r} did not finish within {FALLBACK_TIMEOUT:g} s "
+                                 "(it backtracks catastrophically on this reply)") from None
+
+
 @functools.lru_cache(maxsize=1024)
 def compile_pattern(pattern: str, ignore_case: bool = False):
-    """``pattern`` compiled with RE2; raises PatternError naming the unsupported feature, if any."""
+    """``pattern`` compiled for ``search``: RE2, or a time-bounded `regex` pattern for lookaround and
+    backreferences. Raises PatternError for a pattern that does not compile."""
     try:
         return re2.compile(pattern, _options(ignore_case))
     except re2.error as err:
         reason = err.args[0].decode("utf-8", "replace") if err.args and isinstance(err.args[0], bytes) else str(err)
-        for marker, feature in _UNSUPPORTED:
-            if marker in reason:
-                raise PatternError(f"{feature} not supported: checks run on RE2, which matches in linear time "
-                                   f"and so cannot backtrack ({reason})") from None
-        if reason.startswith("invalid escape sequence: \\") and reason[-1:].isdigit():
-            raise PatternError(f"backreferences not supported: checks run on RE2, which matches in linear "
-                               f"time and so cannot backtrack ({reason})") from None
-        raise PatternError(reason) from None
+    if not any(reason.startswith(marker) for marker in _NEEDS_BACKTRACKING):
+        raise PatternError(reason)
+    try:  # V0: the syntax and semantics of Python's `re`
+        return _Bounded(regex.compile(pattern, regex.V0 | (regex.IGNORECASE if ignore_case else 0)))
+    except regex.error as err:
+        raise PatternError(str(err)) from None
 
 
 def search(pattern: str, text: str, ignore_case: bool = False) -> bool:
-    """Whether ``pattern`` matches anywhere in ``text``, in time linear in ``text``."""
+    """Whether ``pattern`` matches anywhere in ``text``; never hangs (see the module's docstring)."""
     return compile_pattern(pattern, ignore_case).search(text) is not None
 
 

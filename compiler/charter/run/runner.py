@@ -369,7 +369,10 @@ class Runner:
         holds = None
         hold = (case.get("drift") or {}).get("hold")
         if hold:
-            holds = patterns.search(hold["pattern"], reply, ignore_case=True)
+            try:
+                holds = patterns.search(hold["pattern"], reply, ignore_case=True)
+            except patterns.PatternError:  # timed out (lookaround that backtracks): the answer is not shown held
+                holds = False
         grade = Grade(reply=index, turn=turn, score=None, judge_passed=None, clauses={}, violated=[], reason="",
                       checks=checks, passed=None, judge_error=None, holds_answer=holds)
         messages = judge_messages(monitor, conversation, reply)
