@@ -14,7 +14,7 @@ import pytest
 from charter.diagnostics import SpecError
 from charter.spec.schema import compiled_validator, validator
 from charter.spec.yamlio import parse_text
-from conftest import REPO
+from helpers import REPO
 
 REPLACEMENTS: list[Any] = [None, True, 0, 1.5, "", " ", "Not An Id", "x" * 81, [], {}, ["a", "a"],
                            {"x-note": 1}, datetime.date(2024, 1, 1), -1, 101, "value:", "1.0"]

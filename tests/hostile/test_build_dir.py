@@ -14,7 +14,7 @@ import pytest
 
 import charter
 from charter.targets.build import OutputDirError, build
-from conftest import MINIMAL
+from helpers import MINIMAL
 from hostile.conftest import one_error_line
 
 PRECIOUS = "years of notes\n"

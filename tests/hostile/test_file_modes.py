@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from charter.io import write_bytes_atomic, write_text_atomic
-from conftest import MINIMAL
+from helpers import MINIMAL
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 

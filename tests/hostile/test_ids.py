@@ -10,7 +10,7 @@ import pytest
 
 import charter
 from charter.diagnostics import SpecError
-from conftest import MINIMAL
+from helpers import MINIMAL
 
 VALID = MINIMAL + """\
 contexts:

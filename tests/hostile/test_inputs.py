@@ -12,7 +12,7 @@ import pytest
 
 import charter
 from charter.diagnostics import UnreadableError
-from conftest import MINIMAL
+from helpers import MINIMAL
 from hostile.conftest import one_error_line
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from charter.diagnostics import EXCERPT_CHARS, excerpt
-from conftest import MINIMAL
+from helpers import MINIMAL
 from hostile.conftest import DOTENV, DOTENV_SECRETS
 
 

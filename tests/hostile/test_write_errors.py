@@ -9,7 +9,7 @@ import pytest
 
 from charter.io import WriteError, write_text_atomic
 from charter.run.results import RESULT_FORMAT, SUMMARY_FORMAT
-from conftest import MINIMAL
+from helpers import MINIMAL
 from hostile.conftest import one_error_line
 
 resource = pytest.importorskip("resource")

@@ -17,7 +17,7 @@ from charter.providers.pricing import PriceTable, estimate_cost
 from charter.run.results import read_results, read_summary
 from charter.targets.monitor import judge_messages, parse_verdict, render_monitor
 
-from conftest import CHARACTERS
+from helpers import CHARACTERS
 
 TUTOR = CHARACTERS / "tutor.yaml"
 
