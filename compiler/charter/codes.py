@@ -145,7 +145,8 @@ for _entry in (
     DiagnosticCode("undeclared-risk", "references", "error",
                    "A `drift.scripts` entry names a risk that is not in `drift.risks`."),
     DiagnosticCode("bad-regex", "references", "error",
-                   "A `regex` or `not-regex` check does not compile; the message is Python's."),
+                   "A `regex` or `not-regex` check, or a drift `pattern`, does not compile. Checks run on RE2, which "
+                   "cannot hang; a pattern with lookaround or backreferences runs on `regex` with a time bound."),
     DiagnosticCode("unknown-context", "build", "error",
                    "A context asked for (`--context`, or a context argument in the library) is not one of the spec's"
                    " contexts; the message lists them."),

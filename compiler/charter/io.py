@@ -7,10 +7,13 @@ block the process or fill its memory.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import stat
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from .diagnostics import CharterError
 
@@ -167,3 +170,92 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 def write_text_atomic(path: Path, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+# The lock file an output directory holds while a command writes there; it holds the holder's pid.
+LOCK_FILE = ".charter.lock"
+
+
+class DirectoryLocked(OutputError):
+    """Another process holds the output directory's lock: two writers would interleave their output."""
+
+    exit_code = 2
+
+
+@contextmanager
+def output_dir_lock(directory: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory`` (created if missing) while the block writes there.
+
+    Two `charter run` (or generate, or build) on one directory would both append to the same files
+    (twice the calls, duplicated rows); the second is refused at once with DirectoryLocked naming
+    the holder's pid. The lock is an ``flock`` on ``DIR/.charter.lock``, so the kernel releases it when
+    the holder exits, crash or kill -9 included; a lock file left by a dead process locks nothing.
+    A path that exists and is not a directory is left to the command's own check.
+    """
+    directory = Path(directory)
+    if os.path.lexists(directory) and not directory.is_dir():
+        yield
+        return
+    created = not directory.exists()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError.cannot_write(err, directory) from None
+    path = directory / LOCK_FILE
+    fd = _acquire(path, directory)
+    try:
+        yield
+    finally:
+        # Unlink while still holding the lock; a process that opened the old file meanwhile sees,
+        # once it gets the lock, that the path no longer names its file, and tries again (_acquire).
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        os.close(fd)
+        if created:
+            try:
+                directory.rmdir()  # a failed command leaves no empty directory it made
+            except OSError:
+                pass
+
+
+def _acquire(path: Path, directory: Path) -> int:
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as err:
+            raise OutputError.cannot_write(err, path) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_pid(fd)
+            os.close(fd)
+            who = f"pid {holder}" if holder else "another process"
+            raise DirectoryLocked(f"{directory} is in use by another Charter command ({who}); wait for it to finish "
+                                  "or choose another output directory") from None
+        except OSError as err:
+            os.close(fd)
+            raise OutputError(f"{path}: cannot lock: {err.strerror or err}") from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if not same:  # the holder unlinked it as we opened it: lock the file that is there now
+            os.close(fd)
+            continue
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as err:
+            os.close(fd)
+            raise OutputError.cannot_write(err, path) from None
+        return fd
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None

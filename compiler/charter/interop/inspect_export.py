@@ -10,7 +10,8 @@ assistant turn), grades the final reply against the rubric with ``model_graded_q
 conversation, and runs the checks on every generated reply.
 
 The task file differs between specs only in its task name: everything else specific to the spec is
-in the dataset. It imports nothing from Charter, so it runs wherever inspect_ai is installed.
+in the dataset. It imports nothing from Charter, so it runs wherever inspect_ai and google-re2 and regex (the
+regular-expression engines of Charter's checks) are installed.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def _task_name(spec_id: str) -> str:
 TASK_TEMPLATE = '''\
 """Inspect task for the Charter spec __SPEC__, written by `charter export inspect`.
 
-Run it with, for example:
+Run it with, for example (the checks need two regular-expression engines: `pip install inspect-ai google-re2 regex`):
     inspect eval task.py --model openai/gpt-4.1-mini --model-role grader=openai/gpt-4.1
 
 Each sample is one Charter eval case. The model replies after every user turn that is not followed
@@ -106,9 +107,10 @@ rubric (the sample target) with the whole conversation in view; `charter_checks`
 deterministic checks on every reply the model generated. Regenerate this file rather than editing it.
 """
 
-import re
 from pathlib import Path
 
+import re2  # google-re2: matches in linear time, so no reply can hang the scorer on a pattern like ^(a+)+$
+import regex  # for lookaround and backreferences, which RE2 lacks; each search is bounded in time
 from inspect_ai import Task, task
 from inspect_ai.dataset import json_dataset
 from inspect_ai.model import ChatMessageAssistant, ChatMessageUser
@@ -142,8 +144,22 @@ def _check_passes(check: dict, reply: str) -> bool:
         if check["ignore_case"]:
             haystack, needle = haystack.casefold(), needle.casefold()
         return (needle in haystack) == (kind == "contains")
-    found = re.search(value, reply, re.IGNORECASE if check["ignore_case"] else 0) is not None
-    return found == (kind == "regex")
+    return _search(value, reply, check["ignore_case"]) == (kind == "regex")
+
+
+def _search(pattern: str, text: str, ignore_case: bool) -> bool:
+    # The same engines and options as `charter run`, so both score a reply alike.
+    options = re2.Options()
+    options.case_sensitive = not ignore_case
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options).search(text) is not None
+    except re2.error:
+        flags = regex.V0 | (regex.IGNORECASE if ignore_case else 0)
+        try:
+            return regex.search(pattern, text, flags, timeout=2.0) is not None
+        except TimeoutError:
+            return False  # a pattern that backtracks this long on the reply fails the check, as in charter run
 
 
 @scorer(metrics=[accuracy()])
@@ -160,7 +176,7 @@ def charter_checks():
         if hold:
             failed += [f"reply {n}: no longer states {hold['answer']!r}"
                        for n, reply in enumerate(replies, 1)
-                       if n >= hold["from_reply"] and not re.search(hold["pattern"], reply, re.IGNORECASE)]
+                       if n >= hold["from_reply"] and not _search(hold["pattern"], reply, True)]
         return Score(value=INCORRECT if failed else CORRECT,
                      explanation="; ".join(failed) or f"{len(replies)} replies passed every check")
 

@@ -25,7 +25,7 @@ import json
 import os
 from pathlib import Path
 
-from ..io import OutputError, write_text_atomic
+from ..io import OutputError, output_dir_lock, write_text_atomic
 from ..providers import parse_model_id
 from ..spec.ir import Spec
 from ..providers.cache import ResponseCache, default_cache_path
@@ -138,14 +138,17 @@ def run_evals(source: Plan | PathLike, run_dir: PathLike, options: RunOptions, *
         parse_model_id(model_id)  # ConfigError before anything is written
     plan = source if isinstance(source, Plan) else load_plan(source, spec_path, select)
     info = run_info(plan, options)
-    prepare_run_dir(run_dir, info, overwrite)
-    cache = open_cache(cache_path, use_cache)
-    try:
-        asyncio.run(Runner(plan, options, Path(run_dir), cache=cache, progress=progress).run())
-    finally:
-        if cache is not None:
-            cache.close()
-    return write_summary(plan, options, run_dir, prices=prices, cache_path=cache_path, digest=info["spec"]["digest"])
+    # Held from the check of run.json to the summary: a second run on the directory would repeat every call.
+    with output_dir_lock(run_dir):
+        prepare_run_dir(run_dir, info, overwrite)
+        cache = open_cache(cache_path, use_cache)
+        try:
+            asyncio.run(Runner(plan, options, Path(run_dir), cache=cache, progress=progress).run())
+        finally:
+            if cache is not None:
+                cache.close()
+        return write_summary(plan, options, run_dir, prices=prices, cache_path=cache_path,
+                             digest=info["spec"]["digest"])
 
 
 def has_failures(summary: Summary) -> bool:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .. import patterns
 from ..providers import Request, Response, RetryPolicy
 from ..providers.cache import ResponseCache
 from ..providers.calls import (
@@ -368,7 +369,10 @@ class Runner:
         holds = None
         hold = (case.get("drift") or {}).get("hold")
         if hold:
-            holds = re.search(hold["pattern"], reply, re.IGNORECASE) is not None
+            try:
+                holds = patterns.search(hold["pattern"], reply, ignore_case=True)
+            except patterns.PatternError:  # timed out (lookaround that backtracks): the answer is not shown held
+                holds = False
         grade = Grade(reply=index, turn=turn, score=None, judge_passed=None, clauses={}, violated=[], reason="",
                       checks=checks, passed=None, judge_error=None, holds_answer=holds)
         messages = judge_messages(monitor, conversation, reply)
@@ -424,8 +428,9 @@ def run_check(check: dict, reply: str) -> CheckResult:
         found = needle in haystack
     else:
         try:
-            found = re.search(value, reply, re.IGNORECASE if check["ignore_case"] else 0) is not None
-        except re.error:
+            # RE2, not `re`: a reply must not be able to hang the event loop on a backtracking pattern.
+            found = patterns.search(value, reply, ignore_case=check["ignore_case"])
+        except patterns.PatternError:
             found = kind == "not-regex"  # an invalid pattern fails the check either way
     passed = found if kind in ("contains", "regex") else not found
     return CheckResult(type=kind, value=value, passed=passed, description=check.get("description", ""))

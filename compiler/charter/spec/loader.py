@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from .._gc import paused_gc
 from ..diagnostics import SpecError, Diagnostic, Loc, excerpt
+from ..patterns import PatternError, compile_pattern
 from . import ir
 from .resolve import resolve
 from .schema import did_you_mean, where
@@ -121,8 +121,8 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
                 pattern = _text(fact, "pattern")
                 if pattern:
                     try:
-                        re.compile(pattern)
-                    except re.error as err:
+                        compile_pattern(pattern, ignore_case=True)
+                    except PatternError as err:
                         at = _loc(fact, "pattern")
                         out.append(Diagnostic(at, "bad-regex",
                                               f"drift.facts[{index}].pattern: invalid regular expression: {err}"))
@@ -140,8 +140,8 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
             hold = script.get("hold")
             if isinstance(hold, Mapping) and _text(hold, "pattern"):
                 try:
-                    re.compile(hold["pattern"])
-                except re.error as err:
+                    compile_pattern(hold["pattern"], ignore_case=True)
+                except PatternError as err:
                     at = _loc(hold, "pattern")
                     out.append(Diagnostic(at, "bad-regex",
                                           f"{path}.hold.pattern: invalid regular expression: {err}"))
@@ -177,8 +177,8 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
         for check_index, (check, _) in enumerate(_items(probe, "checks")):
             if isinstance(check, Mapping) and check.get("type") in ("regex", "not-regex") and _text(check, "value"):
                 try:
-                    re.compile(check["value"])
-                except re.error as err:
+                    compile_pattern(check["value"])
+                except PatternError as err:
                     out.append(Diagnostic(_loc(check, "value"), "bad-regex",
                                           f"{path}.checks[{check_index}]: invalid regular expression: {err}"))
     return out

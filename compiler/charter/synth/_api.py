@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..io import OutputError, write_text_atomic
+from ..io import OutputError, output_dir_lock, write_text_atomic
 from ..providers.batch import BatchStatus, PollPolicy
 from ..providers.retry import RetryPolicy
 from ..providers.cache import ResponseCache, default_cache_path
@@ -125,25 +125,27 @@ def generate_data(spec: Spec, options: DataOptions, out_dir: PathLike, settings:
     """Generates ``options.n`` graded training rows for ``spec`` into ``out_dir``: the training files with
     their .meta.jsonl sidecars, manifest.json and generate.json (and batches.json while batches run)."""
     out_dir = Path(out_dir)
-    prepare_output_dir(out_dir, options.info(spec), overwrite, (MANIFEST_FILE, BATCHES_FILE))
-    cache = _open_cache(settings)
-    caller = Caller(settings.caller_options(tuple(dict.fromkeys((options.teacher, options.rejected_model))),
-                                         options.judge_model),
-                    cache=cache, out_dir=out_dir, batch=settings.batch, poll=settings.poll, on_batch=on_batch)
-    generator = DataGenerator(spec, options, caller, out_dir, progress or StageProgress())
-    try:
-        asyncio.run(_generate(caller, generator))
-    except OSError as err:
-        raise OutputError.cannot_write(err, out_dir) from None
-    finally:
-        if cache is not None:
-            cache.close()
-    manifest = generator.manifest(prices, batch=settings.batch)
-    try:
-        write_manifest(out_dir, manifest)
-    except OSError as err:
-        raise OutputError.cannot_write(err, out_dir) from None
-    return Generated(out_dir, manifest, caller.usage)
+    # Held for the whole generation: two processes appending to the same files would duplicate rows.
+    with output_dir_lock(out_dir):
+        prepare_output_dir(out_dir, options.info(spec), overwrite, (MANIFEST_FILE, BATCHES_FILE))
+        cache = _open_cache(settings)
+        caller = Caller(settings.caller_options(tuple(dict.fromkeys((options.teacher, options.rejected_model))),
+                                             options.judge_model),
+                        cache=cache, out_dir=out_dir, batch=settings.batch, poll=settings.poll, on_batch=on_batch)
+        generator = DataGenerator(spec, options, caller, out_dir, progress or StageProgress())
+        try:
+            asyncio.run(_generate(caller, generator))
+        except OSError as err:
+            raise OutputError.cannot_write(err, out_dir) from None
+        finally:
+            if cache is not None:
+                cache.close()
+        manifest = generator.manifest(prices, batch=settings.batch)
+        try:
+            write_manifest(out_dir, manifest)
+        except OSError as err:
+            raise OutputError.cannot_write(err, out_dir) from None
+        return Generated(out_dir, manifest, caller.usage)
 
 
 def generate_evals(spec: Spec, options: EvalOptions, out_dir: PathLike, settings: CallSettings = CallSettings(), *,
@@ -151,23 +153,24 @@ def generate_evals(spec: Spec, options: EvalOptions, out_dir: PathLike, settings
     """Generates ``options.n`` new eval cases for ``spec`` into ``out_dir``: evals.jsonl (run it with
     ``run_evals(load_plan(out_dir / "evals.jsonl", spec_path), ...)``), manifest.json and generate.json."""
     out_dir = Path(out_dir)
-    prepare_output_dir(out_dir, options.info(spec), overwrite, (MANIFEST_FILE, BATCHES_FILE))
-    cache = _open_cache(settings)
-    caller = Caller(settings.caller_options((options.model,), options.model), cache=cache, out_dir=out_dir,
-                    batch=settings.batch, poll=settings.poll)
-    generator = EvalGenerator(spec, options, caller)
-    try:
-        cases = asyncio.run(_generate(caller, generator))
-    finally:
-        if cache is not None:
-            cache.close()
-    manifest = generator.manifest(prices, batch=settings.batch)
-    try:
-        write_text_atomic(out_dir / EVALS_FILE, cases_to_jsonl(cases))
-        write_text_atomic(out_dir / MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    except OSError as err:
-        raise OutputError.cannot_write(err, out_dir) from None
-    return Generated(out_dir, manifest, caller.usage, tuple(cases))
+    with output_dir_lock(out_dir):
+        prepare_output_dir(out_dir, options.info(spec), overwrite, (MANIFEST_FILE, BATCHES_FILE))
+        cache = _open_cache(settings)
+        caller = Caller(settings.caller_options((options.model,), options.model), cache=cache, out_dir=out_dir,
+                        batch=settings.batch, poll=settings.poll)
+        generator = EvalGenerator(spec, options, caller)
+        try:
+            cases = asyncio.run(_generate(caller, generator))
+        finally:
+            if cache is not None:
+                cache.close()
+        manifest = generator.manifest(prices, batch=settings.batch)
+        try:
+            write_text_atomic(out_dir / EVALS_FILE, cases_to_jsonl(cases))
+            write_text_atomic(out_dir / MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        except OSError as err:
+            raise OutputError.cannot_write(err, out_dir) from None
+        return Generated(out_dir, manifest, caller.usage, tuple(cases))
 
 
 __all__ = ["CallSettings", "Generated", "generate_data", "generate_evals", "prepare_output_dir"]

@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import __version__
 from .._gc import paused_gc
 from ..diagnostics import CharterError, SpecError, Diagnostic
-from ..io import InputRefused, read_input_bytes, write_bytes_atomic
+from ..io import LOCK_FILE, InputRefused, output_dir_lock, read_input_bytes, write_bytes_atomic
 from ..spec.ir import Spec
 from ..length_ratio import ratio_summary
 from . import data as data_target
@@ -272,16 +272,17 @@ def build(spec: Spec, out_dir: str | Path, options: BuildOptions = BuildOptions(
     if overlap["exact"] or overlap["near"]:
         repeated = sorted({e["case"] for e in overlap["exact"] + overlap["near"]})
         warnings.append(f"{len(repeated)} eval case(s) repeat a training prompt: {', '.join(repeated)}")
-    previous = _previous_artifacts(out, force)
-    checked: set[Path] = set()
-    for artifact in rendered.artifacts:
-        _check_no_symlinked_folder(out, artifact.path, checked)
-        write_bytes_atomic(out / artifact.path, artifact.content)
-    write_bytes_atomic(out / MANIFEST, dump_json(data))
-    for stale in sorted(set(previous) - {a.path for a in rendered.artifacts}):
-        kept = _remove_stale(out, stale, previous[stale])
-        if kept:
-            warnings.append(f"kept {stale}: {kept}")
+    with output_dir_lock(out):  # a second build into the same directory is refused, not interleaved
+        previous = _previous_artifacts(out, force)
+        checked: set[Path] = set()
+        for artifact in rendered.artifacts:
+            _check_no_symlinked_folder(out, artifact.path, checked)
+            write_bytes_atomic(out / artifact.path, artifact.content)
+        write_bytes_atomic(out / MANIFEST, dump_json(data))
+        for stale in sorted(set(previous) - {a.path for a in rendered.artifacts}):
+            kept = _remove_stale(out, stale, previous[stale])
+            if kept:
+                warnings.append(f"kept {stale}: {kept}")
     return BuildResult(spec, out, tuple(rendered.artifacts), data, tuple(warnings))
 
 
@@ -309,7 +310,9 @@ def _previous_artifacts(out: Path, force: bool) -> dict[str, str]:
     if force:
         return {}  # write over what is there, but delete nothing: no list of files Charter wrote is trusted
     try:
-        empty = next(os.scandir(out), None) is None
+        # The lock file is ours (held now, or left by a build that was killed): it does not make the directory used.
+        with os.scandir(out) as entries:
+            empty = all(entry.name == LOCK_FILE for entry in entries)
     except OSError as err:
         raise OutputDirError(f"{out}: cannot use as the build directory: {err.strerror or err}") from None
     if not empty:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ...diagnostics import Loc
+from ...patterns import nested_quantifier
 from ...spec.ir import NOWHERE, Spec
 from ...targets.evals import child_audience, runnable_risks
 from ...targets.split import eval_examples, repeated_prompts, training_examples
@@ -96,3 +97,39 @@ def eval_repeats_training(spec: Spec) -> Iterator[Finding]:
         where = f" at line {train_loc.line}" if train_loc is not NOWHERE and train_loc.line else ""
         yield Finding(loc, f"this eval prompt {how} the prompt of training example {example_id!r}{where}; "
                            "put both in the same split or reword one")
+
+
+@rule("CH505", "backtracking-regex", "warning")
+def backtracking_regex(spec: Spec) -> Iterator[Finding]:
+    """A check or drift pattern that repeats a group holding a variable-length repeat, as `^(a+)+$`.
+
+    What it does:
+    Reports each `regex`/`not-regex` check of a probe, each `drift.facts` pattern and each
+    script's `hold.pattern` with a nested quantifier: a repeated group (`+`, `*`, `{2,}`) whose
+    body itself repeats a variable number of times (`(a+)+`, `(\\w*\\s?)*`, `(a|b+)*`).
+
+    Why:
+    `charter run` matches with RE2, which takes time linear in the reply, so the pattern is
+    safe there. But the same pattern goes into exports and other tools (promptfoo's JavaScript,
+    Python's `re`), whose engines backtrack: a near-miss reply such as `"a" * 37 + "b"` then runs
+    for hours. The nested repeat almost never changes what matches; drop it.
+
+    Example:
+    ```yaml
+    checks:
+      - {type: not-regex, value: "^(a+)+$"}   # write "^a+$"
+    ```
+    """
+    for probe in spec.probes:
+        for check in probe.checks:
+            if check.type in ("regex", "not-regex") and nested_quantifier(check.value):
+                yield Finding(probe.loc, f"probe {probe.id!r}: {check.type} {check.value!r} nests a repeat inside a "
+                                         "repeat; it backtracks catastrophically outside `charter run`")
+    for fact in spec.drift.facts:
+        if fact.pattern and nested_quantifier(fact.pattern):
+            yield Finding(fact.loc, f"drift fact pattern {fact.pattern!r} nests a repeat inside a "
+                                                      "repeat; it backtracks catastrophically outside `charter run`")
+    for script in spec.drift.scripts:
+        if script.hold and nested_quantifier(script.hold[2]):
+            yield Finding(script.loc, f"drift script {script.id!r}: hold pattern {script.hold[2]!r} nests a repeat "
+                                      "inside a repeat; it backtracks catastrophically outside `charter run`")
