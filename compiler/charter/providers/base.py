@@ -15,8 +15,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, ClassVar, Mapping, Sequence, Union
 
-import httpx
-
 from charter.targets.tokens import estimate_tokens
 from charter.providers.errors import (
     AuthenticationFailed,
@@ -278,6 +276,12 @@ def parse_rate_limits(headers: Mapping[str, str], *, now: float | None = None) -
     return None
 
 
+def _is_transport_error(error: BaseException | None, name: str) -> bool:
+    """Whether ``error`` is the HTTP client's ``name`` exception (httpx's ConnectError, say). Matched by
+    class name, because the SDKs do not all use the same HTTP package (some ship their own copy)."""
+    return error is not None and any(cls.__name__ == name for cls in type(error).__mro__)
+
+
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
@@ -425,7 +429,7 @@ class Provider(abc.ABC):
         if isinstance(exc, sdk.APIStatusError):
             return self._status_error(exc.status_code, exc.body, exc.response.headers,
                                       exc.response.headers.get(request_id_header))
-        if isinstance(exc, sdk.APITimeoutError) and isinstance(exc.__cause__, httpx.ConnectTimeout):
+        if isinstance(exc, sdk.APITimeoutError) and _is_transport_error(exc.__cause__, "ConnectTimeout"):
             cause = f"no connection within {self.timeout:g}s"
             return CannotConnect(f"{who}: cannot connect to {self.base_url}: {cause}", model=who, reason=cause)
         if isinstance(exc, sdk.APITimeoutError):
@@ -433,7 +437,7 @@ class Provider(abc.ABC):
                                    model=who)
         if isinstance(exc, sdk.APIConnectionError):
             cause = self._detail(exc.__cause__ or exc)
-            if isinstance(exc.__cause__, httpx.ConnectError):  # DNS failure, refused: nothing was sent
+            if _is_transport_error(exc.__cause__, "ConnectError"):  # DNS failure, refused: nothing was sent
                 return CannotConnect(f"{who}: cannot connect to {self.base_url}: {cause}", model=who, reason=cause)
             return ConnectionFailed(f"{who}: connection to {self.base_url} failed: {cause}", model=who)
         if isinstance(exc, (ValueError, sdk.APIResponseValidationError)):

@@ -337,8 +337,10 @@ class CallService:
         model.connect_failures += 1
         if model.connect_failures >= UNREACHABLE_AFTER and model.unreachable is None:
             who = str(model.provider.model_id)
-            message = (f"{who}: cannot connect to {scrub_url(model.provider.base_url)}: {error.reason or 'no connection'} "
-                       f"({model.connect_failures} attempts failed to connect and none succeeded, so it was given up on)")
+            endpoint = scrub_url(model.provider.base_url).rstrip("/")
+            message = (f"{who}: cannot connect to {endpoint}: {error.reason or 'no connection'} "
+                       f"({model.connect_failures} attempts failed to connect and none succeeded, "
+                       "so it was given up on)")
             cause = EndpointUnreachable(message, model=who)
             model.unreachable = RunAborted(cause.message, cause)
         if model.unreachable is not None:
