@@ -118,3 +118,14 @@ def test_an_html_page_with_status_200_is_reported_as_html(keys, provider):
             asyncio.run(go(server))
     assert str(failure.value) == (f"{provider}:portal: the server answered with HTML, not JSON: "
                                   "<title>Sign in to Hotel Wi-Fi</title>")
+
+
+def test_lint_deep_that_checks_no_pair_at_all_exits_2(spec_file, env, cli, monkeypatch):
+    # The endpoint answers, but refuses every request: no pair is checked, so the deep lint did not run.
+    with FakeServer({"checker": ModelScript(faults={"bad_request": 1.0})}) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+        result = cli("lint", spec_file, "--deep", "--model", "openai:checker", "--no-cache")
+    assert result.exit_code == 2, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("charter: error: --deep could not check any pair of ada with openai:checker: ")
+    assert "HTTP 400" in last

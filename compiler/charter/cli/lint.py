@@ -116,6 +116,11 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
     tally = counts(findings)
     click.echo(f"{len(specs)} spec{'s' if len(specs) != 1 else ''} linted: {tally['error']} error(s), "
                f"{tally['warning']} warning(s), {tally['info']} info", err=True)
+    # A deep lint that checked no pair at all did not run: a CI job must not pass on it.
+    for deep_report in deep_reports:
+        if deep_report.selection.pairs and len(deep_report.unchecked) == len(deep_report.selection.pairs):
+            fail(f"--deep could not check any pair of {deep_report.spec.id} with {deep_report.model}: "
+                 f"{deep_report.unchecked[0].note}", EXIT_USAGE)
     sys.exit(exit_code(findings, strict=strict, unreadable=unreadable))
 
 
