@@ -2,8 +2,8 @@
 
 Exit codes: 0 every case ran and was graded; 1 some cases failed (a model call failed after
 retries, or the judge gave no usable verdict) or the spec is invalid; 2 bad input or
-configuration (missing or rejected key, unknown model, unreadable file, a run directory started
-with other arguments); 130 interrupted (the message says how to resume).
+configuration (missing or rejected key, unknown model, an endpoint whose first attempts all failed
+to connect, unreadable file, a run directory started with other arguments); 130 interrupted (the message says how to resume).
 """
 
 from __future__ import annotations
