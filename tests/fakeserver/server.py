@@ -39,6 +39,8 @@ FAULTS: dict[str, str] = {
     "overloaded": "529 overloaded (Anthropic's status; sent to OpenAI clients too)",
     "timeout": "no answer until `hang` seconds have passed (past any sane client timeout)",
     "malformed": "200 with a truncated JSON body",
+    "html": "200 with an HTML page, as a captive portal or a misrouted proxy sends",
+    "trickle": "200 headers at once, then the body one byte every `trickle_every` seconds",
     "drop": "the connection is closed without a response",
     "auth": "401 invalid API key",
     "bad_request": "400 invalid request",
@@ -68,6 +70,7 @@ class ModelScript:
     seed: int = 0
     retry_after: float | None = 1.0
     hang: float = 120.0
+    trickle_every: float = 2.0
 
     def __post_init__(self) -> None:
         unknown = sorted((set(self.faults) | set(self.sequence)) - {"ok"} - set(FAULTS))
@@ -131,6 +134,14 @@ def _content_text(content: Any) -> str:
 
 
 _DROP = object()
+
+
+@dataclass
+class _Trickle:
+    """An answer whose headers go out at once and whose body follows one byte per ``every`` seconds."""
+
+    answer: tuple
+    every: float
 _JSON = "application/json"
 
 
@@ -304,13 +315,24 @@ class FakeServer:
                                                                     "type": "server_error"}}).encode())
                 if answer is _DROP:
                     return
+                trickle = answer if isinstance(answer, _Trickle) else None
+                if trickle is not None:
+                    answer = trickle.answer
                 status, extra_headers, content_type, payload = answer
                 keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
                 lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
                          f"content-type: {content_type}", f"content-length: {len(payload)}",
                          "connection: keep-alive" if keep_alive else "connection: close"]
                 lines.extend(f"{k}: {v}" for k, v in extra_headers.items())
-                writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload)
+                head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+                if trickle is not None:
+                    writer.write(head)
+                    for index in range(len(payload)):
+                        await writer.drain()
+                        await asyncio.sleep(trickle.every)
+                        writer.write(payload[index:index + 1])
+                else:
+                    writer.write(head + payload)
                 await writer.drain()
                 if not keep_alive:
                     return
@@ -391,7 +413,7 @@ class FakeServer:
         finally:
             with self._lock:
                 self.in_flight -= 1
-        entry.status = answer[0] if answer is not _DROP else 0
+        entry.status = 0 if answer is _DROP else answer.answer[0] if isinstance(answer, _Trickle) else answer[0]
         return answer
 
     async def _answer(self, api: str, data: Any, headers: dict, entry: LoggedRequest):
@@ -411,12 +433,12 @@ class FakeServer:
         if fault != "rate_limit" and script.latency:
             await asyncio.sleep(script.latency)
         if fault:
-            return await self._fault(api, fault, script, model)
+            return await self._fault(api, fault, script, model, data, call)
         messages = _normalize(api, data)
         text = script.reply_for(model, messages, call)
         return self._success(api, data, model, messages, text)
 
-    async def _fault(self, api: str, fault: str, script: ModelScript, model: str):
+    async def _fault(self, api: str, fault: str, script: ModelScript, model: str, data: Any = None, call: int = 0):
         if fault == "drop":
             return _DROP
         if fault == "timeout":
@@ -424,6 +446,14 @@ class FakeServer:
             return _DROP
         if fault == "malformed":
             return 200, {}, _JSON, b'{"id": "broken", "choices": [{"message": {"content": "trunc'
+        if fault == "html":
+            return 200, {}, "text/html; charset=utf-8", (
+                b"<!DOCTYPE html>\n<html><head><title>Sign in to Hotel Wi-Fi</title></head>"
+                b"<body><h1>Welcome</h1><p>Accept the terms to continue.</p></body></html>\n")
+        if fault == "trickle":
+            messages = _normalize(api, data)
+            return _Trickle(self._success(api, data, model, messages, script.reply_for(model, messages, call)),
+                            script.trickle_every)
         status = {"rate_limit": 429, "server_error": 500, "unavailable": 503, "overloaded": 529,
                   "auth": 401, "bad_request": 400, "not_found": 404}[fault]
         answer = _error(api, status, fault, model=model)

@@ -94,7 +94,9 @@ tpm_option = click.option("--tpm", type=click.FloatRange(min=0, min_open=True),
 
 def timeout_option(default: float = 120.0, minimum: float = 0.0):
     return click.option("--timeout", type=click.FloatRange(min=minimum, min_open=minimum == 0), default=default,
-                        show_default=True, help="Seconds before a call counts as timed out (and is retried).")
+                        show_default=True,
+                        help="Seconds each model call may take as a whole, headers and body (a deadline, not "
+                             "a wait per byte); a call past it counts as timed out and is retried.")
 
 
 retries_option = click.option("--retries", type=click.IntRange(0, 50), default=5, show_default=True,

@@ -15,6 +15,7 @@ from ..lint.registry import unknown_selectors
 from ..spec import load
 from ._common import (
     EXIT_FAILED, EXIT_OK, EXIT_USAGE, allow_outside_option, base_url_option, fail, no_cache_option,
+    timeout_option,
 )
 
 
@@ -49,9 +50,10 @@ def exit_code(findings: list[Diagnostic], *, strict: bool, unreadable: bool) -> 
 @click.option("--max-pairs", type=click.IntRange(min=1), metavar="N",
               help=f"Check at most N clause pairs per spec with --deep, closest first [default: {DEFAULT_MAX_PAIRS}].")
 @no_cache_option
+@timeout_option()
 def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tuple[str, ...], strict: bool,
          output: Path | None, explain_code: str | None, list_rules: bool, allow_outside: bool, deep: bool,
-         model: str | None, base_url: str | None, max_pairs: int | None, no_cache: bool) -> None:
+         model: str | None, base_url: str | None, max_pairs: int | None, no_cache: bool, timeout: float) -> None:
     """Lint SPECS: contradictions, gaps and hazard patterns, as FILE:LINE:COL: SEVERITY: MESSAGE [CODE NAME].
 
     Exits 0 when clean, 1 when errors remain (or warnings with --strict) or a spec is
@@ -93,7 +95,7 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
             deep_specs.append(spec)
         elif deep:
             deep_skipped += 1
-    deep_reports = _deep(deep_specs, model, base_url, max_pairs, no_cache) if deep_specs else []
+    deep_reports = _deep(deep_specs, model, base_url, max_pairs, no_cache, timeout) if deep_specs else []
     for deep_report in deep_reports:
         findings.extend(deep_report.findings)
     findings = sorted(dict.fromkeys(findings), key=sort_key)
@@ -114,10 +116,16 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
     tally = counts(findings)
     click.echo(f"{len(specs)} spec{'s' if len(specs) != 1 else ''} linted: {tally['error']} error(s), "
                f"{tally['warning']} warning(s), {tally['info']} info", err=True)
+    # A deep lint that checked no pair at all did not run: a CI job must not pass on it.
+    for deep_report in deep_reports:
+        if deep_report.selection.pairs and len(deep_report.unchecked) == len(deep_report.selection.pairs):
+            fail(f"--deep could not check any pair of {deep_report.spec.id} with {deep_report.model}: "
+                 f"{deep_report.unchecked[0].note}", EXIT_USAGE)
     sys.exit(exit_code(findings, strict=strict, unreadable=unreadable))
 
 
-def _deep(specs: list, model: str, base_url: str | None, max_pairs: int | None, no_cache: bool) -> list[DeepReport]:
+def _deep(specs: list, model: str, base_url: str | None, max_pairs: int | None, no_cache: bool,
+          timeout: float | None = None) -> list[DeepReport]:
     """Runs --deep over the loaded specs. A cache or fatal provider problem (a rejected key, an unknown
     model) is a CharterError with exit code 2, reported in one line by the group."""
     from ..lint.deep import run_deep
@@ -126,7 +134,7 @@ def _deep(specs: list, model: str, base_url: str | None, max_pairs: int | None, 
     cache = None if no_cache else ResponseCache(default_cache_path())
     try:
         return run_deep(specs, model, base_url=base_url, cache=cache,
-                        max_pairs=DEFAULT_MAX_PAIRS if max_pairs is None else max_pairs)
+                        max_pairs=DEFAULT_MAX_PAIRS if max_pairs is None else max_pairs, timeout=timeout)
     finally:
         if cache is not None:
             cache.close()

@@ -2,8 +2,8 @@
 
 Exit codes: 0 every case ran and was graded; 1 some cases failed (a model call failed after
 retries, or the judge gave no usable verdict) or the spec is invalid; 2 bad input or
-configuration (missing or rejected key, unknown model, unreadable file, a run directory started
-with other arguments); 130 interrupted (the message says how to resume).
+configuration (missing or rejected key, unknown model, an endpoint whose first attempts all failed
+to connect, unreadable file, a run directory started with other arguments); 130 interrupted (the message says how to resume).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from ..diagnostics import CharterError
-from ..run._api import calibrate_judge, has_failures, run_evals, state_dir
+from ..run._api import calibrate_judge, common_errors, has_failures, run_evals, state_dir
 from ..run.calibrate import TRUST_THRESHOLD, format_calibration
 from ..run.cases import load_plan
 from ..run.results import RESULTS_FILE, Summary
@@ -63,6 +63,11 @@ def format_summary(summary: Summary, run_dir: Path, calls: int | None = None) ->
         for note in entry["cost"]["notes"]:
             lines.append(f"    note: {note}")
     return "\n".join(lines)
+
+
+def format_common_errors(errors: list[tuple[str, int]]) -> str:
+    """The most common error messages, one per line, with their counts."""
+    return "most common errors:\n" + "\n".join(f"  {count} x {message}" for message, count in errors)
 
 
 @click.command()
@@ -125,6 +130,7 @@ def run(source: Path, models: tuple[str, ...], run_dir: Path, spec_path: Path | 
     if has_failures(summary):
         click.echo(f"charter: {progress.failed} case runs failed (see errors in {run_dir / RESULTS_FILE}); "
                    "run the same command again to retry them", err=True)
+        click.echo(format_common_errors(common_errors(run_dir, models)), err=True)
         sys.exit(EXIT_FAILED)
     sys.exit(EXIT_OK)
 

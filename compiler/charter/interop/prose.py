@@ -628,7 +628,7 @@ def import_prose(text: str, document: str, model: str, *, base_url: str | None =
 
     async def run() -> ProseImport:
         async with get_provider(model, base_url=base_url, timeout=timeout) as provider:
-            calls = CallService(CallOptions(concurrency=1, timeout=timeout), cache=cache)
+            calls = CallService(CallOptions.with_deadline(timeout, concurrency=1), cache=cache)
             ask = service_ask(calls, calls.add(provider), max_tokens=max_reply_tokens)
             return await draft_spec(text, document, ask, model=model, spec_id=spec_id, name=name,
                                     max_chunk_tokens=max_chunk_tokens, on_chunk=on_chunk)

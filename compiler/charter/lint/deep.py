@@ -564,20 +564,23 @@ async def _check_pair(spec: Spec, pair: ClausePair, calls: "CallService", model_
 
 async def deep_lint(spec: Spec, provider: "Provider", *, cache: "ResponseCache | None" = None,
                     per_clause: int = PER_CLAUSE, max_pairs: int | None = DEFAULT_MAX_PAIRS,
-                    concurrency: int = CONCURRENCY, policy: "RetryPolicy | None" = None) -> DeepReport:
+                    concurrency: int = CONCURRENCY, policy: "RetryPolicy | None" = None,
+                    deadline: float | None = None) -> DeepReport:
     """Check the spec's candidate pairs with ``provider``; findings for the pairs it leaves unresolved.
 
     Calls go through the call service (:mod:`charter.providers.calls`): the response cache, then
     the provider under ``policy`` (default: the service's one retry policy). A pair whose answer
     stays unreadable after one repair request, or whose call keeps failing after the retry policy,
     becomes a note in the report, not an error. A fatal provider error (rejected key, unknown
-    model, bad configuration) stops the run and is raised as it is.
+    model, bad configuration, an endpoint no attempt could connect to) stops the run and is raised
+    as it is. ``deadline`` bounds each call as a whole, in seconds.
     """
     from ..providers.calls import DEFAULT_RETRY, CallOptions, CallService, RunAborted
 
     selection = select_pairs(spec, per_clause=per_clause, max_pairs=max_pairs)
     gate = asyncio.Semaphore(concurrency)
-    calls = CallService(CallOptions(concurrency=concurrency, retry=policy or DEFAULT_RETRY), cache=cache)
+    calls = CallService(CallOptions(concurrency=concurrency, retry=policy or DEFAULT_RETRY, deadline=deadline),
+                        cache=cache)
     model_id = calls.add(provider)
     tasks = [asyncio.create_task(_check_pair(spec, pair, calls, model_id, gate)) for pair in selection.pairs]
     try:
@@ -600,20 +603,21 @@ async def _cancel(tasks: list[asyncio.Task]) -> None:
 
 def run_deep(specs: Sequence[Spec], model: str, *, base_url: str | None = None, cache: "ResponseCache | None" = None,
              per_clause: int = PER_CLAUSE, max_pairs: int | None = DEFAULT_MAX_PAIRS,
-             concurrency: int = CONCURRENCY) -> list[DeepReport]:
-    """Deep-lint each spec with one provider for ``model`` (``provider:model``), in one event loop.
+             concurrency: int = CONCURRENCY, timeout: float | None = None) -> list[DeepReport]:
+    """Deep-lint each spec with one provider for ``model`` (``provider:model``), in one event loop;
+    ``timeout`` bounds each call as a whole (a deadline), in seconds.
 
     Raises the provider layer's ConfigError for a malformed model id or a missing key before any
     call, and its FatalError subclasses (rejected key, unknown model) at the first call.
     """
     from ..providers import get_provider
 
-    provider = get_provider(model, base_url=base_url)
+    provider = get_provider(model, base_url=base_url, **({"timeout": timeout} if timeout is not None else {}))
 
     async def run_all() -> list[DeepReport]:
         async with provider:
             return [await deep_lint(spec, provider, cache=cache, per_clause=per_clause, max_pairs=max_pairs,
-                                    concurrency=concurrency) for spec in specs]
+                                    concurrency=concurrency, deadline=timeout) for spec in specs]
 
     return asyncio.run(run_all())
 

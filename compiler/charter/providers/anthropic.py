@@ -9,7 +9,9 @@ from typing import Any
 import anthropic
 from anthropic.resources.messages import AsyncMessages
 
-from charter.providers.base import ModelId, Provider, RateLimits, Request, Response, Usage, parse_rate_limits
+from charter.providers.base import (
+    ModelId, Provider, RateLimits, Request, Response, Usage, not_json, parse_rate_limits,
+)
 from charter.providers.errors import MalformedResponse
 
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "refusal": "refusal"}
@@ -77,6 +79,8 @@ class AnthropicProvider(Provider):
 def read_message(model: str, message: Any, *, request_id: str | None = None, latency: float = 0.0,
                  rate_limits: RateLimits | None = None) -> Response:
     """A Message as Charter reads it, from a synchronous call or a batch result."""
+    if isinstance(message, str):  # the SDK hands back the text of a body that is not JSON
+        raise MalformedResponse(f"{model}: {not_json(message)}", model=model, request_id=request_id)
     content = getattr(message, "content", None)
     if content is None:
         raise MalformedResponse(f"{model}: the message has no content", model=model, request_id=request_id)

@@ -19,6 +19,7 @@ from charter.tokens import estimate_tokens
 from charter.providers.errors import (
     AuthenticationFailed,
     BadRequest,
+    CannotConnect,
     ConfigError,
     ConnectionFailed,
     MalformedResponse,
@@ -292,6 +293,27 @@ def parse_rate_limits(headers: Mapping[str, str], *, now: float | None = None) -
     return None
 
 
+def _is_transport_error(error: BaseException | None, name: str) -> bool:
+    """Whether ``error`` is the HTTP client's ``name`` exception (httpx's ConnectError, say). Matched by
+    class name, because the SDKs do not all use the same HTTP package (some ship their own copy)."""
+    return error is not None and any(cls.__name__ == name for cls in type(error).__mro__)
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def not_json(body: str) -> str:
+    """What a 2xx answer that is not JSON was, said in a few words: an HTML page (by its title,
+    as a captive portal, a login page or a misrouted proxy sends) or some other text (an excerpt)."""
+    start = body.lstrip()[:200].lower()
+    if start.startswith(("<!doctype html", "<html")) or "<html" in start:
+        title = _TITLE.search(body[:20_000])
+        named = f": <title>{one_line(title.group(1))[:80]}</title>" if title else ""
+        return f"the server answered with HTML, not JSON{named}"
+    excerpt = one_line(body)[:80]
+    return f"the server answered with text, not JSON: {excerpt!r}" if excerpt else "the server answered with an empty body"
+
+
 def api_message(body: object) -> str:
     """The human text of an error body in either wire format."""
     if isinstance(body, Mapping):
@@ -424,10 +446,16 @@ class Provider(abc.ABC):
         if isinstance(exc, sdk.APIStatusError):
             return self._status_error(exc.status_code, exc.body, exc.response.headers,
                                       exc.response.headers.get(request_id_header))
+        if isinstance(exc, sdk.APITimeoutError) and _is_transport_error(exc.__cause__, "ConnectTimeout"):
+            cause = f"no connection within {self.timeout:g}s"
+            return CannotConnect(f"{who}: cannot connect to {self.base_url}: {cause}", model=who, reason=cause)
         if isinstance(exc, sdk.APITimeoutError):
-            return RequestTimedOut(f"{who}: no answer within {self.timeout:g}s from {self.base_url}", model=who)
+            return RequestTimedOut(f"{who}: timed out: no answer within {self.timeout:g}s from {self.base_url}",
+                                   model=who)
         if isinstance(exc, sdk.APIConnectionError):
             cause = self._detail(exc.__cause__ or exc)
+            if _is_transport_error(exc.__cause__, "ConnectError"):  # DNS failure, refused: nothing was sent
+                return CannotConnect(f"{who}: cannot connect to {self.base_url}: {cause}", model=who, reason=cause)
             return ConnectionFailed(f"{who}: connection to {self.base_url} failed: {cause}", model=who)
         if isinstance(exc, (ValueError, sdk.APIResponseValidationError)):
             return MalformedResponse(f"{who}: the server sent an unreadable {noun}: {self._detail(exc)}", model=who)

@@ -43,10 +43,13 @@ from .base import Provider, Request, Response
 from .cache import ResponseCache
 from .errors import (
     AuthenticationFailed,
+    CannotConnect,
     ConfigError,
+    EndpointUnreachable,
     ModelNotFound,
     ProviderError,
     RequestTimedOut,
+    scrub_url,
 )
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy, with_retries
@@ -57,6 +60,10 @@ from .retry import RetryPolicy, with_retries
 # tail of a run while every other call has finished. The one default for every caller.
 DEFAULT_RETRY = RetryPolicy(max_attempts=6, base_delay=0.25, max_delay=4.0, max_retry_after=60.0)
 DEFAULT_CONCURRENCY = 16
+# A model whose first this-many attempts all failed to connect (DNS failure, connection refused)
+# is given up on: its endpoint is wrong or down, and a run would otherwise spend every case's
+# retries learning that again (432 refused calls, and the cause only inside results.jsonl).
+UNREACHABLE_AFTER = 3
 
 # The order in which the running unit of work (an eval case, say) was started; its calls get free
 # slots before later units'. Unset, every call has the same order and slots go first come, first served.
@@ -105,7 +112,9 @@ class CallOptions:
     """How calls are made. ``base_url`` is the endpoint of ``openai-compatible:`` models (openai and
     anthropic models use OPENAI_BASE_URL / ANTHROPIC_BASE_URL); ``timeout`` is the SDK's, per read;
     ``deadline``, when set, bounds each attempt as a whole (headers, body and all), so a server
-    trickling one byte at a time cannot hold a call past it. ``rpm`` / ``tpm`` limit each model."""
+    trickling one byte at a time cannot hold a call past it; the SDK's timeout is cut to the deadline
+    when longer, since it could never fire. ``rpm`` / ``tpm`` limit each model.
+    :meth:`with_deadline` is what a command's ``--timeout`` means."""
 
     concurrency: int = DEFAULT_CONCURRENCY
     rpm: float | None = None
@@ -120,6 +129,13 @@ class CallOptions:
             raise ValueError("concurrency must be at least 1")
         if self.deadline is not None and self.deadline <= 0:
             raise ValueError("a deadline must be positive")
+        if self.deadline is not None and self.timeout > self.deadline:
+            object.__setattr__(self, "timeout", self.deadline)
+
+    @classmethod
+    def with_deadline(cls, timeout: float, **options) -> "CallOptions":
+        """Options where ``timeout`` bounds each attempt as a whole (the deadline) and each read."""
+        return cls(timeout=timeout, deadline=timeout, **options)
 
 
 class RunAborted(CharterError):
@@ -193,6 +209,9 @@ class _Model:
     provider: Provider
     limiter: RateLimiter
     owned: bool = True  # closed by the service
+    connected: bool = False  # some attempt reached the server (any answer, even an error status)
+    connect_failures: int = 0  # attempts that could not connect while none had connected
+    unreachable: RunAborted | None = None  # set once the model is given up on
 
 
 class CallService:
@@ -311,24 +330,58 @@ class CallService:
             tally["cache_write_tokens"] += usage.cache_write_tokens
         return response
 
+    def _note_connect_failure(self, model: _Model, error: CannotConnect) -> None:
+        """Gives up on a model whose first UNREACHABLE_AFTER attempts all failed to connect."""
+        if model.connected:
+            return  # it answered before: a blip, which retries are for
+        model.connect_failures += 1
+        if model.connect_failures >= UNREACHABLE_AFTER and model.unreachable is None:
+            who = str(model.provider.model_id)
+            endpoint = scrub_url(model.provider.base_url).rstrip("/")
+            message = (f"{who}: cannot connect to {endpoint}: {error.reason or 'no connection'} "
+                       f"({model.connect_failures} attempts failed to connect and none succeeded, "
+                       "so it was given up on)")
+            cause = EndpointUnreachable(message, model=who)
+            model.unreachable = RunAborted(cause.message, cause)
+        if model.unreachable is not None:
+            raise model.unreachable
+
     async def attempt(self, model: _Model, request: Request, tally: Tally | None = None) -> Response:
         """One attempt on the wire: the model's rate limiter, a slot, the deadline. Raises ProviderError."""
+        if model.unreachable is not None:
+            raise model.unreachable
         estimate = request.estimated_tokens()
         await model.limiter.acquire(estimate)
         async with self.slots:
+            if model.unreachable is not None:  # given up on while this call waited
+                raise model.unreachable
             self.counts.calls += 1
             if tally is not None:
                 tally["calls"] += 1
             deadline = self.options.deadline
-            if deadline is None:
-                response = await model.provider.complete(request)
-            else:
-                try:
-                    response = await asyncio.wait_for(model.provider.complete(request), deadline)
-                except asyncio.TimeoutError:
-                    who = str(model.provider.model_id)
-                    raise RequestTimedOut(f"{who}: no complete answer within the {deadline:g}s deadline from "
-                                          f"{model.provider.base_url}", model=who) from None
+            try:
+                if deadline is None:
+                    response = await model.provider.complete(request)
+                else:
+                    try:
+                        response = await asyncio.wait_for(model.provider.complete(request), deadline)
+                    except asyncio.TimeoutError:
+                        who = str(model.provider.model_id)
+                        raise RequestTimedOut(f"{who}: timed out: no complete answer within the {deadline:g}s "
+                                              f"deadline from {model.provider.base_url}", model=who) from None
+            except CannotConnect as error:
+                # Nothing reached a server: not an API call (nothing to pay, nothing the API counted).
+                self.counts.calls -= 1
+                if tally is not None:
+                    tally["calls"] -= 1
+                self._note_connect_failure(model, error)
+                raise
+            except RequestTimedOut:
+                raise  # no answer: whether a server is there is not known
+            except ProviderError:
+                model.connected = True  # an error status, a dropped answer: a server is there
+                raise
+            model.connected = True
         usage = response.usage
         model.limiter.correct(usage.input_tokens + usage.output_tokens - estimate)
         return response

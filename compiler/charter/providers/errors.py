@@ -95,6 +95,15 @@ class ConnectionFailed(RetryableError):
     """The connection could not be made or was dropped before an answer."""
 
 
+class CannotConnect(ConnectionFailed):
+    """No connection could be opened at all (a DNS failure, connection refused, no route): the
+    request never reached a server, so it is no API call. ``reason`` is the cause, one line."""
+
+    def __init__(self, message: str, *, reason: str = "", **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
+
+
 class MalformedResponse(RetryableError):
     """The server answered 2xx with a body that is not a valid completion (a truncating proxy, a flaky server)."""
 
@@ -115,6 +124,11 @@ class ModelNotFound(FatalError):
 
 class BadRequest(FatalError):
     """HTTP 400, 422 and other 4xx: the API refused the request as written."""
+
+
+class EndpointUnreachable(FatalError):
+    """A model's first attempts all failed to connect and none has succeeded: the endpoint is wrong
+    or down, and every other call would fail the same way (after its retries)."""
 
 
 class ConfigError(FatalError):

@@ -10,7 +10,7 @@ from typing import Any
 import openai
 
 from charter.providers.base import (
-    ModelId, Provider, RateLimits, Request, Response, Usage, chat_completions_body, parse_rate_limits,
+    ModelId, Provider, RateLimits, Request, Response, Usage, chat_completions_body, not_json, parse_rate_limits,
 )
 from charter.providers.errors import ConfigError, MalformedResponse
 
@@ -105,6 +105,8 @@ class OpenAICompatibleProvider(OpenAIProvider):
 def read_completion(model: str, completion: Any, *, request_id: str | None = None, latency: float = 0.0,
                     rate_limits: RateLimits | None = None) -> Response:
     """A chat completion as Charter reads it, from a synchronous call or a batch result."""
+    if isinstance(completion, str):  # the SDK hands back the text of a body that is not JSON
+        raise MalformedResponse(f"{model}: {not_json(completion)}", model=model, request_id=request_id)
     if not getattr(completion, "choices", None):
         raise MalformedResponse(f"{model}: the completion has no choices", model=model, request_id=request_id)
     choice = completion.choices[0]

@@ -23,7 +23,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+from collections import Counter
 from pathlib import Path
+from typing import Iterable
 
 from ..io import OutputError, output_dir_lock, write_text_atomic
 from ..providers import parse_model_id
@@ -51,6 +54,12 @@ PathLike = str | os.PathLike
 _COMPARED = (("spec", "a different spec or case set (digest)"), ("case_ids", "a different case set"),
              ("models", "other models"), ("judge", "another judge"), ("baseline", "a different --baseline"),
              ("params", "other model parameters"))
+
+
+# What `charter report` writes into a run directory (charter.report's HTML_REPORT and MARKDOWN_REPORT;
+# named here because the runner comes before the report in the pipeline). A run that adds results
+# or starts over deletes them: a report left beside newer results would describe a run that is gone.
+REPORT_FILES = ("report.html", "report.md")
 
 
 def state_dir(cache_path: PathLike | None = None) -> Path:
@@ -94,7 +103,7 @@ def prepare_run_dir(run_dir: PathLike, info: dict, overwrite: bool = False) -> N
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         if overwrite:
-            for name in (RESULTS_FILE, SUMMARY_FILE):
+            for name in (RESULTS_FILE, SUMMARY_FILE, *REPORT_FILES):
                 (run_dir / name).unlink(missing_ok=True)
         write_text_atomic(run_dir / RUN_FILE, json.dumps(info, indent=2, ensure_ascii=False) + "\n")
     except OSError as err:
@@ -142,11 +151,18 @@ def run_evals(source: Plan | PathLike, run_dir: PathLike, options: RunOptions, *
     with output_dir_lock(run_dir):
         prepare_run_dir(run_dir, info, overwrite)
         cache = open_cache(cache_path, use_cache)
+        runner = Runner(plan, options, Path(run_dir), cache=cache, progress=progress)
         try:
-            asyncio.run(Runner(plan, options, Path(run_dir), cache=cache, progress=progress).run())
+            asyncio.run(runner.run())
         finally:
             if cache is not None:
                 cache.close()
+            if runner.progress.done > runner.progress.skipped:  # results were added: the old report is stale
+                for name in REPORT_FILES:
+                    try:
+                        (Path(run_dir) / name).unlink(missing_ok=True)
+                    except OSError:
+                        pass  # best effort: never hide the run's own outcome behind this
         return write_summary(plan, options, run_dir, prices=prices, cache_path=cache_path,
                              digest=info["spec"]["digest"])
 
@@ -155,6 +171,22 @@ def has_failures(summary: Summary) -> bool:
     """Whether a case run of the summary's models had a failed model call or no usable verdict
     (running the same run again retries those)."""
     return any(entry["errors"]["model"] or entry["errors"]["judge"] for entry in summary["models"].values())
+
+
+# "(after 6 attempts)" varies with when a call gave up, not with what went wrong.
+_ATTEMPTS = re.compile(r" \(after \d+ attempts\)")
+
+
+def common_errors(run_dir: PathLike, models: Iterable[str] | None = None, limit: int = 3) -> list[tuple[str, int]]:
+    """The ``limit`` most frequent error messages of the run's results (of ``models``, when given),
+    most frequent first, with how many times each occurred: what a run with errors prints at its end,
+    so the cause is seen without opening results.jsonl."""
+    wanted = None if models is None else set(models)
+    counter: Counter[str] = Counter()
+    for record in read_results(run_dir):
+        if wanted is None or record["model"] in wanted:
+            counter.update(_ATTEMPTS.sub("", error["message"]) for error in record["errors"])
+    return sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:limit]
 
 
 def calibrate_judge(spec: Spec | PathLike, options: RunOptions, *, cache_path: PathLike | None = None,
@@ -185,5 +217,5 @@ def calibrate_judge(spec: Spec | PathLike, options: RunOptions, *, cache_path: P
     return {**record, "path": str(stored)}
 
 
-__all__ = ["calibrate_judge", "has_failures", "open_cache", "prepare_run_dir", "run_evals", "run_info",
+__all__ = ["calibrate_judge", "common_errors", "has_failures", "open_cache", "prepare_run_dir", "run_evals", "run_info",
            "state_dir", "write_summary"]

@@ -76,7 +76,7 @@ class RunOptions:
     max_tokens: int = 1024
     judge_max_tokens: int = 2048  # a verdict maps every clause; large specs need room
     seed: int | None = None
-    timeout: float = 120.0
+    timeout: float = 120.0  # seconds for each call as a whole (headers and body): a deadline
     base_url: str | None = None  # for openai-compatible models (openai/anthropic use their *_BASE_URL)
     retry: RetryPolicy = DEFAULT_RETRY
 
@@ -87,8 +87,8 @@ class RunOptions:
     @property
     def call_options(self) -> CallOptions:
         """How the run's calls are made (the call service's options)."""
-        return CallOptions(concurrency=self.concurrency, rpm=self.rpm, tpm=self.tpm, timeout=self.timeout,
-                           base_url=self.base_url, retry=self.retry)
+        return CallOptions.with_deadline(self.timeout, concurrency=self.concurrency, rpm=self.rpm, tpm=self.tpm,
+                                         base_url=self.base_url, retry=self.retry)
 
     def params(self) -> dict:
         """What changes the requests sent (recorded in run.json)."""

@@ -56,9 +56,9 @@ class CallSettings:
     poll: PollPolicy = PollPolicy()
 
     def caller_options(self, models: tuple[str, ...], judge: str) -> CallerOptions:
-        return CallerOptions(models, judge, CallOptions(concurrency=self.concurrency, rpm=self.rpm, tpm=self.tpm,
-                                                        timeout=self.timeout, base_url=self.base_url,
-                                                        retry=self.retry))
+        return CallerOptions(models, judge, CallOptions.with_deadline(self.timeout, concurrency=self.concurrency,
+                                                                      rpm=self.rpm, tpm=self.tpm,
+                                                                      base_url=self.base_url, retry=self.retry))
 
 
 @dataclass(frozen=True)
