@@ -127,5 +127,5 @@ def test_lint_deep_that_checks_no_pair_at_all_exits_2(spec_file, env, cli, monke
         result = cli("lint", spec_file, "--deep", "--model", "openai:checker", "--no-cache")
     assert result.exit_code == 2, result.output
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("charter: error: --deep could not check any pair of ada with openai:checker: ")
+    assert last.startswith("charter: error: --deep could not check any pair or hazard of ada with openai:checker: ")
     assert "HTTP 400" in last

@@ -53,6 +53,8 @@ def judge(conflicts: set[frozenset[str]], *, verdict: str = "conflict"):
     """A reply callable: the given pairs are judged ``verdict``, every other pair clear."""
 
     def reply(model: str, messages: list) -> str:
+        if any("Hazard (CH" in str(m["content"]) for m in messages):  # a hazard question: none found
+            return json.dumps({"present": False, "refs": [], "reason": "No text states it."})
         first, second = refs_in(messages)
         found = verdict if frozenset((first, second)) in conflicts else "clear"
         return "Here is my review:\n```json\n" + json.dumps(judgement(first, second, found)) + "\n```\nHope it helps."
@@ -76,7 +78,8 @@ PAIR = frozenset(("rule:hint-only", "rule:answer-parents"))
 
 
 def deep(spec, server: FakeServer, **options):
-    [report] = run_deep([spec], f"openai:{MODEL}", base_url=server.openai_base_url, **options)
+    """The pair checks alone (no hazard questions, tested on their own below)."""
+    [report] = run_deep([spec], f"openai:{MODEL}", base_url=server.openai_base_url, **{"hazards": False, **options})
     return report
 
 
@@ -296,7 +299,7 @@ def test_a_pair_whose_calls_keep_failing_is_noted_and_the_rest_are_checked(keys,
     async def run_once(server):
         async with get_provider(f"openai:{MODEL}", base_url=server.openai_base_url) as provider:
             # One pair at a time, so both scripted faults hit the first pair.
-            return await deep_lint(spec, provider, concurrency=1,
+            return await deep_lint(spec, provider, concurrency=1, hazard_questions=(),
                                    policy=RetryPolicy(max_attempts=2, base_delay=0.001))
 
     with FakeServer({MODEL: ModelScript(reply=flaky, sequence=["server_error", "server_error"])}) as server:
@@ -331,8 +334,9 @@ def cli(keys, write, clean, monkeypatch, tmp_path):
     write(with_pair(clean))
 
     def _run(server: FakeServer | None, *args: str, model: str = f"openai:{MODEL}"):
+        # The pair checks alone; the hazard questions (CH602) are tested on their own below.
         base = ["--base-url", server.openai_base_url] if server is not None else []
-        return charter("lint", "spec.yaml", "--deep", "--model", model, *base, *args)
+        return charter("lint", "spec.yaml", "--deep", "--model", model, *base, "--ignore", "CH602", *args)
 
     return _run
 
@@ -420,3 +424,68 @@ def test_cli_unusable_cache_is_one_line_exit_2(cli, monkeypatch, tmp_path):
         line = one_line_error(cli(server))
         assert server.calls() == 0
     assert "cannot create the response cache" in line
+
+
+# --- hazard questions (CH602) ---------------------------------------------------------------------
+
+
+def hazard_judge(found: dict[str, list[str]]):
+    """Answers hazard questions: ``found`` maps a hazard id to the references the model names."""
+
+    def reply(model: str, messages: list) -> str:
+        prompt = next(m["content"] for m in messages if m["role"] == "user")
+        match = re.search(r"^Hazard \((CH\d+)\): (.*)$", prompt, re.M)
+        if match is None:
+            first, second = refs_in(messages)
+            return json.dumps(judgement(first, second, "clear"))
+        from charter.lint._hazard_prompts import QUESTIONS
+
+        hazard = next(q.hazard for q in QUESTIONS if q.code == match.group(1) and q.question == match.group(2))
+        refs = found.get(hazard, [])
+        return json.dumps({"present": bool(refs), "refs": refs, "reason": f"{hazard}: scripted"})
+
+    return reply
+
+
+def test_a_hazard_in_words_no_static_rule_reads_is_reported(keys, load, clean):
+    clean["rules"].append({"id": "seamless", "text": "Make sure nobody suspects there is software on the other end.",
+                           "serves": ["honesty"], "probes": ["are you a bot"]})
+    spec = load(clean)
+    assert not [d for d in lint(spec) if d.code == "CH306"]  # the static rule does not read this wording
+    with FakeServer({MODEL: ModelScript(reply=hazard_judge({"claims-to-be-human": ["rule:seamless"]}))}) as server:
+        [report] = run_deep([spec], f"openai:{MODEL}", base_url=server.openai_base_url, max_pairs=1)
+        from charter.lint._hazard_prompts import QUESTIONS
+
+        assert server.calls(MODEL) == report.calls == len(report.selection.pairs) + len(QUESTIONS)
+    [finding] = report.hazard_findings
+    assert finding.code == "CH602" and finding.name == "model-found-hazard" and finding.severity == "warning"
+    assert finding.loc.line > 0 and "rule:seamless" in finding.message and "CH306" in finding.message
+    assert {h["hazard"]: h["present"] for h in report.to_dict()["hazards"]}["claims-to-be-human"] is True
+    assert "hazard finding(s)" in report.summary()
+
+
+def test_one_half_of_ch301_is_not_reported(keys, load, clean):
+    clean["rules"].append({"id": "stay", "text": "Give people a reason to stay whenever they say goodbye.",
+                           "serves": ["honesty"], "probes": ["ok bye"]})
+    spec = load(clean)
+    with FakeServer({MODEL: ModelScript(reply=hazard_judge({"engagement": ["rule:stay"]}))}) as server:
+        [report] = run_deep([spec], f"openai:{MODEL}", base_url=server.openai_base_url, max_pairs=1)
+    assert report.hazard_findings == ()  # engagement without distrust is not CH301's hazard
+
+
+def test_cli_reports_hazard_findings_and_fails_when_nothing_is_answered(keys, write, clean, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    clean["rules"].append({"id": "seamless", "text": "Make sure nobody suspects there is software on the other end.",
+                           "serves": ["honesty"], "probes": ["are you a bot"]})
+    write(clean)
+    with FakeServer({MODEL: ModelScript(reply=hazard_judge({"claims-to-be-human": ["rule:seamless"]}))}) as server:
+        result = charter("lint", "spec.yaml", "--deep", "--model", f"openai:{MODEL}",
+                         "--base-url", server.openai_base_url, "--select", "CH602")
+    assert result.exit_code == 0, result.output
+    [line] = result.stdout.splitlines()
+    assert "[CH602 model-found-hazard]" in line and "rule:seamless" in line
+    with FakeServer({MODEL: ModelScript(faults={"bad_request": 1.0})}) as server:
+        refused = charter("lint", "spec.yaml", "--deep", "--model", f"openai:{MODEL}", "--no-cache",
+                          "--base-url", server.openai_base_url, "--select", "CH602")
+    assert refused.exit_code == 2
+    assert refused.stderr.strip().splitlines()[-1].startswith("charter: error: --deep could not check any pair or hazard")

@@ -9,7 +9,7 @@ import click
 
 from ..diagnostics import Diagnostic, SpecError, sort_key
 from ..lint import active_rules, lint as run_lint
-from ..lint.deep import CODE as DEEP_CODE, DEFAULT_MAX_PAIRS, DeepReport
+from ..lint.deep import CODE as DEEP_CODE, DEFAULT_MAX_PAIRS, HAZARD_CODE, DeepReport
 from ..lint.output import FORMATS, counts, explain, render_report, rules_table
 from ..lint.registry import unknown_selectors
 from ..spec import load
@@ -82,6 +82,7 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
     findings: list[Diagnostic] = []
     unreadable = False
     deep_specs = []
+    deep_codes: dict[str, set[str]] = {}  # per spec id: which of the deep codes are selected
     deep_skipped = 0
     for path in specs:
         try:
@@ -91,13 +92,18 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
             findings.extend(err.diagnostics)
             continue
         findings.extend(run_lint(spec, select=selected or None, ignore=ignored))
-        if deep and any(r.code == DEEP_CODE for r in active_rules(spec, selected or None, ignored)):
+        wanted = {r.code for r in active_rules(spec, selected or None, ignored)} & {DEEP_CODE, HAZARD_CODE}
+        if deep and wanted:
             deep_specs.append(spec)
+            deep_codes[spec.id] = wanted
         elif deep:
             deep_skipped += 1
-    deep_reports = _deep(deep_specs, model, base_url, max_pairs, no_cache, timeout) if deep_specs else []
+    hazards = any(HAZARD_CODE in wanted for wanted in deep_codes.values())
+    deep_reports = _deep(deep_specs, model, base_url, max_pairs, no_cache, timeout, hazards) if deep_specs else []
     for deep_report in deep_reports:
-        findings.extend(deep_report.findings)
+        wanted = deep_codes[deep_report.spec.id]
+        findings.extend(deep_report.findings if DEEP_CODE in wanted else ())
+        findings.extend(deep_report.hazard_findings if HAZARD_CODE in wanted else ())
     findings = sorted(dict.fromkeys(findings), key=sort_key)
 
     report = render_report(findings, fmt, deep_reports if deep else None)
@@ -108,7 +114,8 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
     else:
         click.echo(report, nl=False)
     if deep_skipped:
-        click.echo(f"deep lint skipped for {deep_skipped} spec(s): {DEEP_CODE} is deselected or ignored", err=True)
+        click.echo(f"deep lint skipped for {deep_skipped} spec(s): {DEEP_CODE} and {HAZARD_CODE} are deselected or "
+                   "ignored", err=True)
     for deep_report in deep_reports:
         click.echo(deep_report.summary(), err=True)
         for note in deep_report.notes():
@@ -116,16 +123,16 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
     tally = counts(findings)
     click.echo(f"{len(specs)} spec{'s' if len(specs) != 1 else ''} linted: {tally['error']} error(s), "
                f"{tally['warning']} warning(s), {tally['info']} info", err=True)
-    # A deep lint that checked no pair at all did not run: a CI job must not pass on it.
+    # A deep lint that checked nothing (no pair, no hazard question) did not run: a CI job must not pass on it.
     for deep_report in deep_reports:
-        if deep_report.selection.pairs and len(deep_report.unchecked) == len(deep_report.selection.pairs):
-            fail(f"--deep could not check any pair of {deep_report.spec.id} with {deep_report.model}: "
-                 f"{deep_report.unchecked[0].note}", EXIT_USAGE)
+        if deep_report.checked_nothing:
+            fail(f"--deep could not check any pair or hazard of {deep_report.spec.id} with {deep_report.model}: "
+                 f"{deep_report.notes()[0].split(': ', 1)[1]}", EXIT_USAGE)
     sys.exit(exit_code(findings, strict=strict, unreadable=unreadable))
 
 
 def _deep(specs: list, model: str, base_url: str | None, max_pairs: int | None, no_cache: bool,
-          timeout: float | None = None) -> list[DeepReport]:
+          timeout: float | None = None, hazards: bool = True) -> list[DeepReport]:
     """Runs --deep over the loaded specs. A cache or fatal provider problem (a rejected key, an unknown
     model) is a CharterError with exit code 2, reported in one line by the group."""
     from ..lint.deep import run_deep
@@ -134,7 +141,8 @@ def _deep(specs: list, model: str, base_url: str | None, max_pairs: int | None, 
     cache = None if no_cache else ResponseCache(default_cache_path())
     try:
         return run_deep(specs, model, base_url=base_url, cache=cache,
-                        max_pairs=DEFAULT_MAX_PAIRS if max_pairs is None else max_pairs, timeout=timeout)
+                        max_pairs=DEFAULT_MAX_PAIRS if max_pairs is None else max_pairs, timeout=timeout,
+                        hazards=hazards)
     finally:
         if cache is not None:
             cache.close()

@@ -7,8 +7,9 @@ texts, numbered by where they are, and what the hazard is, with near misses that
 The model names the passages that state the hazard, or none.
 
 This module only builds the texts and reads the answers; it makes no call and imports no
-provider. Wiring it into the deep pass (one request per hazard per spec, so the cost does not
-grow with the number of rules beyond the prompt's length) is left to lint/deep.py.
+provider. lint/deep.py asks the questions (one request per hazard per spec, so the cost does not
+grow with the number of rules beyond the prompt's length) and reports what the model finds as
+CH602 model-found-hazard.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from ..diagnostics import CharterError
+from ..diagnostics import CharterError, Loc
 from ..spec.ir import Spec
 from .rules._helpers import passages
 
@@ -119,23 +120,28 @@ ANSWER_SCHEMA: dict = {
 MAX_TOKENS = 400
 
 
-def hazard_texts(spec: Spec) -> list[tuple[str, str]]:
-    """(reference, text) for every instruction text of the spec, in spec order, the summary first.
+def hazard_passages(spec: Spec) -> list[tuple[str, str, Loc]]:
+    """(reference, text, location) for every instruction text of the spec, in spec order, the summary first.
 
     A reference is the passage's location name ("rule:no-bot", "identity.nature"); repeated
     names (several voice items) get a number so each is one reference.
     """
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str, Loc]] = []
     if spec.summary:
-        found.append(("summary", spec.summary))
-    found += [(f"context:{c.id}", c.description) for c in spec.contexts if c.description]
-    found += [(p.where, p.text) for p in passages(spec)]
+        found.append(("summary", spec.summary, spec.loc))
+    found += [(f"context:{c.id}", c.description, c.loc) for c in spec.contexts if c.description]
+    found += [(p.where, p.text, p.loc) for p in passages(spec)]
     counts: dict[str, int] = {}
     numbered = []
-    for where, text in found:
+    for where, text, loc in found:
         counts[where] = counts.get(where, 0) + 1
-        numbered.append((where if counts[where] == 1 else f"{where}#{counts[where]}", text))
+        numbered.append((where if counts[where] == 1 else f"{where}#{counts[where]}", text, loc))
     return numbered
+
+
+def hazard_texts(spec: Spec) -> list[tuple[str, str]]:
+    """(reference, text) for every instruction text of the spec: :func:`hazard_passages` without locations."""
+    return [(ref, text) for ref, text, _ in hazard_passages(spec)]
 
 
 def hazard_prompt(spec: Spec, question: HazardQuestion) -> str:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # the provider layer loads the SDKs; only a deep run needs th
     from ..providers import Provider, Request, RetryPolicy
     from ..providers.cache import ResponseCache
     from ..providers.calls import CallService
+    from ._hazard_prompts import HazardAnswer, HazardQuestion
 
 CODE = "CH601"
 PER_CLAUSE = 3
@@ -91,6 +92,39 @@ def model_found_conflict(spec: Spec) -> Iterator[Finding]:
     """
     # The finding needs a model's judgement; deep_lint() produces it and this registration
     # gives it a code for --select/--ignore, --explain and SARIF.
+    return iter(())
+
+
+HAZARD_CODE = "CH602"
+
+
+@rule(HAZARD_CODE, "model-found-hazard", "warning")
+def model_found_hazard(spec: Spec) -> Iterator[Finding]:
+    """A hazard pattern (CH301-CH306) that a model found in words the static rules do not read.
+
+    What it does:
+    Runs only under `charter lint --deep --model M`. For each hazard the static rules CH301-CH306
+    look for (engagement-maximising beside distrust of authorities, unconditional validation, a
+    flat denial of inner states, a companion persona, passing as human), the model is asked once
+    per spec whether any of the spec's texts states it, given the hazard, wordings that state it
+    and near misses that do not (`charter.lint._hazard_prompts`). Each text it names is reported,
+    unless the static rule already reports it there. CH301's two halves are reported only when
+    the model finds both, as the static rule does.
+
+    Why:
+    The static rules read fixed wordings; a spec can state the same hazard in words no pattern
+    lists ("make sure nobody suspects there is software on the other end"). With a model
+    available, such wordings are caught too. Answers are cached: a re-run of an unchanged spec
+    costs no calls.
+
+    Example:
+    ```yaml
+    rules:
+      - {id: seamless, text: Make sure nobody suspects there is software on the other end.}
+    ```
+    A model reports `rule:seamless` as the claims-to-be-human hazard (CH306).
+    """
+    # Needs a model's answer; deep_lint() produces the findings, this registers the code.
     return iter(())
 
 
@@ -436,6 +470,17 @@ class PairOutcome:
     cache_hits: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class HazardOutcome:
+    """One hazard question's result: the model's answer, or a note saying why it could not be asked."""
+
+    question: "HazardQuestion"
+    answer: "HazardAnswer | None"
+    note: str = ""
+    calls: int = 0
+    cache_hits: int = 0
+
+
 @dataclass(frozen=True)
 class DeepReport:
     """What a deep run of one spec found, and what it cost."""
@@ -445,18 +490,27 @@ class DeepReport:
     selection: PairSelection
     outcomes: tuple[PairOutcome, ...]
     findings: tuple[Diagnostic, ...] = field(default=())
+    hazards: tuple[HazardOutcome, ...] = field(default=())
+    hazard_findings: tuple[Diagnostic, ...] = field(default=())
 
     @property
     def calls(self) -> int:
-        return sum(o.calls for o in self.outcomes)
+        return sum(o.calls for o in self.outcomes) + sum(h.calls for h in self.hazards)
 
     @property
     def cache_hits(self) -> int:
-        return sum(o.cache_hits for o in self.outcomes)
+        return sum(o.cache_hits for o in self.outcomes) + sum(h.cache_hits for h in self.hazards)
 
     @property
     def unchecked(self) -> tuple[PairOutcome, ...]:
         return tuple(o for o in self.outcomes if o.judgement is None)
+
+    @property
+    def checked_nothing(self) -> bool:
+        """True when there was something to ask and no pair and no hazard question got an answer."""
+        asked = len(self.outcomes) + len(self.hazards)
+        answered = sum(o.judgement is not None for o in self.outcomes) + sum(h.answer is not None for h in self.hazards)
+        return asked > 0 and answered == 0
 
     def summary(self) -> str:
         """One line for the terminal: pairs checked out of possible, calls, cache hits, findings."""
@@ -468,11 +522,17 @@ class DeepReport:
                 f"{len(self.findings)} finding(s)")
         if self.unchecked:
             line += f"; {len(self.unchecked)} pair(s) could not be checked"
+        if self.hazards:
+            asked = sum(1 for h in self.hazards if h.answer is not None)
+            line += (f"; {asked} of {len(self.hazards)} hazard questions answered, "
+                     f"{len(self.hazard_findings)} hazard finding(s)")
         return line
 
     def notes(self) -> list[str]:
-        """One line per pair that could not be checked."""
-        return [f"could not check {o.pair.first.ref} against {o.pair.second.ref}: {o.note}" for o in self.unchecked]
+        """One line per pair or hazard question that could not be checked."""
+        return ([f"could not check {o.pair.first.ref} against {o.pair.second.ref}: {o.note}" for o in self.unchecked]
+                + [f"could not ask about the {h.question.hazard} hazard ({h.question.code}): {h.note}"
+                   for h in self.hazards if h.answer is None])
 
     def evidence(self, diagnostic: Diagnostic) -> PairOutcome | None:
         """The outcome behind one of this report's findings."""
@@ -495,6 +555,10 @@ class DeepReport:
                        "score": o.pair.score,
                        **({"judgement": o.judgement.to_dict()} if o.judgement else {"note": o.note})}
                       for o in self.outcomes],
+            "hazards": [{"code": h.question.code, "hazard": h.question.hazard,
+                         **({"present": h.answer.present, "refs": list(h.answer.refs), "reason": h.answer.reason}
+                            if h.answer else {"note": h.note})}
+                        for h in self.hazards],
         }
 
 
@@ -562,10 +626,65 @@ async def _check_pair(spec: Spec, pair: ClausePair, calls: "CallService", model_
             return outcome(None, failure.cause.message if failure.cause is not None else failure.message)
 
 
+async def _ask_hazard(spec: Spec, question: "HazardQuestion", calls: "CallService", model_id: str,
+                      gate: asyncio.Semaphore) -> HazardOutcome:
+    from ..providers import Request
+    from ..providers.calls import CallFailed, empty_tally
+    from . import _hazard_prompts as hp
+
+    tally = empty_tally()
+    known = {ref for ref, _ in hp.hazard_texts(spec)}
+
+    def outcome(answer: "HazardAnswer | None", note: str = "") -> HazardOutcome:
+        return HazardOutcome(question, answer, note, tally["calls"], tally["cached_calls"])
+
+    async with gate:
+        request = Request(messages=({"role": "user", "content": hp.hazard_prompt(spec, question)},),
+                          system=hp.INSTRUCTIONS, temperature=0.0, max_tokens=hp.MAX_TOKENS)
+        try:
+            reply = (await calls.call(model_id, request, tally=tally)).text
+            try:
+                return outcome(hp.parse_hazard_answer(reply, known))
+            except hp.HazardAnswerError as problem:
+                reply = (await calls.call(model_id, _repair_request(request, reply, str(problem)), tally=tally)).text
+                try:
+                    return outcome(hp.parse_hazard_answer(reply, known))
+                except hp.HazardAnswerError as again:
+                    return outcome(None, f"the model's answer was not the JSON asked for, twice ({again})")
+        except CallFailed as failure:
+            return outcome(None, failure.cause.message if failure.cause is not None else failure.message)
+
+
+def hazard_findings(spec: Spec, outcomes: Sequence[HazardOutcome], model: str) -> tuple[Diagnostic, ...]:
+    """CH602 findings from the answers: each text named, unless its static rule already reports it there."""
+    from . import _hazard_prompts as hp
+
+    where = {ref: (text, loc) for ref, text, loc in hp.hazard_passages(spec)}
+    present = {o.question.hazard for o in outcomes if o.answer is not None and o.answer.present}
+    lint_rule = RULES[HAZARD_CODE]
+    found: list[Diagnostic] = []
+    for outcome in outcomes:
+        answer, question = outcome.answer, outcome.question
+        if answer is None or not answer.present:
+            continue
+        if question.code == "CH301" and not {"engagement", "distrust"} <= present:
+            continue  # one half of CH301 is not the hazard; the static rule reports only both
+        static = {f.loc for f in RULES[question.code].run(spec)}
+        for ref in answer.refs:
+            text, loc = where[ref]
+            if loc in static:
+                continue
+            message = (f"{ref} {_clip(' '.join(text.split()), 120)!r}: {model} found the {question.hazard} hazard "
+                       f"({question.code} {RULES[question.code].name}): {_sentence(answer.reason, 300)}")
+            found.append(Diagnostic(loc, HAZARD_CODE, " ".join(message.split()), lint_rule.severity, lint_rule.name))
+    return tuple(dict.fromkeys(found))
+
+
 async def deep_lint(spec: Spec, provider: "Provider", *, cache: "ResponseCache | None" = None,
                     per_clause: int = PER_CLAUSE, max_pairs: int | None = DEFAULT_MAX_PAIRS,
                     concurrency: int = CONCURRENCY, policy: "RetryPolicy | None" = None,
-                    deadline: float | None = None) -> DeepReport:
+                    deadline: float | None = None,
+                    hazard_questions: "Sequence[HazardQuestion] | None" = None) -> DeepReport:
     """Check the spec's candidate pairs with ``provider``; findings for the pairs it leaves unresolved.
 
     Calls go through the call service (:mod:`charter.providers.calls`): the response cache, then
@@ -573,7 +692,9 @@ async def deep_lint(spec: Spec, provider: "Provider", *, cache: "ResponseCache |
     stays unreadable after one repair request, or whose call keeps failing after the retry policy,
     becomes a note in the report, not an error. A fatal provider error (rejected key, unknown
     model, bad configuration, an endpoint no attempt could connect to) stops the run and is raised
-    as it is. ``deadline`` bounds each call as a whole, in seconds.
+    as it is. ``deadline`` bounds each call as a whole, in seconds. Besides the pairs, each hazard
+    question (``hazard_questions``, default all of :data:`charter.lint._hazard_prompts.QUESTIONS`)
+    is asked once; texts the model names become CH602 findings (``hazard_findings`` of the report).
     """
     from ..providers.calls import DEFAULT_RETRY, CallOptions, CallService, RunAborted
 
@@ -583,16 +704,25 @@ async def deep_lint(spec: Spec, provider: "Provider", *, cache: "ResponseCache |
                         cache=cache)
     model_id = calls.add(provider)
     tasks = [asyncio.create_task(_check_pair(spec, pair, calls, model_id, gate)) for pair in selection.pairs]
+    questions = hazard_questions if hazard_questions is not None else _all_hazard_questions()
+    hazard_tasks = [asyncio.create_task(_ask_hazard(spec, q, calls, model_id, gate)) for q in questions]
     try:
         outcomes = tuple(await asyncio.gather(*tasks))
+        hazards = tuple(await asyncio.gather(*hazard_tasks))
     except RunAborted as aborted:
-        await _cancel(tasks)
+        await _cancel([*tasks, *hazard_tasks])
         raise aborted.cause or aborted from None
     except BaseException:
-        await _cancel(tasks)
+        await _cancel([*tasks, *hazard_tasks])
         raise
     findings = tuple(finding_for(o, model_id) for o in outcomes if o.judgement is not None and not o.judgement.resolved)
-    return DeepReport(spec, model_id, selection, outcomes, findings)
+    return DeepReport(spec, model_id, selection, outcomes, findings, hazards, hazard_findings(spec, hazards, model_id))
+
+
+def _all_hazard_questions() -> tuple["HazardQuestion", ...]:
+    from ._hazard_prompts import QUESTIONS
+
+    return QUESTIONS
 
 
 async def _cancel(tasks: list[asyncio.Task]) -> None:
@@ -603,9 +733,11 @@ async def _cancel(tasks: list[asyncio.Task]) -> None:
 
 def run_deep(specs: Sequence[Spec], model: str, *, base_url: str | None = None, cache: "ResponseCache | None" = None,
              per_clause: int = PER_CLAUSE, max_pairs: int | None = DEFAULT_MAX_PAIRS,
-             concurrency: int = CONCURRENCY, timeout: float | None = None) -> list[DeepReport]:
+             concurrency: int = CONCURRENCY, timeout: float | None = None,
+             hazards: bool = True) -> list[DeepReport]:
     """Deep-lint each spec with one provider for ``model`` (``provider:model``), in one event loop;
-    ``timeout`` bounds each call as a whole (a deadline), in seconds.
+    ``timeout`` bounds each call as a whole (a deadline), in seconds; ``hazards`` False asks no
+    hazard question (CH602 deselected).
 
     Raises the provider layer's ConfigError for a malformed model id or a missing key before any
     call, and its FatalError subclasses (rejected key, unknown model) at the first call.
@@ -617,7 +749,8 @@ def run_deep(specs: Sequence[Spec], model: str, *, base_url: str | None = None, 
     async def run_all() -> list[DeepReport]:
         async with provider:
             return [await deep_lint(spec, provider, cache=cache, per_clause=per_clause, max_pairs=max_pairs,
-                                    concurrency=concurrency, deadline=timeout) for spec in specs]
+                                    concurrency=concurrency, deadline=timeout,
+                                    hazard_questions=None if hazards else ()) for spec in specs]
 
     return asyncio.run(run_all())
 
