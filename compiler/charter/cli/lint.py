@@ -44,7 +44,8 @@ def exit_code(findings: list[Diagnostic], *, strict: bool, unreadable: bool) -> 
 @click.option("--list-rules", is_flag=True, help="Print every rule with its code, name and severity.")
 @allow_outside_option
 @click.option("--deep", is_flag=True,
-              help="Also have a model judge close pairs of clauses in realistic scenarios (CH601); needs --model.")
+              help="Also have a model judge close pairs of clauses in realistic scenarios (CH601) and look for "
+                   "each hazard pattern in words the static rules do not read (CH602); needs --model.")
 @click.option("--model", metavar="PROVIDER:MODEL", help="The model for --deep, e.g. openai:gpt-4.1-mini.")
 @base_url_option
 @click.option("--max-pairs", type=click.IntRange(min=1), metavar="N",
