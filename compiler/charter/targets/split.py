@@ -91,17 +91,19 @@ def normal_prompt(text: str) -> str:
 
 def repeated_prompts(eval_items: Iterable[tuple[K, str]], train_items: Iterable[tuple[T, str]],
                      threshold: float = NEAR_DUPLICATE) -> list[tuple[K, T, float]]:
-    """Each eval prompt that repeats a training prompt, with the first such training prompt and the
-    similarity (1.0 for an exact repeat after `normal_prompt`), in eval order."""
+    """Each eval prompt that repeats a training prompt, with that training prompt (the first exact
+    repeat, else the most similar near one, the earliest on a tie) and the similarity (1.0 for an
+    exact repeat after `normal_prompt`), in eval order.
+
+    Training prompts are indexed without comparing them with each other, so building is linear;
+    only eval prompts are looked up."""
     train = list(train_items)
     exact: dict[str, T] = {}
     index = NearDuplicateIndex(threshold)
     by_slot: dict[int, T] = {}
     for key, text in train:
-        normal = normal_prompt(text)
-        exact.setdefault(normal, key)
-        if index.add(text) is None:  # added; a near-duplicate of an earlier one keeps the earlier key
-            by_slot[len(index) - 1] = key
+        exact.setdefault(normal_prompt(text), key)
+        by_slot[index.insert(text)] = key
     out: list[tuple[K, T, float]] = []
     for key, text in eval_items:
         normal = normal_prompt(text)
