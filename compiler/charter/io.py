@@ -23,10 +23,10 @@ class OutputError(CharterError):
 
     exit_code = 2
 
-    @classmethod
-    def cannot_write(cls, err: OSError, target: str | os.PathLike) -> "OutputError":
-        """``cannot write PATH: REASON`` for an OSError met while writing into ``target``."""
-        return cls(f"cannot write {err.filename or target}: {err.strerror or err}")
+    @staticmethod
+    def cannot_write(err: OSError, target: str | os.PathLike) -> "WriteError":
+        """``cannot write PATH: REASON`` for an OSError met while writing into ``target`` (a WriteError)."""
+        return WriteError(err.filename or target, err)
 
 
 # Spec YAML files (the entry spec and every file it extends) larger than this are refused.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import random
+from statistics import NormalDist
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -51,9 +52,7 @@ def bootstrap_mean_interval(values: Sequence[float], *, level: float = LEVEL, re
     n = len(values)
     if min(values) == max(values):
         return _round(values[0]), _round(values[0])
-    draw = random.Random(seed).choices
-    means = sorted(math.fsum(draw(values, k=n)) / n for _ in range(resamples))
-    lo, hi = _percentiles(means, level)
+    lo, hi = _percentiles(_resampled_means(values, resamples, seed), level)
     return _round(lo), _round(hi)
 
 
@@ -70,16 +69,15 @@ def wilson_interval(successes: int, trials: int, *, level: float = LEVEL) -> tup
 
 
 def _z(level: float) -> float:
-    """The two-sided normal quantile for ``level`` (1.959964 for 95 %), by bisection on erf."""
-    target = level
-    lo, hi = 0.0, 10.0
-    for _ in range(80):
-        mid = (lo + hi) / 2
-        if math.erf(mid / math.sqrt(2)) < target:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
+    """The two-sided normal quantile for ``level`` (1.959964 for 95 %)."""
+    return NormalDist().inv_cdf((1 + level) / 2)
+
+
+def _resampled_means(values: Sequence[float], resamples: int, seed: int) -> list[float]:
+    """The sorted means of ``resamples`` bootstrap resamples of ``values`` (with replacement, seeded)."""
+    n = len(values)
+    draw = random.Random(seed).choices
+    return sorted(math.fsum(draw(values, k=n)) / n for _ in range(resamples))
 
 
 @dataclass(frozen=True)
@@ -148,8 +146,7 @@ def paired_test(before: Sequence[float], after: Sequence[float], *, level: float
         if n == 1 or mean == 0 or sign_p is None or sign_p >= 1 - level:
             interval = (_round(min(0.0, mean)), _round(max(0.0, mean)))
         return PairedTest(n, _round(mean), interval, sign_p, sign_p, wins, losses, level)
-    draw = random.Random(seed).choices
-    means = sorted(math.fsum(draw(differences, k=n)) / n for _ in range(resamples))
+    means = _resampled_means(differences, resamples, seed)
     lo, hi = _percentiles(means, level)
     # Two-sided bootstrap p-value: twice the share of resampled means on the far side of zero.
     below = sum(1 for m in means if m <= 0) / resamples

@@ -12,13 +12,14 @@ from ..diagnostics import SpecError
 from ..interop.diff import FORMATS, diff_specs, render
 from ..interop.inspect_export import DATASET, TASK, write_inspect
 from ..interop.promptfoo import DEFAULT_PROVIDER, Skipped, export_promptfoo, write_promptfoo
+from ..io import WriteError
 from ..spec import load
-from ._common import EXIT_FAILED, EXIT_OK, allow_outside_option, fail, load_spec_or_exit, print_diagnostics
+from ._common import EXIT_FAILED, EXIT_OK, allow_outside_option, load_spec_or_exit, print_diagnostics
 
 
 def _cannot_write(target: Path, err: OSError) -> NoReturn:
     # The atomic writer's temporary name means nothing to the user: name the target.
-    fail(f"cannot write {target}: {err.strerror or err}")
+    raise WriteError(target, err) from None
 
 
 def _warn_skipped(skipped: list[Skipped]) -> None:

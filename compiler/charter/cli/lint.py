@@ -128,7 +128,7 @@ def lint(specs: tuple[Path, ...], fmt: str, select: tuple[str, ...], ignore: tup
     for deep_report in deep_reports:
         if deep_report.checked_nothing:
             fail(f"--deep could not check any pair or hazard of {deep_report.spec.id} with {deep_report.model}: "
-                 f"{deep_report.notes()[0].split(': ', 1)[1]}", EXIT_USAGE)
+                 f"{deep_report.first_problem}", EXIT_USAGE)
     sys.exit(exit_code(findings, strict=strict, unreadable=unreadable))
 
 

@@ -506,6 +506,12 @@ class DeepReport:
         return tuple(o for o in self.outcomes if o.judgement is None)
 
     @property
+    def first_problem(self) -> str:
+        """Why the first pair or hazard question that got no answer went unanswered ("" when none)."""
+        notes = [o.note for o in self.outcomes if o.judgement is None] + [h.note for h in self.hazards if h.answer is None]
+        return notes[0] if notes else ""
+
+    @property
     def checked_nothing(self) -> bool:
         """True when there was something to ask and no pair and no hazard question got an answer."""
         asked = len(self.outcomes) + len(self.hazards)

@@ -34,7 +34,7 @@ from ..length_ratio import length_ratio
 from ..spec.ir import Example, Spec, Turn
 from .evals import cited_refs, example_context, source_loc
 from .prompt import render_prompt
-from .split import splits
+from .split import training_examples as split_training_examples
 
 FORMATS = ("openai", "trl", "anthropic")
 DEFAULT_FORMATS = ("openai", "trl")
@@ -150,13 +150,13 @@ def training_examples(spec: Spec) -> Iterator[tuple[Example, Literal["tension", 
     """The authored examples that become training rows, with their source and context: tension
     examples first, then the spec's own. The one place that decides what is trained on: only
     train-split examples (eval-split ones are held out for evals and judge calibration)."""
-    split = splits(spec)
+    train = {id(example) for example in split_training_examples(spec)}
     for tension in spec.tensions:
         for example in tension.examples:
-            if split.get(id(example), "train") == "train":
+            if id(example) in train:
                 yield example, "tension", example_context(spec, example, tension)
     for example in spec.examples:
-        if split.get(id(example), "train") == "train":
+        if id(example) in train:
             yield example, "example", example_context(spec, example)
 
 
