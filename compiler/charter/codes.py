@@ -151,7 +151,7 @@ for _entry in (
                    "A context asked for (`--context`, or a context argument in the library) is not one of the spec's"
                    " contexts; the message lists them."),
     DiagnosticCode("prompt-too-long", "build", "error",
-                   "A rendered system prompt is estimated above `charter build --max-tokens N`; the message names "
+                   "A rendered system prompt is estimated above `charter build --max-prompt-tokens N`; the message names "
                    "the largest sections."),
     DiagnosticCode("no-inoculation", "build", "error",
                    "Training data with `--inoculate` was asked for, but the spec sets no `training.inoculation`."),

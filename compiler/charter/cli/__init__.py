@@ -15,7 +15,7 @@ import click
 
 from .. import __version__
 from ..diagnostics import CharterError
-from ._common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, fail, report_error
+from ._common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, examples, fail, report_error
 
 # Every command lives in its own module, imported only when used so that `charter --help` and
 # `charter validate` do not pay for the runner's SDK imports.
@@ -63,7 +63,10 @@ class _Group(click.Group):
                  EXIT_INTERNAL)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=examples(
+    "charter build characters/*.yaml -o build",
+    "charter run characters/tutor.yaml -m demo:tutor --judge demo:judge -o runs/demo   # offline, no key",
+))
 @click.version_option(__version__, "--version", "-V", prog_name="charter")
 def main() -> None:
     """Charter: a compiler for AI character specifications."""

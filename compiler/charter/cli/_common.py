@@ -81,6 +81,12 @@ allow_outside_option = click.option(
 
 # -- the provider and call options -------------------------------------------------------------
 
+def model_option(help: str, *, required: bool = False, multiple: bool = False, dest: str = "model"):
+    """-m/--model: the one spelling of "the model this command calls" in every command."""
+    return click.option("-m", "--model", dest, required=required, multiple=multiple, metavar="PROVIDER:MODEL",
+                        help=help)
+
+
 def judge_option(required: bool = True, help: str = "The model that grades replies."):
     return click.option("--judge", required=required, metavar="PROVIDER:MODEL", help=help)
 
@@ -92,9 +98,12 @@ tpm_option = click.option("--tpm", type=click.FloatRange(min=0, min_open=True),
                           help="Tokens per minute, per model (estimated before each call).")
 
 
-def timeout_option(default: float = 120.0, minimum: float = 0.0):
-    return click.option("--timeout", type=click.FloatRange(min=minimum, min_open=minimum == 0), default=default,
-                        show_default=True,
+def timeout_option(default: float | None = None, minimum: float = 0.0):
+    """--timeout, with one default for every command (the providers' DEFAULT_TIMEOUT) unless told otherwise."""
+    from ..providers import DEFAULT_TIMEOUT
+
+    return click.option("--timeout", type=click.FloatRange(min=minimum, min_open=minimum == 0),
+                        default=DEFAULT_TIMEOUT if default is None else default, show_default=True,
                         help="Seconds each model call may take as a whole, headers and body (a deadline, not "
                              "a wait per byte); a call past it counts as timed out and is retried.")
 
@@ -115,6 +124,41 @@ prices_option = click.option("--prices", "prices_path", type=click.Path(path_typ
 # The options of every command that calls models through the runner's call path, in --help order.
 CALL_OPTIONS = [concurrency_option, rpm_option, tpm_option, timeout_option(), retries_option, base_url_option,
                 cache_option, no_cache_option, prices_option]
+
+
+# -- the shared help pieces ---------------------------------------------------------------------
+
+def examples(*commands: str) -> str:
+    """The epilog that ends a command's --help: example command lines, printed as written.
+
+    click rewraps help paragraphs; the ``\\b`` line tells it to keep these lines as they are. Each
+    line is a real command (tests/test_cli_help.py parses every one with the command's own parser);
+    a ``#`` starts a comment, as in a shell.
+    """
+    return "\b\nExamples:\n" + "\n".join(f"  {command}" for command in commands)
+
+
+# Training-data formats, as `charter build` and `charter generate data` take them: the formats
+# themselves, plus `both` (openai and trl, the default) and `all`.
+DATA_FORMAT_GROUPS = ("both", "all")
+
+
+def data_format_option(help: str, dest: str = "data_formats"):
+    from ..targets.data import FORMATS
+
+    return click.option("-f", "--data-format", dest, multiple=True,
+                        type=click.Choice([*FORMATS, *DATA_FORMAT_GROUPS]), help=help)
+
+
+def data_formats(chosen: tuple[str, ...]) -> tuple[str, ...]:
+    """--data-format values as formats, in the library's order: none or `both` is openai and trl, `all` all."""
+    from ..targets.data import DEFAULT_FORMATS, FORMATS
+
+    if not chosen or "both" in chosen:
+        chosen = tuple(c for c in chosen if c != "both") + tuple(DEFAULT_FORMATS)
+    if "all" in chosen:
+        return tuple(FORMATS)
+    return tuple(f for f in FORMATS if f in chosen)
 
 
 def retry_policy(retries: int) -> RetryPolicy:

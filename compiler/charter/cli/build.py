@@ -10,20 +10,18 @@ import click
 from ..diagnostics import CharterError, SpecError
 from ..spec import load
 from ..targets.build import PROMPT_FLAVOURS, BuildOptions, BuildResult, build as build_spec
-from ..targets.data import DEFAULT_SYSTEM_PROMPT, SYSTEM_PROMPT_MODES, FORMATS as DATA_FORMATS
+from ..targets.data import DEFAULT_SYSTEM_PROMPT, SYSTEM_PROMPT_MODES
 from ..io import OutputError
-from ._common import EXIT_OK, EXIT_USAGE, allow_outside_option, fail, print_diagnostics
+from ._common import (
+    EXIT_OK, EXIT_USAGE, allow_outside_option, data_format_option, data_formats as data_formats_chosen, examples,
+    fail, print_diagnostics,
+)
 
 
-def _data_formats(chosen: tuple[str, ...]) -> tuple[str, ...]:
-    if not chosen or "both" in chosen:
-        chosen = tuple(c for c in chosen if c != "both") + ("openai", "trl")
-    if "all" in chosen:
-        return DATA_FORMATS
-    return tuple(f for f in DATA_FORMATS if f in chosen)
-
-
-@click.command()
+@click.command(epilog=examples(
+    "charter build characters/*.yaml -o build          # each spec into build/<id>/",
+    "charter build characters/tutor.yaml -o build/tutor --context session --data-format all",
+))
 @click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), default=Path("build"), show_default=True,
               help="Build directory. With several specs, each goes to OUTPUT/<spec id>/.")
@@ -33,15 +31,16 @@ def _data_formats(chosen: tuple[str, ...]) -> tuple[str, ...]:
               help="System prompt flavours to write (repeatable; default: all).")
 @click.option("--openai-role", type=click.Choice(["system", "developer"]), default="system", show_default=True,
               help="Role of the OpenAI prompt message.")
-@click.option("--data-format", "data_formats", multiple=True, type=click.Choice([*DATA_FORMATS, "both", "all"]),
-              help="Training data formats (repeatable; default: both = openai and trl).")
+@data_format_option("Training data formats (repeatable; default: both = openai and trl; all adds anthropic).")
 @click.option("--system-prompt", "system_prompt", type=click.Choice(SYSTEM_PROMPT_MODES),
               default=DEFAULT_SYSTEM_PROMPT, show_default=True,
               help="System message of training rows: 'context' puts a one-line context description on rows set in "
                    "a context, 'full' the compiled prompt of the row's context on every row, 'none' nothing.")
 @click.option("--inoculate", is_flag=True, help="Also write training data carrying the spec's inoculation prompt.")
-@click.option("--max-tokens", type=click.IntRange(min=1), metavar="N",
+@click.option("--max-prompt-tokens", "max_tokens", type=click.IntRange(min=1), metavar="N",
               help="Fail if a system prompt is estimated above N tokens, naming the largest sections.")
+# The earlier spelling, kept working; --max-tokens is a reply's length in the commands that call models.
+@click.option("--max-tokens", "max_tokens_alias", type=click.IntRange(min=1), hidden=True)
 @allow_outside_option
 @click.option("--force", is_flag=True,
               help="Write into a non-empty directory that holds no Charter build, overwriting the files a build "
@@ -49,11 +48,12 @@ def _data_formats(chosen: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but warnings and errors.")
 def build(specs: tuple[Path, ...], out_dir: Path, contexts: tuple[str, ...], flavours: tuple[str, ...],
           openai_role: str, data_formats: tuple[str, ...], system_prompt: str, inoculate: bool, max_tokens: int | None,
-          allow_outside: bool, force: bool, quiet: bool) -> None:
+          max_tokens_alias: int | None, allow_outside: bool, force: bool, quiet: bool) -> None:
     """Compile SPECS into prompts, monitor prompts, eval cases and training data (no model needed)."""
+    max_tokens = max_tokens if max_tokens is not None else max_tokens_alias
     options = BuildOptions(
         contexts=contexts or None, flavours=flavours or PROMPT_FLAVOURS, openai_role=openai_role,
-        data_formats=_data_formats(data_formats), system_prompt=system_prompt, inoculate=inoculate, max_tokens=max_tokens,
+        data_formats=data_formats_chosen(data_formats), system_prompt=system_prompt, inoculate=inoculate, max_tokens=max_tokens,
     )
     status = EXIT_OK
     loaded = []

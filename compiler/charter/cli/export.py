@@ -14,7 +14,7 @@ from ..interop.inspect_export import DATASET, TASK, write_inspect
 from ..interop.promptfoo import DEFAULT_PROVIDER, Skipped, export_promptfoo, write_promptfoo
 from ..io import WriteError
 from ..spec import load
-from ._common import EXIT_FAILED, EXIT_OK, allow_outside_option, load_spec_or_exit, print_diagnostics
+from ._common import EXIT_FAILED, EXIT_OK, allow_outside_option, examples, load_spec_or_exit, print_diagnostics
 
 
 def _cannot_write(target: Path, err: OSError) -> NoReturn:
@@ -32,12 +32,18 @@ context_option = click.option(
     help="Export the context-free cases and the cases of these contexts only (repeatable; default: all).")
 
 
-@click.group("export")
+@click.group("export", epilog=examples(
+    "charter export promptfoo characters/tutor.yaml -m openai:gpt-4.1-mini -o promptfooconfig.yaml",
+    "charter export inspect characters/tutor.yaml -o inspect-tutor",
+))
 def export_group() -> None:
     """Export a spec's eval cases to other eval tools (promptfoo, Inspect)."""
 
 
-@export_group.command("promptfoo")
+@export_group.command("promptfoo", epilog=examples(
+    "charter export promptfoo characters/tutor.yaml -m openai:gpt-4.1-mini -m anthropic:claude-sonnet-4-5",
+    "charter export promptfoo characters/tutor.yaml -m openai-compatible:llama3 --base-url http://localhost:11434/v1",
+))
 @click.argument("spec_path", metavar="SPEC", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
               default=Path("promptfooconfig.yaml"), show_default=True, help="Config file to write; - for stdout.")
@@ -59,11 +65,6 @@ def promptfoo_command(spec_path: Path, output: Path, contexts: tuple[str, ...], 
 
     Exits 0 when written, 1 when SPEC is invalid or names an unknown context, 2 when SPEC cannot
     be read, a model id is malformed or OUTPUT cannot be written.
-
-    \b
-    Examples:
-      charter export promptfoo characters/tutor.yaml -m openai:gpt-4.1-mini -m anthropic:claude-sonnet-4-5
-      charter export promptfoo characters/tutor.yaml -m openai-compatible:llama3 --base-url http://localhost:11434/v1
     """
     spec = load_spec_or_exit(spec_path, allow_outside)
     options = {"providers": providers, "judge": judge, "base_url": base_url}
@@ -84,7 +85,10 @@ def promptfoo_command(spec_path: Path, output: Path, contexts: tuple[str, ...], 
                    f"{export.prompts} prompt{'s' if export.prompts != 1 else ''}")
 
 
-@export_group.command("inspect")
+@export_group.command("inspect", epilog=examples(
+    "charter export inspect characters/tutor.yaml -o inspect-tutor",
+    "charter export inspect characters/tutor.yaml -o inspect-tutor --context session",
+))
 @click.argument("spec_path", metavar="SPEC", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
               help=f"Directory to write {DATASET} and {TASK} into (created if needed).")
@@ -113,7 +117,10 @@ def inspect_command(spec_path: Path, out_dir: Path, contexts: tuple[str, ...], a
     click.echo(f"wrote {out_dir / DATASET} ({export.samples} samples) and {out_dir / TASK}")
 
 
-@click.command("diff")
+@click.command("diff", epilog=examples(
+    "charter diff old/tutor.yaml characters/tutor.yaml",
+    "charter diff old/tutor.yaml characters/tutor.yaml --format md --fail-on-hard-change   # in CI",
+))
 @click.argument("old_path", metavar="OLD", type=click.Path(path_type=Path))
 @click.argument("new_path", metavar="NEW", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,

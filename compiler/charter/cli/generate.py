@@ -22,10 +22,10 @@ from ..synth.calls import BATCH_WINDOW
 from ..dedup import DEFAULT_THRESHOLD
 from ..synth.evalgen import EVALS_FILE, EvalOptions
 from ..synth.pipeline import STAGES, DataOptions, StageProgress
-from ..targets.data import DEFAULT_FORMATS, FORMATS, OPENAI_MIN_SFT_ROWS
+from ..targets.data import OPENAI_MIN_SFT_ROWS
 from ._common import (
-    CALL_OPTIONS, EXIT_FAILED, EXIT_INTERRUPTED, apply, check_model_ids, fail, judge_option, load_prices,
-    load_spec_or_exit, retry_policy,
+    CALL_OPTIONS, EXIT_FAILED, EXIT_INTERRUPTED, apply, check_model_ids, data_format_option, data_formats,
+    examples, fail, judge_option, load_prices, load_spec_or_exit, model_option, retry_policy,
 )
 from ._progress import StageLines
 
@@ -34,7 +34,8 @@ _SHARED = [
     click.option("--seed", type=int, default=0, show_default=True,
                  help="Draws the ideation plans; sent to APIs that take one. Same seed and replies, same output."),
     click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature (default: the API's)."),
-    click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True),
+    click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True,
+                 help="Longest reply each generating call may write, in tokens."),
     click.option("--batch", is_flag=True,
                  help="Send each stage as an OpenAI Batch / Anthropic Message Batch (half price, slower); "
                       "batch ids are saved in DIR and resumed on a restart."),
@@ -68,12 +69,19 @@ def _interrupted(what: str) -> NoReturn:
     fail(f"interrupted: {what}; resume with: {shlex.join(['charter', *sys.argv[1:]])}", EXIT_INTERRUPTED)
 
 
-@click.group()
+@click.group(epilog=examples(
+    "charter generate data characters/tutor.yaml --teacher openai:gpt-4.1 -n 200 -o data",
+    "charter generate evals characters/tutor.yaml -m openai:gpt-4.1 -n 50 -o new-evals",
+))
 def generate() -> None:
     """Synthesize training data or eval cases from a spec with a model."""
 
 
-@generate.command("data")
+@generate.command("data", epilog=examples(
+    "charter generate data characters/tutor.yaml --teacher openai:gpt-4.1 -n 200 -o data",
+    "charter generate data characters/tutor.yaml --teacher anthropic:claude-sonnet-4-5 --judge openai:gpt-4.1 "
+    "-n 2000 -o data -f all --batch",
+))
 @click.argument("spec_path", type=click.Path(path_type=Path), metavar="SPEC")
 @click.option("--teacher", required=True, metavar="PROVIDER:MODEL",
               help="Writes the user conversations and the in-character replies.")
@@ -81,11 +89,12 @@ def generate() -> None:
               help="Writes the rejected replies with no system prompt "
                    "(default: the teacher, told to break the clause).")
 @judge_option(required=False, help="Rates realism and grades replies (default: the teacher).")
-@click.option("-n", "n", type=int, metavar="N", help="Rows to generate (SFT rows; each also gives a DPO pair).")
+@click.option("-n", "--count", "n", type=click.IntRange(min=1), required=True, metavar="N",
+              help="Rows to generate (SFT rows; each also gives a DPO pair).")
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, metavar="DIR",
               help="Output directory.")
-@click.option("-f", "--data-format", "formats", multiple=True, type=click.Choice(FORMATS),
-              help=f"Training file formats (repeatable; default: {', '.join(DEFAULT_FORMATS)}).")
+@data_format_option("Training file formats (repeatable; default: both = openai and trl; all adds anthropic).",
+                    dest="formats")
 @click.option("--keep-system-prompt", is_flag=True, help="Put the compiled system prompt first in every row.")
 @click.option("--inoculate", is_flag=True, help="Put the spec's training.inoculation prompt first in every row.")
 @click.option("--introspection", is_flag=True,
@@ -94,7 +103,8 @@ def generate() -> None:
               help="Points (1-10 scale) by which the chosen reply must beat the rejected one.")
 @click.option("--dedup-threshold", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_THRESHOLD,
               show_default=True, help="Word-bigram Jaccard similarity at which two user messages are near-duplicates.")
-@click.option("--judge-max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
+@click.option("--judge-max-tokens", type=click.IntRange(min=1), default=1024, show_default=True,
+              help="Longest realism rating or verdict the judge may write, in tokens.")
 @apply(_SHARED)
 def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, n: int | None, out_dir: Path,
          formats: tuple[str, ...], keep_system_prompt: bool, inoculate: bool, introspection: bool, margin: int,
@@ -116,7 +126,7 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
     prices = load_prices(prices_path)
     spec = load_spec_or_exit(spec_path)
     options = DataOptions(n=n, teacher=teacher, student=student, judge=judge, seed=seed,
-                          formats=tuple(dict.fromkeys(formats)) or DEFAULT_FORMATS,
+                          formats=data_formats(formats),
                           keep_system_prompt=keep_system_prompt, inoculate=inoculate, introspection=introspection,
                           margin=margin, dedup_threshold=dedup_threshold, temperature=temperature,
                           max_tokens=max_tokens, judge_max_tokens=judge_max_tokens,
@@ -161,10 +171,15 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
         sys.exit(EXIT_FAILED)
 
 
-@generate.command("evals")
+@generate.command("evals", epilog=examples(
+    "charter generate evals characters/tutor.yaml -m openai:gpt-4.1 -n 50 -o new-evals",
+    "charter run new-evals/evals.jsonl --spec characters/tutor.yaml -m openai:gpt-4.1-mini --judge openai:gpt-4.1 "
+    "-o runs/new",
+))
 @click.argument("spec_path", type=click.Path(path_type=Path), metavar="SPEC")
-@click.option("-m", "--model", required=True, metavar="PROVIDER:MODEL", help="The model that writes the cases.")
-@click.option("-n", "n", type=int, metavar="N", help="New cases to generate.")
+@model_option("The model that writes the cases.", required=True)
+@click.option("-n", "--count", "n", type=click.IntRange(min=1), required=True, metavar="N",
+              help="New cases to generate.")
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, metavar="DIR",
               help="Output directory: evals.jsonl and manifest.json.")
 @click.option("--dedup-threshold", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_THRESHOLD,

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
-from ._common import EXIT_FAILED, EXIT_USAGE, base_url_option, fail, timeout_option
+from ._common import (
+    EXIT_FAILED, EXIT_USAGE, base_url_option, examples, fail, model_option, no_cache_option, timeout_option,
+)
 
 
 def _read_source(path: Path) -> str:
@@ -40,12 +42,18 @@ def _check_id(spec_id: str | None) -> None:
               f"e.g. {slug(spec_id) or 'my-spec'!r})", EXIT_USAGE)
 
 
-@click.group("import")
+@click.group("import", epilog=examples(
+    "charter import model-spec model_spec.md -o imported",
+    "charter import prose constitution.md -m openai:gpt-4.1 -o imported",
+))
 def import_group() -> None:
     """Convert existing constitutions into Charter YAML specs."""
 
 
-@import_group.command("model-spec")
+@import_group.command("model-spec", epilog=examples(
+    "charter import model-spec model_spec.md -o imported          # writes imported/model-spec.yaml",
+    "charter import model-spec model_spec.md -o imported --id chat-assistant --name Ada",
+))
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Folder to write the spec into (created if missing).")
@@ -85,9 +93,12 @@ def model_spec(source: Path, output: Path, spec_id: str | None, name: str, force
     click.echo(f"wrote {target}: {result.summary()}")
 
 
-@import_group.command("prose")
+@import_group.command("prose", epilog=examples(
+    "charter import prose constitution.md -m openai:gpt-4.1 -o imported",
+    "charter import prose guide.md -m openai-compatible:qwen3 --base-url http://localhost:8000/v1 -o imported",
+))
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("-m", "--model", required=True, metavar="PROVIDER:MODEL", help="The model that drafts the spec.")
+@model_option("The model that drafts the spec.", required=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Folder to write the spec and its review into (created if missing).")
 @click.option("--max-chunk-tokens", type=click.IntRange(min=200), default=None, metavar="N",
@@ -95,11 +106,11 @@ def model_spec(source: Path, output: Path, spec_id: str | None, name: str, force
 @click.option("--max-reply-tokens", type=click.IntRange(min=256), default=None, metavar="N",
               help="Largest answer per excerpt [default: 8000].")
 @base_url_option
-@timeout_option(default=300.0, minimum=1.0)
+@timeout_option(minimum=1.0)
 @click.option("--id", "spec_id", help="Id of the drafted spec (default: from the file name).")
 @click.option("--name", help="Name of the character (default: from the document's title).")
 @click.option("--force", is_flag=True, help="Overwrite an existing spec file.")
-@click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
+@no_cache_option
 def prose(source: Path, model: str, output: Path, max_chunk_tokens: int | None, max_reply_tokens: int | None,
           base_url: str | None, timeout: float, spec_id: str | None, name: str | None, force: bool,
           no_cache: bool) -> None:

@@ -14,8 +14,8 @@ from ..lint.output import FORMATS, counts, explain, render_report, rules_table
 from ..lint.registry import unknown_selectors
 from ..spec import load
 from ._common import (
-    EXIT_FAILED, EXIT_OK, EXIT_USAGE, allow_outside_option, base_url_option, fail, no_cache_option,
-    timeout_option,
+    EXIT_FAILED, EXIT_OK, EXIT_USAGE, allow_outside_option, base_url_option, examples, fail, model_option,
+    no_cache_option, timeout_option,
 )
 
 
@@ -32,9 +32,13 @@ def exit_code(findings: list[Diagnostic], *, strict: bool, unreadable: bool) -> 
     return EXIT_FAILED if tally["error"] or (strict and tally["warning"]) else EXIT_OK
 
 
-@click.command()
+@click.command(epilog=examples(
+    "charter lint examples/risky.yaml",
+    "charter lint characters/tutor.yaml --deep -m openai:gpt-4.1-mini   # needs OPENAI_API_KEY",
+))
 @click.argument("specs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="text for a terminal, json for tools, sarif for GitHub code scanning.")
 @click.option("--select", multiple=True, metavar="CODES",
               help="Only these rules: codes (CH201), prefixes (CH2), names, or ALL; repeat or comma-separate.")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rules (same forms as --select).")
@@ -46,7 +50,7 @@ def exit_code(findings: list[Diagnostic], *, strict: bool, unreadable: bool) -> 
 @click.option("--deep", is_flag=True,
               help="Also have a model judge close pairs of clauses in realistic scenarios (CH601) and look for "
                    "each hazard pattern in words the static rules do not read (CH602); needs --model.")
-@click.option("--model", metavar="PROVIDER:MODEL", help="The model for --deep, e.g. openai:gpt-4.1-mini.")
+@model_option("The model for --deep, e.g. openai:gpt-4.1-mini (required with --deep).")
 @base_url_option
 @click.option("--max-pairs", type=click.IntRange(min=1), metavar="N",
               help=f"Check at most N clause pairs per spec with --deep, closest first [default: {DEFAULT_MAX_PAIRS}].")

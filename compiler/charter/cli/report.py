@@ -10,10 +10,13 @@ import click
 from ..report import HTML_REPORT, MARKDOWN_REPORT, write_reports
 from ..report.compare import DEFAULT_THRESHOLD, check_gates, compare_runs, format_json, format_markdown, format_text
 from ..report.runs import load_run
-from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
+from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, examples, fail
 
 
-@click.command()
+@click.command(epilog=examples(
+    "charter report runs/after            # writes runs/after/report.html and report.md",
+    "charter report runs/after --format md -q",
+))
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--format", "formats", multiple=True, type=click.Choice(["html", "md"]),
               help=f"Write only these (repeatable; default: both {HTML_REPORT} and {MARKDOWN_REPORT}).")
@@ -30,10 +33,14 @@ def report(run_dir: Path, formats: tuple[str, ...], quiet: bool) -> None:
             click.echo(f"wrote {path}")
 
 
-@click.command()
+@click.command(epilog=examples(
+    "charter compare runs/before runs/after",
+    "charter compare runs/before runs/after --fail-on-regression --format md -o comparison.md   # a CI gate",
+))
 @click.argument("run_a", type=click.Path(path_type=Path))
 @click.argument("run_b", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "md"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "md"]), default="text", show_default=True,
+              help="text for a terminal, json for tools, md for a pull-request comment.")
 @click.option("--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True, metavar="X",
               help="Minimum effect size: a change the paired test calls significant must also be at least X "
                    "points (1-10 scale) to count as a regression or improvement.")

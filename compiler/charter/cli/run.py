@@ -22,8 +22,8 @@ from ..run.results import RESULTS_FILE, Summary
 from ..providers.calls import RunAborted
 from ..run.runner import Progress, RunOptions
 from ._common import (
-    CALL_OPTIONS, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, apply, check_model_ids, fail, judge_option, load_prices,
-    retry_policy,
+    CALL_OPTIONS, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, apply, check_model_ids, examples, fail, judge_option,
+    load_prices, retry_policy,
 )
 from ._progress import ProgressLine
 
@@ -70,7 +70,11 @@ def format_common_errors(errors: list[tuple[str, int]]) -> str:
     return "most common errors:\n" + "\n".join(f"  {count} x {message}" for message, count in errors)
 
 
-@click.command()
+@click.command(epilog=examples(
+    "charter run characters/tutor.yaml -m demo:tutor --judge demo:judge -o runs/demo   # offline, no key",
+    "charter run characters/tutor.yaml -m anthropic:claude-sonnet-4-5 -m openai:gpt-4.1-mini "
+    "--judge openai:gpt-4.1 --baseline -o runs/v1",
+))
 @click.argument("source", type=click.Path(path_type=Path), metavar="SPEC|CASES")
 @click.option("-m", "--model", "models", multiple=True, required=True, metavar="PROVIDER:MODEL",
               help="A model to evaluate (repeatable).")
@@ -81,7 +85,8 @@ def format_common_errors(errors: list[tuple[str, int]]) -> str:
 @click.option("--case", "select", multiple=True, metavar="TEXT", help="Only cases whose id contains TEXT (repeatable).")
 @click.option("--baseline", is_flag=True, help="Also run every case without the character prompt, to measure lift.")
 @click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature (default: the API's).")
-@click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True,
+              help="Longest reply each model may write, in tokens.")
 @click.option("--seed", type=int, help="Sent where the API takes one (OpenAI).")
 @click.option("--overwrite", is_flag=True, help="Start over in a run directory that holds another run.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line.")
@@ -135,7 +140,10 @@ def run(source: Path, models: tuple[str, ...], run_dir: Path, spec_path: Path | 
     sys.exit(EXIT_OK)
 
 
-@click.command()
+@click.command(epilog=examples(
+    "charter calibrate characters/tutor.yaml --judge demo:judge   # offline, no key",
+    "charter calibrate characters/tutor.yaml --judge openai:gpt-4.1 -o calibration.json",
+))
 @click.argument("spec_path", type=click.Path(path_type=Path), metavar="SPEC")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Also write the calibration to this JSON file.")
 @apply(_SHARED)

@@ -10,12 +10,16 @@ import click
 
 from ..diagnostics import SpecError
 from ..spec import load
-from ._common import EXIT_OK, allow_outside_option
+from ._common import EXIT_OK, allow_outside_option, examples
 
 
-@click.command()
+@click.command(epilog=examples(
+    "charter validate characters/tutor.yaml",
+    "charter validate examples/broken.yaml --format json   # every problem, for tools",
+))
 @click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: one FILE:LINE:COL line per problem; json: every spec's problems, for tools.")
 @allow_outside_option
 def validate(specs: tuple[Path, ...], fmt: str, allow_outside: bool) -> None:
     """Check SPECS against the schema and their references.
