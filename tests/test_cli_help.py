@@ -44,7 +44,7 @@ def _examples(command: click.Command) -> list[str]:
     return [line.strip() for line in rest.splitlines() if line.strip()] if found else []
 
 
-def _parse(argv: list[str]) -> None:
+def parse_command_line(argv: list[str]) -> None:
     """Parses argv as `charter` would, down to the command it names, without running anything.
 
     A usage error (an unknown option, a bad choice, a missing required option or argument) raises
@@ -77,7 +77,7 @@ def test_help_ends_with_examples_that_parse(path, command):
     for line in examples:
         argv = shlex.split(line, comments=True)
         try:
-            _parse(argv)
+            parse_command_line(argv)
         except click.UsageError as err:
             pytest.fail(f"example {line!r} does not parse: {err.format_message()}")
 
