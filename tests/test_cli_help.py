@@ -11,6 +11,7 @@ import click
 import pytest
 
 from charter.cli import main
+from charter.cli._common import CheckedRequired
 from helpers import charter
 
 # Options whose choices depend on what the command writes: each command's own output formats.
@@ -93,7 +94,7 @@ def test_every_option_is_described(path, command):
 def test_required_options_are_marked(path, command):
     ctx = click.Context(command, info_name=path[-1])
     for option in _options(command):
-        if option.required:
+        if option.required or isinstance(option, CheckedRequired):
             _, help_text = option.get_help_record(ctx)
             assert "required" in help_text, f"{option.opts[-1]} is required but its help does not say so"
 

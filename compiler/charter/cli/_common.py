@@ -128,6 +128,17 @@ CALL_OPTIONS = [concurrency_option, rpm_option, tpm_option, timeout_option(), re
 
 # -- the shared help pieces ---------------------------------------------------------------------
 
+class CheckedRequired(click.Option):
+    """A required option the command checks itself, so that leaving it out is a one-line error
+    (click's own check prints a usage block); --help marks it [required] all the same."""
+
+    def get_help_record(self, ctx: click.Context):
+        record = super().get_help_record(ctx)
+        if record is None or "required" in record[1]:
+            return record
+        return record[0], f"{record[1]}  [required]".strip()
+
+
 def examples(*commands: str) -> str:
     """The epilog that ends a command's --help: example command lines, printed as written.
 

@@ -24,8 +24,8 @@ from ..synth.evalgen import EVALS_FILE, EvalOptions
 from ..synth.pipeline import STAGES, DataOptions, StageProgress
 from ..targets.data import OPENAI_MIN_SFT_ROWS
 from ._common import (
-    CALL_OPTIONS, EXIT_FAILED, EXIT_INTERRUPTED, apply, check_model_ids, data_format_option, data_formats,
-    examples, fail, judge_option, load_prices, load_spec_or_exit, model_option, retry_policy,
+    CALL_OPTIONS, EXIT_FAILED, EXIT_INTERRUPTED, CheckedRequired, apply, check_model_ids, data_format_option,
+    data_formats, examples, fail, judge_option, load_prices, load_spec_or_exit, model_option, retry_policy,
 )
 from ._progress import StageLines
 
@@ -50,9 +50,9 @@ _SHARED = [
 
 def _count(n: int | None) -> int:
     if n is None:
-        fail("-n is required: how many rows (or cases) to generate")
+        fail("-n/--count is required: how many rows (or cases) to generate")
     if n < 1:
-        fail(f"-n must be at least 1, not {n}")
+        fail(f"-n/--count must be at least 1, not {n}")
     return n
 
 
@@ -89,7 +89,7 @@ def generate() -> None:
               help="Writes the rejected replies with no system prompt "
                    "(default: the teacher, told to break the clause).")
 @judge_option(required=False, help="Rates realism and grades replies (default: the teacher).")
-@click.option("-n", "--count", "n", type=click.IntRange(min=1), required=True, metavar="N",
+@click.option("-n", "--count", "n", type=int, cls=CheckedRequired, metavar="N",
               help="Rows to generate (SFT rows; each also gives a DPO pair).")
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, metavar="DIR",
               help="Output directory.")
@@ -178,7 +178,7 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
 ))
 @click.argument("spec_path", type=click.Path(path_type=Path), metavar="SPEC")
 @model_option("The model that writes the cases.", required=True)
-@click.option("-n", "--count", "n", type=click.IntRange(min=1), required=True, metavar="N",
+@click.option("-n", "--count", "n", type=int, cls=CheckedRequired, metavar="N",
               help="New cases to generate.")
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, metavar="DIR",
               help="Output directory: evals.jsonl and manifest.json.")
