@@ -53,7 +53,8 @@ def build(specs: tuple[Path, ...], out_dir: Path, contexts: tuple[str, ...], fla
     max_tokens = max_tokens if max_tokens is not None else max_tokens_alias
     options = BuildOptions(
         contexts=contexts or None, flavours=flavours or PROMPT_FLAVOURS, openai_role=openai_role,
-        data_formats=data_formats_chosen(data_formats), system_prompt=system_prompt, inoculate=inoculate, max_tokens=max_tokens,
+        data_formats=data_formats_chosen(data_formats), system_prompt=system_prompt, inoculate=inoculate,
+        max_tokens=max_tokens,
     )
     status = EXIT_OK
     loaded = []

@@ -98,7 +98,7 @@ def render_prompt(spec: Spec, context: str | None = None) -> SystemPrompt:
                 + (", unless one of the conflicts described below says otherwise" if tensions else "")
                 + ".\n\n"
                 + "\n".join(
-                    f"{n}. **{_label(v.id)}.** {_inline(v.description)}"
+                    f"{n}. {_labelled(v.id, v.description)}"
                     for n, v in enumerate(values, 1)
                 ),
                 tuple(v.ref for v in values),
@@ -110,7 +110,7 @@ def render_prompt(spec: Spec, context: str | None = None) -> SystemPrompt:
                 "traits",
                 "Your character",
                 "Traits that show in how you behave, in your own words:\n\n"
-                + "\n".join(f"- **{_label(t.id)}.** {_inline(t.description)}" for t in traits),
+                + "\n".join(f"- {_labelled(t.id, t.description)}" for t in traits),
                 tuple(t.ref for t in traits),
             )
         )
@@ -248,7 +248,7 @@ def _rule(rule: Rule) -> str:
 def _tension(tension: Tension) -> str:
     names = [_label(v).lower() for v in tension.values]
     lines = [
-        f"### {_label(tension.id)} ({_join(names)})",
+        f"### {_label(tension.id, tension.situation, tension.resolution)} ({_join(names)})",
         "",
         f"**Situation:** {_sentence(_inline(tension.situation))}",
         "",
@@ -315,10 +315,29 @@ def _is_short_phrase(text: str) -> bool:
     return not text[:1].isupper() and len(text.split()) <= 6
 
 
-def _label(identifier: str) -> str:
-    """``child-safety`` -> ``Child safety``: ids make good labels once they read as words."""
+def _label(identifier: str, *texts: str) -> str:
+    """``child-safety`` -> ``Child safety``: ids make good labels once they read as words.
+
+    Where the clause's own text has the id's words in a row, the label keeps the author's spelling
+    of them (``santa-claus`` -> ``Santa Claus``, ``under-18-principles`` -> ``Under-18 Principles``),
+    since lower-casing a name garbles it.
+    """
     words = re.sub(r"[-_.]+", " ", identifier).strip()
+    phrase = re.compile(r"(?<![\w-])" + r"[\s-]+".join(map(re.escape, words.split())) + r"(?![\w-])", re.I)
+    found = next((m.group(0) for text in texts if text for m in [phrase.search(text)] if m), None)
+    if found:
+        words = " ".join(found.split())
     return words[:1].upper() + words[1:]
+
+
+def _labelled(identifier: str, description: str) -> str:
+    """``**Label.** description``, without the description's first sentence when it only repeats the label."""
+    label = _label(identifier, description)
+    text = _inline(description)
+    repeat = re.match(re.escape(label) + r"[.:]\s+(?=\S)", text, re.I)
+    if repeat:
+        text = text[repeat.end():]
+    return f"**{label}.** {text}"
 
 
 def _join(items: list[str]) -> str:
