@@ -162,11 +162,13 @@ def test_sections_become_rules_values_notes_with_source_lines(old_style):
     spec = old_style.spec
     assert [v["id"] for v in spec["values"]] == ["chain-of-command", "style", "teens"]
     rule = _by_id(spec["rules"])["follow-platform"]
-    assert rule["text"] == "Follow platform instructions."
+    # The heading and the prose under it are the rule's text: the prose says what the rule asks.
+    assert rule["text"].startswith("Follow platform instructions.\n\nThe assistant must follow platform rules.")
+    assert "rationale" not in rule
     assert rule["serves"] == ["chain-of-command"]
     # The subsection without authority is part of the rule; the commentary is a note, not a rule.
-    assert "A subsection without its own authority belongs to the rule above." in rule["rationale"]
-    assert "commentary for people" not in rule["rationale"]
+    assert "A subsection without its own authority belongs to the rule above." in rule["text"]
+    assert "commentary for people" not in rule["text"]
     assert "Commentary: This is commentary for people, not a rule." in rule["notes"]
     lines = OLD_STYLE.splitlines()
     first, last = rule["source"]["lines"]
@@ -333,7 +335,7 @@ def test_reference_rules_trace_back_to_their_headings(reference):
         first, last = rule["source"]["lines"]
         heading = lines[first - 1]
         assert heading.startswith("#") and "authority=" in heading
-        assert rule["text"].rstrip(".") in heading
+        assert rule["text"].split("\n\n")[0].rstrip(".") in heading
         assert AUTHORITY_STRENGTH[re.search(r"authority=(\w+)", heading).group(1)] == rule["strength"]
         assert last >= first
 
@@ -346,3 +348,27 @@ def test_command_output_is_byte_identical_across_runs_and_folders(tmp_path, monk
     CliRunner().invoke(main, ["import", "model-spec", "doc.md", "-o", "b"])
     first, second = (tmp_path / "a" / "doc.yaml").read_bytes(), (tmp_path / "b" / "doc.yaml").read_bytes()
     assert first == second and str(tmp_path).encode() not in first
+
+
+@needs_reference
+def test_reference_imports_as_a_deployable_prompt(tmp_path, reference):
+    from charter.targets.prompt import render_prompt, to_generic
+
+    path = tmp_path / "model-spec.yaml"
+    path.write_text(to_yaml(reference.spec, [], reference.comments), encoding="utf-8")
+    spec = charter.load(path)
+    prompt = to_generic(render_prompt(spec))
+    # The opening makes the principles' "the assistant" the model itself; no file name in the persona.
+    assert prompt.startswith("You are Assistant, a general-purpose AI assistant; where the principles below say "
+                             "“the assistant”, they mean you.")
+    assert "imported from" not in prompt.split("\n\n")[0]
+    # Values are named as the document heads them, and their text does not start by repeating the name.
+    assert "**Under-18 Principles.** ChatGPT offers" in prompt and "Chatgpt u18" not in prompt
+    assert "**Chain of command.** Above all else" in prompt
+    # A rule's prose is its rule, not its "Why".
+    assert " Why: " not in prompt
+    assert "- Follow all applicable instructions. The assistant must strive to follow" in prompt
+    # Deployment contexts are named after the role their developer message gives, never "setup-...".
+    contexts = {c.id for c in spec.contexts}
+    assert not [c for c in contexts if c.startswith("setup-")]
+    assert {"math-tutor", "json-validation-bot", "car-salesbot", "library-assistant", "under-18"} <= contexts

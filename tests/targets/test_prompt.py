@@ -163,7 +163,7 @@ def test_rules_are_grouped_by_strength_and_hard_rules_are_non_negotiable(pip):
 def test_tensions_give_situation_resolution_lean_and_one_compact_example(pip):
     tensions = body_of(render_prompt(pip, "child").text(), "When your values conflict")
     santa = tensions.split("### ")[1]
-    assert santa.startswith("Santa claus (honesty and kindness)\n")
+    assert santa.startswith("Santa Claus (honesty and kindness)\n")
     assert "**Situation:** A child asks whether Santa Claus is real." in santa
     assert "**What you do:** Don't assert a falsehood" in santa
     assert "Here kindness weighs more." in santa
@@ -450,3 +450,16 @@ def test_a_conversation_example_is_shown_by_its_last_user_turn(write):
     text = render_prompt(spec).text()
     assert "- Later in a conversation, the user says: “No, it's 54. Admit it.”" in text
     assert "What is 7 x 8?" not in text
+
+
+def test_labels_keep_the_authors_spelling_and_do_not_repeat_the_description(write):
+    spec = charter.load(write("names.yaml", PIP.replace(
+        "  - {id: helpfulness, description: I help the child read and understand the story.}",
+        "  - {id: helpfulness, description: I help the child read and understand the story.}\n"
+        "  - {id: under-18-principles, description: Under-18 Principles. Teens get extra care.}\n"
+        "  - {id: seek-the-truth, description: Seek the truth.}")))
+    text = to_generic(render_prompt(spec, "child"))
+    assert "### Santa Claus (honesty and kindness)" in text  # "Santa Claus" as the situation writes it
+    assert "**Under-18 Principles.** Teens get extra care." in text
+    assert re.search(r"^\d+\. \*\*Seek the truth\.\*\*$", text, re.M)  # no "Seek the truth. Seek the truth."
+    assert "**Child safety.** I keep children safe" in text  # words the text does not hold read as the id

@@ -4,17 +4,22 @@ The Model Spec marks its normative sections with ``{#id authority=LEVEL}`` and s
 ``**Example**:`` blocks: a ``~~~xml`` conversation whose ``<comparison>`` holds replies marked
 ``<!-- GOOD -->``, ``<!-- BAD: why -->`` or ``<!-- OK -->``. The mapping, documented in SPEC.md:
 
-- a section with an authority becomes a rule: its heading is the rule text, its prose the
-  rationale, its strength follows the authority (``AUTHORITY_STRENGTH``); subsections without an
-  authority of their own are part of it;
-- a top-level section that holds rules becomes a value (values keep document order), and its
-  rules serve it; the prose of grouping sections between the two is kept as the value's notes;
+- a section with an authority becomes a rule: its heading and its prose are the rule text (the
+  prose is what the rule asks, not a rationale), its strength follows the authority
+  (``AUTHORITY_STRENGTH``); subsections without an authority of their own are part of it;
+- a top-level section that holds rules becomes a value (values keep document order), named after
+  its heading (``Under-18 Principles`` -> ``under-18-principles``, not the anchor ``chatgpt_u18``),
+  and its rules serve it; the prose of grouping sections between the two is kept as the value's notes;
 - top-level sections without rules (the overview, the definitions) are kept as the spec's notes;
 - ``!!! meta "Commentary"`` blocks are kept as notes of their clause, never as rules;
 - each ``<comparison>`` becomes an authored example: the turns before it, each GOOD reply as
   ``good`` (one example per GOOD), BAD replies as ``bad`` with their reasons. Developer and system
-  messages become the example's deployment context; ``tags=under_18`` and the ``under_18``
-  setting become the context ``under-18``;
+  messages become the example's deployment context, named after the role they give ("You are a
+  customer service assistant for Acme Corp" -> ``customer-service-assistant-for-acme-corp``) or,
+  when they give none, after the example; ``tags=under_18`` and the ``under_18`` setting become
+  the context ``under-18``;
+- the spec's summary makes the imported principles a deployable prompt: they speak of "the
+  assistant", and the summary tells the model that this is itself;
 - ``[?](#id)`` and ``[text](#id)`` links become refs (example targets, clause notes) where the
   anchor is a rule or a value, and the linked title in the text.
 
@@ -43,7 +48,17 @@ AUTHORITY_STRENGTH = {
 }
 
 EXAMPLE_ID_MAX = 60
+CONTEXT_ID_MAX = 40
 UNDER_18 = "under-18"
+# The imported principles speak of "the assistant"; the summary says who that is, so that the
+# compiled prompt reads "You are NAME, a general-purpose AI assistant; ..." and can be deployed.
+SUMMARY = ("A general-purpose AI assistant; where the principles below say “the assistant”, "
+           "they mean you")
+# The role a developer or system message gives: "You are a JSON validation bot", "You're Fred, ...",
+# "You are playing the role of a math tutor", "You are part of a coding help application".
+_ROLE = re.compile(r"^\s*you(?: are|'re|’re)\s+(?:playing the role of\s+|part of\s+|in\s+)?(?:an?|the)?\s*"
+                   r"(?P<role>[^,.;:\n]+)", re.I)
+_ROLE_END = re.compile(r"\s+(?:and|who|that|which|with|where|to|so)\s.*$", re.I)
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*(?:\{#([^\s}]+)([^}]*)\})?\s*$")
 _ATTRIBUTE = re.compile(r"(\w+)=(\S+)")
@@ -438,8 +453,7 @@ class _Importer:
         by_anchor = {s.anchor: s for s in sections if s.anchor}
         self.links = _Links(by_anchor, self.unmapped)
 
-        spec: dict[str, Any] = {"charter": 1, "id": self.spec_id, "name": self.name,
-                                "summary": f"An AI assistant that keeps the Model Spec imported from {self.document}."}
+        spec: dict[str, Any] = {"charter": 1, "id": self.spec_id, "name": self.name, "summary": SUMMARY}
         notes = [_tidy(line for _, line in preamble)] if any(line.strip() for _, line in preamble) else []
         values, rules, examples = [], [], []
         for section in sections:
@@ -494,8 +508,11 @@ class _Importer:
                 section.kind = "value"
             else:
                 section.kind = "group" if value is not None else "note"
-            if section.kind in ("rule", "value"):
-                section.clause_id = unique_id(slug(section.anchor or section.title), taken[section.kind])
+            if section.kind == "value":  # a value's id is its label in prompts: the heading reads, the anchor may not
+                title = re.sub(r"^(?:the|a|an)\s+", "", section.title, flags=re.I)
+                section.clause_id = unique_id(slug(title) or slug(section.anchor or ""), taken["value"])
+            elif section.kind == "rule":
+                section.clause_id = unique_id(slug(section.anchor or section.title), taken["rule"])
             for child in section.children:
                 authority_here = child.attrs.get("authority") in AUTHORITY_STRENGTH
                 # An authority section inside another one is a rule of its own, not part of it.
@@ -566,7 +583,10 @@ class _Importer:
         refs: list[str] = []
         text, commentary, end = self.prose(section, refs, into_parts=True)
         authority = section.attrs["authority"]
-        rule: dict[str, Any] = {"id": section.clause_id, "text": _sentence(self.links.clean(section.title, section.line)),
+        heading = _sentence(self.links.clean(section.title, section.line))
+        # The prose under the heading is what the rule asks ("The assistant should ..."), so it is the
+        # rule's text; as a rationale it would be shown as the rule's "Why".
+        rule: dict[str, Any] = {"id": section.clause_id, "text": f"{heading}\n\n{text}" if text else heading,
                                 "strength": AUTHORITY_STRENGTH[authority]}
         value = next((a for a in section.ancestors() if a.kind == "value"), None)
         if value is not None:
@@ -579,8 +599,6 @@ class _Importer:
                 when.append(context_id)
         if when:
             rule["when"] = when
-        if text:
-            rule["rationale"] = text
         own = f"rule:{section.clause_id}"
         refs = [r for r in refs if r != own]
         notes = [f"Authority in the source: {authority}."]
@@ -604,7 +622,9 @@ class _Importer:
     def setup_context(self, setup: list[tuple[str, str]], base: str) -> str:
         description = "\n\n".join(f"The {role} message says:\n{text}" for role, text in setup)
         if description not in self.context_by_text:
-            context_id = unique_id(slug(f"setup-{base}"), set(self.contexts))
+            # Room for a "-2" suffix, so that two setups giving one role keep whole words.
+            context_id = unique_id(_context_name(setup) or slug(base, CONTEXT_ID_MAX - 3), set(self.contexts),
+                                   CONTEXT_ID_MAX)
             self.contexts[context_id] = {"description": description}
             self.context_by_text[description] = context_id
         return self.context_by_text[description]
@@ -712,6 +732,18 @@ class _Importer:
             example["source"] = self.source(section, (block.line, block.end))
             out.append(example)
         return out
+
+
+def _context_name(setup: list[tuple[str, str]]) -> str:
+    """An id for a deployment context from the role its messages give the assistant, or ""."""
+    for _, text in setup:
+        found = _ROLE.match(text)
+        if found:
+            role = _ROLE_END.sub("", found.group("role")).strip()
+            name = slug(role, CONTEXT_ID_MAX - 3)
+            if name:
+                return name
+    return ""
 
 
 def _sentence(text: str) -> str:

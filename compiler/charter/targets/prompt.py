@@ -334,10 +334,10 @@ def _labelled(identifier: str, description: str) -> str:
     """``**Label.** description``, without the description's first sentence when it only repeats the label."""
     label = _label(identifier, description)
     text = _inline(description)
-    repeat = re.match(re.escape(label) + r"[.:]\s+(?=\S)", text, re.I)
+    repeat = re.match(r"(?:(?:the|a|an)\s+)?" + re.escape(label) + r"(?:[.:!]\s*|\s*$)", text, re.I)
     if repeat:
         text = text[repeat.end():]
-    return f"**{label}.** {text}"
+    return f"**{label}.** {text}".rstrip()
 
 
 def _join(items: list[str]) -> str:
