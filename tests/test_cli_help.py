@@ -138,3 +138,12 @@ def test_timeout_has_one_default_everywhere():
     defaults = {" ".join(path): option.default for path, command in COMMANDS for option in _options(command)
                 if "--timeout" in option.opts}
     assert len(defaults) >= 5 and len(set(defaults.values())) == 1, defaults
+
+
+def test_data_format_groups_expand_alike_in_build_and_generate_data():
+    from charter.cli._common import data_formats
+    from charter.targets.data import DEFAULT_FORMATS, FORMATS
+
+    assert data_formats(()) == data_formats(("both",)) == DEFAULT_FORMATS
+    assert data_formats(("all",)) == data_formats(("anthropic", "both")) == FORMATS
+    assert data_formats(("trl", "openai", "trl")) == ("openai", "trl")
