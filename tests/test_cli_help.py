@@ -120,10 +120,12 @@ def test_one_spelling_per_option_across_commands():
                         problems.append(f"{name}: choices differ between {where} and {first_where}")
                 else:
                     seen[name] = (where, shorts, choices)
+            if shorts and not longs:
+                problems.append(f"{shorts[0]} in {where} has no long name")
             for short in shorts:  # and one short form means one thing
-                if short in short_of and short_of[short] != longs[0]:
-                    problems.append(f"{short} is {longs[0]} in {where} but {short_of[short]} elsewhere")
-                short_of.setdefault(short, longs[0] if longs else short)
+                meaning = longs[0] if longs else short
+                if short_of.setdefault(short, meaning) != meaning:
+                    problems.append(f"{short} is {meaning} in {where} but {short_of[short]} elsewhere")
     assert not problems, "\n".join(problems)
 
 

@@ -612,7 +612,7 @@ def service_ask(calls: "CallService", model_id: str, *, max_tokens: int = DEFAUL
     return ask
 
 
-def import_prose(text: str, document: str, model: str, *, base_url: str | None = None, timeout: float = 300.0,
+def import_prose(text: str, document: str, model: str, *, base_url: str | None = None, timeout: float | None = None,
                  spec_id: str | None = None, name: str | None = None,
                  max_chunk_tokens: int = DEFAULT_MAX_CHUNK_TOKENS, max_reply_tokens: int = DEFAULT_MAX_REPLY_TOKENS,
                  on_chunk: Callable[[Chunk], object] | None = None,
@@ -623,8 +623,10 @@ def import_prose(text: str, document: str, model: str, *, base_url: str | None =
     same questions), so drafting again costs no calls. Raises the provider layer's ConfigError for
     a bad model id or a missing key, and its ProviderError when a call fails for good.
     """
-    from ..providers import get_provider
+    from ..providers import DEFAULT_TIMEOUT, get_provider
     from ..providers.calls import CallOptions, CallService
+
+    timeout = DEFAULT_TIMEOUT if timeout is None else timeout  # the one default of every command's --timeout
 
     async def run() -> ProseImport:
         async with get_provider(model, base_url=base_url, timeout=timeout) as provider:
