@@ -149,3 +149,12 @@ def test_data_format_groups_expand_alike_in_build_and_generate_data():
     assert data_formats(()) == data_formats(("both",)) == DEFAULT_FORMATS
     assert data_formats(("all",)) == data_formats(("anthropic", "both")) == FORMATS
     assert data_formats(("trl", "openai", "trl")) == ("openai", "trl")
+
+
+@pytest.mark.parametrize("flag", ["--max-prompt-tokens", "--max-tokens"])  # the new name and the old, hidden one
+def test_build_prompt_budget_under_both_spellings(tmp_path, flag):
+    from helpers import CHARACTERS
+
+    result = charter("build", CHARACTERS / "tutor.yaml", flag, 500, "-o", tmp_path / "out")
+    assert result.exit_code == 1 and "[prompt-too-long]" in result.stderr
+    assert "--max-tokens" not in charter("build", "--help").output
