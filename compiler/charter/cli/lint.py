@@ -49,7 +49,7 @@ def exit_code(findings: list[Diagnostic], *, strict: bool, unreadable: bool) -> 
 @allow_outside_option
 @click.option("--deep", is_flag=True,
               help="Also have a model judge close pairs of clauses in realistic scenarios (CH601) and look for "
-                   "each hazard pattern in words the static rules do not read (CH602); needs --model.")
+                   "each hazard pattern in words the static rules do not read (CH602); needs -m/--model.")
 @model_option("The model for --deep, e.g. openai:gpt-4.1-mini (required with --deep).")
 @base_url_option
 @click.option("--max-pairs", type=click.IntRange(min=1), metavar="N",
