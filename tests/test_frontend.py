@@ -113,6 +113,15 @@ def test_wrong_type_says_to_quote_yaml_booleans(write):
     assert ":3:7: error: name: expected text, got true/false; put the value in quotes to make it text [type]" in message
 
 
+def test_unquoted_yaml_boolean_in_a_text_or_mapping_list_is_a_type_error(write):
+    # `probes: [No, ...]` reads `No` as false; the list takes text or mappings, so say that, with
+    # the quoting hint, instead of letting the false through to the IR (it used to crash there).
+    spec = MINIMAL.replace("serves: [honesty]", "serves: [honesty]\n    probes: [No, you're wrong about that]")
+    message = only_error(write("t.yaml", spec))
+    assert message == ("t.yaml:12:14: error: rules[0].probes[0]: expected text or a mapping, got true/false; "
+                       "put the value in quotes to make it text [type]")
+
+
 def test_unknown_key_with_did_you_mean(write):
     message = only_error(write("u.yaml", MINIMAL.replace("strength: hard", "stength: hard")))
     assert ":10:5: error: rules[0]: unknown key 'stength' (did you mean 'strength'?) [unknown-key]" in message

@@ -95,6 +95,11 @@ def validate_document(data: Mapping, file: str) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for error in validator().iter_errors(data):
         out.extend(_translate(error, data, file))
+    if not out:  # never let an invalid document through because no message was written for its error
+        error = next(iter(validator().iter_errors(data)))
+        message = error.message.replace(repr(error.instance), excerpt(error.instance))
+        out.append(Diagnostic(locate(data, list(error.absolute_path), Loc(file, 1, 1)), "schema",
+                              f"{where(error.absolute_path)}: {message}".replace("\n", " ")[:300]))
     return out
 
 
@@ -204,7 +209,15 @@ def _translate(error: ValidationError, root: Mapping, file: str) -> list[Diagnos
             seen.add(key)
         return diag(f"{at}: lists {excerpt(dup)} more than once", "duplicate-item")
     if kind == "oneOf" and not isinstance(instance, dict):
-        return []  # the object-shaped branches only disagree about mappings; the type error says it
+        # Branches of different types (text or a mapping): name them all. Where only the
+        # object-shaped branches disagree, a separate type error already says it.
+        types = [e.validator_value for e in error.context if e.validator == "type" and not e.relative_path]
+        if len(types) < len(error.schema.get("oneOf", ())):
+            return []
+        expected = " or ".join(dict.fromkeys(EXPECTED.get(t, t) for t in types))
+        hint = "; put the value in quotes to make it text" if "text" in expected and (
+            instance is None or isinstance(instance, (bool, int, float, datetime.date))) else ""
+        return diag(f"{at}: expected {expected}, got {_describe(instance)}{hint}", "type")
     if kind == "oneOf" and "good" in (error.schema.get("properties") or {}):
         if "prompt" in instance and "conversation" in instance:
             return diag(f"{at}: give either 'prompt' or 'conversation', not both", "prompt-or-conversation")
