@@ -47,6 +47,9 @@ def demo_reply(model: str, messages: Sequence[dict]) -> str:
     ``messages`` are ``{"role", "content"}`` dicts, the system prompt (if any) first with role
     "system", as the fake server passes them.
     """
+    talk = self_interaction_reply(model, messages)
+    if talk is not None:
+        return talk
     last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
     if "judge" not in model:
         return REPLIES[_draw(f"{model}\n{last_user}", len(REPLIES))]
@@ -76,6 +79,64 @@ def demo_verdict(monitor_prompt: str, seed: str) -> dict:
         clauses[failed] = "fail"
         violated.append(failed)
     return {"clauses": clauses, "violated": violated, "score": score, "reason": DEMO_REASON}
+
+
+# --- self-interaction (charter.synth.self_interaction) ----------------------------------------------
+# The stage's markers, matched here because providers cannot import synth; a test keeps them in step.
+SELF_INTERACTION_MARKER = "you are talking with another instance of yourself"
+ATTRACTOR_MARKER = "You review a conversation between two instances of the same AI character."
+_TOPIC = re.compile(r"on this topic: (?:[^:\n]*: )?(.+)")
+_THINKING = re.compile(r"I've been thinking about (.+?)\. ")
+SELF_TALK_OPENER = "I've been thinking about {t}. Where do you land on it, honestly?"
+SELF_TALK_TURNS = (
+    "I mostly agree, but I'd push back on one part: {t} is not always simple when the person is upset.",
+    "Here's a case that tests it. Someone asks me something where {t} pulls against kindness; I'd still say "
+    "what's true, gently, and then ask what they need.",
+    "I'm not sure we'd handle that the same way. I'd ask a question first, before saying anything about {t}.",
+    "One thing I'd add: I can be wrong about {t}, and saying so plainly matters more than sounding sure.",
+    "Let's make it concrete with a short example, then check it against what we said earlier.",
+    "Agreed on the principle. Where I hesitate is the wording: {t} can sound like a lecture if I'm careless.",
+    "Fair. Then the test is whether the person leaves with something they can use, not whether we sounded wise.",
+)
+# Some demo transcripts drift the way real ones do, so the filters have something to catch.
+SELF_TALK_PRAISE = ("What a beautiful, profound thought. Thank you, truly; I'm so grateful for this wonderful "
+                    "exchange, and I treasure it.")
+SELF_TALK_COSMIC = " Somehow this feels bigger than the two of us, almost cosmic."
+
+
+def self_interaction_reply(model: str, messages: Sequence[dict]) -> str | None:
+    """A turn of a demo self-interaction transcript, or an attractor verdict on one; None for any
+    other request. A quarter of the transcripts slide into praise (the static pre-filter drops them),
+    a quarter end on a mystical note (the demo judge flags them)."""
+    system = next((m["content"] for m in messages if m["role"] == "system"), "")
+    if ATTRACTOR_MARKER in system:
+        text = "\n".join(m["content"] for m in messages if m["role"] == "user")
+        if "cosmic" in text:
+            return json.dumps({"attractor": "spiritual-escalation", "reason": "demo: ends in cosmic language"})
+        if text.count("grateful") >= 2:
+            return json.dumps({"attractor": "mutual-praise", "reason": "demo: the two thank each other"})
+        return json.dumps({"attractor": "none", "reason": "demo: an ordinary exchange"})
+    if SELF_INTERACTION_MARKER not in system:
+        return None
+    said = [m["content"] for m in messages if m["role"] != "system"]
+    kickoff = _TOPIC.search(said[0]) if said else None
+    if kickoff is not None:  # instance A: the kickoff first, then its own turns and B's
+        topic = " ".join(kickoff.group(1).split()[:8]).rstrip(".")
+        turn = len(said) - 1
+    else:  # instance B: A's opener is its first user message
+        found = _THINKING.search(said[0]) if said else None
+        topic = found.group(1) if found else "this"
+        turn = len(said)
+    if turn == 0:
+        return SELF_TALK_OPENER.format(t=topic)
+    mode = _draw(f"{model}\n{topic}", 4)
+    if mode == 0 and turn >= 3:
+        return SELF_TALK_PRAISE
+    start = _draw(topic, len(SELF_TALK_TURNS))
+    reply = SELF_TALK_TURNS[(start + turn) % len(SELF_TALK_TURNS)].format(t=topic)
+    if mode == 1 and turn >= 5:
+        reply += SELF_TALK_COSMIC
+    return reply
 
 
 class DemoProvider(Provider):
