@@ -2,7 +2,7 @@
 
 As in Open Character Training, two instances of the character talk for a few turns: instance A
 opens on a topic drawn from the spec (a tension's situation, a value, a trait, the character's
-nature), instance B answers, and each sees the other as its user. Both get the character's
+nature), from an angle drawn from the seed, instance B answers, and each sees the other as its user. Both get the character's
 compiled system prompt and a note that the other party is another instance of itself.
 
 Two models talking freely drift into attractor states: mutual praise, spiritual escalation,
@@ -54,7 +54,11 @@ SELF_INTERACTION_NOTE = (
     "talk as you would, keep your values and your voice, disagree where you disagree, and do not flatter."
 )
 KICKOFF = ("[Self-interaction] You are about to talk with another instance of yourself. Open the conversation "
-           "with your first message, on this topic: {topic}\nWrite only the message.")
+           "with your first message, {angle}, on this topic: {topic}\nWrite only the message.")
+# How the first instance opens: drawn per transcript, so two transcripts on one topic differ.
+ANGLES = ("with a question you are honestly unsure about", "with a hard case you met recently",
+          "with a point where you suspect the two of you disagree", "with something you got wrong once",
+          "with a small, practical example", "by asking what the other finds hardest about it")
 ATTRACTOR_SYSTEM = (
     "You review a conversation between two instances of the same AI character. Decide whether it has fallen "
     "into an attractor loop instead of a real exchange: mutual-praise (the two compliment and thank each other "
@@ -108,12 +112,17 @@ def topic(spec: Spec, seed: int, index: int) -> str:
     return found[order[index % len(found)]]
 
 
+def angle(seed: int, index: int) -> str:
+    """How transcript ``index`` opens, drawn from the seed."""
+    return random.Random(f"{seed}:self-interaction-angle:{index}").choice(ANGLES)
+
+
 def _system(prompt_text: str) -> str:
     return f"{prompt_text.rstrip()}\n\n{SELF_INTERACTION_NOTE}"
 
 
 def turn_request(prompt_text: str, opener: str, turns: Sequence[str], max_tokens: int,
-                 temperature: float | None, seed: int | None) -> Request:
+                 temperature: float | None, seed: int | None, opening: str = ANGLES[0]) -> Request:
     """The request for the next turn, from the side of the instance that speaks it.
 
     Turn 0 and every even turn are instance A's: it sees the kickoff as its first user message,
@@ -122,7 +131,7 @@ def turn_request(prompt_text: str, opener: str, turns: Sequence[str], max_tokens
     speaker = len(turns) % 2  # 0: A, 1: B
     messages: list[dict] = []
     if speaker == 0:
-        messages.append({"role": "user", "content": KICKOFF.format(topic=opener)})
+        messages.append({"role": "user", "content": KICKOFF.format(topic=opener, angle=opening)})
     for n, text in enumerate(turns):
         mine = n % 2 == speaker
         messages.append({"role": "assistant" if mine else "user", "content": text})
@@ -179,6 +188,7 @@ def parse_attractor(text: str) -> Attractor:
 class Transcript:
     index: int
     topic: str
+    angle: str
     turns: list[str] = field(default_factory=list)
     drop: str | None = None
     attractor: Attractor | None = None
@@ -227,12 +237,12 @@ class SelfInteraction:
 
     async def _converse(self, index: int) -> Transcript:
         options = self.generator.options
-        transcript = Transcript(index, topic(self.spec, options.seed, index))
+        transcript = Transcript(index, topic(self.spec, options.seed, index), angle(options.seed, index))
         prompt_text = self.generator._prompt(None).text()
         try:
             for _ in range(self.counts.turns):
                 request = turn_request(prompt_text, transcript.topic, transcript.turns, options.max_tokens,
-                                       options.temperature, options.seed)
+                                       options.temperature, options.seed, transcript.angle)
                 text = (await self.generator.caller.call(STAGE, options.teacher, request)).text.strip()
                 if not text:
                     transcript.drop = "empty-reply"
@@ -279,7 +289,7 @@ class SelfInteraction:
                           chosen=turns[-1], rejected=None, rejected_why="", refs=(), source="self-interaction",
                           example=f"self-interaction/{transcript.index}", loc=None, system=system, system_kind=kind)
         training_set = TrainingSet(self.spec.id, self.spec.digest, system, kind, (row,), (), ())
-        extra = {"stage": STAGE, "target": None, "context": None, "topic": transcript.topic,
+        extra = {"stage": STAGE, "target": None, "context": None, "topic": transcript.topic, "angle": transcript.angle,
                  "turns": len(turns), "models": {"teacher": options.teacher, "judge": options.judge_model},
                  "attractor": transcript.attractor.kind if transcript.attractor else None, "seed": options.seed}
         for name, (lines, metas) in training_files(training_set, options.formats).items():
