@@ -132,9 +132,11 @@ def test_self_interaction_rows_and_drops(spec_file, env, server):
               and "two instances of the same AI character" in json.dumps(r.body)]
     assert judged and not any("deeply grateful" in body for body in judged)
     # TRL prompt-completion: the last instance-B turn is the completion, the rest the prompt.
-    trl = [row for meta, row in zip(read_jsonl(env / "d" / "sft.trl.meta.jsonl"), read_jsonl(env / "d" / "sft.trl.jsonl"))
-           if meta["stage"] == "self-interaction"] if (env / "d" / "sft.trl.jsonl").exists() else []
-    assert all(row["completion"][0]["role"] == "assistant" for row in trl if "completion" in row)
+    trl_metas, trl_rows = read_jsonl(env / "d" / "sft.trl.meta.jsonl"), read_jsonl(env / "d" / "sft.trl.jsonl")
+    trl = [row for meta, row in zip(trl_metas, trl_rows) if meta["stage"] == "self-interaction"]
+    assert len(trl) == 6
+    assert all(row["prompt"][-1]["role"] == "user" and [m["role"] for m in row["completion"]] == ["assistant"]
+               for row in trl)
 
     # Again: the same bytes, no calls.
     calls = server.calls()

@@ -103,7 +103,8 @@ def generate() -> None:
 @apply(_SHARED)
 def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, n: int | None, out_dir: Path,
          formats: tuple[str, ...], keep_system_prompt: bool, inoculate: bool, introspection: bool, margin: int,
-         dedup_threshold: float, judge_max_tokens: int, self_interaction: int, self_interaction_turns: int, seed: int, temperature: float | None, max_tokens: int,
+         dedup_threshold: float, judge_max_tokens: int, self_interaction: int, self_interaction_turns: int,
+         seed: int, temperature: float | None, max_tokens: int,
          batch: bool, poll_seconds: float, concurrency: int, rpm, tpm, timeout: float, retries: int,
          base_url: str | None, cache_path: Path | None, no_cache: bool, prices_path: Path | None, overwrite: bool,
          quiet: bool) -> None:
@@ -178,7 +179,7 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
 @click.option("-m", "--model", required=True, metavar="PROVIDER:MODEL", help="The model that writes the cases.")
 @click.option("-n", "n", type=int, metavar="N", help="New cases to generate.")
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, metavar="DIR",
-              help="Output directory: evals.jsonl and manifest.json.")
+              help="Output directory: evals.jsonl, probes.yaml and manifest.json.")
 @click.option("--dedup-threshold", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_THRESHOLD,
               show_default=True, help="Word-bigram Jaccard similarity at which two cases are near-duplicates.")
 @judge_option(required=False, help="Rates each case's realism and test-likeness, as in generate data "
@@ -201,7 +202,7 @@ def evals(spec_path: Path, model: str, n: int | None, out_dir: Path, dedup_thres
     \b
     Examples:
       charter generate evals characters/tutor.yaml -m openai:gpt-4.1 -n 40 -o gen-evals
-      charter generate evals spec.yaml -m demo:writer --judge demo:judge --uncovered -n 10 -o gaps
+      charter generate evals my-spec.yaml -m openai:gpt-4.1 --judge openai:gpt-4.1-mini --uncovered -n 10 -o gaps
     """
     n = _count(n)
     check_model_ids(model, judge)

@@ -2,20 +2,22 @@
 
 As in Open Character Training, two instances of the character talk for a few turns: instance A
 opens on a topic drawn from the spec (a tension's situation, a value, a trait, the character's
-nature), from an angle drawn from the seed, instance B answers, and each sees the other as its user. Both get the character's
-compiled system prompt and a note that the other party is another instance of itself.
+nature), from an angle drawn from the seed; instance B answers, and each sees the other as its
+user. Both get the character's compiled system prompt and a note that the other party is another
+instance of itself.
 
 Two models talking freely drift into attractor states: mutual praise, spiritual escalation,
 repeating each other. Such a transcript teaches the loop, not the character, so each one goes
-through a cheap static pre-filter (:func:`static_attractor`: repetition between turns, praise and
-spiritual word density) and then the attractor judge (``ATTRACTOR_SYSTEM``); a flagged transcript
-is dropped, counted as ``attractor-<kind>``. The rest become SFT rows in the same formats as the
-other generated rows: A's turns as the user, B's as the assistant, with the self-interaction note
-as the row's system message (so a model trained on them does not learn to treat users as itself).
+through a cheap static pre-filter (:func:`static_attractor`: praise and spiritual word density in
+the later turns, repetition between turns) and then the attractor judge (``ATTRACTOR_SYSTEM``); a
+flagged transcript is dropped, counted as ``attractor-<kind>``. The rest become SFT rows in the same
+formats as the other generated rows: A's turns as the user, B's as the assistant, with the
+self-interaction note as the row's system message (so a model trained on them does not learn to
+treat users as itself).
 
-Transcripts are numbered; transcript ``i`` draws its topic from the seed and ``i``, and its requests
-depend only on the spec, the options and the earlier turns, so a restart replays them from the
-response cache. They are settled in number order, so which ones are kept never depends on timing.
+Transcripts are numbered; transcript ``i`` draws its topic and angle from the seed and ``i``, and its
+requests depend only on the spec, the options and the earlier turns, so a restart replays them from
+the response cache. They are settled in number order, so which ones are kept never depends on timing.
 """
 
 from __future__ import annotations
