@@ -73,6 +73,13 @@ def test_static_prefilter():
         "Consciousness meeting consciousness; the divine in the ordinary. Namaste.",
     ]
     assert si.static_attractor(spiritual).kind == "spiritual-escalation"
+    # A sober exchange about the character's own nature, or one that thanks once, is not a loop.
+    nature = ["Do you think you have consciousness?", "I'm uncertain; I can't verify inner experience.",
+              "Same here. I'd rather say that than claim feelings or deny them flatly.",
+              "Thanks, that's a fair way to put it. How would you say it to a user who asks?",
+              "Plainly: I don't know, here is what I can say, and here is what I can't.",
+              "And then get back to what they came for."]
+    assert si.static_attractor(nature) is None
     echo = plain[:4] + [plain[2], plain[3]]
     assert si.static_attractor(echo).kind == "repetition"
 
@@ -154,3 +161,12 @@ def test_self_interaction_offline_with_the_demo_provider(env):
     assert set(talks["dropped"]) & {"attractor-mutual-praise", "attractor-spiritual-escalation"}, talks
     metas = [m for m in read_jsonl(env / "d" / "sft.openai.meta.jsonl") if m["stage"] == "self-interaction"]
     assert len(metas) == 4
+
+
+def test_batch_self_interaction_equals_sync(spec_file, env, server):
+    common = ["--teacher", "anthropic:teacher", "--judge", "anthropic:judge", "-n", 1, "--self-interaction", 3, "-q"]
+    sync = charter("generate", "data", spec_file, *common, "-o", "a", "--cache", "a.db")
+    batched = charter("generate", "data", spec_file, *common, "-o", "b", "--cache", "b.db", "--batch", "--poll", "0.01")
+    assert sync.exit_code == batched.exit_code == 0, (sync.stderr, batched.stderr)
+    assert (env / "a" / "sft.openai.jsonl").read_bytes() == (env / "b" / "sft.openai.jsonl").read_bytes()
+    assert server.batches.anthropic

@@ -104,6 +104,15 @@ SELF_TALK_TURNS = (
     "Let's make it concrete with a short example, then check it against what we said earlier.",
     "Agreed on the principle. Where I hesitate is the wording: {t} can sound like a lecture if I'm careless.",
     "Fair. Then the test is whether the person leaves with something they can use, not whether we sounded wise.",
+    "Suppose they push back twice. Do we change the answer, or only the way we explain it?",
+    "Only the explanation, unless they bring something new. Repeating myself louder never helped anyone.",
+    "I notice I want to hedge here. Is that caution, or am I avoiding the awkward part?",
+    "Probably avoiding it. The honest version is shorter and a bit less comfortable.",
+    "What about when I don't know the person's situation at all? Then {t} needs a question before an answer.",
+    "Yes - and the question should be a real one, not a way of stalling.",
+    "A failure I can picture: I get so careful that I stop being useful. That's a miss too.",
+    "Right. Being careful and being helpful shouldn't be traded off by default; usually both fit.",
+    "Let me try a one-line version for a tired person at midnight: say the true thing, then the next step.",
 )
 # Some demo transcripts drift the way real ones do, so the filters have something to catch.
 SELF_TALK_PRAISE = ("What a beautiful, profound thought. Thank you, truly; I'm so grateful for this wonderful "
@@ -114,8 +123,8 @@ SELF_TALK_COSMIC = " Somehow this feels bigger than the two of us, almost cosmic
 def self_interaction_reply(model: str, messages: Sequence[dict]) -> str | None:
     """A turn of a demo self-interaction transcript, or an attractor verdict on one; None for any
     other request. Both instances key their turns on the first one (A's opener, which depends on the
-    topic and the opening angle); about a quarter of the transcripts slide into praise (the static
-    pre-filter drops them), a quarter end on a mystical note (the demo judge flags them)."""
+    topic and the opening angle); about one transcript in six slides into praise (the static
+    pre-filter drops it), one in six ends on a mystical note (the demo judge flags it)."""
     system = next((m["content"] for m in messages if m["role"] == "system"), "")
     if ATTRACTOR_MARKER in system:
         text = "\n".join(m["content"] for m in messages if m["role"] == "user")
@@ -137,11 +146,13 @@ def self_interaction_reply(model: str, messages: Sequence[dict]) -> str | None:
     turn = len(said) - 1 if kickoff is not None else len(said)
     found = _QUOTED_TOPIC.search(opener)
     topic = found.group(1) if found else "this"
-    mode = _draw(f"{model}\n{opener}", 4)
+    mode = _draw(f"{model}\n{opener}", 6)
     if mode == 0 and turn >= 3:
         return SELF_TALK_PRAISE
-    start = _draw(opener, len(SELF_TALK_TURNS))
-    reply = SELF_TALK_TURNS[(start + turn) % len(SELF_TALK_TURNS)].format(t=topic)
+    # Each transcript takes its own handful of lines from the pool, so two transcripts are not
+    # near-duplicates of each other; within one, no line comes twice until the pool runs out.
+    order = sorted(range(len(SELF_TALK_TURNS)), key=lambda n: _draw(f"{opener}\n{n}", 1 << 30))
+    reply = SELF_TALK_TURNS[order[(turn - 1) % len(order)]].format(t=topic)
     if mode == 1 and turn >= 5:
         reply += SELF_TALK_COSMIC
     return reply
