@@ -162,6 +162,9 @@ def prose(source: Path, model: str, output: Path, max_chunk_tokens: int | None, 
     if unsupported:
         click.echo(f"charter: warning: {len(unsupported)} drafted item(s) not supported by {source.name}; "
                    "dropped ones are not in the spec, flagged ones are (check them):", err=True)
-        for line in unsupported:
+        shown = 20
+        for line in unsupported[:shown]:
             click.echo(f"  {line}", err=True)
+        if len(unsupported) > shown:
+            click.echo(f"  ... and {len(unsupported) - shown} more, in {spec_id}.review.md", err=True)
     click.echo(f"wrote {target}: {result.summary()}")

@@ -373,7 +373,9 @@ _CONTENT = re.compile(r"[a-z]{4,}")
 
 
 def _stems(text: str) -> set[str]:
-    return {word[:5] for word in _CONTENT.findall(_normal(text)) if word not in _STOP}
+    """Crude stems: a plural's "s" dropped, then the first five letters ("users" and "user's" meet)."""
+    words = (w[:-1] if w.endswith("s") and len(w) > 4 else w for w in _CONTENT.findall(_normal(text)))
+    return {word[:5] for word in words if word not in _STOP}
 
 
 def support(text: str, source: str) -> float:
