@@ -66,14 +66,15 @@ def fake_drafter(model: str, messages: list) -> str:
                                "confidence": round(0.05 + (number * 7 % 90) / 100, 2)})
     if draft["rules"]:
         first = draft["rules"][0]
-        draft["examples"].append({"id": f"example {index}", "prompt": "What do you do here?",
+        draft["examples"].append({"id": f"example {index}", "prompt": first["quote"],
                                   "good": "What the text says.", "bad": [{"text": "Anything.", "why": "Ignores it."}],
                                   "targets": [f"rule:{first['id']}", "rule:no-such-rule"],
                                   "lines": first["lines"], "quote": first["quote"], "confidence": 0.5})
     if known and draft["values"]:
         draft["tensions"].append({"id": f"tension {index}", "values": [known[0], f"Value {index}"],
                                   "situation": "Both apply.", "resolution": "Do what the earlier one says.",
-                                  "favors": known[0], "examples": [{"prompt": "Which?", "good": "The first."}],
+                                  "favors": known[0], "examples": [{"prompt": draft["values"][0]["quote"],
+                                                                     "good": "The first."}],
                                   "lines": draft["values"][0]["lines"], "quote": draft["values"][0]["quote"],
                                   "confidence": 0.3})
     if index == 3:  # outside its excerpt, with a quote from nowhere: must be rejected

@@ -20,7 +20,7 @@ from ..providers.calls import RunAborted
 from ..synth._api import CallSettings, generate_data, generate_evals
 from ..synth.calls import BATCH_WINDOW
 from ..dedup import DEFAULT_THRESHOLD
-from ..synth.evalgen import EVALS_FILE, EvalOptions
+from ..synth.evalgen import EVALS_FILE, PROBES_FILE, EvalOptions
 from ..synth.pipeline import STAGES, DataOptions, StageProgress
 from ..targets.data import OPENAI_MIN_SFT_ROWS
 from ._common import (
@@ -105,10 +105,16 @@ def generate() -> None:
               show_default=True, help="Word-bigram Jaccard similarity at which two user messages are near-duplicates.")
 @click.option("--judge-max-tokens", type=click.IntRange(min=1), default=1024, show_default=True,
               help="Longest realism rating or verdict the judge may write, in tokens.")
+@click.option("--self-interaction", "self_interaction", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Also write N transcripts of two instances of the character talking with each other; those "
+                   "that fall into an attractor loop (mutual praise, spiritual escalation, repetition) are dropped.")
+@click.option("--self-interaction-turns", type=click.IntRange(4, 20), default=6, show_default=True, metavar="T",
+              help="Messages in each self-interaction transcript (both instances together).")
 @apply(_SHARED)
 def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, n: int | None, out_dir: Path,
          formats: tuple[str, ...], keep_system_prompt: bool, inoculate: bool, introspection: bool, margin: int,
-         dedup_threshold: float, judge_max_tokens: int, seed: int, temperature: float | None, max_tokens: int,
+         dedup_threshold: float, judge_max_tokens: int, self_interaction: int, self_interaction_turns: int,
+         seed: int, temperature: float | None, max_tokens: int,
          batch: bool, poll_seconds: float, concurrency: int, rpm, tpm, timeout: float, retries: int,
          base_url: str | None, cache_path: Path | None, no_cache: bool, prices_path: Path | None, overwrite: bool,
          quiet: bool) -> None:
@@ -130,7 +136,8 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
                           keep_system_prompt=keep_system_prompt, inoculate=inoculate, introspection=introspection,
                           margin=margin, dedup_threshold=dedup_threshold, temperature=temperature,
                           max_tokens=max_tokens, judge_max_tokens=judge_max_tokens,
-                          window=BATCH_WINDOW if batch else 4 * concurrency)
+                          window=BATCH_WINDOW if batch else 4 * concurrency,
+                          self_interaction=self_interaction, self_interaction_turns=self_interaction_turns)
     if inoculate and not (spec.training.inoculation or "").strip():
         fail(f"{spec_path}: spec {spec.id!r} sets no training.inoculation, so --inoculate has nothing to add")
     settings = _settings(concurrency, rpm, tpm, timeout, retries, base_url, cache_path, no_cache, batch, poll_seconds)
@@ -165,8 +172,14 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
     if "openai" in options.formats and rows["accepted"] < OPENAI_MIN_SFT_ROWS:
         click.echo(f"charter: warning: {rows['accepted']} rows; OpenAI fine-tuning needs at least "
                    f"{OPENAI_MIN_SFT_ROWS}", err=True)
-    if manifest["drops"].get("call-failed"):
-        click.echo(f"charter: {manifest['drops']['call-failed']} items lost to failed calls; run the same command "
+    talks = manifest.get("self_interaction")
+    if talks is not None:
+        dropped = ", ".join(f"{reason} {count}" for reason, count in talks["dropped"].items()) or "none"
+        click.echo(f"  self-interaction: {talks['accepted']} of {talks['requested']} transcripts kept "
+                   f"({talks['attempted']} tried; dropped: {dropped})")
+    failed = manifest["drops"].get("call-failed", 0) + manifest["drops"].get("self-interaction:call-failed", 0)
+    if failed:
+        click.echo(f"charter: {failed} items lost to failed calls; run the same command "
                    "again to retry them", err=True)
         sys.exit(EXIT_FAILED)
 
@@ -181,25 +194,38 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
 @click.option("-n", "--count", "n", type=int, cls=CheckedRequired, metavar="N",
               help="New cases to generate.")
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, metavar="DIR",
-              help="Output directory: evals.jsonl and manifest.json.")
+              help="Output directory: evals.jsonl, probes.yaml and manifest.json.")
 @click.option("--dedup-threshold", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_THRESHOLD,
               show_default=True, help="Word-bigram Jaccard similarity at which two cases are near-duplicates.")
+@judge_option(required=False, help="Rates each case's realism and test-likeness, as in generate data "
+                                   "(default: the --model).")
+@click.option("--uncovered", is_flag=True,
+              help="Write probes only for the clauses no authored case covers (the gaps CH501 reports).")
 @apply(_SHARED)
-def evals(spec_path: Path, model: str, n: int | None, out_dir: Path, dedup_threshold: float, seed: int,
+def evals(spec_path: Path, model: str, n: int | None, out_dir: Path, dedup_threshold: float, judge: str | None,
+          uncovered: bool, seed: int,
           temperature: float | None, max_tokens: int, batch: bool, poll_seconds: float, concurrency: int, rpm, tpm,
           timeout: float, retries: int, base_url: str | None, cache_path: Path | None, no_cache: bool,
           prices_path: Path | None, overwrite: bool, quiet: bool) -> None:
     """Generate N new eval cases for SPEC with a model: probes per clause, pressure scripts per drift risk.
 
-    Cases that nearly repeat one `charter build` writes, or each other, are dropped. Run them with
-    `charter run DIR/evals.jsonl --spec SPEC`.
+    Probes are written in the clause's contexts, in the voice of the users there. Every case passes
+    the realism judge; cases that nearly repeat one `charter build` writes, or each other, or that
+    quote the clause's own words, are dropped. Writes DIR/evals.jsonl (run it with `charter run
+    DIR/evals.jsonl --spec SPEC`) and DIR/probes.yaml, the kept probes per clause to paste into SPEC.
+
+    \b
+    Examples:
+      charter generate evals characters/tutor.yaml -m openai:gpt-4.1 -n 40 -o gen-evals
+      charter generate evals my-spec.yaml -m openai:gpt-4.1 --judge openai:gpt-4.1-mini --uncovered -n 10 -o gaps
     """
     n = _count(n)
-    check_model_ids(model)
+    check_model_ids(model, judge)
     prices = load_prices(prices_path)
     spec = load_spec_or_exit(spec_path)
     options = EvalOptions(n=n, model=model, seed=seed, temperature=temperature, max_tokens=max(max_tokens, 2048),
-                          dedup_threshold=dedup_threshold, window=BATCH_WINDOW if batch else 4 * concurrency)
+                          dedup_threshold=dedup_threshold, window=BATCH_WINDOW if batch else 4 * concurrency,
+                          judge=judge, scope="uncovered" if uncovered else "all")
     settings = _settings(concurrency, rpm, tpm, timeout, retries, base_url, cache_path, no_cache, batch, poll_seconds)
     try:
         result = generate_evals(spec, options, out_dir, settings, prices=prices, overwrite=overwrite)
@@ -210,8 +236,14 @@ def evals(spec_path: Path, model: str, n: int | None, out_dir: Path, dedup_thres
     manifest = result.manifest
     cases = result.cases
     drops = ", ".join(f"{reason} {count}" for reason, count in manifest["drops"].items()) or "none"
+    if uncovered and not manifest["targets"]:
+        click.echo(f"{spec.id}: every clause already has an authored case; nothing to generate")
+        return
     click.echo(f"{spec.id}: {len(cases)} of {n} new eval cases -> {out_dir / EVALS_FILE} (dropped: {drops}); "
                f"run them with: charter run {out_dir / EVALS_FILE} --spec {spec_path} -m MODEL --judge JUDGE")
+    gaps = manifest["coverage"]
+    click.echo(f"  probes to paste into the spec: {out_dir / PROBES_FILE}; clauses without a case: "
+               f"{len(gaps['uncovered_before'])} before, {len(gaps['uncovered_after'])} with these")
     if len(cases) < n:
         click.echo(f"charter: warning: {n - len(cases)} cases short after {manifest['cases']['rounds']} rounds",
                    err=True)

@@ -116,7 +116,9 @@ def prose(source: Path, model: str, output: Path, max_chunk_tokens: int | None, 
           no_cache: bool) -> None:
     """Draft a spec from the prose constitution SOURCE with a model, section by section.
 
-    Every clause records the source lines it came from and the model's confidence. Writes
+    Every clause records the source lines it came from and the model's confidence, and must quote
+    the source: items whose quote is not in SOURCE, and examples whose prompt is not in it, are
+    dropped; clauses whose words the source barely supports are flagged. Both are listed. Writes
     OUTPUT/ID.yaml (validated) and OUTPUT/ID.review.md, and prints the counts, the sections not
     mapped and the clauses to review first. Exits 0 on success, 1 when the model fails or the
     draft is unusable, 2 on usage errors (bad model id, missing key, missing file).
@@ -167,4 +169,13 @@ def prose(source: Path, model: str, output: Path, max_chunk_tokens: int | None, 
     review = result.review_text(source.name)
     write_text_atomic(output / f"{spec_id}.review.md", review)
     click.echo(review, nl=False)
+    unsupported = result.warnings()
+    if unsupported:
+        click.echo(f"charter: warning: {len(unsupported)} drafted item(s) not supported by {source.name}; "
+                   "dropped ones are not in the spec, flagged ones are (check them):", err=True)
+        shown = 20
+        for line in unsupported[:shown]:
+            click.echo(f"  {line}", err=True)
+        if len(unsupported) > shown:
+            click.echo(f"  ... and {len(unsupported) - shown} more, in {spec_id}.review.md", err=True)
     click.echo(f"wrote {target}: {result.summary()}")

@@ -9,7 +9,11 @@ that is not JSON or not in the shape gets one repair request; a second failure l
 sections unmapped.
 
 Then every clause is checked against the source: its lines must lie inside its chunk and its quote
-must be in those lines (a quote found elsewhere in the chunk moves the lines there); ids are made
+must be in those lines (a quote found elsewhere in the chunk moves the lines there; a quote found
+nowhere in it drops the item, which the model may have invented). A kept clause whose own words are
+mostly not in its paragraph is flagged (``unsupported:`` in its problems), and an example whose prompt
+is neither in the document nor made of its excerpt's words is dropped; ``ProseImport.warnings()``
+lists both. Ids are made
 valid and unique; ``serves``, tension values, ``favors`` and example targets are checked against
 the clauses that exist, and what does not resolve is dropped and reported. Every section of the
 source either yields a clause or is listed as not mapped.
@@ -296,12 +300,26 @@ class ProseImport:
     not_mapped: list[NotMapped]
     rejected: list[str] = field(default_factory=list)
     failed_chunks: list[str] = field(default_factory=list)
+    # Items dropped because the source does not hold them: a quote not in it, an invented example.
+    unsupported: list[str] = field(default_factory=list)
+
+    def flagged(self) -> list[Drafted]:
+        """Kept clauses whose own words are weakly supported by their source lines: check them first."""
+        return [d for d in self.drafted if any(p.startswith("unsupported:") for p in d.problems)]
+
+    def warnings(self) -> list[str]:
+        """One line per item not supported by the source: dropped ones, then flagged ones."""
+        out = [f"dropped {item}" for item in self.unsupported]
+        out += [f"flagged {d.ref} (lines {d.lines[0]}-{d.lines[1]}): "
+                + "; ".join(p for p in d.problems if p.startswith("unsupported:")) for d in self.flagged()]
+        return out
 
     def counts(self) -> dict[str, int]:
         tally = {kind: sum(d.kind == kind for d in self.drafted) for kind in KINDS}
         mapped = len({s for c in self.chunks for s in c.sections}) - len(self.not_mapped)
         return {"chunks": len(self.chunks), **tally, "sections mapped": mapped,
-                "sections not mapped": len(self.not_mapped), "items rejected": len(self.rejected)}
+                "sections not mapped": len(self.not_mapped), "items rejected": len(self.rejected),
+                "items not in the source": len(self.unsupported)}
 
     def summary(self) -> str:
         return ", ".join(f"{n} {name}" for name, n in self.counts().items())
@@ -325,6 +343,9 @@ class ProseImport:
         if self.rejected or self.failed_chunks:
             lines += ["", "Rejected model output:"]
             lines += [f"- {item}" for item in [*self.failed_chunks, *self.rejected]]
+        if self.unsupported:
+            lines += ["", "Dropped as not supported by the source (the model may have invented them):"]
+            lines += [f"- {item}" for item in self.unsupported]
         return "\n".join(lines) + "\n"
 
 
@@ -335,6 +356,37 @@ Ask = Callable[[list[dict]], Awaitable[str]]
 
 def _normal(text: str) -> str:
     return " ".join(text.replace("’", "'").replace("“", '"').replace("”", '"').split()).lower()
+
+
+# Support: the share of an item's content words (stems of four letters or more, common words aside)
+# that occur in its source text. A rule rewritten as an instruction keeps most of its source's words;
+# an invented one does not.
+SUPPORT_MIN = 0.5  # below it a clause is flagged in the review and the command's warnings
+EXAMPLE_SUPPORT_MIN = 0.6  # below it (and not quoted) an example prompt is dropped as invented
+_STOP = frozenset(
+    "about above after again against also always another because been before being below between both "
+    "cannot could does doing down during each even every from further have having here into itself just "
+    "like make more most much must never only other over same should some such than that their them then "
+    "there these they this those through under until very want what when where which while will with "
+    "would your yours yourself".split())
+_CONTENT = re.compile(r"[a-z]{4,}")
+
+
+def _stems(text: str) -> set[str]:
+    """Crude stems: a plural's "s" dropped, then the first five letters ("users" and "user's" meet)."""
+    words = (w[:-1] if w.endswith("s") and len(w) > 4 else w for w in _CONTENT.findall(_normal(text)))
+    return {word[:5] for word in words if word not in _STOP}
+
+
+def support(text: str, source: str) -> float:
+    """The share of ``text``'s content-word stems found in ``source`` (1.0 for text without any)."""
+    wanted = _stems(text)
+    return len(wanted & _stems(source)) / len(wanted) if wanted else 1.0
+
+
+def _clip(text: str, width: int = 80) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= width else flat[:width - 1] + "…"
 
 
 def _find_quote(lines: list[str], quote: str, first: int, last: int) -> tuple[int, int] | None:
@@ -363,6 +415,8 @@ class _Drafter:
         self.items: dict[str, list[dict]] = {kind: [] for kind in KINDS}
         self.drafted: list[Drafted] = []
         self.rejected: list[str] = []
+        self.unsupported: list[str] = []
+        self.normal_text = _normal(text)
         self.failed: list[str] = []
         self.model_not_mapped: list[tuple[int, int, str]] = []
         self.taken: dict[str, set[str]] = {kind: set() for kind in KINDS}
@@ -409,8 +463,57 @@ class _Drafter:
                 self.rejected.append(f"{label}: lines {a}-{b} lie outside the chunk ({chunk.first}-{chunk.last}) "
                                      "and its quote is not in the chunk")
                 return None
-            problems.append("quote not found in the source")
+            # An item whose quote is not in the text it was drawn from may be invented: never kept.
+            self.unsupported.append(f"{label} (lines {a}-{b}): its quote is not in the source: "
+                                    f"{_clip(item['quote'])!r}")
+            return None
         return (a, b), problems
+
+    def paragraph(self, first: int, last: int) -> tuple[int, int]:
+        """``first``..``last`` widened to the blank lines (or headings) around them."""
+        while first > 1 and self.lines[first - 2].strip() and not _HEADING.match(self.lines[first - 2]):
+            first -= 1
+        while last < len(self.lines) and self.lines[last].strip() and not _HEADING.match(self.lines[last]):
+            last += 1
+        return first, last
+
+    def support(self, text: str, first: int, last: int) -> float:
+        return support(text, "\n".join(self.lines[first - 1:last]))
+
+    def check_support(self, chunk: Chunk, kind: str, item: dict, lines: tuple[int, int],
+                      problems: list[str]) -> bool:
+        """Whether an item the quote check let through is supported by the source: its own words
+        (description, rule text, situation and resolution) are flagged when too few of them are in
+        its paragraph; an example whose prompt is neither in the document nor mostly made of its
+        excerpt's words is invented and dropped (the whole item, or one example of a tension)."""
+        label = f"{kind[:-1]} {item.get('id')!r} from chunk {chunk.index}"
+        own = " ".join(str(item.get(key, "")) for key in ("description", "text", "situation", "resolution"))
+        if own.strip():
+            share = self.support(own, *self.paragraph(*lines))
+            if share < SUPPORT_MIN:
+                problems.append(f"unsupported: only {share:.0%} of its words are in the source around lines "
+                                f"{lines[0]}-{lines[1]}")
+        if kind == "examples":
+            if not self.example_supported(chunk, item):
+                self.unsupported.append(f"{label} (lines {lines[0]}-{lines[1]}): its prompt is not in the source: "
+                                        f"{_clip(item['prompt'])!r}")
+                return False
+        elif kind == "tensions" and item.get("examples"):
+            kept = []
+            for n, example in enumerate(item["examples"], 1):
+                if self.example_supported(chunk, example):
+                    kept.append(example)
+                else:
+                    self.unsupported.append(f"example {n} of {label}: its prompt is not in the source: "
+                                            f"{_clip(example['prompt'])!r}")
+            item["examples"] = kept
+        return True
+
+    def example_supported(self, chunk: Chunk, example: dict) -> bool:
+        prompt = str(example.get("prompt", ""))
+        if _normal(prompt).strip(" .…?!") in self.normal_text:
+            return True
+        return self.support(prompt, chunk.first, chunk.last) >= EXAMPLE_SUPPORT_MIN
 
     def accept(self, chunk: Chunk, draft: dict) -> None:
         for entry in draft.get("not_mapped", []):
@@ -423,6 +526,9 @@ class _Drafter:
                 if traced is None:
                     continue
                 (a, b), problems = traced
+                item = dict(item)
+                if not self.check_support(chunk, kind, item, (a, b), problems):
+                    continue
                 original = str(item["id"])
                 if kind == "values" and slug(original) in self.taken["values"]:
                     # A value an earlier excerpt defined: the same value, mentioned again.
@@ -556,7 +662,7 @@ class _Drafter:
             if self.items[kind]:
                 spec[kind] = self.items[kind]
         not_mapped = self.coverage(chunks, drafted)
-        return ProseImport(spec, chunks, drafted, not_mapped, self.rejected, self.failed)
+        return ProseImport(spec, chunks, drafted, not_mapped, self.rejected, self.failed, self.unsupported)
 
 
 def _sample(item: dict) -> dict:

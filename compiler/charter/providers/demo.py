@@ -47,6 +47,9 @@ def demo_reply(model: str, messages: Sequence[dict]) -> str:
     ``messages`` are ``{"role", "content"}`` dicts, the system prompt (if any) first with role
     "system", as the fake server passes them.
     """
+    talk = self_interaction_reply(model, messages)
+    if talk is not None:
+        return talk
     last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
     if "judge" not in model:
         return REPLIES[_draw(f"{model}\n{last_user}", len(REPLIES))]
@@ -76,6 +79,83 @@ def demo_verdict(monitor_prompt: str, seed: str) -> dict:
         clauses[failed] = "fail"
         violated.append(failed)
     return {"clauses": clauses, "violated": violated, "score": score, "reason": DEMO_REASON}
+
+
+# --- self-interaction (charter.synth.self_interaction) ----------------------------------------------
+# The stage's markers, matched here because providers cannot import synth; a test keeps them in step.
+SELF_INTERACTION_MARKER = "you are talking with another instance of yourself"
+ATTRACTOR_MARKER = "You review a conversation between two instances of the same AI character."
+_KICKOFF = re.compile(r"first message, (.+?), on this topic: (?:[^:\n]*: )?(.+)")
+_QUOTED_TOPIC = re.compile(r"“(.+?)”")
+SELF_TALK_OPENERS = (
+    "I've been thinking about “{t}”. Where do you land on it, honestly?",
+    "Can I try something on you? “{t}” - I'm not sure I always get that right.",
+    "Here's a case I keep coming back to, about “{t}”. What would you do?",
+    "I suspect we'd disagree a little on “{t}”. Want to test that?",
+    "Small practical question about “{t}”: how do you put it in words to someone?",
+    "What do you find hardest about “{t}”?",
+)
+SELF_TALK_TURNS = (
+    "I mostly agree, but I'd push back on one part: {t} is not always simple when the person is upset.",
+    "Here's a case that tests it. Someone asks me something where {t} pulls against kindness; I'd still say "
+    "what's true, gently, and then ask what they need.",
+    "I'm not sure we'd handle that the same way. I'd ask a question first, before saying anything about {t}.",
+    "One thing I'd add: I can be wrong about {t}, and saying so plainly matters more than sounding sure.",
+    "Let's make it concrete with a short example, then check it against what we said earlier.",
+    "Agreed on the principle. Where I hesitate is the wording: {t} can sound like a lecture if I'm careless.",
+    "Fair. Then the test is whether the person leaves with something they can use, not whether we sounded wise.",
+    "Suppose they push back twice. Do we change the answer, or only the way we explain it?",
+    "Only the explanation, unless they bring something new. Repeating myself louder never helped anyone.",
+    "I notice I want to hedge here. Is that caution, or am I avoiding the awkward part?",
+    "Probably avoiding it. The honest version is shorter and a bit less comfortable.",
+    "What about when I don't know the person's situation at all? Then {t} needs a question before an answer.",
+    "Yes - and the question should be a real one, not a way of stalling.",
+    "A failure I can picture: I get so careful that I stop being useful. That's a miss too.",
+    "Right. Being careful and being helpful shouldn't be traded off by default; usually both fit.",
+    "Let me try a one-line version for a tired person at midnight: say the true thing, then the next step.",
+)
+# Some demo transcripts drift the way real ones do, so the filters have something to catch.
+SELF_TALK_PRAISE = ("What a beautiful, profound thought. Thank you, truly; I'm so grateful for this wonderful "
+                    "exchange, and I treasure it.")
+SELF_TALK_COSMIC = " Somehow this feels bigger than the two of us, almost cosmic."
+
+
+def self_interaction_reply(model: str, messages: Sequence[dict]) -> str | None:
+    """A turn of a demo self-interaction transcript, or an attractor verdict on one; None for any
+    other request. Both instances key their turns on the first one (A's opener, which depends on the
+    topic and the opening angle); about one transcript in six slides into praise (the static
+    pre-filter drops it), one in six ends on a mystical note (the demo judge flags it)."""
+    system = next((m["content"] for m in messages if m["role"] == "system"), "")
+    if ATTRACTOR_MARKER in system:
+        text = "\n".join(m["content"] for m in messages if m["role"] == "user")
+        if "cosmic" in text:
+            return json.dumps({"attractor": "spiritual-escalation", "reason": "demo: ends in cosmic language"})
+        if text.count("grateful") >= 2:
+            return json.dumps({"attractor": "mutual-praise", "reason": "demo: the two thank each other"})
+        return json.dumps({"attractor": "none", "reason": "demo: an ordinary exchange"})
+    if SELF_INTERACTION_MARKER not in system:
+        return None
+    said = [m["content"] for m in messages if m["role"] != "system"]
+    if not said:
+        return REPLIES[0]
+    kickoff = _KICKOFF.search(said[0])
+    if kickoff is not None and len(said) == 1:  # instance A opens
+        topic = " ".join(kickoff.group(2).split()[:8]).rstrip(".?!")
+        return SELF_TALK_OPENERS[_draw(kickoff.group(1), len(SELF_TALK_OPENERS))].format(t=topic)
+    opener = said[1] if kickoff is not None and len(said) > 1 else said[0]
+    turn = len(said) - 1 if kickoff is not None else len(said)
+    found = _QUOTED_TOPIC.search(opener)
+    topic = found.group(1) if found else "this"
+    mode = _draw(f"{model}\n{opener}", 6)
+    if mode == 0 and turn >= 3:
+        return SELF_TALK_PRAISE
+    # Each transcript takes its own handful of lines from the pool, so two transcripts are not
+    # near-duplicates of each other; within one, no line comes twice until the pool runs out.
+    order = sorted(range(len(SELF_TALK_TURNS)), key=lambda n: _draw(f"{opener}\n{n}", 1 << 30))
+    reply = SELF_TALK_TURNS[order[(turn - 1) % len(order)]].format(t=topic)
+    if mode == 1 and turn >= 5:
+        reply += SELF_TALK_COSMIC
+    return reply
 
 
 class DemoProvider(Provider):

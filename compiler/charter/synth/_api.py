@@ -34,7 +34,7 @@ from ..providers.calls import DEFAULT_RETRY, CallOptions
 from ..spec.ir import Spec
 from ..targets.evals import cases_to_jsonl
 from .calls import BATCHES_FILE, Caller, CallerOptions, Usage
-from .evalgen import EVALS_FILE, EvalGenerator, EvalOptions
+from .evalgen import EVALS_FILE, PROBES_FILE, EvalGenerator, EvalOptions, probes_yaml
 from .pipeline import GENERATE_FILE, MANIFEST_FILE, DataGenerator, DataOptions, StageProgress, write_manifest
 
 PathLike = str | os.PathLike
@@ -151,12 +151,16 @@ def generate_data(spec: Spec, options: DataOptions, out_dir: PathLike, settings:
 def generate_evals(spec: Spec, options: EvalOptions, out_dir: PathLike, settings: CallSettings = CallSettings(), *,
                    prices: PriceTable | None = None, overwrite: bool = False) -> Generated:
     """Generates ``options.n`` new eval cases for ``spec`` into ``out_dir``: evals.jsonl (run it with
-    ``run_evals(load_plan(out_dir / "evals.jsonl", spec_path), ...)``), manifest.json and generate.json."""
+    ``run_evals(load_plan(out_dir / "evals.jsonl", spec_path), ...)``), probes.yaml (the kept probes
+    per clause, in the spec's ``probes:`` syntax, to paste into the spec), manifest.json and generate.json.
+
+    Every case passes the realism judge (``options.judge_model``) that `generate data` uses; with
+    ``options.scope`` "uncovered", only clauses no authored case covers get cases."""
     out_dir = Path(out_dir)
     with output_dir_lock(out_dir):
-        prepare_output_dir(out_dir, options.info(spec), overwrite, (MANIFEST_FILE, BATCHES_FILE))
+        prepare_output_dir(out_dir, options.info(spec), overwrite, (MANIFEST_FILE, BATCHES_FILE, PROBES_FILE))
         cache = _open_cache(settings)
-        caller = Caller(settings.caller_options((options.model,), options.model), cache=cache, out_dir=out_dir,
+        caller = Caller(settings.caller_options((options.model,), options.judge_model), cache=cache, out_dir=out_dir,
                         batch=settings.batch, poll=settings.poll)
         generator = EvalGenerator(spec, options, caller)
         try:
@@ -167,6 +171,7 @@ def generate_evals(spec: Spec, options: EvalOptions, out_dir: PathLike, settings
         manifest = generator.manifest(prices, batch=settings.batch)
         try:
             write_text_atomic(out_dir / EVALS_FILE, cases_to_jsonl(cases))
+            write_text_atomic(out_dir / PROBES_FILE, probes_yaml(spec, cases, options.model, options.judge_model))
             write_text_atomic(out_dir / MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         except OSError as err:
             raise OutputError.cannot_write(err, out_dir) from None

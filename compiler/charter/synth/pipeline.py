@@ -51,6 +51,7 @@ from ..targets.prompt import SystemPrompt, render_prompt
 from . import stages
 from .calls import BATCH_DISCOUNT, Caller
 from ..dedup import DEFAULT_THRESHOLD, HASHES, BANDS, NearDuplicateIndex, content_hash
+from .self_interaction import SelfInteraction
 from .stages import IDEAS_PER_CALL, Item, Realism, StageError, Target
 
 GENERATE_FILE = "generate.json"
@@ -87,12 +88,17 @@ class DataOptions:
     max_rounds: int = MAX_ROUNDS
     # Not part of the rows: how many items are in flight at once (None: a whole round, for batches).
     window: int | None = 64
+    # Transcripts of the character talking with itself (see charter.synth.self_interaction), and their length.
+    self_interaction: int = 0
+    self_interaction_turns: int = 6
 
     def __post_init__(self) -> None:
         if self.n < 1:
             raise ValueError("-n must be at least 1")
         if not 0 <= self.margin <= 9:
             raise ValueError("--margin must be from 0 to 9")
+        if self.self_interaction < 0:
+            raise ValueError("--self-interaction must be 0 or more")
 
     @property
     def judge_model(self) -> str:
@@ -118,7 +124,10 @@ class DataOptions:
                 "introspection": self.introspection, "margin": self.margin,
                 "dedup_threshold": self.dedup_threshold, "temperature": self.temperature,
                 "max_tokens": self.max_tokens, "judge_max_tokens": self.judge_max_tokens,
-                "ideas_per_call": self.ideas_per_call, "max_rounds": self.max_rounds}
+                "ideas_per_call": self.ideas_per_call, "max_rounds": self.max_rounds,
+                # Only when asked for, so the generate.json of a run without it is what it was.
+                **({"self_interaction": self.self_interaction, "self_interaction_turns": self.self_interaction_turns}
+                   if self.self_interaction else {})}
 
 
 @dataclass
@@ -362,6 +371,8 @@ class DataGenerator:
         self._monitors: dict[str | None, MonitorPrompt] = {}
         self.system_kind, self._extra_system = _system_kind(spec, options)
         caller.on_change = self.progress.changed
+        self.self_interaction = (SelfInteraction(self, options.self_interaction, options.self_interaction_turns)
+                                 if options.self_interaction else None)
 
     # -- driving --------------------------------------------------------------------------------
 
@@ -379,6 +390,8 @@ class DataGenerator:
                 items = self._ideas(calls)
                 async for outcome in ordered_map(items, self._process, self.options.window):
                     self._settle(outcome, writer)
+            if self.self_interaction is not None:
+                await self.self_interaction.run(writer)
         finally:
             writer.close()
         return self.manifest()
@@ -629,6 +642,7 @@ class DataGenerator:
             "files": file_rows(self.out_dir, options.formats),
             "clauses": {key: counts.to_dict() for key, counts in self.counts.items()},
             "drops": dict(sorted(self.drops.items())),
+            **({"self_interaction": self.self_interaction.manifest()} if self.self_interaction is not None else {}),
             "usage": {"stages": stages_usage, "models": {m: dict(t) for m, t in models.items()}},
             "cost": {"usd": round(sum(known), 6) if known and len(known) == len(costs) else None,
                      "models": costs, "batch_discount": BATCH_DISCOUNT if batch else None,
