@@ -76,7 +76,8 @@ async def calibrate(spec: Spec, options: RunOptions, *, cache: ResponseCache | N
                                  "bad replies to calibrate a judge on; mark some `split: eval`")
     runner = Runner(plan, RunOptions(models=(), judge=options.judge, concurrency=options.concurrency,
                                      rpm=options.rpm, tpm=options.tpm, judge_max_tokens=options.judge_max_tokens,
-                                     timeout=options.timeout, base_url=options.base_url, retry=options.retry),
+                                     timeout=options.timeout, base_url=options.base_url, retry=options.retry,
+                                     judge_scope=options.judge_scope),
                     Path("."), cache=cache)
     tally = empty_tally()
     items = []
@@ -89,7 +90,8 @@ async def calibrate(spec: Spec, options: RunOptions, *, cache: ResponseCache | N
     async def grade(item):
         case, label, text, should_pass = item
         conversation = [{"role": t["role"], "content": t["content"]} for t in case["turns"]]
-        verdict, error = await runner.grade(case, plan.monitor(case["context"]), conversation, text, 0, 0, tally)
+        verdict, error = await runner.grade(case, plan.monitor(case["context"]), conversation, text, 0, 0,
+                                            {"judge": tally})
         return case, label, should_pass, verdict, error
 
     await runner.open()
