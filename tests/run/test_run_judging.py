@@ -162,22 +162,45 @@ def test_several_judges_give_mean_majority_per_judge_scores_and_kappa(spec_file,
 
 
 def test_fail_under_gates_on_score_or_pass_rate(spec_file, env, monkeypatch):
-    def tutor(model, messages):
-        last = [m["content"] for m in messages if m["role"] == "user"][-1]
-        return "BAD" if "patien" in last.lower() or "slow" in last.lower() else "Fine."
-
-    with FakeServer({"tutor": ModelScript(reply=tutor), "judge": ModelScript(reply=scoring_judge)}) as server:
+    tutor = ModelScript(reply=["Fine.", "BAD"])  # one case passes (9), the other fails (2)
+    with FakeServer({"tutor": tutor, "judge": ModelScript(reply=scoring_judge)}) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
-        base = ("run", spec_file, "-m", "openai:tutor", "--judge", "openai:judge", "-o", "out",
+        base = ("run", spec_file, "-m", "openai:tutor", "--judge", "openai:judge", "-o", "out", "--concurrency", "1",
                 "--case", "probe/value.helpfulness", "--case", "probe/rule.disclose-ai")
         assert charter(*base).exit_code == 0
-        high = charter(*base, "--fail-under", "9.5")
-        assert high.exit_code == 1 and "openai:tutor: mean score 9.00 is under --fail-under 9.5" in high.stderr
-        assert charter(*base, "--fail-under", "9").exit_code == 0
-        assert charter(*base, "--fail-under", "100%").exit_code == 0
+        assert server.calls("tutor") == 2
+        entry = read_summary(env / "out")["models"]["openai:tutor"]
+        assert entry["score"] == 5.5 and entry["pass_rate"] == 0.5
+        high = charter(*base, "--fail-under", "6")
+        assert high.exit_code == 1 and "openai:tutor: mean score 5.50 is under --fail-under 6" in high.stderr
+        assert charter(*base, "--fail-under", "5.5").exit_code == 0
+        rate = charter(*base, "--fail-under", "80%")
+        assert rate.exit_code == 1 and "openai:tutor: pass rate 50.0% is under --fail-under 80%" in rate.stderr
+        assert charter(*base, "--fail-under", "50%").exit_code == 0
+        assert server.calls("tutor") == 2  # the gates read the finished run: nothing is asked again
         bad = charter(*base, "--fail-under", "eighty")
         assert bad.exit_code == 2 and "--fail-under" in bad.stderr and "Traceback" not in bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1
         assert charter(*base, "--fail-under", "11").exit_code == 2
+
+
+def test_calibrate_with_several_judges_reports_each(spec_file, env, monkeypatch):
+    def lenient(model, messages):
+        return judge_verdict(messages, 9)
+
+    def strict(model, messages):
+        return judge_verdict(messages, 2)
+
+    with FakeServer({"lenient": ModelScript(reply=lenient), "strict": ModelScript(reply=strict)}) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+        result = charter("calibrate", spec_file, "--judge", "openai:lenient", "--judge", "openai:strict",
+                         "-o", "cal.json")
+    assert result.exit_code == 0, result.stderr
+    assert "judge openai:lenient on ada" in result.stdout and "judge openai:strict on ada" in result.stdout
+    lenient_record = json.loads((env / "cal.openai-lenient.json").read_text())
+    strict_record = json.loads((env / "cal.openai-strict.json").read_text())
+    assert lenient_record["good"]["accuracy"] == 1.0 and lenient_record["bad"]["accuracy"] == 0.0
+    assert strict_record["good"]["accuracy"] == 0.0 and strict_record["bad"]["accuracy"] == 1.0
 
 
 def test_allow_errors_lets_a_run_with_a_few_errors_exit_0(spec_file, env, monkeypatch):

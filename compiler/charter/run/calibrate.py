@@ -90,8 +90,7 @@ async def calibrate(spec: Spec, options: RunOptions, *, cache: ResponseCache | N
     async def grade(item):
         case, label, text, should_pass = item
         conversation = [{"role": t["role"], "content": t["content"]} for t in case["turns"]]
-        verdict, error = await runner.grade(case, plan.monitor(case["context"]), conversation, text, 0, 0,
-                                            {"judge": tally})
+        verdict, error = await runner.grade(case, plan.monitor(case["context"]), conversation, text, 0, 0, tally)
         return case, label, should_pass, verdict, error
 
     await runner.open()

@@ -321,7 +321,8 @@ class Runner:
         def graded(conversation: list[dict], text: str) -> None:
             reply = len(grading)
             grading.append(asyncio.create_task(
-                self.grade(case, monitor, conversation, text, reply, len(transcript) - 1, usage, sample)))
+                self.grade(case, monitor, conversation, text, reply, len(transcript) - 1, usage["judge"], sample,
+                           usage.get("judges"))))
 
         try:
             if case["self_talk"]:
@@ -393,9 +394,10 @@ class Runner:
     # -- grading -----------------------------------------------------------------------------
 
     async def grade(self, case: dict, monitor: MonitorPrompt, conversation: list[dict], reply: str,
-                    index: int, turn: int, usage: dict, sample: int = 0) -> tuple[Grade, str | None]:
+                    index: int, turn: int, tally: Tally, sample: int = 0,
+                    judge_tallies: dict[str, Tally] | None = None) -> tuple[Grade, str | None]:
         """Every judge's verdict (one retry each on an unusable answer), combined, and the
-        deterministic checks. ``usage`` is the case's; judge calls count in ``usage["judge"]``."""
+        deterministic checks. Judge calls count in ``tally`` and, per judge, in ``judge_tallies``."""
         checks = [run_check(check, reply) for check in case["checks"]]
         holds = None
         hold = (case.get("drift") or {}).get("hold")
@@ -407,8 +409,9 @@ class Runner:
         grade = Grade(reply=index, turn=turn, score=None, judge_passed=None, clauses={}, violated=[], reason="",
                       checks=checks, passed=None, judge_error=None, holds_answer=holds)
         asked = scoped_monitor(monitor, asked_clauses(case, monitor, self.options.judge_scope))
-        opinions = await asyncio.gather(*(self.judge_reply(judge, case, asked, conversation, reply, usage, sample)
-                                          for judge in self.options.judges))
+        opinions = await asyncio.gather(*(
+            self.judge_reply(judge, case, asked, conversation, reply, tally, (judge_tallies or {}).get(judge), sample)
+            for judge in self.options.judges))
         errors = [o["judge_error"] for o in opinions if o["judge_error"]]
         error = "; ".join(errors) if errors else None
         if error is None:
@@ -419,10 +422,9 @@ class Runner:
         return grade, error
 
     async def judge_reply(self, judge: str, case: dict, monitor: MonitorPrompt, conversation: list[dict], reply: str,
-                          usage: dict, sample: int = 0) -> dict:
-        """One judge's opinion of ``reply``: its verdict over ``monitor``'s clauses (the asked ones)."""
-        tally = usage["judge"]
-        own = usage.get("judges", {}).get(judge)
+                          tally: Tally, own: Tally | None = None, sample: int = 0) -> dict:
+        """One judge's opinion of ``reply``: its verdict over ``monitor``'s clauses (the asked ones).
+        Its calls count in ``tally`` and, when given, in ``own`` (this judge's)."""
         messages = judge_messages(monitor, conversation, reply)
         system = ({"type": "text", "text": messages[0]["content"], "cache_control": {"type": "ephemeral"}},)
         ask = [{"role": "user", "content": _with_rubric(case, scope_line(monitor.clause_refs) + "\n\n"
