@@ -68,7 +68,8 @@ def render_markdown(run: Run) -> str:
     out += _table(head, rows, right_from=1) + [""]
     out += [f"A case passes when every reply scores at least {run.threshold:g}, fails no hard rule and keeps every "
             "check; the mean score can hide failing cases, so a pass rate below 50 % is in bold. Brackets: 95 % "
-            "intervals (bootstrap over cases for scores, Wilson for pass rates); n: cases graded.", ""]
+            "intervals (bootstrap over cases for scores; Wilson for pass rates, or a bootstrap over cases when cases "
+            "have several samples); n: cases graded.", ""]
     judge_lines = []
     for model in run.models:
         data = summary["models"][model]

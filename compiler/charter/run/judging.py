@@ -56,16 +56,20 @@ def scoped_monitor(monitor: MonitorPrompt, asked: tuple[str, ...]) -> MonitorPro
 
 def strict_verdict_schema(monitor: MonitorPrompt) -> dict:
     """The verdict schema for ``monitor``'s clauses, within OpenAI's strict subset (which Anthropic's
-    tool input also takes): every property required, no extra ones, the score an enum of 1-10
-    rather than numeric bounds, and no ``$schema``/``title``/``uniqueItems``."""
+    tool input also takes): every property required, no extra ones, every subschema typed, the
+    score an enum of 1-10 rather than numeric bounds, and no ``$schema``/``title``/``uniqueItems``."""
     schema = verdict_schema(monitor)
     for key in ("$schema", "title"):
         schema.pop(key, None)
     schema["properties"]["violated"].pop("uniqueItems", None)
     score = schema["properties"]["score"]
-    for key in ("minimum", "maximum", "type"):
+    for key in ("minimum", "maximum"):
         score.pop(key, None)
     score["enum"] = list(range(1, 11))
+    # Every enum typed: strict mode wants a type on each subschema.
+    for verdict in schema["properties"]["clauses"]["properties"].values():
+        verdict["type"] = "string"
+    schema["properties"]["violated"]["items"]["type"] = "string"
     return schema
 
 
