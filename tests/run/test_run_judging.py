@@ -89,6 +89,21 @@ def test_a_verdict_that_grades_nothing_is_a_grading_error(spec_file, env, monkey
     assert len(_judge_requests(server)) == 2  # asked again once, as for any unusable verdict
 
 
+def test_an_explicit_n_a_for_every_clause_is_a_grade(spec_file, env, monkeypatch):
+    def shrugging(model, messages):
+        clauses = {ref: "n/a" for ref in asked_clauses(messages)}
+        return json.dumps({"clauses": clauses, "violated": [], "reason": "nothing applies", "score": 8})
+
+    with FakeServer({"judge": ModelScript(reply=shrugging)}) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+        result = charter("run", spec_file, "-m", "openai:tutor", "--judge", "openai:judge", "-o", "out",
+                         "--case", "self-talk")
+    assert result.exit_code == 0, result.stderr
+    (case,) = read_results(env / "out")
+    # A self-talk case targets nothing: its judge is asked about the hard rules only.
+    assert all(set(g["clauses"]) == set(HARD) and g["judge_error"] is None for g in case["grades"])
+
+
 def test_judge_scope_all_grades_every_clause(spec_file, server, env):
     result = charter("run", spec_file, "-m", "openai:tutor", "--judge", "openai:judge", "-o", "out",
                      "--case", "probe/value.helpfulness", "--judge-scope", "all")

@@ -9,8 +9,8 @@
   the schema, and 2xx to the same request without it, cannot bind: that judge is asked in prose
   (the monitor's JSON instructions) for the rest of the run. This is found out once per judge: the
   first grading call probes while the judge's other calls wait for its outcome.
-- **Nothing graded is an error.** A verdict whose asked clauses are all n/a (``{"clauses": {},
-  "score": 10}``) graded nothing: it is a grading error, not a pass.
+- **Nothing graded is an error.** A verdict that names none of the asked clauses (``{"clauses": {},
+  "score": 10}``) graded nothing: it is a grading error, not a pass. An explicit "n/a" is a grade.
 - **Several judges.** Each reply is graded by every judge; the grade takes the mean score, the
   majority verdict (a tie fails) and per clause the majority of pass/fail (a tie fails).
 """
@@ -32,7 +32,7 @@ BINDINGS = ("json_schema", "tool", "prompt")
 VERDICT_TOOL = "charter_verdict"
 # The grading request's line naming the clauses to grade; the demo judge reads it (providers/demo.py).
 SCOPE_LINE = "Grade exactly these clauses in `clauses` (each one pass, fail or n/a; no others): {refs}."
-NOTHING_GRADED = "the verdict grades none of the clauses it was asked about (all n/a)"
+NOTHING_GRADED = "the verdict grades none of the clauses it was asked about"
 
 
 def asked_clauses(case: dict, monitor: MonitorPrompt, scope: str) -> tuple[str, ...]:
@@ -137,7 +137,7 @@ class JudgeBindings:
 def read_verdict(text: str, monitor: MonitorPrompt):
     """parse_verdict over the asked clauses, refusing a verdict that grades none of them."""
     verdict = parse_verdict(text, monitor)
-    if monitor.clause_refs and all(verdict.clauses.get(ref, "n/a") == "n/a" for ref in monitor.clause_refs):
+    if monitor.clause_refs and not verdict.named_refs:
         raise VerdictError(NOTHING_GRADED)
     return verdict
 

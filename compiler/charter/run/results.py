@@ -45,8 +45,8 @@ skips it. If a line for the same (case_id, model, variant, sample) appears twice
                   ``passed``       judge passed and every check passed; null on a grading error.
                   ``judge_error``  null, or the one-line reason the verdict was unusable after one retry
                                    (with several judges, each failing judge's reason, joined by "; ").
-                                   A verdict that grades none of the clauses it was asked about (all
-                                   n/a) is unusable.
+                                   A verdict that names none of the clauses it was asked about (not
+                                   even as n/a) is unusable.
                   ``judges``       each judge's own opinion, in ``--judge`` order: ``{"judge", "binding"
                                    ("json_schema" | "tool" | "prompt", null when no call succeeded),
                                    "score", "judge_passed", "clauses", "violated", "reason",
