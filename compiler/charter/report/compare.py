@@ -164,8 +164,13 @@ def compare_runs(a: Run, b: Run, *, threshold: float = DEFAULT_THRESHOLD) -> Com
         only_in_a=tuple(m for m in models_a if m not in models_b),
         only_in_b=tuple(m for m in models_b if m not in models_a),
         scores=tuple(scores), newly_failing=newly_failing, newly_passing=newly_passing, after_scores=after_scores,
-        flip_rates=flip_rates, judges=(str(a.summary.get("judge", "")), str(b.summary.get("judge", ""))),
+        flip_rates=flip_rates, judges=(_judges(a), _judges(b)),
     )
+
+
+def _judges(run: Run) -> str:
+    """The run's judges, as one text (several with --judge A --judge B)."""
+    return ", ".join(str(j) for j in run.summary.get("judges") or [run.summary.get("judge", "")])
 
 
 def _graded(run: Run) -> dict[str, dict[str, tuple[float, frozenset[str]]]]:
