@@ -169,8 +169,9 @@ def compare_runs(a: Run, b: Run, *, threshold: float = DEFAULT_THRESHOLD) -> Com
 
 
 def _judges(run: Run) -> str:
-    """The run's judges, as one text (several with --judge A --judge B)."""
-    return ", ".join(str(j) for j in run.summary.get("judges") or [run.summary.get("judge", "")])
+    """The run's judges, as one text (several with --judge A --judge B); ``judge`` is the first."""
+    more = (run.summary.get("judges") or [])[1:]
+    return ", ".join(str(j) for j in [run.summary.get("judge", ""), *more])
 
 
 def _graded(run: Run) -> dict[str, dict[str, tuple[float, frozenset[str]]]]:
