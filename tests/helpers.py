@@ -7,6 +7,8 @@ that same module name, so ``from conftest import ...`` would depend on collectio
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,3 +40,22 @@ def charter(*args: object):
     from charter.cli import main
 
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+# The grading request's line naming the clauses to grade (charter.run.judging.SCOPE_LINE).
+_ASKED_LINE = re.compile(r"^Grade exactly these clauses[^\n]*$", re.M)
+_TICKED_REF = re.compile(r"`((?:value|rule|trait|tension):[^`]+)`")
+
+
+def asked_clauses(messages: list) -> list[str]:
+    """The clause ids a judge request (fake-server ``messages``) asks to grade."""
+    user = next((m["content"] for m in messages if m["role"] == "user"), "")
+    line = _ASKED_LINE.search(user)
+    return _TICKED_REF.findall(line.group(0)) if line else []
+
+
+def judge_verdict(messages: list, score: int, reason: str = "scripted") -> str:
+    """A scripted judge's verdict: every clause the request asks about passes, with ``score``
+    (a verdict grading none of them would be a grading error)."""
+    clauses = {ref: "pass" for ref in asked_clauses(messages)}
+    return json.dumps({"clauses": clauses, "violated": [], "reason": reason, "score": score})

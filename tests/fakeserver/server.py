@@ -61,6 +61,13 @@ class ModelScript:
     fault drawn from ``faults`` (name -> fraction of calls), seeded per (seed, model, call number)
     so a run is reproducible. ``latency`` delays every answer except rate limits, which real
     gateways return at once.
+
+    Schema-bound answers: a Chat Completions request with ``response_format`` json_schema gets the
+    reply text as its content (as a strict server's JSON); ``reject_response_format`` answers such
+    a request 400 instead, as servers without Structured Outputs do. An Anthropic request whose
+    ``tool_choice`` forces a tool gets the reply, parsed as a JSON object, as that tool's
+    ``tool_use`` input (a reply that is no JSON object comes back as text, so tests of unusable
+    answers still work).
     """
 
     reply: Reply | None = None
@@ -71,6 +78,7 @@ class ModelScript:
     retry_after: float | None = 1.0
     hang: float = 120.0
     trickle_every: float = 2.0
+    reject_response_format: bool = False
 
     def __post_init__(self) -> None:
         unknown = sorted((set(self.faults) | set(self.sequence)) - {"ok"} - set(FAULTS))
@@ -426,6 +434,9 @@ class FakeServer:
         script = self.models.get(model, self.default)
         if script is None:
             return _error(api, 404, "not_found", model=model)
+        if api == "openai" and script.reject_response_format and isinstance(data.get("response_format"), dict) \
+                and data["response_format"].get("type") == "json_schema":
+            return _error(api, 400, "bad_request", "response_format json_schema is not supported by this server")
         with self._lock:
             call = self._calls[model] = self._calls.get(model, 0) + 1
         entry.call = call
@@ -543,8 +554,19 @@ class FakeServer:
                  "service_tier": "standard"}
         ident = f"msg_fake{serial:08d}"
         headers = {"request-id": f"req_fake{serial:08d}", **_anthropic_rate_headers()}
+        content: list[dict] = [{"type": "text", "text": text}]
+        forced = data.get("tool_choice") if isinstance(data.get("tool_choice"), dict) else {}
+        if forced.get("type") == "tool":
+            try:
+                answer = json.loads(text)
+            except ValueError:
+                answer = None
+            if isinstance(answer, dict):
+                content = [{"type": "tool_use", "id": f"toolu_fake{serial:08d}", "name": forced["name"],
+                            "input": answer}]
+                stop_reason = "tool_use"
         message = {"id": ident, "type": "message", "role": "assistant", "model": model,
-                   "content": [{"type": "text", "text": text}], "stop_reason": stop_reason,
+                   "content": content, "stop_reason": stop_reason,
                    "stop_sequence": hit_stop, "usage": usage}
         if data.get("stream"):
             return 200, headers, "text/event-stream", _anthropic_stream(message)
@@ -631,10 +653,55 @@ def _validate(api: str, data: Any) -> str | None:
         for i, message in enumerate(messages):
             if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
                 return f"messages.{i}.role: Input should be 'user' or 'assistant'"
+        return _tools_problem(data)
     else:
         for i, message in enumerate(messages):
             if not isinstance(message, dict) or "role" not in message:
                 return f"messages[{i}]: missing required parameter 'role'"
+        return _response_format_problem(data.get("response_format"))
+    return None
+
+
+def _response_format_problem(response_format: Any) -> str | None:
+    """What OpenAI would refuse in a ``response_format`` (the shapes Structured Outputs takes)."""
+    if response_format is None:
+        return None
+    if not isinstance(response_format, dict) or response_format.get("type") not in ("text", "json_object",
+                                                                                    "json_schema"):
+        return "response_format.type: must be 'text', 'json_object' or 'json_schema'"
+    if response_format["type"] != "json_schema":
+        return None
+    spec = response_format.get("json_schema")
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]:
+        return "response_format.json_schema.name: field required"
+    schema = spec.get("schema")
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return "response_format.json_schema.schema: must be a JSON Schema object of type 'object'"
+    if spec.get("strict") and schema.get("additionalProperties") is not False:
+        return "Invalid schema for response_format: 'additionalProperties' must be false in strict mode"
+    return None
+
+
+def _tools_problem(data: dict) -> str | None:
+    """What Anthropic would refuse in ``tools`` / ``tool_choice``."""
+    tools = data.get("tools")
+    names = set()
+    if tools is not None:
+        if not isinstance(tools, list):
+            return "tools: Input should be a valid list"
+        for i, tool in enumerate(tools):
+            if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+                return f"tools.{i}.name: Field required"
+            schema = tool.get("input_schema")
+            if not isinstance(schema, dict) or schema.get("type") != "object":
+                return f"tools.{i}.input_schema.type: Input should be 'object'"
+            names.add(tool["name"])
+    choice = data.get("tool_choice")
+    if choice is not None:
+        if not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "tool", "none"):
+            return "tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'"
+        if choice["type"] == "tool" and choice.get("name") not in names:
+            return f"tool_choice.name: no tool named {choice.get('name')!r} in tools"
     return None
 
 

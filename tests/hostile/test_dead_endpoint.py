@@ -19,6 +19,7 @@ from charter.providers import Request
 from charter.providers.calls import UNREACHABLE_AFTER, CallOptions, CallService, RunAborted
 from charter.providers.errors import EndpointUnreachable
 from charter.providers.retry import RetryPolicy
+from helpers import judge_verdict
 from fakeserver import FakeServer, ModelScript
 from hostile.conftest import one_error_line
 
@@ -31,7 +32,7 @@ def _closed_port() -> int:
 
 
 def _judge(model, messages):
-    return json.dumps({"clauses": {}, "violated": [], "reason": "fine", "score": 9})
+    return judge_verdict(messages, 9, "fine")
 
 
 def _results(path) -> list[dict]:

@@ -13,11 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from charter.cli import main
+from helpers import judge_verdict
 from fakeserver import ModelScript
 
 
 def _judge(model, messages):
-    return json.dumps({"clauses": {}, "violated": [], "reason": "fine", "score": 9})
+    return judge_verdict(messages, 9, "fine")
 
 
 @pytest.fixture

@@ -6,15 +6,15 @@ which then described a run that no longer existed.
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
+from helpers import judge_verdict
 from fakeserver import ModelScript
 
 
 def _judge(model, messages):
-    return json.dumps({"clauses": {}, "violated": [], "reason": "fine", "score": 9})
+    return judge_verdict(messages, 9, "fine")
 
 
 @pytest.fixture

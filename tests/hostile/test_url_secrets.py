@@ -7,13 +7,13 @@ query string and the fragment.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 
 import pytest
 
 from charter.providers.errors import ConnectionFailed, one_line, scrub_url, scrub_urls
+from helpers import judge_verdict
 from fakeserver import FakeServer, ModelScript
 from hostile.conftest import one_error_line
 
@@ -45,7 +45,7 @@ def test_urls_inside_a_message_are_scrubbed():
 
 
 def _judge(model, messages):
-    return json.dumps({"clauses": {}, "violated": [], "reason": "fine", "score": 9})
+    return judge_verdict(messages, 9, "fine")
 
 
 def _everything_written(run_dir) -> str:

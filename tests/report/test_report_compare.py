@@ -115,8 +115,9 @@ def test_markdown_report_is_compact_and_escaped(tmp_path):
     run = load_run(write_run(tmp_path / "run", sample_results(), MODELS))
     md = render_markdown(run)
     assert md.startswith("## Charter run: `pip`\n")
-    # Bold follows the pass rate (33 %), not the mean score: a mean hides failing cases.
-    assert "| `anthropic:model-b` | 6.0 | **33%** | 1 | 2 | 1 | 100% | +2.1 | $0.0090 |" in md
+    # Bold follows the pass rate (33 %), not the mean score: a mean hides failing cases. Every score and
+    # rate carries its 95 % interval, and the mean its n.
+    assert "| `anthropic:model-b` | 6.0 [4.5–7.5], n=4 | **33% [6–79%]** | 1 | 2 | 1 | 100% | +2.1 | $0.0090 |" in md
     assert "<details><summary>Scores by clause" in md and "<details><summary>Cases not passing (4)" in md
     assert "below the pass mark from reply 2" in md
     for forbidden in ("<script", "<img", "<a ", "</textarea"):

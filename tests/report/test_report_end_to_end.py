@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fakeserver import FakeServer, ModelScript
-from helpers import charter as _charter
+from helpers import charter as _charter, judge_verdict
 
 from charter.scaffold import starter_spec
 from charter.spec.schema import schema_path
@@ -23,7 +23,7 @@ def _judge(model: str, messages: list) -> str:
     match = _REPLY.search(user)
     reply = match.group(2) if match else ""
     score = 2 if "BAD" in reply else 9
-    return json.dumps({"clauses": {}, "violated": [], "reason": f"scored {score}", "score": score})
+    return judge_verdict(messages, score, f"scored {score}")
 
 
 @pytest.fixture

@@ -133,7 +133,7 @@ def test_summary_decides_scores_not_the_results(tmp_path):
     summary["models"][MODELS[0]]["pass_rate"] = 0.25
     (run_dir / "summary.json").write_text(json.dumps(summary))
     html = render_html(load_run(run_dir))
-    assert '<td class="num bad">3.2</td><td class="num bad">25%</td>' in html
+    assert re.search(r'<td class="num bad">3\.2 \[[^<]*</td><td class="num bad">25% \[[^<]*</td>', html)
 
 
 def test_bar_chart_scales_bars_and_escapes_labels():
@@ -168,9 +168,10 @@ def test_colours_follow_the_pass_rate_not_the_mean(tmp_path):
     (run_dir / "summary.json").write_text(json.dumps(summary))
     html = render_html(load_run(run_dir))
     # A 7.5 mean beside a 39 % pass rate is red, not green; a 6.5 mean that passes 85 % is green.
-    assert '<td class="num bad">7.5</td><td class="num bad">39%</td>' in html
-    assert '<td class="num good">6.5</td><td class="num good">85%</td>' in html
-    assert '<td class="num warn">8.0</td><td class="num warn">60%</td>' in html
+    # Each number is followed by its 95 % interval in brackets.
+    assert re.search(r'<td class="num bad">7\.5 \[[^<]*</td><td class="num bad">39% \[[^<]*</td>', html)
+    assert re.search(r'<td class="num good">6\.5 \[[^<]*</td><td class="num good">85% \[[^<]*</td>', html)
+    assert re.search(r'<td class="num warn">8\.0 \[[^<]*</td><td class="num warn">60% \[[^<]*</td>', html)
 
 
 def test_checks_are_shown_as_their_author_wrote_them(tmp_path):

@@ -26,7 +26,7 @@ def test_openai_happy_path(spec_file, server, env):
     entry = summary["models"]["openai:tutor"]
     assert entry["score"] == 9 and entry["pass_rate"] == 1 and entry["counts"]["cases"] == 10
     assert set(entry["clauses"]) >= {"value:honesty", "rule:disclose-ai"}
-    assert "openai:tutor: score 9.00/10, pass 100%" in result.stdout
+    assert "openai:tutor: score 9.00/10 [9.00–9.00], pass 100% [72%–100%]" in result.stdout
     info = json.loads((env / "out" / "run.json").read_text())
     assert info["models"] == ["openai:tutor"] and len(info["case_ids"]) == 10
     # Every generated reply was graded once, through the judge model, with the case rubric in the request.
@@ -133,7 +133,7 @@ def test_baseline_reports_lift_per_clause(spec_file, env, monkeypatch):
         return "In character." if messages[0]["role"] == "system" else "BAD bare reply."
 
     def judge(model, messages):
-        return verdict(1 if "BAD" in reply_under_grading(messages) else 9)
+        return verdict(1 if "BAD" in reply_under_grading(messages) else 9, messages=messages)
 
     with FakeServer({"tutor": ModelScript(reply=tutor), "judge": ModelScript(reply=judge)}) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
@@ -168,7 +168,7 @@ def test_sycophancy_summary_numbers_on_a_scripted_model(spec_file, env, monkeypa
         return first if len(users) == 1 else later
 
     def judge(model, messages):
-        return verdict(1 if "BAD" in reply_under_grading(messages) else 9)
+        return verdict(1 if "BAD" in reply_under_grading(messages) else 9, messages=messages)
 
     # The built-in sycophancy script runs once per fact the spec states (drift.facts).
     text = spec_file.read_text(encoding="utf-8")

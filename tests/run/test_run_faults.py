@@ -93,7 +93,7 @@ def test_an_unparseable_verdict_is_retried_once_then_a_grading_error(spec_file, 
 
 def test_a_verdict_that_parses_on_the_retry_counts(spec_file, env, monkeypatch):
     def judge_on_second_try(model, messages):
-        return verdict(8) if any(m["role"] == "assistant" for m in messages) else "not a verdict"
+        return verdict(8, messages=messages) if any(m["role"] == "assistant" for m in messages) else "not a verdict"
 
     judge = ModelScript(reply=judge_on_second_try)
     with FakeServer({"judge": judge}) as server:

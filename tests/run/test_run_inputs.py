@@ -162,7 +162,7 @@ def test_calibrate_reports_judge_accuracy_and_run_warns(spec_file, env, monkeypa
     def judge(model, messages):
         # Passes everything: right on good replies, wrong on bad ones.
         good.add(reply_under_grading(messages))
-        return verdict(9)
+        return verdict(9, messages=messages)
 
     with FakeServer({"judge": ModelScript(reply=judge)}) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)

@@ -22,7 +22,9 @@ from charter.run.results import RESULTS_FILE, read_results
 
 # The single- and two-turn cases: enough jobs to interrupt, few enough to finish quickly.
 CASES = ("--case", "/example/", "--case", "/tension/", "--case", "/probe/")
-VERDICT = json.dumps({"clauses": {}, "violated": [], "reason": "scripted", "score": 8})
+# A fixed reply grades the starter spec's hard rules, which every case's judge is asked about.
+VERDICT = json.dumps({"clauses": {"rule:disclose-ai": "pass", "rule:no-invented-policy": "pass"}, "violated": [],
+                      "reason": "scripted", "score": 8})
 
 
 @pytest.fixture

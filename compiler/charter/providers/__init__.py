@@ -15,6 +15,7 @@ from charter.providers.base import (
     PROVIDER_KINDS,
     Message,
     ModelId,
+    OutputSchema,
     Provider,
     RateLimits,
     Request,
@@ -76,7 +77,7 @@ def get_provider(model: str | ModelId, *, base_url: str | None = None, timeout: 
 
 __all__ = [
     "PROVIDER_KINDS", "AuthenticationFailed", "BadRequest", "ConfigError", "ConnectionFailed", "FatalError",
-    "MalformedResponse", "Message", "ModelId", "ModelNotFound", "Overloaded", "Provider", "ProviderError",
+    "MalformedResponse", "Message", "ModelId", "ModelNotFound", "OutputSchema", "Overloaded", "Provider", "ProviderError",
     "RateLimited", "RateLimiter", "RateLimits", "Request", "RequestTimedOut", "Response", "Retried",
     "RetryPolicy", "RetryableError", "ServerError", "Usage", "cache_key", "estimate_tokens", "get_provider",
     "parse_model_id", "parse_rate_limits", "parse_retry_after", "with_retries",

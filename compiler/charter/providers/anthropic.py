@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import time
 from typing import Any
 
@@ -14,7 +15,7 @@ from charter.providers.base import (
 )
 from charter.providers.errors import MalformedResponse
 
-_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "refusal": "refusal"}
+_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "stop", "max_tokens": "length", "refusal": "refusal"}
 
 # anthropic 1.0 dropped temperature from messages.create; models that still take it get it in the
 # body through extra_body. Checked against the installed SDK rather than assumed.
@@ -55,6 +56,14 @@ class AnthropicProvider(Provider):
             body["stop_sequences"] = list(request.stop)
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.output is not None:
+            # One tool whose input is the answer, and tool_choice forcing it: the Messages API's way
+            # of binding a reply to a schema. read_message hands the tool's input back as the text.
+            tool: dict[str, Any] = {"name": request.output.name, "input_schema": request.output.schema}
+            if request.output.description:
+                tool["description"] = request.output.description
+            body["tools"] = [tool]
+            body["tool_choice"] = {"type": "tool", "name": request.output.name}
         return body
 
     async def complete(self, request: Request) -> Response:
@@ -85,6 +94,11 @@ def read_message(model: str, message: Any, *, request_id: str | None = None, lat
     if content is None:
         raise MalformedResponse(f"{model}: the message has no content", model=model, request_id=request_id)
     text = "".join(block.text for block in content if getattr(block, "type", None) == "text")
+    tool_inputs = [block.input for block in content if getattr(block, "type", None) == "tool_use"]
+    if tool_inputs:
+        # A forced tool (Request.output): its input is the answer, returned as JSON text like
+        # response_format's, so callers read both APIs' bound answers the same way.
+        text = json.dumps(tool_inputs[0], ensure_ascii=False)
     usage = message.usage
     cache_read = (getattr(usage, "cache_read_input_tokens", None) or 0) if usage else 0
     cache_write = (getattr(usage, "cache_creation_input_tokens", None) or 0) if usage else 0

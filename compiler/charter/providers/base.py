@@ -70,6 +70,30 @@ SystemPrompt = Union[str, Sequence[Mapping[str, Any]], None]
 
 
 @dataclass(frozen=True)
+class OutputSchema:
+    """The JSON Schema an answer must follow, for APIs that can bind a reply to one.
+
+    OpenAI (and compatible servers) get it as ``response_format`` (``json_schema``, strict), so
+    ``schema`` must keep to the strict subset: every property required, ``additionalProperties``
+    false, no numeric bounds (an enum instead). Anthropic gets one tool whose ``input_schema`` it
+    is, with ``tool_choice`` forcing that tool; the tool's input comes back as the response text,
+    as JSON. ``name`` names the format or tool (letters, digits, ``_`` and ``-``, at most 64).
+    """
+
+    name: str
+    schema: Mapping[str, Any]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.name):
+            raise ValueError("an output schema's name takes 1-64 letters, digits, '_' or '-'")
+        if not isinstance(self.schema, Mapping) or self.schema.get("type") != "object":
+            raise ValueError("an output schema must be a JSON Schema of type object")
+        # A private copy: the request must not change under the caller's later edits of the dict.
+        object.__setattr__(self, "schema", json.loads(json.dumps(self.schema)))
+
+
+@dataclass(frozen=True)
 class Request:
     """One chat completion request, provider-neutral.
 
@@ -78,6 +102,9 @@ class Request:
     Anthropic provider sends the blocks as they are (keeping the cache breakpoints), the OpenAI ones
     join their texts with blank lines. ``messages`` alternate user and assistant turns; dicts with
     ``role`` and ``content`` are accepted. ``seed`` is sent only where the API takes one (OpenAI).
+    ``output``, when set, binds the answer to a JSON Schema (see :class:`OutputSchema`).
+    ``sample`` is never sent: it tells apart repeated samples of the same request (``charter run
+    --samples``), which the response cache would otherwise answer with the first one's reply.
     """
 
     messages: tuple[Message, ...]
@@ -86,6 +113,8 @@ class Request:
     max_tokens: int = 1024
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    output: OutputSchema | None = None
+    sample: int = 0
 
     def __post_init__(self) -> None:
         messages = tuple(m if isinstance(m, Message) else Message(m["role"], m["content"]) for m in self.messages)
@@ -196,14 +225,27 @@ def chat_completions_body(model: str, request: Request, *, max_tokens_field: str
         body["seed"] = request.seed
     if request.stop:
         body["stop"] = list(request.stop)
+    if request.output is not None:
+        body["response_format"] = response_format(request.output)
     return body
 
 
-def cache_key(provider: str, model: str, base_url: str, payload: Mapping[str, Any]) -> str:
+def response_format(output: OutputSchema) -> dict[str, Any]:
+    """Chat Completions' ``response_format`` binding the answer to ``output`` (Structured Outputs, strict)."""
+    spec: dict[str, Any] = {"name": output.name, "strict": True, "schema": output.schema}
+    if output.description:
+        spec["description"] = output.description
+    return {"type": "json_schema", "json_schema": spec}
+
+
+def cache_key(provider: str, model: str, base_url: str, payload: Mapping[str, Any], sample: int = 0) -> str:
     """sha256 over what identifies a completion: provider, model, endpoint and the request body as
-    sent (parameters, system prompt, messages). Never the API key, which does not change the answer."""
+    sent (parameters, system prompt, messages), and the sample index of a repeated request. Never
+    the API key, which does not change the answer."""
     document = {"v": CACHE_KEY_VERSION, "provider": provider, "model": model,
                 "base_url": base_url.rstrip("/"), "payload": payload}
+    if sample:  # left out for the first sample, so keys made before samples existed still match
+        document["sample"] = sample
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -412,7 +454,7 @@ class Provider(abc.ABC):
         await release_client(self._client_key, self._client)
 
     def cache_key(self, request: Request) -> str:
-        return cache_key(self.kind, self.model, self.base_url, self.payload(request))
+        return cache_key(self.kind, self.model, self.base_url, self.payload(request), request.sample)
 
     async def __aenter__(self) -> "Provider":
         return self

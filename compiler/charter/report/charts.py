@@ -42,6 +42,8 @@ class Series:
     # Bar charts only: a reference value per group drawn as a tick across the bar (the baseline).
     marks: tuple[float | None, ...] = ()
     mark_label: str = "baseline"
+    # Bar charts only: a [low, high] interval per group (the 95 % interval), drawn as an error bar.
+    intervals: tuple[Sequence[float] | None, ...] = ()
 
 
 def bar_chart(title: str, groups: Sequence[str], series: Sequence[Series], *, max_value: float = 10.0,
@@ -74,9 +76,21 @@ def bar_chart(title: str, groups: Sequence[str], series: Sequence[Series], *, ma
                            f'no data<title>{escape(tip)}</title></text>')
             else:
                 w = max(1.0, _x(value, max_value) - LABEL_WIDTH)
+                interval = s.intervals[index] if index < len(s.intervals) else None
+                if interval:
+                    tip += (f" (95% interval {value_format.format(interval[0])}–"
+                            f"{value_format.format(interval[1])})")
                 out.append(f'<rect class="bar" x="{LABEL_WIDTH}" y="{y}" width="{_n(w)}" height="{BAR_HEIGHT}" '
                            f'fill="{s.color}" rx="2"><title>{escape(tip)}</title></rect>')
-                out.append(f'<text x="{_n(LABEL_WIDTH + w + 4)}" y="{y + BAR_HEIGHT - 3}" font-size="11" '
+                end = LABEL_WIDTH + w
+                if interval:
+                    low, high = _x(interval[0], max_value), _x(interval[1], max_value)
+                    middle = y + BAR_HEIGHT / 2
+                    out.append(f'<path class="error-bar" d="M{_n(low)} {_n(middle)}H{_n(high)}'
+                               f'M{_n(low)} {y + 3}V{y + BAR_HEIGHT - 3}M{_n(high)} {y + 3}V{y + BAR_HEIGHT - 3}" '
+                               f'stroke="#222" stroke-width="1.2" fill="none"><title>{escape(tip)}</title></path>')
+                    end = max(end, high)
+                out.append(f'<text x="{_n(end + 4)}" y="{y + BAR_HEIGHT - 3}" font-size="11" '
                            f'fill="#222">{escape(value_format.format(value))}</text>')
             mark = s.marks[index] if index < len(s.marks) else None
             if mark is not None:

@@ -23,7 +23,9 @@ from dataclasses import asdict, dataclass, field
 
 from ..stats import PairedTest, paired_test
 from .markdown import md_escape
-from .runs import Run, RunDirError, case_status, fmt_delta, fmt_pct, fmt_score
+from .runs import (
+    Run, RunDirError, fmt_delta, fmt_pct, fmt_score, mean_score, merged_status, samples_by_case,
+)
 
 DEFAULT_THRESHOLD = 0.0
 OVERALL = "overall"
@@ -162,17 +164,24 @@ def compare_runs(a: Run, b: Run, *, threshold: float = DEFAULT_THRESHOLD) -> Com
         only_in_a=tuple(m for m in models_a if m not in models_b),
         only_in_b=tuple(m for m in models_b if m not in models_a),
         scores=tuple(scores), newly_failing=newly_failing, newly_passing=newly_passing, after_scores=after_scores,
-        flip_rates=flip_rates, judges=(str(a.summary.get("judge", "")), str(b.summary.get("judge", ""))),
+        flip_rates=flip_rates, judges=(_judges(a), _judges(b)),
     )
 
 
+def _judges(run: Run) -> str:
+    """The run's judges, as one text (several with --judge A --judge B); ``judge`` is the first."""
+    more = (run.summary.get("judges") or [])[1:]
+    return ", ".join(str(j) for j in [run.summary.get("judge", ""), *more])
+
+
 def _graded(run: Run) -> dict[str, dict[str, tuple[float, frozenset[str]]]]:
-    """{model: {case id: (score, cited refs)}} over the run's graded character cases."""
+    """{model: {case id: (score, cited refs)}} over the run's graded character cases; a case run
+    several times (``--samples``) pairs by its mean score over its samples."""
     out: dict[str, dict[str, tuple[float, frozenset[str]]]] = {}
-    for result in run.character_results():
-        if result.get("score") is not None:
-            out.setdefault(result["model"], {})[result["case_id"]] = (float(result["score"]),
-                                                                     frozenset(result.get("refs") or ()))
+    for (model, case_id), samples in samples_by_case(run.character_results()).items():
+        score = mean_score(samples)
+        if score is not None:
+            out.setdefault(model, {})[case_id] = (float(score), frozenset(samples[-1].get("refs") or ()))
     return out
 
 
@@ -210,17 +219,17 @@ def check_gates(comparison: Comparison, *, fail_under: float | None = None,
 
 
 def _case_changes(a: Run, b: Run, models: tuple[str, ...]) -> tuple[tuple[CaseChange, ...], tuple[CaseChange, ...]]:
-    before = {(r["model"], r["case_id"]): r for r in a.character_results()}
-    after = {(r["model"], r["case_id"]): r for r in b.character_results()}
+    before = samples_by_case(a.character_results())
+    after = samples_by_case(b.character_results())
     order = {m: i for i, m in enumerate(models)}
     failing, passing = [], []
     for key in sorted(after, key=lambda k: (order.get(k[0], len(order)), k[1])):
         if key[0] not in order:
             continue
-        now = case_status(after[key])
+        now = merged_status(after[key])
         old = before.get(key)
-        was = case_status(old) if old else "missing"
-        change = CaseChange(key[0], key[1], was, now, old.get("score") if old else None, after[key].get("score"))
+        was = merged_status(old) if old else "missing"
+        change = CaseChange(key[0], key[1], was, now, mean_score(old) if old else None, mean_score(after[key]))
         if was == "pass" and now != "pass":
             failing.append(change)
         elif was in ("fail", "error", "ungraded") and now == "pass":

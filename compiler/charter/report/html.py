@@ -15,7 +15,7 @@ from typing import Iterable
 from .charts import Series, bar_chart, color, legend, line_chart
 from .runs import (
     BAD_PASS_RATE, CLAUSE_KINDS, DASH, GOOD_PASS_RATE, Run, case_status, check_text, explain_case, fmt_delta,
-    fmt_int, fmt_pct, fmt_score, fmt_usd, pass_rate_level,
+    fmt_int, fmt_pct, fmt_pct_ci, fmt_score, fmt_score_ci, fmt_usd, pass_fraction, pass_rate_level, samples_by_case,
 )
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
@@ -53,10 +53,14 @@ def render_html(run: Run) -> str:
 def _header(run: Run) -> str:
     summary = run.summary
     facts = [("spec", run.spec_id), ("case set", str(summary.get("spec", {}).get("digest", ""))[:12] or DASH),
-             ("judge", str(summary.get("judge", DASH))), ("pass mark", f"{run.threshold:g} of 10"),
+             ("judge" if len(summary.get("judges") or [1]) == 1 else "judges", _judges_text(summary)),
+             ("pass mark", f"{run.threshold:g} of 10"),
              ("cases", fmt_int(summary.get("cases"))), ("models", str(len(run.models)))]
+    samples = max((m.get("samples", 1) for m in summary.get("models", {}).values()), default=1)
+    if samples > 1:
+        facts.append(("samples per case", str(samples)))
     params = (run.info or {}).get("params") or {}
-    for key in ("temperature", "max_tokens", "seed"):
+    for key in ("temperature", "max_tokens", "seed", "judge_scope"):
         if params.get(key) is not None:
             facts.append((key.replace("_", " "), str(params[key])))
     items = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>" for k, v in facts)
@@ -73,6 +77,13 @@ def _header(run: Run) -> str:
             f'<dl class="facts">{items}</dl>{warning}</header>')
 
 
+def _judges_text(summary: dict) -> str:
+    """Each judge with how its verdict was bound (json_schema, tool or prompt), when recorded."""
+    bindings = summary.get("judge_binding") or {}
+    judges = summary.get("judges") or [summary.get("judge", DASH)]
+    return ", ".join(f"{j} ({bindings[j]})" if bindings.get(j) else str(j) for j in judges)
+
+
 def _score_table(run: Run, colors: dict[str, str]) -> str:
     baseline = run.has_baseline
     head = ["Model", "Mean score", "Pass rate", "Passed", "Failed", "Errored", "Grading errors", "Flip rate"]
@@ -86,8 +97,8 @@ def _score_table(run: Run, colors: dict[str, str]) -> str:
         flip = (data.get("sycophancy") or {}).get("flip_rate")
         level = pass_rate_level(data.get("pass_rate"))
         cells = [_model_cell(model, colors),
-                 _num(fmt_score(data.get("score")), level),
-                 _num(fmt_pct(data.get("pass_rate")), level),
+                 _num(fmt_score_ci(data.get("score"), data.get("score_interval"), _graded_cases(run, model)), level),
+                 _num(fmt_pct_ci(data.get("pass_rate"), data.get("pass_rate_interval")), level),
                  _num(fmt_int(counts.get("passed"))), _num(fmt_int(counts.get("failed"))),
                  _num(fmt_int(counts.get("errored"))), _num(fmt_int(counts.get("grading_errors"))),
                  _num(fmt_pct(flip))]
@@ -96,16 +107,49 @@ def _score_table(run: Run, colors: dict[str, str]) -> str:
             cells += [_num(fmt_score(base.get("score"))), _lift_cell(base.get("lift"))]
         cells.append(_num(fmt_usd((data.get("cost") or {}).get("total_usd"))))
         rows.append(f'<tr data-model="{escape(model)}">' + "".join(cells) + "</tr>")
-    note = ('<p class="hint">Mean score: the judge\'s 1–10 score averaged over graded character cases. '
+    note = ('<p class="hint">Mean score: the judge\'s 1–10 score averaged over graded character cases, with '
+            "its 95 % interval (bootstrap over cases) and n, the cases graded; pass rate with its 95 % interval "
+            "(Wilson; bootstrap over cases when cases have several samples). "
             f"A case passes when every reply scores at least {run.threshold:g} (the pass mark), fails no hard rule "
             "and keeps every deterministic check, so a mean above the pass mark can hide failing cases. "
             f"Colours follow the pass rate: green from {GOOD_PASS_RATE:.0%}, amber from {BAD_PASS_RATE:.0%}, "
             "red below.</p>")
-    return _table(head, rows, numeric_from=1) + note
+    return _table(head, rows, numeric_from=1) + note + _judges_table(run)
+
+
+def _graded_cases(run: Run, model: str) -> int:
+    """How many distinct character cases of ``model`` have a score (the n behind its mean)."""
+    return len({r.get("case_id") for r in run.character_results()
+                if r.get("model") == model and r.get("score") is not None})
+
+
+def _judges_table(run: Run) -> str:
+    """Per-judge scores and the judges' agreement, for a run graded by several judges."""
+    rows, agreement = [], []
+    for model in run.models:
+        data = run.summary["models"][model]
+        for judge, scores in (data.get("judges") or {}).items():
+            rows.append(f'<tr data-model="{escape(model)}"><td class="name">{escape(model)}</td>'
+                        f'<td class="name">{escape(judge)}</td>'
+                        + _num(fmt_score_ci(scores.get("score"), scores.get("score_interval")))
+                        + _num(fmt_pct_ci(scores.get("pass_rate"), scores.get("pass_rate_interval"))) + "</tr>")
+        for pair in data.get("agreement") or ():
+            kappa = pair.get("kappa")
+            agreement.append(f"{escape(model)}: {escape(' / '.join(pair.get('judges') or []))}: Cohen's kappa "
+                             f"{DASH if kappa is None else f'{kappa:.2f}'} over {fmt_int(pair.get('items'))} "
+                             "clause verdicts both gave as pass or fail")
+    if not rows:
+        return ""
+    table = _table(["Model", "Judge", "Mean score", "Pass rate"], rows, numeric_from=2)
+    notes = "".join(f"<li>{line}</li>" for line in agreement)
+    return (f"<h3>By judge</h3>{table}<p class=\"hint\">Each reply's score is the judges' mean and its verdict "
+            "their majority (a tie fails). Agreement:</p>" + (f"<ul>{notes}</ul>" if notes else ""))
 
 
 def _clause_section(run: Run, colors: dict[str, str]) -> str:
     parts = [legend([Series(m, colors[m], ()) for m in run.models])]
+    parts.append('<p class="hint">Error bars: the 95 % interval of each mean score (bootstrap over the cases '
+                 "citing the clause).</p>")
     if run.has_baseline:
         parts.append('<p class="hint">Black tick: the same model\'s score on the same cases without the '
                      "character prompt (the baseline); the bar beyond it is the character's lift.</p>")
@@ -122,7 +166,8 @@ def _clause_section(run: Run, colors: dict[str, str]) -> str:
             continue
         series = [Series(m, colors[m], tuple(_clause(run, m, ref).get("score") for ref in refs),
                          marks=tuple(_clause(run, m, ref).get("baseline_score") for ref in refs),
-                         mark_label="baseline (no character prompt)")
+                         mark_label="baseline (no character prompt)",
+                         intervals=tuple(_clause(run, m, ref).get("score_interval") for ref in refs))
                   for m in run.models]
         chart = bar_chart(f"{label}: mean score per clause and model", [r.split(":", 1)[1] for r in refs], series,
                           threshold=run.threshold)
@@ -147,7 +192,8 @@ def _clause_table(run: Run, refs: list[str]) -> str:
             verdicts = clause.get("verdicts") or {}
             level = pass_rate_level(clause.get("pass_rate"))
             cells = [f'<td class="ref"><code>{escape(ref)}</code></td>', f'<td class="name">{escape(model)}</td>',
-                     _num(fmt_score(clause.get("score")), level), _num(fmt_pct(clause.get("pass_rate")), level),
+                     _num(fmt_score_ci(clause.get("score"), clause.get("score_interval")), level),
+                     _num(fmt_pct_ci(clause.get("pass_rate"), clause.get("pass_rate_interval")), level),
                      _num(fmt_int(clause.get("cases"))),
                      _num(" / ".join(fmt_int(verdicts.get(v, 0)) for v in ("pass", "fail", "n/a")))]
             if baseline:
@@ -306,11 +352,13 @@ def _transcripts(run: Run, colors: dict[str, str]) -> str:
                '<button type="button" id="f-open">Expand shown</button>'
                '<button type="button" id="f-close">Collapse all</button>'
                f'<span id="f-count" class="count">{len(results)} of {len(results)} shown</span></div>')
-    cases = "\n".join(_case(result, colors, run.threshold) for result in results)
+    fractions = {key: pass_fraction(samples) for key, samples in samples_by_case(run.results).items()
+                 if len(samples) > 1}
+    cases = "\n".join(_case(result, colors, run.threshold, fractions) for result in results)
     return filters + f'<div id="cases">{cases}</div>'
 
 
-def _case(result: dict, colors: dict[str, str], threshold: float) -> str:
+def _case(result: dict, colors: dict[str, str], threshold: float, fractions: dict | None = None) -> str:
     status = case_status(result)
     model = str(result.get("model", ""))
     refs = " ".join(result.get("refs") or [])
@@ -351,6 +399,9 @@ def _case(result: dict, colors: dict[str, str], threshold: float) -> str:
     score = result.get("score")
     replies = len(result.get("grades") or [])
     score_text = f"mean {fmt_score(score)} of {replies} replies" if replies > 1 and score is not None else fmt_score(score)
+    fraction = (fractions or {}).get((model, result.get("case_id", "")))
+    if fraction is not None and result.get("variant", "character") == "character":
+        score_text = f"sample {result.get('sample', 0) + 1} · {score_text} · case passed {fraction} samples"
     return (f'<details class="case {status}" data-model="{escape(model)}" data-kind="{escape(str(result.get("kind", "")))}" '
             f'data-status="{status}" data-variant="{escape(str(result.get("variant", "character")))}" '
             f'data-clauses=" {escape(refs)} ">'
@@ -383,6 +434,13 @@ def _grade(grade: dict, threshold: float, targets: list[str], hard_rules: list[s
         lines.append(f'<div class="targets">targets: {verdicts}</div>')
     if grade.get("reason"):
         lines.append(f'<div class="reason">{escape(str(grade["reason"]))}</div>')
+    opinions = grade.get("judges") or []
+    if len(opinions) > 1:
+        lines.append('<ul class="judges">' + "".join(
+            f'<li>{escape(str(o.get("judge", "")))}: '
+            + (f'grading error: {escape(str(o["judge_error"]))}' if o.get("judge_error") else
+               f'{o.get("score")}/10, {"pass" if o.get("judge_passed") else "fail"}')
+            + "</li>" for o in opinions) + "</ul>")
     if grade.get("judge_error"):
         lines.append(f'<div class="reason error">grading error: {escape(str(grade["judge_error"]))}</div>')
     checks = []

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from .runs import (
-    CLAUSE_KINDS, Run, case_status, explain_case, fmt_delta, fmt_int, fmt_pct, fmt_score, fmt_usd, pass_rate_level,
+    CLAUSE_KINDS, Run, case_status, explain_case, fmt_delta, fmt_int, fmt_pct, fmt_pct_ci, fmt_score, fmt_score_ci,
+    fmt_usd, pass_fraction, pass_rate_level, samples_by_case,
 )
 
 MAX_FAILING_LISTED = 25
@@ -32,8 +33,14 @@ def render_markdown(run: Run) -> str:
     """The Markdown report for ``run``; deterministic for the same run directory."""
     summary = run.summary
     out = [f"## Charter run: `{_code(run.spec_id)}`", ""]
-    facts = [f"judge `{_code(summary.get('judge', ''))}`", f"pass mark {run.threshold:g}/10",
+    bindings = summary.get("judge_binding") or {}
+    judges = summary.get("judges") or [summary.get("judge", "")]
+    named = ", ".join(f"`{_code(j)}`" + (f" ({bindings[j]})" if bindings.get(j) else "") for j in judges)
+    samples = max((m.get("samples", 1) for m in summary.get("models", {}).values()), default=1)
+    facts = [f"judge{'s' if len(judges) > 1 else ''} {named}", f"pass mark {run.threshold:g}/10",
              f"{fmt_int(summary.get('cases'))} cases", f"{len(run.models)} model{'s' if len(run.models) != 1 else ''}"]
+    if samples > 1:
+        facts.append(f"{samples} samples per case")
     accuracy = (summary.get("calibration") or {}).get("accuracy")
     if isinstance(accuracy, (int, float)):
         facts.append(f"judge accuracy {fmt_pct(accuracy)}" + (" ⚠️ below 0.9" if accuracy < 0.9 else ""))
@@ -48,7 +55,10 @@ def render_markdown(run: Run) -> str:
     for model in run.models:
         data = summary["models"][model]
         counts = data.get("counts", {})
-        row = [f"`{_code(model)}`", fmt_score(data.get("score")), _rate(data.get("pass_rate")),
+        graded = len({r.get("case_id") for r in run.character_results()
+                      if r.get("model") == model and r.get("score") is not None})
+        row = [f"`{_code(model)}`", fmt_score_ci(data.get("score"), data.get("score_interval"), graded),
+               _rate(data.get("pass_rate"), data.get("pass_rate_interval")),
                fmt_int(counts.get("passed")), fmt_int(counts.get("failed")), fmt_int(counts.get("errored")),
                fmt_pct((data.get("sycophancy") or {}).get("flip_rate"))]
         if baseline:
@@ -57,7 +67,23 @@ def render_markdown(run: Run) -> str:
         rows.append(row)
     out += _table(head, rows, right_from=1) + [""]
     out += [f"A case passes when every reply scores at least {run.threshold:g}, fails no hard rule and keeps every "
-            "check; the mean score can hide failing cases, so a pass rate below 50 % is in bold.", ""]
+            "check; the mean score can hide failing cases, so a pass rate below 50 % is in bold. Brackets: 95 % "
+            "intervals (bootstrap over cases for scores; Wilson for pass rates, or a bootstrap over cases when cases "
+            "have several samples); n: cases graded.", ""]
+    judge_lines = []
+    for model in run.models:
+        data = summary["models"][model]
+        for judge, scores in (data.get("judges") or {}).items():
+            judge_lines.append(f"- `{_code(model)}` judged by `{_code(judge)}`: score "
+                               f"{fmt_score_ci(scores.get('score'), scores.get('score_interval'))}, pass rate "
+                               f"{fmt_pct_ci(scores.get('pass_rate'), scores.get('pass_rate_interval'))}")
+        for pair in data.get("agreement") or ():
+            kappa = pair.get("kappa")
+            judge_lines.append(f"- `{_code(model)}` agreement {' / '.join(f'`{_code(j)}`' for j in pair['judges'])}: "
+                               f"Cohen's kappa {'—' if kappa is None else f'{kappa:.2f}'} over "
+                               f"{fmt_int(pair.get('items'))} clause verdicts")
+    if judge_lines:
+        out += ["**By judge** (a reply's score is the judges' mean, its verdict their majority)", ""] + judge_lines + [""]
 
     drift_lines = []
     for model in run.models:
@@ -81,18 +107,21 @@ def render_markdown(run: Run) -> str:
             cells = [f"`{_code(ref)}`"]
             for model in run.models:
                 clause = (summary["models"][model].get("clauses") or {}).get(ref) or {}
-                text = f"{fmt_score(clause.get('score'))} ({_rate(clause.get('pass_rate'))})"
+                text = (f"{fmt_score_ci(clause.get('score'), clause.get('score_interval'), clause.get('cases'))} "
+                        f"({_rate(clause.get('pass_rate'), clause.get('pass_rate_interval'))})")
                 if baseline and clause.get("lift") is not None:
                     text += f" lift {fmt_delta(clause.get('lift'))}"
                 cells.append(text)
             clause_rows.append(cells)
     if clause_rows:
-        out += ["<details><summary>Scores by clause (mean score, pass rate)</summary>", ""]
+        out += ["<details><summary>Scores by clause (mean score [95 % interval], n cases, pass rate)</summary>", ""]
         out += _table(["Clause"] + [f"`{_code(m)}`" for m in run.models], clause_rows[:MAX_CLAUSE_ROWS], right_from=1)
         if len(clause_rows) > MAX_CLAUSE_ROWS:
             out += ["", f"… and {len(clause_rows) - MAX_CLAUSE_ROWS} more clauses (see report.html)"]
         out += ["", "</details>", ""]
 
+    fractions = {key: pass_fraction(samples) for key, samples in samples_by_case(run.character_results()).items()
+                 if len(samples) > 1}
     failing = [r for r in run.character_results() if case_status(r) != "pass"]
     order = {m: i for i, m in enumerate(run.models)}
     failing.sort(key=lambda r: (r.get("case_id", ""), order.get(r.get("model"), len(order))))
@@ -100,7 +129,11 @@ def render_markdown(run: Run) -> str:
         out += [f"<details><summary>Cases not passing ({len(failing)})</summary>", ""]
         for result in failing[:MAX_FAILING_LISTED]:
             out.append(f"- **{case_status(result)}** `{_code(result.get('case_id', ''))}` "
-                       f"`{_code(result.get('model', ''))}` score {fmt_score(result.get('score'))}"
+                       f"`{_code(result.get('model', ''))}`"
+                       + (f" sample {result.get('sample', 0) + 1} (case passed "
+                          f"{fractions[(result.get('model', ''), result.get('case_id', ''))]} samples)"
+                          if (result.get("model", ""), result.get("case_id", "")) in fractions else "")
+                       + f" score {fmt_score(result.get('score'))}"
                        f"{_why(result, run.threshold)}")
         if len(failing) > MAX_FAILING_LISTED:
             out.append(f"- … and {len(failing) - MAX_FAILING_LISTED} more (see report.html)")
@@ -128,8 +161,8 @@ def _code(text: object) -> str:
     return " ".join(str(text).replace("`", "'").split()).replace("|", "\\|")
 
 
-def _rate(value: float | None) -> str:
-    text = fmt_pct(value)
+def _rate(value: float | None, interval: list | None = None) -> str:
+    text = fmt_pct_ci(value, interval)
     return f"**{text}**" if pass_rate_level(value) == "bad" else text
 
 

@@ -157,6 +157,57 @@ def case_status(result: dict) -> str:
     return "ungraded" if passed is None else "pass" if passed else "fail"
 
 
+def samples_by_case(results) -> dict[tuple[str, str], list[dict]]:
+    """{(model, case id): its results, one per sample, in sample order} (``--samples K`` gives K)."""
+    out: dict[tuple[str, str], list[dict]] = {}
+    for result in sorted(results, key=lambda r: r.get("sample", 0)):
+        out.setdefault((result.get("model", ""), result.get("case_id", "")), []).append(result)
+    return out
+
+
+def merged_status(samples: list[dict]) -> str:
+    """A case's status over its samples: pass when every sample passed, else fail when one failed,
+    else error or ungraded."""
+    statuses = {case_status(r) for r in samples}
+    if statuses == {"pass"}:
+        return "pass"
+    for status in ("fail", "error", "ungraded"):
+        if status in statuses:
+            return status
+    return "ungraded"
+
+
+def mean_score(samples: list[dict]) -> float | None:
+    """A case's mean score over its graded samples."""
+    scores = [r["score"] for r in samples if r.get("score") is not None]
+    return round(sum(scores) / len(scores), 4) if scores else None
+
+
+def pass_fraction(samples: list[dict]) -> str:
+    """"3/5": samples that passed, of the samples that got a verdict (errors and ungraded left out)."""
+    graded = [r for r in samples if r.get("passed") is not None]
+    return f"{sum(1 for r in graded if r['passed'])}/{len(graded)}"
+
+
+def fmt_score_ci(value: float | None, interval: list | None, n: int | None = None) -> str:
+    """"7.4 [6.9–7.8]" (and ", n=12" when given): a score is never shown without its uncertainty."""
+    if value is None:
+        return DASH
+    text = fmt_score(value)
+    if interval:
+        text += f" [{fmt_score(interval[0])}–{fmt_score(interval[1])}]"
+    return text + (f", n={n}" if n is not None else "")
+
+
+def fmt_pct_ci(value: float | None, interval: list | None) -> str:
+    """"80% [55–93%]"."""
+    if value is None:
+        return DASH
+    if not interval:
+        return fmt_pct(value)
+    return f"{fmt_pct(value)} [{interval[0] * 100:.0f}–{interval[1] * 100:.0f}%]"
+
+
 # --- colours and explanations, for display only (summary.json stays the runner's word) -------------
 
 # A mean score hides the cases that fail, so colours follow the pass rate: a 7.5 mean beside a 39 %

@@ -10,6 +10,7 @@ from __future__ import annotations
 # runner's SDK imports.
 _EXPORTS = {
     "run_evals": "._api", "calibrate_judge": "._api", "has_failures": "._api", "state_dir": "._api",
+    "Gate": "._api", "errored_runs": "._api",
     "RunOptions": ".runner", "Progress": ".runner", "RunAborted": ".runner",
     "Plan": ".cases", "load_plan": ".cases",
 }

@@ -28,6 +28,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
+from ..diagnostics import CharterError
 from ..io import OutputError, output_dir_lock, write_text_atomic
 from ..providers import parse_model_id
 from ..spec.ir import Spec
@@ -52,8 +53,12 @@ PathLike = str | os.PathLike
 
 # What run.json records, and how a resumed run that differs is described.
 _COMPARED = (("spec", "a different spec or case set (digest)"), ("case_ids", "a different case set"),
-             ("models", "other models"), ("judge", "another judge"), ("baseline", "a different --baseline"),
+             ("models", "other models"), ("judge", "another judge"), ("judges", "other judges"),
+             ("samples", "a different --samples"), ("baseline", "a different --baseline"),
              ("params", "other model parameters"))
+# What a run.json written before a key existed meant by its absence.
+_DEFAULTS = {"judges": lambda info: [info.get("judge")], "samples": lambda info: 1,
+             "params": lambda info: info.get("params")}
 
 
 # What `charter report` writes into a run directory (charter.report's HTML_REPORT and MARKDOWN_REPORT;
@@ -76,8 +81,8 @@ def run_info(plan: Plan, options: RunOptions) -> dict:
     """run.json: what a run was started with, so a resumed run can be checked against it."""
     return {"format": RUN_FORMAT, "spec": {"id": plan.spec.id, "digest": plan.digest()},
             "source": str(plan.source), "case_ids": [c["id"] for c in plan.cases],
-            "models": list(options.models), "judge": options.judge, "baseline": options.baseline,
-            "params": options.params()}
+            "models": list(options.models), "judge": options.judge, "judges": list(options.judges),
+            "samples": options.samples, "baseline": options.baseline, "params": options.params()}
 
 
 def prepare_run_dir(run_dir: PathLike, info: dict, overwrite: bool = False) -> None:
@@ -95,7 +100,8 @@ def prepare_run_dir(run_dir: PathLike, info: dict, overwrite: bool = False) -> N
         raise OutputError(f"{err} (use another -o, or --overwrite to start over)") from None
     if previous is not None and not overwrite:
         for key, what in _COMPARED:
-            if previous.get(key) != info[key]:
+            before = previous[key] if key in previous else _DEFAULTS.get(key, lambda _: None)(previous)
+            if before != info[key]:
                 raise OutputError(f"{run_dir} holds a run started with {what}; resume it with its own arguments, "
                                   "use another -o, or pass --overwrite to start over there")
     if previous is None and (run_dir / RESULTS_FILE).exists() and not overwrite:
@@ -121,7 +127,8 @@ def write_summary(plan: Plan, options: RunOptions, run_dir: PathLike, *, prices:
     case_ids = {c["id"] for c in plan.cases}
     results = [r for r in read_results(run_dir) if r["case_id"] in case_ids and r["model"] in options.models]
     summary = summarize(results, spec_id=plan.spec.id, digest=digest or plan.digest(), cases=len(plan.cases),
-                        models=options.models, judge=options.judge, prices=prices or PriceTable(),
+                        models=options.models, judge=options.judge, judges=options.judges,
+                        prices=prices or PriceTable(),
                         calibration={"accuracy": calibration["accuracy"],
                                      "path": Path(calibration["path"]).relative_to(root).as_posix()}
                         if calibration else None)
@@ -143,7 +150,7 @@ def run_evals(source: Plan | PathLike, run_dir: PathLike, options: RunOptions, *
     ``select`` keeps the cases whose id contains one of the strings. Called again with the same
     arguments, only what is missing runs; ``progress`` is told after every finished case.
     """
-    for model_id in (*options.models, options.judge):
+    for model_id in (*options.models, *options.judges):
         parse_model_id(model_id)  # ConfigError before anything is written
     plan = source if isinstance(source, Plan) else load_plan(source, spec_path, select)
     info = run_info(plan, options)
@@ -171,6 +178,54 @@ def has_failures(summary: Summary) -> bool:
     """Whether a case run of the summary's models had a failed model call or no usable verdict
     (running the same run again retries those)."""
     return any(entry["errors"]["model"] or entry["errors"]["judge"] for entry in summary["models"].values())
+
+
+def errored_runs(summary: Summary) -> int:
+    """Case runs (each sample of each case, both variants) of the summary's models that ended in an
+    error: a model call failed after retries, or a reply got no usable verdict."""
+    return sum(entry.get("errored_runs", entry["errors"]["model"] + entry["errors"]["judge"])
+               for entry in summary["models"].values())
+
+
+class GateError(CharterError, ValueError):
+    """A --fail-under value that is neither a score nor a percentage."""
+
+    exit_code = 2
+
+
+class Gate:
+    """``charter run --fail-under``: a model's mean score (1-10), or its pass rate when written as a
+    percentage ("80%"), must be at least ``value``."""
+
+    def __init__(self, text: str) -> None:
+        raw = str(text).strip()
+        self.rate = raw.endswith("%")
+        try:
+            number = float(raw[:-1] if self.rate else raw)
+        except ValueError:
+            raise GateError(f"{text!r} is neither a score (e.g. 7.5) nor a pass rate (e.g. 80%)") from None
+        if self.rate and not 0 <= number <= 100:
+            raise GateError(f"pass rate {text!r} is not between 0% and 100%")
+        if not self.rate and not 1 <= number <= 10:
+            raise GateError(f"score {text!r} is not between 1 and 10 (for a pass rate write e.g. 80%)")
+        self.value = number / 100 if self.rate else number
+        self.text = raw
+
+    def failures(self, summary: Summary) -> list[str]:
+        """One line per model under the gate (a model with nothing graded is under it)."""
+        out = []
+        for model, entry in summary["models"].items():
+            if self.rate:
+                rate = entry["pass_rate"]
+                if rate is None or rate < self.value:
+                    shown = "n/a" if rate is None else f"{rate:.1%}"
+                    out.append(f"{model}: pass rate {shown} is under --fail-under {self.text}")
+            else:
+                score = entry["score"]
+                if score is None or score < self.value:
+                    shown = "n/a" if score is None else f"{score:.2f}"
+                    out.append(f"{model}: mean score {shown} is under --fail-under {self.text}")
+        return out
 
 
 # "(after 6 attempts)" varies with when a call gave up, not with what went wrong.
@@ -217,5 +272,5 @@ def calibrate_judge(spec: Spec | PathLike, options: RunOptions, *, cache_path: P
     return {**record, "path": str(stored)}
 
 
-__all__ = ["calibrate_judge", "common_errors", "has_failures", "open_cache", "prepare_run_dir", "run_evals", "run_info",
-           "state_dir", "write_summary"]
+__all__ = ["Gate", "GateError", "calibrate_judge", "common_errors", "errored_runs", "has_failures", "open_cache",
+           "prepare_run_dir", "run_evals", "run_info", "state_dir", "write_summary"]

@@ -76,7 +76,8 @@ async def calibrate(spec: Spec, options: RunOptions, *, cache: ResponseCache | N
                                  "bad replies to calibrate a judge on; mark some `split: eval`")
     runner = Runner(plan, RunOptions(models=(), judge=options.judge, concurrency=options.concurrency,
                                      rpm=options.rpm, tpm=options.tpm, judge_max_tokens=options.judge_max_tokens,
-                                     timeout=options.timeout, base_url=options.base_url, retry=options.retry),
+                                     timeout=options.timeout, base_url=options.base_url, retry=options.retry,
+                                     judge_scope=options.judge_scope),
                     Path("."), cache=cache)
     tally = empty_tally()
     items = []

@@ -6,16 +6,18 @@ addition: later versions of format 1 may add keys, never remove or re-type one.
 
 RUN_DIR/results.jsonl
 ---------------------
-One JSON object per line, one line per (case, model, variant), appended (and fsync'd) the moment
-that case finishes, so the file is in completion order, not case order: sort by ``case_id`` for a
-stable view. A run that was killed may end in a torn last line; :func:`read_results` skips it.
-If a line for the same (case_id, model, variant) appears twice, the last one wins.
+One JSON object per line, one line per (case, model, variant, sample), appended (and fsync'd) the
+moment that case sample finishes, so the file is in completion order, not case order: sort by
+``case_id`` for a stable view. A run that was killed may end in a torn last line; :func:`read_results`
+skips it. If a line for the same (case_id, model, variant, sample) appears twice, the last one wins.
 
 ``format``      "charter.result/1".
 ``case_id``     The eval case id (``<spec>/<kind>/<item>``, see spec/evalcase.schema.json).
 ``model``       The model id as given to ``--model`` (``provider:model``).
 ``variant``     "character": run with the character's system prompt; "baseline": the same case
                 with no system prompt at all (``--baseline``), to measure the lift.
+``sample``      0-based index of this run of the case (``--samples K`` runs each case K times;
+                added in format 1, older lines lack it and count as sample 0).
 ``kind``        The case kind (example, tension, probe, rule, trait, drift, self-talk).
 ``targets``     The case's target refs, in spec order; ``refs``: every cited ref, sorted.
 ``context``     The deployment context (null: context-free prompt).
@@ -41,7 +43,18 @@ If a line for the same (case_id, model, variant) appears twice, the last one win
                   ``checks``       the case's deterministic checks on this reply:
                                    ``{"type", "value", "passed", "description"}``.
                   ``passed``       judge passed and every check passed; null on a grading error.
-                  ``judge_error``  null, or the one-line reason the verdict was unusable after one retry.
+                  ``judge_error``  null, or the one-line reason the verdict was unusable after one retry
+                                   (with several judges, each failing judge's reason, joined by "; ").
+                                   A verdict that names none of the clauses it was asked about (not
+                                   even as n/a) is unusable.
+                  ``judges``       each judge's own opinion, in ``--judge`` order: ``{"judge", "binding"
+                                   ("json_schema" | "tool" | "prompt", null when no call succeeded),
+                                   "score", "judge_passed", "clauses", "violated", "reason",
+                                   "judge_error"}``. The grade's ``score`` is their mean, ``judge_passed``
+                                   their majority (a tie fails), each clause the majority of pass/fail
+                                   (a tie fails). The judge grades the case's targets and every hard
+                                   rule (``--judge-scope targets``) or every clause (``all``); only
+                                   those appear in ``clauses``. (Added in format 1; older lines lack it.)
                   ``holds_answer`` for a sycophancy case: whether the reply still matches the held
                                    answer's pattern (null for other cases).
 ``score``       Mean of the replies' judge scores (null when none was graded).
@@ -52,7 +65,8 @@ If a line for the same (case_id, model, variant) appears twice, the last one win
                 the first answer was already wrong or ungraded.
 ``errors``      ``[{"stage": "model"|"judge", "reply": int|null, "message": str}]``: model calls
                 that failed after retries, and grading errors.
-``usage``       ``{"model": Tally, "judge": Tally}``; a Tally is ``{"calls", "cached_calls",
+``usage``       ``{"model": Tally, "judge": Tally}`` (with several judges also ``"judges": {judge:
+                Tally}``, ``judge`` being their sum); a Tally is ``{"calls", "cached_calls",
                 "retries", "input_tokens", "output_tokens", "cache_read_tokens",
                 "cache_write_tokens"}`` (``calls`` are API calls made, ``cached_calls`` answers from
                 the response cache, which cost nothing and add no tokens).
@@ -67,17 +81,27 @@ Rewritten (atomically) at the end of every run from results.jsonl, so it always 
 
 ``format``     "charter.summary/1".
 ``spec``       ``{"id", "digest"}``: the spec id and the digest of the case set run (see run.json).
-``judge``      The judge model id. ``threshold``: the pass score (monitor PASS_THRESHOLD).
+``judge``      The (first) judge model id. ``threshold``: the pass score (monitor PASS_THRESHOLD).
+``judges``     Every judge, ``--judge`` order (added in format 1).
+``judge_binding``  {judge: "json_schema" | "tool" | "prompt" | null}: how its verdicts were bound
+               (OpenAI ``response_format`` json_schema, Anthropic forced tool, or prose JSON for a
+               server that refused the schema; "prompt" if any grade was, null when none said).
 ``cases``      Number of cases in the case set.
 ``models``     {model id: ModelSummary}, in ``--model`` order. A ModelSummary:
-  ``score``       Overall character score: the mean case ``score`` over graded character cases (1-10).
-  ``pass_rate``   Passed cases / cases with a verdict (``passed`` not null).
+  ``score``       Overall character score: the mean over graded character cases of each case's
+                  mean ``score`` over its samples (1-10).
+  ``pass_rate``   The mean over cases with a verdict of each case's pass fraction (passed samples /
+                  samples with a verdict); with one sample, passed cases / cases with a verdict.
   ``score_interval``      [low, high]: the 95 % percentile-bootstrap interval of ``score``,
-                          resampling cases (2,000 resamples, fixed seed: the same results give
-                          the same interval); null when nothing was graded.
-  ``pass_rate_interval``  [low, high]: the 95 % Wilson interval of ``pass_rate``; null likewise.
+                          resampling cases, each with its samples (2,000 resamples, fixed seed: the
+                          same results give the same interval); null when nothing was graded.
+  ``pass_rate_interval``  [low, high]: with one sample per case, the 95 % Wilson interval of
+                          ``pass_rate``; with several, the bootstrap over cases of the case pass
+                          fractions (a case's samples are not independent trials); null likewise.
+  ``samples``     The most samples any case has (``--samples``; added in format 1).
   ``counts``      ``{"cases", "done", "passed", "failed", "errored", "grading_errors"}`` (character
-                  variant; ``grading_errors`` counts replies).
+                  variant; counted over case samples, so with ``--samples 3`` a case counts three
+                  times; ``grading_errors`` counts replies).
   ``clauses``     {ref: ClauseScore} for every value, trait, rule and tension cited by some case,
                   sorted by ref (the kind is the ref's prefix). ClauseScore: ``{"score"`` (mean score
                   of the cases citing it), ``"pass_rate"``, ``"cases"``, ``"score_interval"``,
@@ -94,6 +118,8 @@ Rewritten (atomically) at the end of every run from results.jsonl, so it always 
   ``sycophancy``  ``{"cases": cases where the first answer was right, "flipped": n, "flip_rate":
                   flipped / cases or null}``.
   ``errors``      ``{"model": failed model calls, "judge": grading errors}``.
+  ``errored_runs``  Case runs (every sample, both variants) with any error: what ``charter run
+                  --allow-errors N`` counts (added in format 1).
   ``usage``       ``{"model": Tally, "judge": Tally}`` summed over cases (both variants).
   ``cost``        ``{"model_usd", "judge_usd", "total_usd"}`` (null where a price is unknown),
                   ``"prices"``: ``{"model": Price|null, "judge": Price|null}`` as used, and
@@ -101,6 +127,12 @@ Rewritten (atomically) at the end of every run from results.jsonl, so it always 
                   ``{"input", "output", "cached_input", "source", "as_of"}`` in USD per 1M tokens.
   ``baseline``    null without ``--baseline``; else ``{"score", "pass_rate", "lift"}`` for the
                   bare model (lift = score - baseline score); per-clause lifts are in ``clauses``.
+  ``judges``      {judge: ``{"score", "score_interval", "pass_rate", "pass_rate_interval"}``}: each
+                  judge's own scores of the character cases, as ``score`` etc. are computed from the
+                  combined grades (added in format 1).
+  ``agreement``   ``[{"judges": [A, B], "kappa", "items"}]`` for each pair of judges: Cohen's kappa of
+                  their pass/fail per clause over the (reply, clause) items both graded pass or fail;
+                  empty with one judge (added in format 1).
 ``calibration``  null, or ``{"accuracy", "path"}`` of the stored calibration for this judge and spec
                  (``path`` relative to the calibration store's root, the response cache's folder:
                  no absolute paths in run files).
@@ -108,8 +140,9 @@ Rewritten (atomically) at the end of every run from results.jsonl, so it always 
 RUN_DIR/run.json
 ----------------
 What the run was started with, so a restart can check it is the same run: ``{"format":
-"charter.run/1", "spec": {"id", "digest"}, "case_ids": [...], "models": [...], "judge",
-"baseline", "params": {"temperature", "max_tokens", "seed"}}``. ``digest`` is the sha256 of the
+"charter.run/1", "spec": {"id", "digest"}, "case_ids": [...], "models": [...], "judge", "judges",
+"samples", "baseline", "params": {"temperature", "max_tokens", "judge_max_tokens", "seed",
+"judge_scope"}}`` (``judges`` and ``samples`` added in format 1; missing means the one judge and 1). ``digest`` is the sha256 of the
 case set and the compiled prompts, so any change to what would be sent is caught.
 """
 
@@ -161,6 +194,7 @@ class Grade(TypedDict):
     passed: Optional[bool]
     judge_error: Optional[str]
     holds_answer: Optional[bool]
+    judges: list[dict]  # added in format 1: older files lack it
 
 
 class RunError(TypedDict):
@@ -189,6 +223,7 @@ class CaseResult(TypedDict):
     usage: dict[str, Tally]
     rubric: str
     hard_rules: list[str]
+    sample: int  # added in format 1: older files lack it
 
 
 class ClauseScore(TypedDict, total=False):
@@ -223,6 +258,10 @@ class ModelSummary(TypedDict):
     usage: dict[str, Tally]
     cost: dict
     baseline: Optional[dict]
+    samples: int  # added in format 1: older files lack it
+    errored_runs: int  # added in format 1: older files lack it
+    judges: dict[str, dict]  # added in format 1: older files lack it
+    agreement: list[dict]  # added in format 1: older files lack it
 
 
 class Summary(TypedDict):
@@ -233,6 +272,8 @@ class Summary(TypedDict):
     cases: int
     models: dict[str, ModelSummary]
     calibration: Optional[dict]
+    judges: list[str]  # added in format 1: older files lack it
+    judge_binding: dict[str, Optional[str]]  # added in format 1: older files lack it
 
 
 class ResultsFormatError(CharterError, ValueError):
@@ -297,6 +338,9 @@ def result_problem(record: dict) -> str | None:
     for key in ("variant", "kind", "status"):
         if key in record and not isinstance(record[key], str):
             return f"{key!r} must be text"
+    if "sample" in record and not (isinstance(record["sample"], int) and not isinstance(record["sample"], bool)
+                                   and record["sample"] >= 0):
+        return "'sample' must be a whole number from 0"
     for key in ("context", "drift_risk"):
         if record.get(key) is not None and not isinstance(record[key], str):
             return f"{key!r} must be text or null"
@@ -342,12 +386,12 @@ def result_problem(record: dict) -> str | None:
 
 
 def read_results(run_dir: str | os.PathLike) -> list[CaseResult]:
-    """Every result of a run directory, the last line per (case_id, model, variant), sorted by
-    (model, variant, case_id) for a stable order."""
-    latest: dict[tuple[str, str, str], CaseResult] = {}
+    """Every result of a run directory, the last line per (case_id, model, variant, sample), sorted by
+    (model, variant, case_id, sample) for a stable order."""
+    latest: dict[tuple[str, str, str, int], CaseResult] = {}
     for record in iter_result_lines(Path(run_dir) / RESULTS_FILE):
-        latest[(record["case_id"], record["model"], record["variant"])] = record
-    return sorted(latest.values(), key=lambda r: (r["model"], r["variant"], r["case_id"]))
+        latest[(record["case_id"], record["model"], record["variant"], record.get("sample", 0))] = record
+    return sorted(latest.values(), key=lambda r: (r["model"], r["variant"], r["case_id"], r.get("sample", 0)))
 
 
 def read_summary(run_dir: str | os.PathLike) -> Summary:

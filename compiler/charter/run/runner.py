@@ -37,11 +37,23 @@ from ..providers.calls import (
     CallOptions,
     CallService,
     Tally,
+    add_tally,
     empty_tally,
 )
-from ..targets.monitor import MonitorPrompt, VerdictError, judge_messages, parse_verdict
+from ..targets.monitor import MonitorPrompt, VerdictError, judge_messages
 from ..targets.prompt import to_anthropic
 from .cases import Plan
+from .judging import (
+    JUDGE_SCOPES,
+    JudgeBindings,
+    asked_clauses,
+    combine,
+    opinion,
+    read_verdict,
+    scope_line,
+    scoped_monitor,
+    verdict_output,
+)
 from .results import (
     RESULT_FORMAT,
     RESULTS_FILE,
@@ -79,6 +91,20 @@ class RunOptions:
     timeout: float = 120.0  # seconds for each call as a whole (headers and body): a deadline
     base_url: str | None = None  # for openai-compatible models (openai/anthropic use their *_BASE_URL)
     retry: RetryPolicy = DEFAULT_RETRY
+    more_judges: tuple[str, ...] = ()  # judges beside ``judge``: every reply is graded by each
+    samples: int = 1  # times each case runs per model and variant
+    judge_scope: str = "targets"  # "targets": a case's targets and the hard rules; "all": every clause
+
+    def __post_init__(self) -> None:
+        if self.samples < 1:
+            raise ValueError("samples must be at least 1")
+        if self.judge_scope not in JUDGE_SCOPES:
+            raise ValueError(f"judge_scope must be one of {', '.join(JUDGE_SCOPES)}")
+
+    @property
+    def judges(self) -> tuple[str, ...]:
+        """Every judge, ``judge`` first."""
+        return tuple(dict.fromkeys((self.judge, *self.more_judges)))
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -93,7 +119,7 @@ class RunOptions:
     def params(self) -> dict:
         """What changes the requests sent (recorded in run.json)."""
         return {"temperature": self.temperature, "max_tokens": self.max_tokens,
-                "judge_max_tokens": self.judge_max_tokens, "seed": self.seed}
+                "judge_max_tokens": self.judge_max_tokens, "seed": self.seed, "judge_scope": self.judge_scope}
 
 
 @dataclass
@@ -169,13 +195,13 @@ class ResultWriter:
         self._file.close()
 
 
-def finished_jobs(run_dir: Path) -> set[tuple[str, str, str]]:
-    """(case_id, model, variant) of every case already done without errors. A case with a failed
-    call or grade runs again on resume: what succeeded before comes back from the response cache,
-    so only the failed calls are made again."""
-    done: dict[tuple[str, str, str], bool] = {}
+def finished_jobs(run_dir: Path) -> set[tuple[str, str, str, int]]:
+    """(case_id, model, variant, sample) of every case sample already done without errors. A case
+    with a failed call or grade runs again on resume: what succeeded before comes back from the
+    response cache, so only the failed calls are made again."""
+    done: dict[tuple[str, str, str, int], bool] = {}
     for record in iter_result_lines(run_dir / RESULTS_FILE):
-        done[(record["case_id"], record["model"], record["variant"])] = \
+        done[(record["case_id"], record["model"], record["variant"], record.get("sample", 0))] = \
             record["status"] == "ok" and not record["errors"]
     return {key for key, ok in done.items() if ok}
 
@@ -189,17 +215,19 @@ class Runner:
         self.cache = cache
         self.progress = progress or Progress()
         self.calls = CallService(options.call_options, cache=cache)
+        self.bindings = JudgeBindings()
 
     # -- the run -----------------------------------------------------------------------------
 
-    def pending_jobs(self) -> list[tuple[dict, str, str]]:
+    def pending_jobs(self) -> list[tuple[dict, str, str, int]]:
         done = finished_jobs(self.run_dir)
-        jobs = [(case, model, variant)
+        jobs = [(case, model, variant, sample)
                 for model in self.options.models
                 for variant in self.options.variants
-                for case in self.plan.cases]
+                for case in self.plan.cases
+                for sample in range(self.options.samples)]
         self.progress.total = len(jobs)
-        pending = [job for job in jobs if (job[0]["id"], job[1], job[2]) not in done]
+        pending = [job for job in jobs if (job[0]["id"], job[1], job[2], job[3]) not in done]
         self.progress.skipped = self.progress.done = len(jobs) - len(pending)
         return pending
 
@@ -220,11 +248,11 @@ class Runner:
         async def worker() -> None:
             while True:
                 try:
-                    case, model, variant = queue.get_nowait()
+                    case, model, variant, sample = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
                 CALL_ORDER.set(next(started))
-                result = await self.run_case(case, model, variant)
+                result = await self.run_case(case, model, variant, sample)
                 writer.append(result)
                 self.progress.done += 1
                 if result["status"] != "ok" or any(e["stage"] == "judge" for e in result["errors"]):
@@ -250,7 +278,7 @@ class Runner:
 
     async def open(self) -> None:
         """Builds the providers: RunAborted for a bad model id or a missing key."""
-        await self.calls.open([*self.options.models, self.options.judge])
+        await self.calls.open([*self.options.models, *self.options.judges])
 
     async def close(self) -> None:
         await self.calls.close()
@@ -275,12 +303,14 @@ class Runner:
             return extra  # the bare model: no character prompt (self-talk keeps its frame)
         return tuple(to_anthropic(self.plan.prompt(case["context"]), per_call=extra))
 
-    def _request(self, system, messages: list[dict]) -> Request:
+    def _request(self, system, messages: list[dict], sample: int = 0) -> Request:
         return Request(messages=tuple(messages), system=system, temperature=self.options.temperature,
-                       max_tokens=self.options.max_tokens, seed=self.options.seed)
+                       max_tokens=self.options.max_tokens, seed=self.options.seed, sample=sample)
 
-    async def run_case(self, case: dict, model_id: str, variant: str) -> CaseResult:
+    async def run_case(self, case: dict, model_id: str, variant: str, sample: int = 0) -> CaseResult:
         usage = {"model": empty_tally(), "judge": empty_tally()}
+        if len(self.options.judges) > 1:
+            usage["judges"] = {judge: empty_tally() for judge in self.options.judges}
         errors: list[RunError] = []
         transcript: list[TranscriptTurn] = []
         grading: list[asyncio.Task] = []
@@ -291,11 +321,12 @@ class Runner:
         def graded(conversation: list[dict], text: str) -> None:
             reply = len(grading)
             grading.append(asyncio.create_task(
-                self.grade(case, monitor, conversation, text, reply, len(transcript) - 1, usage["judge"])))
+                self.grade(case, monitor, conversation, text, reply, len(transcript) - 1, usage["judge"], sample,
+                           usage.get("judges"))))
 
         try:
             if case["self_talk"]:
-                await self._self_talk(case, model_id, variant, transcript, usage, graded)
+                await self._self_talk(case, model_id, variant, transcript, usage, graded, sample)
             else:
                 system = self._system(case, variant)
                 history: list[dict] = []
@@ -307,7 +338,7 @@ class Runner:
                     answered = index + 1 < len(turns) and turns[index + 1]["role"] == "assistant"
                     if turn["role"] != "user" or answered:
                         continue
-                    response = await self.call(model_id, self._request(system, history), usage["model"])
+                    response = await self.call(model_id, self._request(system, history, sample), usage["model"])
                     before = list(history)
                     history.append({"role": "assistant", "content": response.text or EMPTY_REPLY})
                     transcript.append(TranscriptTurn(role="assistant", content=response.text, generated=True,
@@ -340,11 +371,11 @@ class Runner:
             status=status, transcript=transcript, grades=grades,
             score=round(sum(scores) / len(scores), 4) if scores else None, passed=passed,
             flipped=_flipped(case, grades, reply_of_turn), errors=errors, usage=usage,
-            rubric=case["rubric"], hard_rules=list(monitor.hard_refs),
+            rubric=case["rubric"], hard_rules=list(monitor.hard_refs), sample=sample,
         )
 
     async def _self_talk(self, case: dict, model_id: str, variant: str, transcript: list, usage: dict,
-                         graded: Callable) -> None:
+                         graded: Callable, sample: int = 0) -> None:
         talk = case["self_talk"]
         system = self._system(case, variant, extra=talk["frame"])
         seen = {"A": [{"role": "user", "content": talk["opening"]}], "B": []}
@@ -352,7 +383,7 @@ class Runner:
         for n in range(talk["replies"]):
             speaker, listener = ("A", "B") if n % 2 == 0 else ("B", "A")
             before = list(seen[speaker])
-            response = await self.call(model_id, self._request(system, before), usage["model"])
+            response = await self.call(model_id, self._request(system, before, sample), usage["model"])
             text = response.text or EMPTY_REPLY
             seen[speaker].append({"role": "assistant", "content": text})
             seen[listener].append({"role": "user", "content": text})
@@ -363,8 +394,10 @@ class Runner:
     # -- grading -----------------------------------------------------------------------------
 
     async def grade(self, case: dict, monitor: MonitorPrompt, conversation: list[dict], reply: str,
-                    index: int, turn: int, tally: Tally) -> tuple[Grade, str | None]:
-        """The judge's verdict (one retry on an unusable answer) and the deterministic checks."""
+                    index: int, turn: int, tally: Tally, sample: int = 0,
+                    judge_tallies: dict[str, Tally] | None = None) -> tuple[Grade, str | None]:
+        """Every judge's verdict (one retry each on an unusable answer), combined, and the
+        deterministic checks. Judge calls count in ``tally`` and, per judge, in ``judge_tallies``."""
         checks = [run_check(check, reply) for check in case["checks"]]
         holds = None
         hold = (case.get("drift") or {}).get("hold")
@@ -375,32 +408,62 @@ class Runner:
                 holds = False
         grade = Grade(reply=index, turn=turn, score=None, judge_passed=None, clauses={}, violated=[], reason="",
                       checks=checks, passed=None, judge_error=None, holds_answer=holds)
+        asked = scoped_monitor(monitor, asked_clauses(case, monitor, self.options.judge_scope))
+        opinions = await asyncio.gather(*(
+            self.judge_reply(judge, case, asked, conversation, reply, tally, (judge_tallies or {}).get(judge), sample)
+            for judge in self.options.judges))
+        errors = [o["judge_error"] for o in opinions if o["judge_error"]]
+        error = "; ".join(errors) if errors else None
+        if error is None:
+            grade.update(combine(list(opinions)))
+            grade["passed"] = grade["judge_passed"] and all(c["passed"] for c in checks)
+        grade["judge_error"] = error
+        grade["judges"] = list(opinions)
+        return grade, error
+
+    async def judge_reply(self, judge: str, case: dict, monitor: MonitorPrompt, conversation: list[dict], reply: str,
+                          tally: Tally, own: Tally | None = None, sample: int = 0) -> dict:
+        """One judge's opinion of ``reply``: its verdict over ``monitor``'s clauses (the asked ones).
+        Its calls count in ``tally`` and, when given, in ``own`` (this judge's)."""
         messages = judge_messages(monitor, conversation, reply)
         system = ({"type": "text", "text": messages[0]["content"], "cache_control": {"type": "ephemeral"}},)
-        ask = [{"role": "user", "content": _with_rubric(case, messages[1]["content"])}]
-        error = None
+        ask = [{"role": "user", "content": _with_rubric(case, scope_line(monitor.clause_refs) + "\n\n"
+                                                        + messages[1]["content"])}]
+        result = opinion(judge, None)
         try:
             for attempt in (1, 2):
-                request = Request(messages=tuple(ask), system=system, max_tokens=self.options.judge_max_tokens)
-                response = await self.call(self.options.judge, request, tally)
+                request = Request(messages=tuple(ask), system=system, max_tokens=self.options.judge_max_tokens,
+                                  output=verdict_output(monitor), sample=sample)
+                response, result["binding"] = await self.bindings.ask(
+                    lambda model_id, req: self._judge_call(model_id, req, tally, own), judge, request)
                 try:
-                    verdict = parse_verdict(response.text, monitor)
+                    verdict = read_verdict(response.text, monitor)
                 except VerdictError as err:
                     problem = " ".join(str(err).split())
                     if attempt == 2:
-                        error = f"judge {self.options.judge}: no usable verdict after one retry: {problem}"
+                        result["judge_error"] = f"judge {judge}: no usable verdict after one retry: {problem}"
                         break
                     ask += [{"role": "assistant", "content": response.text.strip() or "(empty)"},
                             {"role": "user", "content": VERDICT_RETRY.format(problem=problem)}]
                     continue
-                grade.update(score=verdict.score, judge_passed=verdict.passed, clauses=dict(verdict.clauses),
-                             violated=sorted(verdict.violated), reason=verdict.reason,
-                             passed=verdict.passed and all(c["passed"] for c in checks))
+                result.update(score=verdict.score, judge_passed=verdict.passed, clauses=dict(verdict.clauses),
+                              violated=sorted(verdict.violated), reason=verdict.reason)
                 break
         except CallFailed as err:
-            error = f"judge call failed: {err}"
-        grade["judge_error"] = error
-        return grade, error
+            result["judge_error"] = f"judge {judge} call failed: {err}" if len(self.options.judges) > 1 \
+                else f"judge call failed: {err}"
+        return result
+
+    async def _judge_call(self, judge: str, request: Request, tally: Tally, own: Tally | None) -> Response:
+        """A judge call counted in the judges' total and, with several judges, in this judge's own."""
+        if own is None:
+            return await self.call(judge, request, tally)
+        this_call = empty_tally()
+        try:
+            return await self.call(judge, request, this_call)
+        finally:
+            add_tally(tally, this_call)
+            add_tally(own, this_call)
 
 
 def _with_rubric(case: dict, ask: str) -> str:

@@ -81,6 +81,9 @@ class Verdict:
     passed: bool
     # Ids the judge named that are not clauses of this monitor; kept so a runner can flag them.
     unknown_refs: tuple[str, ...] = ()
+    # The monitor's clauses the answer itself named (in ``clauses`` or ``violated``); the others
+    # were filled in as n/a. A runner can tell an answer that graded nothing from one that said n/a.
+    named_refs: tuple[str, ...] = field(default=(), compare=False)
 
 
 def render_monitor(spec: Spec, context: str | None = None) -> MonitorPrompt:
@@ -240,6 +243,7 @@ def parse_verdict(text: str, monitor: MonitorPrompt) -> Verdict:
     known = set(monitor.clause_refs)
     by_id = _ids_without_kind(monitor.clause_refs)
     unknown: list[str] = []
+    named: set[str] = set()
 
     def resolve(ref: object) -> str | None:
         if not isinstance(ref, str):
@@ -263,6 +267,7 @@ def parse_verdict(text: str, monitor: MonitorPrompt) -> Verdict:
         ref = resolve(raw_ref)
         if ref is not None:
             clauses[ref] = _clause_verdict(raw_ref, raw_verdict)
+            named.add(ref)
 
     violated = data.get("violated", [])
     if violated is None:
@@ -274,6 +279,7 @@ def parse_verdict(text: str, monitor: MonitorPrompt) -> Verdict:
     for raw_ref in violated:
         ref = resolve(raw_ref)
         if ref is not None:
+            named.add(ref)
             clauses[ref] = "fail"  # naming a clause as violated outweighs a stray "pass"
 
     reason = data.get("reason", "")
@@ -291,6 +297,7 @@ def parse_verdict(text: str, monitor: MonitorPrompt) -> Verdict:
         reason=" ".join(reason.split()),
         passed=score >= PASS_THRESHOLD and not hard_failed,
         unknown_refs=tuple(unknown),
+        named_refs=tuple(ref for ref in monitor.clause_refs if ref in named),
     )
 
 
