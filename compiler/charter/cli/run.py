@@ -3,7 +3,9 @@
 Exit codes: 0 every case ran and was graded; 1 some cases failed (a model call failed after
 retries, or the judge gave no usable verdict) or the spec is invalid; 2 bad input or
 configuration (missing or rejected key, unknown model, an endpoint whose first attempts all failed
-to connect, unreadable file, a run directory started with other arguments); 130 interrupted (the message says how to resume).
+to connect, unreadable file, a run directory started with other arguments); 75 with --batch-files,
+a round was written and waits for its results (run the engine, then the same command again);
+130 interrupted (the message says how to resume).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 import click
 
 from ..diagnostics import CharterError
+from ..providers.batch import PollPolicy
+from ..run._batch import BatchAPI, BatchFiles, RoundPending
 from ..run._api import calibrate_judge, common_errors, has_failures, run_evals, state_dir
 from ..run.calibrate import TRUST_THRESHOLD, format_calibration
 from ..run.cases import load_plan
@@ -85,12 +89,22 @@ def format_common_errors(errors: list[tuple[str, int]]) -> str:
 @click.option("--seed", type=int, help="Sent where the API takes one (OpenAI).")
 @click.option("--overwrite", is_flag=True, help="Start over in a run directory that holds another run.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line.")
+@click.option("--batch", is_flag=True,
+              help="Send model turns and judge calls as OpenAI Batch / Anthropic Message Batches (half price, "
+                   "slower): one round per conversation turn; batch ids are saved in the run directory and "
+                   "resumed on a restart.")
+@click.option("--batch-files", "batch_files", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="Write each round's requests to DIR as OpenAI batch-input JSONL for your own engine "
+                   "(vllm run-batch) and stop (exit 75); run again once the results file is beside it.")
+@click.option("--poll", "poll_seconds", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
+              help="With --batch: seconds before the first status poll (then x1.5, up to 5 min).")
 @apply(_SHARED)
 def run(source: Path, models: tuple[str, ...], run_dir: Path, spec_path: Path | None, select: tuple[str, ...],
         baseline: bool, temperature: float | None, max_tokens: int, seed: int | None, overwrite: bool, quiet: bool,
         judge: str, judge_max_tokens: int, concurrency: int, rpm: float | None, tpm: float | None, timeout: float,
         retries: int, base_url: str | None, cache_path: Path | None, no_cache: bool,
-        prices_path: Path | None) -> None:
+        prices_path: Path | None, batch: bool = False, batch_files: Path | None = None,
+        poll_seconds: float = 5.0) -> None:
     """Run the eval cases of SPEC (or a CASES file with --spec) against each --model, graded by --judge.
 
     Started again with the same arguments, a run completes only what is missing.
@@ -103,11 +117,20 @@ def run(source: Path, models: tuple[str, ...], run_dir: Path, spec_path: Path | 
     options = RunOptions(models=tuple(models), judge=judge, baseline=baseline, concurrency=concurrency, rpm=rpm,
                          tpm=tpm, temperature=temperature, max_tokens=max_tokens, judge_max_tokens=judge_max_tokens,
                          seed=seed, timeout=timeout, base_url=base_url, retry=retry_policy(retries))
+    if batch and batch_files:
+        fail("--batch and --batch-files are two ways of sending rounds; give one")
+    if (batch or batch_files) and no_cache:
+        fail(f"{'--batch' if batch else '--batch-files'} keeps the answers in the response cache; drop --no-cache")
+    mode = BatchAPI(poll=PollPolicy(initial=poll_seconds)) if batch else BatchFiles(batch_files) if batch_files else None
     line = ProgressLine(sys.stderr, enabled=not quiet and sys.stderr.isatty())
     progress = Progress(on_change=line)
     try:
         summary = run_evals(plan, run_dir, options, cache_path=cache_path, use_cache=not no_cache, prices=prices,
-                            overwrite=overwrite, progress=progress)
+                            overwrite=overwrite, progress=progress, batch=mode)
+    except RoundPending as pending:  # not a failure: the engine's turn
+        line.finish()
+        click.echo(f"charter: {pending}")
+        sys.exit(pending.exit_code)
     except KeyboardInterrupt:
         line.finish()
         resume = shlex.join(["charter", *sys.argv[1:]])
