@@ -223,6 +223,9 @@ class _RoundCalls(CallService):
         if response is None:
             self.wanted.setdefault(model_id, {}).setdefault(key, request)
             self.asked.append((key, job))
+            # Let the grading tasks this case started (they run at its next pause) ask for their
+            # verdicts before the case stops: a reply's judge call goes out the round after the reply.
+            await asyncio.sleep(0)
             raise _Unanswered()
         uses[key] += 1
         if tally is not None:
