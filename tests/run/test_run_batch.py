@@ -96,12 +96,42 @@ def test_a_stopped_batch_run_resumes_its_batches(spec_file, server, env):
     assert not (env / "batch" / BATCHES_FILE).exists()
 
 
+def test_a_request_several_cases_ask_for_is_sent_and_counted_once(spec_file, server, env):
+    # With --baseline both variants of a case ask the judge the same question (the judge never sees the
+    # system prompt): a round sends it once and the first case in run order counts it as its call.
+    options = RunOptions(models=("openai:tutor",), judge="openai:judge", baseline=True)
+    run_evals(spec_file, env / "batch", options, cache_path=env / "batch.sqlite3", batch=BatchAPI(poll=FAST))
+    sent = sum(len(items) for items in server.batches._inputs.values())
+    records = [json.loads(line) for line in _lines(env / "batch")]
+    calls = sum(r["usage"][role]["calls"] for r in records for role in ("model", "judge"))
+    cached = sum(r["usage"][role]["cached_calls"] for r in records for role in ("model", "judge"))
+    assert calls == sent and cached > 0
+    assert all(r["usage"]["judge"]["cached_calls"] == 0 for r in records if r["variant"] == "character")
+    # The same records otherwise as a synchronous run's.
+    run_evals(spec_file, env / "sync", options, cache_path=env / "sync.sqlite3")
+
+    def without_usage(run_dir):
+        return sorted(json.dumps({k: v for k, v in json.loads(line).items() if k != "usage"}) for line in _lines(run_dir))
+
+    assert without_usage(env / "batch") == without_usage(env / "sync")
+
+
+def test_overwrite_drops_the_batch_state_of_the_run_it_replaces(spec_file, server, env):
+    options = RunOptions(models=("openai:tutor",), judge="openai:judge")
+    run_evals(spec_file, env / "out", options, select=("probe",), batch=BatchAPI(poll=FAST))
+    assert (env / "out" / SENT_FILE).exists()
+    other = RunOptions(models=("openai:other",), judge="openai:judge")
+    run_evals(spec_file, env / "out", other, select=("probe",), overwrite=True)
+    assert not (env / "out" / SENT_FILE).exists()
+
+
 def _answer_rounds(server, command: list, limit: int = 30) -> tuple[int, object]:
     """Runs `charter run ... --batch-files DIR` and the fake engine in turn until the run completes;
     returns the number of rounds and the last command's result."""
     directory = Path(command[command.index("--batch-files") + 1])
     for rounds in range(limit):
         result = charter(*command)
+        assert "never retrieved" not in result.stderr and "Traceback" not in result.stderr, result.stderr
         if result.exit_code != EXIT_ROUND_PENDING:
             return rounds, result
         assert "vllm run-batch -i " in result.stdout and "then run this command again" in result.stdout
@@ -140,7 +170,8 @@ def test_batch_files_waits_for_results_and_reports_failed_requests(spec_file, se
     assert not (env / "rounds" / "round-2.tutor.requests.jsonl").exists()
 
     requests = (env / "rounds" / "round-1.tutor.requests.jsonl").read_text().splitlines()
-    server.answer_batch_file(env / "rounds" / "round-1.tutor.requests.jsonl", env / "rounds" / "round-1.tutor.results.jsonl")
+    rounds = env / "rounds"
+    server.answer_batch_file(rounds / "round-1.tutor.requests.jsonl", rounds / "round-1.tutor.results.jsonl")
     results = (env / "rounds" / "round-1.tutor.results.jsonl").read_text().splitlines()
     failed = json.loads(results[0])
     failed["response"] = {"status_code": 400, "request_id": "r1",

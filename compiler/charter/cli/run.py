@@ -121,7 +121,9 @@ def run(source: Path, models: tuple[str, ...], run_dir: Path, spec_path: Path | 
         fail("--batch and --batch-files are two ways of sending rounds; give one")
     if (batch or batch_files) and no_cache:
         fail(f"{'--batch' if batch else '--batch-files'} keeps the answers in the response cache; drop --no-cache")
-    mode = BatchAPI(poll=PollPolicy(initial=poll_seconds)) if batch else BatchFiles(batch_files) if batch_files else None
+    mode = None
+    if batch or batch_files:
+        mode = BatchAPI(poll=PollPolicy(initial=poll_seconds)) if batch else BatchFiles(batch_files)
     line = ProgressLine(sys.stderr, enabled=not quiet and sys.stderr.isatty())
     progress = Progress(on_change=line)
     try:

@@ -50,7 +50,6 @@ from ..providers.batch import (
     BatchClient,
     BatchHandle,
     BatchItem,
-    BatchNotFound,
     BatchResult,
     BatchStatus,
     PollPolicy,
@@ -406,14 +405,13 @@ class _APIRounds:
 
     @staticmethod
     async def _api(call):
-        """A batch API call; RunAborted for what no retry fixes (a rejected key, a batch that is gone)."""
+        """A batch API call; RunAborted when it fails (a rejected key, a batch that is gone, retries used up)."""
         try:
             return await call
-        except (AuthenticationFailed, ModelNotFound, ConfigError, BatchNotFound) as err:
-            raise RunAborted(err.message, err if isinstance(err, ProviderError) else None) from None
         except ProviderError as err:
-            raise RunAborted(f"{err.message} (the batch ids are saved; run the same command again to resume)",
-                             err) from None
+            # After the batch client's own retries: nothing else can go on while the round cannot.
+            # The handles of submitted batches are saved, so the same command resumes them.
+            raise RunAborted(err.message, err) from None
 
     async def close(self) -> None:
         await asyncio.gather(*(c.aclose() for c in self.clients.values()), return_exceptions=True)
