@@ -58,7 +58,6 @@ from ..providers.batch import (
     save_handles,
     wait,
 )
-from ..providers.batch_openai import OpenAIBatchClient
 from ..providers.cache import ResponseCache
 from ..providers.calls import CallFailed, CallService, RunAborted, Tally
 from .cases import Plan
@@ -475,9 +474,12 @@ class _FileRounds:
         return [RoundFile(f["model"], self.directory / f["requests"], self.directory / f["results"], f["count"])
                 for f in self.state["files"]]
 
-    def _client(self, model_id: str) -> OpenAIBatchClient:
+    def _client(self, model_id: str):
         # Only encodes requests and decodes answers (with the synchronous provider's error mapping):
-        # never closed, since the provider belongs to the call service.
+        # never closed, since the provider belongs to the call service. Imported here: `charter run
+        # --help` must not load the SDKs.
+        from ..providers.batch_openai import OpenAIBatchClient
+
         return OpenAIBatchClient(self.runner.calls.provider(model_id))
 
     async def resume(self) -> None:
