@@ -161,8 +161,10 @@ def check_batch_models(options: RunOptions, mode: BatchAPI | BatchFiles) -> None
 _JOB: contextvars.ContextVar[tuple[str, Counter] | None] = contextvars.ContextVar("charter_batch_job", default=None)
 
 
-def _job_key(case: dict, model: str, variant: str) -> str:
-    return hashlib.sha256(f"{case['id']}\x1f{model}\x1f{variant}".encode("utf-8")).hexdigest()[:16]
+def _job_key(job: tuple) -> str:
+    """A job's short, stable name: (case, model, variant, and whatever else the runner's jobs hold)."""
+    case, *rest = job
+    return hashlib.sha256("\x1f".join(map(str, (case["id"], *rest))).encode("utf-8")).hexdigest()[:16]
 
 
 class _Sent:
@@ -290,12 +292,12 @@ class BatchRunner(Runner):
             await self._rounds.close()
             await self.close()
 
-    async def _replay(self, jobs: list[tuple[dict, str, str]], writer: ResultWriter) -> list[tuple[dict, str, str]]:
+    async def _replay(self, jobs: list[tuple], writer: ResultWriter) -> list[tuple]:
         """Replays each job from the cache; appends the finished ones, returns the rest in order."""
         waiting = []
         for start in range(0, len(jobs), WINDOW):
             window = jobs[start:start + WINDOW]
-            outcomes = await asyncio.gather(*(self._replay_job(*job) for job in window), return_exceptions=True)
+            outcomes = await asyncio.gather(*(self._replay_job(job) for job in window), return_exceptions=True)
             for job, outcome in zip(window, outcomes):
                 if isinstance(outcome, _Unanswered):
                     waiting.append(job)
@@ -305,15 +307,15 @@ class BatchRunner(Runner):
                 writer.append(outcome)
                 self.progress.done += 1
                 if outcome["errors"]:
-                    self._rounds.errored(_job_key(*job))
+                    self._rounds.errored(_job_key(job))
                 if outcome["status"] != "ok" or any(e["stage"] == "judge" for e in outcome["errors"]):
                     self.progress.failed += 1
                 self.progress.changed()
         return waiting
 
-    async def _replay_job(self, case: dict, model_id: str, variant: str):
-        _JOB.set((_job_key(case, model_id, variant), Counter()))  # this task's own context
-        return await self.run_case(case, model_id, variant)
+    async def _replay_job(self, job: tuple):
+        _JOB.set((_job_key(job), Counter()))  # this task's own context
+        return await self.run_case(*job)
 
     # -- what both kinds of rounds share -------------------------------------------------------
 
@@ -450,7 +452,7 @@ class _FileRounds:
         except OSError as err:
             raise BatchFilesError(f"{self.directory}: cannot write: {err.strerror or err}") from None
 
-    def still_to_run(self, jobs: list[tuple[dict, str, str]]) -> list[tuple[dict, str, str]]:
+    def still_to_run(self, jobs: list[tuple]) -> list[tuple]:
         """The jobs this invocation runs. Each invocation is a new process, but while a loop of rounds
         is under way a case that failed in it stays failed (else a request that always fails would
         keep the loop from ending); once the loop is complete, running the command again retries
@@ -458,7 +460,7 @@ class _FileRounds:
         if not self.state or self.state.get("complete"):
             return jobs
         failed = set(self.state.get("errored", ()))
-        return [job for job in jobs if _job_key(*job) not in failed]
+        return [job for job in jobs if _job_key(job) not in failed]
 
     def errored(self, job: str) -> None:
         if self.state is not None:
