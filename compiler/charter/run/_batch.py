@@ -297,7 +297,13 @@ class BatchRunner(Runner):
         waiting = []
         for start in range(0, len(jobs), WINDOW):
             window = jobs[start:start + WINDOW]
+            before = asyncio.all_tasks()
             outcomes = await asyncio.gather(*(self._replay_job(job) for job in window), return_exceptions=True)
+            # A case stopped while awaiting one grading task leaves the others running: let them ask
+            # for what they lack in this round and end (nothing in a replay waits on I/O), before
+            # the round goes out and the call service closes.
+            while stray := asyncio.all_tasks() - before:
+                await asyncio.gather(*stray, return_exceptions=True)
             for job, outcome in zip(window, outcomes):
                 if isinstance(outcome, _Unanswered):
                     waiting.append(job)
