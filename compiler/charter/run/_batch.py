@@ -145,7 +145,7 @@ class _Unanswered(BaseException):
 def check_batch_models(options: RunOptions, mode: BatchAPI | BatchFiles) -> None:
     """ConfigError (one line) for a model the mode cannot send: batch APIs exist for openai: and
     anthropic: models only; batch files are for openai-compatible: models served by one's own engine."""
-    for model_id in dict.fromkeys((*options.models, options.judge)):
+    for model_id in _models_of(options):
         provider = parse_model_id(model_id).provider
         if isinstance(mode, BatchAPI) and provider not in ("openai", "anthropic"):
             raise ConfigError(f"--batch: {model_id} has no batch API (batches run on openai: and anthropic: "
@@ -165,6 +165,12 @@ def _job_key(job: tuple) -> str:
     """A job's short, stable name: (case, model, variant, and whatever else the runner's jobs hold)."""
     case, *rest = job
     return hashlib.sha256("\x1f".join(map(str, (case["id"], *rest))).encode("utf-8")).hexdigest()[:16]
+
+
+def _models_of(options: RunOptions) -> tuple[str, ...]:
+    """Every model a run calls: its models, then its judge(s)."""
+    judges = getattr(options, "judges", None) or (options.judge,)  # several, where the runner grades by more
+    return tuple(dict.fromkeys((*options.models, *judges)))
 
 
 class _Sent:
@@ -498,7 +504,7 @@ class _FileRounds:
         if any(not f.results.exists() for f in files):
             raise RoundPending(self.state["round"], files, written=False)
         for round_file in files:
-            if round_file.model not in (*self.runner.options.models, self.runner.options.judge):
+            if round_file.model not in _models_of(self.runner.options):
                 raise BatchFilesError(f"{round_file.requests}: requests for {round_file.model}, not a model of "
                                       "this run (another run's files? use another DIR)")
             self.runner.take(round_file.model, self._read(round_file), str(round_file.results))
