@@ -12,6 +12,9 @@
    with ``--batch-files DIR``: the run writes a round, the fake server's batch engine stands in for
    ``vllm run-batch`` (FakeServer.answer_batch_file), the run is started again, until it completes.
    Reports the rounds, the requests in each, and the comparison with a synchronous run.
+3. At scale (``--cases N``, default 1,000): N single-turn cases cloned from the starter spec's probe
+   (benchmarks/bench_runner.py's inputs), synchronous vs ``--batch``, wall and CPU time: what the
+   round-by-round replay costs on top of the batches themselves.
 
 The fake server's prompt-cache emulation is off: it reports cached tokens for a system prompt seen
 before, so token counts would depend on arrival order, which differs between any two runs.
@@ -29,6 +32,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 from fakeserver import FakeServer, ModelScript  # noqa: E402
 
 from charter.providers.batch import PollPolicy  # noqa: E402
@@ -105,10 +109,29 @@ def batch_files_loop(spec: Path, work: Path, server: FakeServer) -> None:
     print(f"   results.jsonl records byte-identical to the synchronous run's: {same}")
 
 
+def at_scale(n: int, work: Path, server: FakeServer) -> None:
+    from bench_runner import write_inputs
+
+    spec, evals = write_inputs(work, n)
+    options = RunOptions(models=("openai:tutor",), judge="anthropic:judge", concurrency=64)
+    measured = {}
+    for name, batch in (("synchronous", None), ("--batch", BatchAPI(poll=PollPolicy(initial=0.05, max_interval=0.05)))):
+        cpu = time.process_time()
+        _, seconds = timed(run_evals, evals, work / f"scale-{name}", options, spec_path=spec,
+                           cache_path=work / f"scale-{name}.sqlite3", batch=batch)
+        measured[name] = (seconds, time.process_time() - cpu)
+    same = lines(work / "scale---batch") == lines(work / "scale-synchronous")
+    print(f"3. at scale: {n} single-turn cases, {2 * n} requests")
+    for name, (seconds, cpu) in measured.items():
+        print(f"   {name:<12} {seconds:6.2f} s wall, {cpu:6.2f} s CPU (this process, the fake server's thread included)")
+    print(f"   results.jsonl records byte-identical: {same}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", type=Path, default=REPO / "characters" / "companion.yaml")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per synchronous call")
+    parser.add_argument("--cases", type=int, default=1000, help="cases of the at-scale comparison (0: skip it)")
     args = parser.parse_args()
     scripts = {"judge": ModelScript(reply=VERDICT, latency=args.latency),
                "tutor": ModelScript(latency=args.latency)}
@@ -121,6 +144,8 @@ def main() -> None:
         batch_vs_sync(args.spec, Path(folder), server)
         server.requests.clear()
         batch_files_loop(args.spec, Path(folder), server)
+        if args.cases:
+            at_scale(args.cases, Path(folder), server)
 
 
 if __name__ == "__main__":

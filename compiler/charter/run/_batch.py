@@ -25,9 +25,14 @@ Restarts: with :class:`BatchAPI` the handles of the batches in flight are in ``R
 a restart waits for those batches and takes their answers before replaying, so nothing is paid for
 twice. With :class:`BatchFiles` the rounds are numbered files in DIR
 (``round-N.MODEL.requests.jsonl``, answered by ``round-N.MODEL.results.jsonl``) and ``DIR/rounds.json``
-names the round in flight and whether its results were taken; a request that failed in a round is
-tried again in a new round when the command is run again, as a synchronous run retries its failed
-cases.
+names the round in flight and whether its results were taken. A request that failed (an error line,
+or no line at all in the results file) fails its case, which stays failed until the loop of rounds
+is complete; running the command again then retries those cases in new rounds, as a synchronous
+run retries its failed cases.
+
+A request that two cases need at once (with ``--baseline``, both variants ask the judge the same
+question) is sent once: a synchronous run sends it once or twice depending on timing, so only the
+``usage`` of such cases can differ from a given synchronous run's; everything else is identical.
 """
 
 from __future__ import annotations
