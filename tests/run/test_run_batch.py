@@ -224,3 +224,23 @@ def test_round_pending_from_python(spec_file, server, env):
     assert pending.value.number == 1 and pending.value.written
     assert [f.requests.name for f in pending.value.files] == ["round-1.tutor.requests.jsonl"]
     assert pending.value.files[0].command().endswith("--model tutor")
+
+
+def test_an_expired_batch_fails_its_cases_and_a_rerun_sends_them_again(spec_file, server, env):
+    from charter.run import has_failures
+
+    options = RunOptions(models=("openai:tutor",), judge="openai:judge")
+    expired = []
+
+    def expire_the_first_batch(status) -> None:
+        if not expired:
+            expired.append(status.batch_id)
+            server.batches.expire(status.batch_id)
+
+    summary = run_evals(spec_file, env / "out", options, select=("probe",),
+                        batch=BatchAPI(poll=FAST, on_status=expire_the_first_batch))
+    assert has_failures(summary)
+    records = [json.loads(line) for line in _lines(env / "out")]
+    assert all(r["status"] == "error" and "expired" in r["errors"][0]["message"] for r in records)
+    summary = run_evals(spec_file, env / "out", options, select=("probe",), batch=BatchAPI(poll=FAST))
+    assert not has_failures(summary)
