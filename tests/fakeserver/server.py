@@ -27,6 +27,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Sequence, Union
 
 from charter.tokens import estimate_tokens
@@ -587,6 +588,23 @@ class FakeServer:
         text = script.reply_for(model, messages, call)
         status, _, _, payload = self._success(api, {**body, "stream": False}, model, messages, text)
         return status, json.loads(payload)
+
+    def answer_batch_file(self, requests: str | Path, results: str | Path) -> int:
+        """Stands in for ``vllm run-batch -i REQUESTS -o RESULTS``: answers each line of an OpenAI
+        batch-input file with this server's scripts, as its batch engine does, and writes the batch
+        output file in OpenAI's format (which vLLM writes too). Returns the number of requests."""
+        lines = []
+        for text in Path(requests).read_text(encoding="utf-8").splitlines():
+            if not text.strip():
+                continue
+            item = json.loads(text)
+            status, body = self.complete_for_batch("openai", item.get("body") or {})
+            serial = self._next_serial()
+            lines.append({"id": f"batch_req_fake{serial:08d}", "custom_id": item["custom_id"],
+                          "response": {"status_code": status, "request_id": f"req_fake{serial:08d}", "body": body},
+                          "error": None})
+        Path(results).write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+        return len(lines)
 
 
 # -- wire-format helpers ---------------------------------------------------------------------

@@ -5,7 +5,9 @@ Exit codes: 0 every case ran and was graded; 1 more case runs ended in error tha
 reply no judge verdict could be read for), a model is under ``--fail-under``, or the spec is
 invalid; 2 bad input or
 configuration (missing or rejected key, unknown model, an endpoint whose first attempts all failed
-to connect, unreadable file, a run directory started with other arguments); 130 interrupted (the message says how to resume).
+to connect, unreadable file, a run directory started with other arguments); 75 with --batch-files,
+a round was written and waits for its results (run the engine, then the same command again);
+130 interrupted (the message says how to resume).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 import click
 
 from ..diagnostics import CharterError
+from ..providers.batch import PollPolicy
+from ..run._batch import BatchAPI, BatchFiles, RoundPending
 from ..run._api import Gate, calibrate_judge, common_errors, errored_runs, run_evals, state_dir
 from ..run.calibrate import TRUST_THRESHOLD, format_calibration
 from ..run.cases import load_plan
@@ -99,7 +103,8 @@ def format_common_errors(errors: list[tuple[str, int]]) -> str:
 @click.command(epilog=examples(
     "charter run characters/tutor.yaml -m demo:tutor --judge demo:judge -o runs/demo   # offline, no key",
     "charter run characters/tutor.yaml -m anthropic:claude-sonnet-4-5 -m openai:gpt-4.1-mini "
-    "--judge openai:gpt-4.1 --baseline -o runs/v1",
+    "--judge openai:gpt-4.1 --judge anthropic:claude-sonnet-4-5 --samples 3 --baseline -o runs/v1",
+    "charter run characters/tutor.yaml -m openai:gpt-4.1-mini --judge openai:gpt-4.1 --fail-under 80% -o runs/ci",
 ))
 @click.argument("source", type=click.Path(path_type=Path), metavar="SPEC|CASES")
 @click.option("-m", "--model", "models", multiple=True, required=True, metavar="PROVIDER:MODEL",
@@ -124,10 +129,20 @@ def format_common_errors(errors: list[tuple[str, int]]) -> str:
                    "(e.g. 7.5 or 80%).")
 @click.option("--allow-errors", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Exit 0 even if up to N case runs ended in error (a failed model call or no usable verdict).")
+@click.option("--batch", is_flag=True,
+              help="Send model turns and judge calls as OpenAI Batch / Anthropic Message Batches (half price, "
+                   "slower): one round per conversation turn; batch ids are saved in the run directory and "
+                   "resumed on a restart.")
+@click.option("--batch-files", "batch_files", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="Write each round's requests to DIR as OpenAI batch-input JSONL for your own engine "
+                   "(vllm run-batch) and stop (exit 75); run again once the results file is beside it.")
+@click.option("--poll", "poll_seconds", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
+              help="With --batch: seconds before the first status poll (then x1.5, up to 5 min).")
 @apply(_SHARED)
 def run(source: Path, models: tuple[str, ...], run_dir: Path, spec_path: Path | None, select: tuple[str, ...],
         baseline: bool, temperature: float | None, max_tokens: int, seed: int | None, overwrite: bool, quiet: bool,
-        samples: int, judge_scope: str, fail_under: str | None, allow_errors: int,
+        samples: int, judge_scope: str, fail_under: str | None, allow_errors: int, batch: bool,
+        batch_files: Path | None, poll_seconds: float,
         judges: tuple[str, ...], judge_max_tokens: int, concurrency: int, rpm: float | None, tpm: float | None,
         timeout: float, retries: int, base_url: str | None, cache_path: Path | None, no_cache: bool,
         prices_path: Path | None) -> None:
@@ -135,13 +150,6 @@ def run(source: Path, models: tuple[str, ...], run_dir: Path, spec_path: Path | 
 
     Started again with the same arguments, a run completes only what is missing. Exits 1 when more
     case runs ended in error than --allow-errors allows, or a model is under --fail-under.
-
-    \b
-    Examples:
-      charter run characters/tutor.yaml -m demo:tutor --judge demo:judge -o runs/a
-      charter run spec.yaml -m openai:gpt-4.1-mini --judge openai:gpt-4.1 --samples 3 -o runs/b
-      charter run spec.yaml -m openai:gpt-4.1-mini --judge openai:gpt-4.1 --judge anthropic:claude-sonnet-4-5 -o runs/c
-      charter run spec.yaml -m openai:gpt-4.1-mini --judge openai:gpt-4.1 --fail-under 80% --allow-errors 2 -o runs/d
     """
     if len(set(models)) != len(models):
         fail("the same --model is given twice")
@@ -158,11 +166,22 @@ def run(source: Path, models: tuple[str, ...], run_dir: Path, spec_path: Path | 
                          concurrency=concurrency, rpm=rpm, tpm=tpm, temperature=temperature, max_tokens=max_tokens,
                          judge_max_tokens=judge_max_tokens, seed=seed, timeout=timeout, base_url=base_url,
                          retry=retry_policy(retries), samples=samples, judge_scope=judge_scope)
+    if batch and batch_files:
+        fail("--batch and --batch-files are two ways of sending rounds; give one")
+    if (batch or batch_files) and no_cache:
+        fail(f"{'--batch' if batch else '--batch-files'} keeps the answers in the response cache; drop --no-cache")
+    mode = None
+    if batch or batch_files:
+        mode = BatchAPI(poll=PollPolicy(initial=poll_seconds)) if batch else BatchFiles(batch_files)
     line = ProgressLine(sys.stderr, enabled=not quiet and sys.stderr.isatty())
     progress = Progress(on_change=line)
     try:
         summary = run_evals(plan, run_dir, options, cache_path=cache_path, use_cache=not no_cache, prices=prices,
-                            overwrite=overwrite, progress=progress)
+                            overwrite=overwrite, progress=progress, batch=mode)
+    except RoundPending as pending:  # not a failure: the engine's turn
+        line.finish()
+        click.echo(f"charter: {pending}")
+        sys.exit(pending.exit_code)
     except KeyboardInterrupt:
         line.finish()
         resume = shlex.join(["charter", *sys.argv[1:]])

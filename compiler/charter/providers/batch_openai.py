@@ -158,6 +158,11 @@ class OpenAIBatchClient(BatchClient):
         async for line in self._resumable(open_lines, lambda line: line["custom_id"], seen):
             yield line
 
+    def output_result(self, text: str, source: str) -> BatchResult:
+        """One line of a batch output file in OpenAI's format (which vLLM's ``run-batch`` also writes)
+        as a result; MalformedResponse, naming ``source``, for a line that is not one."""
+        return self._result(self._parse_line(source, text))
+
     def _parse_line(self, file_id: str, text: str) -> dict:
         try:
             line = json.loads(text)

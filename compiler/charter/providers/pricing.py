@@ -31,6 +31,8 @@ import yaml
 from ..diagnostics import CharterError
 
 PRICES_AS_OF = "2026-11"
+# OpenAI Batch and Anthropic Message Batches bill every token at half the list price.
+BATCH_DISCOUNT = 0.5
 PRICES_SOURCE = "built-in table (list prices, standard tier, compiled 2026-11; check your provider's pricing page)"
 
 
@@ -139,6 +141,15 @@ class PriceTable:
                                       values.get("cache_write", values["input"] * 1.25),
                                       source=f"{path.name}", as_of="")
         return PriceTable(prices)
+
+    def for_batches(self, discount: float = BATCH_DISCOUNT) -> "PriceTable":
+        """A copy whose prices are ``discount`` x these, for calls sent through the batch APIs; each
+        price's ``source`` says so, so a summary shows which prices its cost used."""
+        percent = f"{discount:.0%}"
+        return PriceTable({name: Price(price.input * discount, price.output * discount,
+                                       price.cached_input * discount, price.cache_write * discount,
+                                       source=f"{price.source}; batch: {percent} of it", as_of=price.as_of)
+                           for name, price in self.prices.items()})
 
 
 def estimate_cost(table: PriceTable, model_id: str, tally: Mapping[str, int]) -> tuple[float | None, Price | None, str]:

@@ -30,7 +30,7 @@ from typing import Iterable
 
 from ..diagnostics import CharterError
 from ..io import OutputError, output_dir_lock, write_text_atomic
-from ..providers import parse_model_id
+from ..providers import ConfigError, parse_model_id
 from ..spec.ir import Spec
 from ..providers.cache import ResponseCache, default_cache_path
 from .calibrate import calibrate, calibration_path, load_calibration, save_calibration
@@ -46,6 +46,7 @@ from .results import (
     read_results,
     read_run_info,
 )
+from ._batch import STATE_FILES, BatchAPI, BatchFiles, BatchRunner, check_batch_models
 from .runner import Progress, Runner, RunOptions
 from .summary import summarize
 
@@ -109,7 +110,7 @@ def prepare_run_dir(run_dir: PathLike, info: dict, overwrite: bool = False) -> N
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         if overwrite:
-            for name in (RESULTS_FILE, SUMMARY_FILE, *REPORT_FILES):
+            for name in (RESULTS_FILE, SUMMARY_FILE, *REPORT_FILES, *STATE_FILES):
                 (run_dir / name).unlink(missing_ok=True)
         write_text_atomic(run_dir / RUN_FILE, json.dumps(info, indent=2, ensure_ascii=False) + "\n")
     except OSError as err:
@@ -142,23 +143,39 @@ def write_summary(plan: Plan, options: RunOptions, run_dir: PathLike, *, prices:
 def run_evals(source: Plan | PathLike, run_dir: PathLike, options: RunOptions, *,
               spec_path: PathLike | None = None, select: tuple[str, ...] = (),
               cache_path: PathLike | None = None, use_cache: bool = True, prices: PriceTable | None = None,
-              overwrite: bool = False, progress: Progress | None = None) -> Summary:
+              overwrite: bool = False, progress: Progress | None = None,
+              batch: BatchAPI | BatchFiles | None = None) -> Summary:
     """Runs the eval cases of ``source`` against ``options.models``, graded by ``options.judge``, into
     ``run_dir`` (run.json, results.jsonl, summary.json), and returns the summary.
 
     ``source`` is a loaded Plan, a spec file, or a cases file (evals.jsonl) with ``spec_path``;
     ``select`` keeps the cases whose id contains one of the strings. Called again with the same
     arguments, only what is missing runs; ``progress`` is told after every finished case.
+
+    ``batch`` sends the calls round by round (a turn of every case per round, see charter.run._batch):
+    BatchAPI() through the providers' batch APIs (cost at the batch discount), BatchFiles(DIR) as
+    files for one's own engine, raising RoundPending each time a round waits for its results.
+    The results are those a synchronous run with the same replies writes.
     """
     for model_id in (*options.models, *options.judges):
         parse_model_id(model_id)  # ConfigError before anything is written
+    if batch is not None:
+        check_batch_models(options, batch)
+        if not use_cache:
+            raise ConfigError("batches deliver their answers through the response cache: it cannot be off")
+        if isinstance(batch, BatchAPI):
+            prices = (prices or PriceTable()).for_batches()
     plan = source if isinstance(source, Plan) else load_plan(source, spec_path, select)
     info = run_info(plan, options)
     # Held from the check of run.json to the summary: a second run on the directory would repeat every call.
     with output_dir_lock(run_dir):
         prepare_run_dir(run_dir, info, overwrite)
         cache = open_cache(cache_path, use_cache)
-        runner = Runner(plan, options, Path(run_dir), cache=cache, progress=progress)
+        if batch is None:
+            runner = Runner(plan, options, Path(run_dir), cache=cache, progress=progress)
+        else:
+            runner = BatchRunner(plan, options, Path(run_dir), cache=cache, mode=batch, progress=progress,
+                                 overwrite=overwrite)
         try:
             asyncio.run(runner.run())
         finally:
