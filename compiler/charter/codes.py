@@ -94,6 +94,9 @@ for _entry in (
                    "of words is expected."),
     DiagnosticCode("version", "schema", "error",
                    "`charter` is not `1`."),
+    DiagnosticCode("schema", "schema", "error",
+                   "A value the schema rejects for a reason no more specific code names; the message is the "
+                   "schema validator's own."),
     DiagnosticCode("unknown-key", "schema", "error",
                    'A key the language does not define here; with "did you mean" for a near miss.'),
     DiagnosticCode("missing-field", "schema", "error",
