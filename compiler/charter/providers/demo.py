@@ -4,6 +4,8 @@
 
 Models whose name contains "judge" answer grading requests with a well-formed verdict that grades
 each clause the judge was asked about; every other model answers with one of a few plain replies.
+Every demo model also answers the synthesis stages (`generate data`, `generate evals`, `import
+prose`) with scripted, well-formed content built from the request: see charter.providers.demo_teacher.
 Replies and scores are a deterministic hash of what was asked, not a judgement: the demo shows the
 pipeline (run, grade, summary, report) and costs nothing, never a model's quality. Like Inspect's
 ``mockllm``, it goes through everything a real model does (the call service's cache, retries and
@@ -47,6 +49,11 @@ def demo_reply(model: str, messages: Sequence[dict]) -> str:
     ``messages`` are ``{"role", "content"}`` dicts, the system prompt (if any) first with role
     "system", as the fake server passes them.
     """
+    from .demo_teacher import teacher_answer  # here, not at the top: it builds on this module
+
+    scripted = teacher_answer(messages)  # a synthesis stage (generate data|evals, import prose): its JSON
+    if scripted is not None:
+        return scripted
     last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
     if "judge" not in model:
         return REPLIES[_draw(f"{model}\n{last_user}", len(REPLIES))]
