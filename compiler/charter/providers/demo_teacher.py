@@ -363,7 +363,9 @@ def evalgen_answer(messages: Sequence[dict]) -> str:
 _NUMBERED = re.compile(r"^\s*(\d+)\| (.*)$")
 _RULE_WORDS = re.compile(r"\b(never|always|must|do not|don't|should|avoid|only|refuse|instead)\b", re.I)
 _HARD_WORDS = re.compile(r"\b(never|must not|under no circumstances|do not ever)\b", re.I)
-_VALUE_WORDS = re.compile(r"\b(care|value|values|matters?|believe|important|priority|priorities)\b", re.I)
+_VALUE_WORDS = re.compile(r"\b(cares?|cared|value|values|matters?|believe|important|priority|priorities)\b", re.I)
+# At most this many of each per excerpt: a draft an author can review, not a clause per line.
+PROSE_LIMITS = {"values": 2, "traits": 4, "rules": 8}
 
 
 def _slug(text: str, words: int = 4) -> str:
@@ -381,8 +383,8 @@ def _quote(text: str, limit: int = 120) -> str:
 
 def prose_answer(messages: Sequence[dict]) -> str:
     """A draft of one excerpt: a rule for each line that states a behaviour (never, always, must ...),
-    a value for a line that says what matters (or the excerpt's first statement, when no value is
-    known yet), a trait for other statements; every clause quotes its own line verbatim."""
+    a value for a line that says what matters (or the first trait, when no value is known yet), a
+    trait for other statements, a few of each; every clause quotes its own line verbatim."""
     ask = _first_user(messages)
     known = re.search(r"earlier excerpts .*?: (.*)\.\n", ask)
     values_known = [] if known is None or known.group(1) == "none yet" else known.group(1).split(", ")
@@ -405,15 +407,23 @@ def prose_answer(messages: Sequence[dict]) -> str:
         trace = {"lines": [number, number], "quote": _quote(stripped),
                  "confidence": round(0.45 + _draw(stripped, 50) / 100, 2)}
         sentence = " ".join(statement.split())
-        if _RULE_WORDS.search(sentence):
+        kind = ("rules" if _RULE_WORDS.search(sentence) else
+                "values" if _VALUE_WORDS.search(sentence) else "traits")
+        if len(draft[kind]) >= PROSE_LIMITS[kind]:
+            continue
+        if kind == "rules":
             serves = [v for v in [*values_known, *(v["id"] for v in draft["values"])]][:1]
             draft["rules"].append({"id": _slug(sentence), "text": sentence,
                                    "strength": "hard" if _HARD_WORDS.search(sentence) else "default",
                                    "serves": serves, "rationale": "", **trace})
-        elif _VALUE_WORDS.search(sentence) or not (values_known or draft["values"]):
+        elif kind == "values":
             draft["values"].append({"id": _slug(sentence, 3), "description": sentence, **trace})
         else:
             draft["traits"].append({"id": _slug(sentence, 3), "description": sentence, **trace})
+    if not values_known and not draft["values"] and draft["traits"]:
+        draft["values"].append(draft["traits"].pop(0))  # a spec needs a value for its rules to serve
+    for rule in draft["rules"]:
+        rule["serves"] = rule["serves"] or [v["id"] for v in draft["values"]][:1]
     return json.dumps(draft, ensure_ascii=False)
 
 
