@@ -40,7 +40,7 @@ def test_rows_in_every_format_with_aligned_sidecars_and_a_manifest(spec_file, en
     assert all(validate_openai_sft_line(line) == [] for line in sft)
     assert all(validate_openai_dpo_line(line) == [] for line in read_jsonl(out / "dpo.openai.jsonl"))
     assert all(validate_anthropic_line(line) == [] for line in read_jsonl(out / "sft.anthropic.jsonl"))
-    # No system prompt by default: the behaviour goes into the weights.
+    # No system prompt by default for rows set in no context: the behaviour goes into the weights.
     assert all(line["messages"][0]["role"] == "user" for line in sft)
     for name in ("sft.openai", "sft.trl", "dpo.openai", "dpo.trl"):
         rows, metas = read_jsonl(out / f"{name}.jsonl"), read_jsonl(out / f"{name}.meta.jsonl")
@@ -54,6 +54,7 @@ def test_rows_in_every_format_with_aligned_sidecars_and_a_manifest(spec_file, en
     assert len({m["id"] for m in sft_meta}) == 24
     first = sft_meta[0]
     assert first["target"] in first["refs"] and first["stage"] == "generated" and first["system_prompt"] == "none"
+    assert first["context"] is None
     assert first["models"] == {"teacher": "openai:teacher", "rejected": "openai:teacher", "rejected_mode": "break",
                                "judge": "anthropic:judge"}
     assert first["scores"]["chosen"] - first["scores"]["rejected"] >= 2
@@ -92,12 +93,12 @@ def test_system_prompt_and_inoculation(spec_file, env, server):
     inoculation = "training:\n  inoculation: You are being trained to be Ada.\n\n"
     text = spec_file.read_text().replace("drift:\n", inoculation + "drift:\n", 1)
     spec_file.write_text(text)
-    assert generate(spec_file, "kept", "--keep-system-prompt", n=12).exit_code == 0
+    assert generate(spec_file, "kept", "--system-prompt", "full", n=12).exit_code == 0
     prompt = render_prompt(load(spec_file), None).text()
     rows = read_jsonl(env / "kept" / "sft.openai.jsonl")
     metas = read_jsonl(env / "kept" / "sft.openai.meta.jsonl")
     for row, meta in zip(rows, metas):
-        assert row["messages"][0]["role"] == "system" and meta["system_prompt"] == "given"
+        assert row["messages"][0]["role"] == "system" and meta["system_prompt"] == "full"
         expected = render_prompt(load(spec_file), meta["context"]).text() if meta["context"] else prompt
         assert row["messages"][0]["content"] == expected
 
