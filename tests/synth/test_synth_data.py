@@ -40,8 +40,10 @@ def test_rows_in_every_format_with_aligned_sidecars_and_a_manifest(spec_file, en
     assert all(validate_openai_sft_line(line) == [] for line in sft)
     assert all(validate_openai_dpo_line(line) == [] for line in read_jsonl(out / "dpo.openai.jsonl"))
     assert all(validate_anthropic_line(line) == [] for line in read_jsonl(out / "sft.anthropic.jsonl"))
-    # No system prompt by default for rows set in no context: the behaviour goes into the weights.
-    assert all(line["messages"][0]["role"] == "user" for line in sft)
+    # No system prompt by default for rows set in no context (the behaviour goes into the weights);
+    # a one-line context description on the others, as `charter build` writes them.
+    for line, meta in zip(sft, read_jsonl(out / "sft.openai.meta.jsonl")):
+        assert line["messages"][0]["role"] == ("user" if meta["context"] is None else "system")
     for name in ("sft.openai", "sft.trl", "dpo.openai", "dpo.trl"):
         rows, metas = read_jsonl(out / f"{name}.jsonl"), read_jsonl(out / f"{name}.meta.jsonl")
         assert len(rows) == len(metas) == 24
@@ -53,8 +55,8 @@ def test_rows_in_every_format_with_aligned_sidecars_and_a_manifest(spec_file, en
     assert [m["id"] for m in sft_meta] == [m["id"] for m in read_jsonl(out / "sft.trl.meta.jsonl")]
     assert len({m["id"] for m in sft_meta}) == 24
     first = sft_meta[0]
-    assert first["target"] in first["refs"] and first["stage"] == "generated" and first["system_prompt"] == "none"
-    assert first["context"] is None
+    assert first["target"] in first["refs"] and first["stage"] == "generated"
+    assert first["system_prompt"] == ("none" if first["context"] is None else "context")
     assert first["models"] == {"teacher": "openai:teacher", "rejected": "openai:teacher", "rejected_mode": "break",
                                "judge": "anthropic:judge"}
     assert first["scores"]["chosen"] - first["scores"]["rejected"] >= 2
