@@ -81,7 +81,7 @@ def generate() -> None:
               help="Writes the user conversations and the in-character replies.")
 @click.option("--student", metavar="PROVIDER:MODEL",
               help="Writes the rejected replies with no system prompt "
-                   "(default: the teacher, told to break the clause).")
+                   "(default: the teacher, asked for a near miss of the good reply, at its length).")
 @judge_option(required=False, help="Rates realism and grades replies (default: the teacher).")
 @click.option("-n", "n", type=int, metavar="N", help="Rows to generate (SFT rows; each also gives a DPO pair).")
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, metavar="DIR",
@@ -122,9 +122,11 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
     while batches run. Started again with the same arguments, it replays answered calls from the
     response cache and appends only the rows that are missing.
 
-    Without a key, Charter's scripted demo models run every stage (the rows mean nothing):
-
-        charter generate data characters/tutor.yaml -m demo:teacher --judge demo:judge -n 20 -o gen
+    \b
+    Examples:
+      charter generate data characters/tutor.yaml -m openai:gpt-4.1 -n 500 -o gen --min-rows 450
+      # no key: Charter's scripted demo models run every stage (the rows mean nothing)
+      charter generate data characters/tutor.yaml -m demo:teacher --judge demo:judge -n 20 -o gen
     """
     n = _count(n)
     check_model_ids(teacher, student, judge)
