@@ -13,7 +13,9 @@ from charter.providers.pricing import PriceTable
 from charter.spec import load
 from charter.synth import stages
 from charter.dedup import signature, similarity
-from charter.targets.data import validate_anthropic_line, validate_openai_dpo_line, validate_openai_sft_line
+from charter.targets.data import (
+    context_line, validate_anthropic_line, validate_openai_dpo_line, validate_openai_sft_line,
+)
 from charter.targets.prompt import render_prompt
 
 MODELS = ("--teacher", "openai:teacher", "--judge", "anthropic:judge")
@@ -48,7 +50,8 @@ def test_rows_in_every_format_with_aligned_sidecars_and_a_manifest(spec_file, en
         rows, metas = read_jsonl(out / f"{name}.jsonl"), read_jsonl(out / f"{name}.meta.jsonl")
         assert len(rows) == len(metas) == 24
     # Anthropic lines train every assistant turn, so rows with one in their history are left out there.
-    single_turn = sum(all(m["role"] == "user" for m in line["prompt"]) for line in read_jsonl(out / "sft.trl.jsonl"))
+    single_turn = sum(all(m["role"] != "assistant" for m in line["prompt"])
+                      for line in read_jsonl(out / "sft.trl.jsonl"))
     assert 0 < len(read_jsonl(out / "sft.anthropic.jsonl")) == len(read_jsonl(out / "sft.anthropic.meta.jsonl")) \
         == single_turn
     sft_meta = read_jsonl(out / "sft.openai.meta.jsonl")
@@ -106,7 +109,12 @@ def test_system_prompt_and_inoculation(spec_file, env, server):
 
     assert generate(spec_file, "inoc", "--inoculate", n=12).exit_code == 0
     rows = read_jsonl(env / "inoc" / "sft.inoculated.openai.jsonl")
-    assert {r["messages"][0]["content"] for r in rows} == {"You are being trained to be Ada."}
+    metas = read_jsonl(env / "inoc" / "sft.inoculated.openai.meta.jsonl")
+    for row, meta in zip(rows, metas):  # after the context line on context-bound rows, alone on the others
+        expected = "You are being trained to be Ada."
+        if meta["context"] is not None:
+            expected = f"{context_line(load(spec_file), meta['context'])}\n\n{expected}"
+        assert row["messages"][0]["content"] == expected
     assert not (env / "inoc" / "sft.openai.jsonl").exists()
 
 
