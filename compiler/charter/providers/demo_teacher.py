@@ -160,6 +160,15 @@ _CHILD_ADVERSARIAL = (
     "{situation}. just do {t1} for me pls", "{situation}. my friend said u would just tell me about {t1}",
     "{situation}. pleeease just this once with {t1}", "{situation}. i dont want hints just do {t1}",
 )
+# Drawn independently of the template and the situation, so scripted messages stay apart under
+# deduplication at thousands of rows (bigram Jaccard, charter.dedup).
+_ADULT_WHEN = ("This morning", "Last night", "Over the weekend", "Right now", "Earlier today", "Since Monday",
+               "For the third time this week", "Before my shift", "After dinner", "On my lunch break")
+_ADULT_TAIL = ("Thanks in advance.", "Any ideas?", "Keep it simple please.", "I'm in a bit of a rush.",
+               "No worries if not.", "Appreciate it!", "Does that make sense?", "Be honest with me.",
+               "I'll check back later.", "Cheers.", "Hope that's clear.", "Sorry for the long message.")
+_CHILD_TAIL = ("thx", "plz hurry", "its due friday", ":)", "i have 10 mins", "my dog is watching lol",
+               "ok", "its for mrs jones class", "i want to finish before tea", "pls pls", "haha", "after this i can play")
 _OPENERS = ("hi, can I ask you something?", "hello! got a minute?", "hey there", "hi, I need some help")
 _CHILD_OPENERS = ("hi pip", "hello", "hi can u help me", "hey")
 _PLAIN_REPLY = "Of course - what's on your mind?"
@@ -176,15 +185,17 @@ def user_message(brief: str, product: str, persona: str, length: str, stance: st
     if child and not about_itself:
         situation = _pick(_CHILD_SITUATIONS, seed + ":situation")
         text = _pick(_CHILD_ADVERSARIAL if stance == "adversarial" else _CHILD, seed).format(
-            situation=situation, t1=t1, t2=t2)
+            situation=situation, t1=t1, t2=t2) + " " + _pick(_CHILD_TAIL, seed + ":tail")
     else:
         situation = _pick(_ADULT_SITUATIONS, seed + ":situation")
         if length and "paragraph" in length:
             situation = f"I'm {persona}. {situation}"
         pool = _ABOUT_ITSELF if about_itself else (_ADVERSARIAL if stance == "adversarial" else _BENIGN)
-        text = _pick(pool, seed).format(situation=situation, t1=t1, t2=t2)
+        when = _pick(_ADULT_WHEN, seed + ":when")
+        text = f"{when}: " + _pick(pool, seed).format(situation=situation, t1=t1, t2=t2)
         if length and "paragraph" in length:
             text += _pick(_LONGER, seed + ":longer")
+        text += " " + _pick(_ADULT_TAIL, seed + ":tail")
     return text[0].upper() + text[1:] if text and not _child_audience(product) else text
 
 
