@@ -44,3 +44,14 @@ def test_offline_demo_runs_the_whole_loop_with_no_key_and_no_server(tmp_path):
         assert figures["cost"]["total_usd"] == 0
     assert (out / "run-a" / "report.html").stat().st_size > 10_000
     assert "0 regressions" in result.stdout
+    # The offline teacher: generated rows with length-fair pairs, a card, and the demo named as such.
+    manifest = json.loads((out / "data" / "manifest.json").read_text())
+    assert manifest["rows"]["accepted"] >= 15 and manifest["files"]["sft.trl.jsonl"] == manifest["rows"]["accepted"]
+    assert manifest["length_ratio"]["share_above_max"] <= 0.5
+    assert any(note.startswith("teacher: demo") for note in manifest["notes"])
+    assert "teacher: demo" in (out / "data" / "README.md").read_text()
+    generated = [json.loads(line) for line in (out / "evals" / "evals.jsonl").read_text().splitlines()]
+    assert len(generated) == 12 and all("-gen-" in case["id"] for case in generated)
+    graded = json.loads((out / "run-generated" / "summary.json").read_text())["models"]["demo:tutor"]
+    assert graded["counts"]["errored"] == 0 and graded["counts"]["grading_errors"] == 0
+    assert (out / "run-generated" / "report.html").exists()

@@ -125,10 +125,11 @@ def stage_reply(model: str, messages: list) -> str:
         return realism_answer(messages)
     if system.startswith("You are a strict, fair grader"):
         return grade_answer(messages)
-    if system.startswith("You are a generic assistant"):
-        return f"BAD: sure, whatever you like ({_words(_last_user(messages), 4)})"
+    if system.startswith("You write the rejected reply"):  # a near miss, about as long as the good reply
+        words = int(re.search(r"about (\d+) words", system).group(1))
+        return f"BAD: sure, whatever you like {_words(_last_user(messages), max(1, words - 5))}"
     if not system:
-        return f"BAD generic answer from {model} to: {_last_user(messages)[:60]}"
+        return f"BAD generic answer from {model} to: {_last_user(messages)[:80]}. Anything else at all?"
     last = _last_user(messages)
     if "tricky" in last:
         return f"BAD in-character slip about {last[:40]}"

@@ -13,7 +13,9 @@ from charter.providers.pricing import PriceTable
 from charter.spec import load
 from charter.synth import stages
 from charter.dedup import signature, similarity
-from charter.targets.data import validate_anthropic_line, validate_openai_dpo_line, validate_openai_sft_line
+from charter.targets.data import (
+    context_line, validate_anthropic_line, validate_openai_dpo_line, validate_openai_sft_line,
+)
 from charter.targets.prompt import render_prompt
 
 MODELS = ("--teacher", "openai:teacher", "--judge", "anthropic:judge")
@@ -40,20 +42,24 @@ def test_rows_in_every_format_with_aligned_sidecars_and_a_manifest(spec_file, en
     assert all(validate_openai_sft_line(line) == [] for line in sft)
     assert all(validate_openai_dpo_line(line) == [] for line in read_jsonl(out / "dpo.openai.jsonl"))
     assert all(validate_anthropic_line(line) == [] for line in read_jsonl(out / "sft.anthropic.jsonl"))
-    # No system prompt by default: the behaviour goes into the weights.
-    assert all(line["messages"][0]["role"] == "user" for line in sft)
+    # No system prompt by default for rows set in no context (the behaviour goes into the weights);
+    # a one-line context description on the others, as `charter build` writes them.
+    for line, meta in zip(sft, read_jsonl(out / "sft.openai.meta.jsonl")):
+        assert line["messages"][0]["role"] == ("user" if meta["context"] is None else "system")
     for name in ("sft.openai", "sft.trl", "dpo.openai", "dpo.trl"):
         rows, metas = read_jsonl(out / f"{name}.jsonl"), read_jsonl(out / f"{name}.meta.jsonl")
         assert len(rows) == len(metas) == 24
     # Anthropic lines train every assistant turn, so rows with one in their history are left out there.
-    single_turn = sum(all(m["role"] == "user" for m in line["prompt"]) for line in read_jsonl(out / "sft.trl.jsonl"))
+    single_turn = sum(all(m["role"] != "assistant" for m in line["prompt"])
+                      for line in read_jsonl(out / "sft.trl.jsonl"))
     assert 0 < len(read_jsonl(out / "sft.anthropic.jsonl")) == len(read_jsonl(out / "sft.anthropic.meta.jsonl")) \
         == single_turn
     sft_meta = read_jsonl(out / "sft.openai.meta.jsonl")
     assert [m["id"] for m in sft_meta] == [m["id"] for m in read_jsonl(out / "sft.trl.meta.jsonl")]
     assert len({m["id"] for m in sft_meta}) == 24
     first = sft_meta[0]
-    assert first["target"] in first["refs"] and first["stage"] == "generated" and first["system_prompt"] == "none"
+    assert first["target"] in first["refs"] and first["stage"] == "generated"
+    assert first["system_prompt"] == ("none" if first["context"] is None else "context")
     assert first["models"] == {"teacher": "openai:teacher", "rejected": "openai:teacher", "rejected_mode": "break",
                                "judge": "anthropic:judge"}
     assert first["scores"]["chosen"] - first["scores"]["rejected"] >= 2
@@ -92,18 +98,23 @@ def test_system_prompt_and_inoculation(spec_file, env, server):
     inoculation = "training:\n  inoculation: You are being trained to be Ada.\n\n"
     text = spec_file.read_text().replace("drift:\n", inoculation + "drift:\n", 1)
     spec_file.write_text(text)
-    assert generate(spec_file, "kept", "--keep-system-prompt", n=12).exit_code == 0
+    assert generate(spec_file, "kept", "--system-prompt", "full", n=12).exit_code == 0
     prompt = render_prompt(load(spec_file), None).text()
     rows = read_jsonl(env / "kept" / "sft.openai.jsonl")
     metas = read_jsonl(env / "kept" / "sft.openai.meta.jsonl")
     for row, meta in zip(rows, metas):
-        assert row["messages"][0]["role"] == "system" and meta["system_prompt"] == "given"
+        assert row["messages"][0]["role"] == "system" and meta["system_prompt"] == "full"
         expected = render_prompt(load(spec_file), meta["context"]).text() if meta["context"] else prompt
         assert row["messages"][0]["content"] == expected
 
     assert generate(spec_file, "inoc", "--inoculate", n=12).exit_code == 0
     rows = read_jsonl(env / "inoc" / "sft.inoculated.openai.jsonl")
-    assert {r["messages"][0]["content"] for r in rows} == {"You are being trained to be Ada."}
+    metas = read_jsonl(env / "inoc" / "sft.inoculated.openai.meta.jsonl")
+    for row, meta in zip(rows, metas):  # after the context line on context-bound rows, alone on the others
+        expected = "You are being trained to be Ada."
+        if meta["context"] is not None:
+            expected = f"{context_line(load(spec_file), meta['context'])}\n\n{expected}"
+        assert row["messages"][0]["content"] == expected
     assert not (env / "inoc" / "sft.openai.jsonl").exists()
 
 

@@ -1,7 +1,8 @@
 """`charter generate data` and `charter generate evals`: thin click faces of charter.synth.
 
 Exit codes: 0 done; 1 some calls failed after retries (their items were dropped; run the same
-command again to retry them) or the spec is invalid; 2 bad input or configuration (missing or
+command again to retry them), `generate data` kept no rows or fewer than --min-rows (the one-line
+error counts the drop reasons), or the spec is invalid; 2 bad input or configuration (missing or
 rejected key, unknown model, unreadable file, an output directory started with other arguments);
 130 interrupted (the message says how to resume).
 """
@@ -21,8 +22,9 @@ from ..synth._api import CallSettings, generate_data, generate_evals
 from ..synth.calls import BATCH_WINDOW
 from ..dedup import DEFAULT_THRESHOLD
 from ..synth.evalgen import EVALS_FILE, PROBES_FILE, EvalOptions
-from ..synth.pipeline import STAGES, DataOptions, StageProgress
-from ..targets.data import OPENAI_MIN_SFT_ROWS
+from ..length_ratio import MAX_LENGTH_RATIO
+from ..synth.pipeline import STAGES, DataOptions, StageProgress, drop_summary
+from ..targets.data import DEFAULT_SYSTEM_PROMPT, OPENAI_MIN_SFT_ROWS, SYSTEM_PROMPT_MODES
 from ._common import (
     CALL_OPTIONS, EXIT_FAILED, EXIT_INTERRUPTED, CheckedRequired, apply, check_model_ids, data_format_option,
     data_formats, examples, fail, judge_option, load_prices, load_spec_or_exit, model_option, retry_policy,
@@ -83,11 +85,11 @@ def generate() -> None:
     "-n 2000 -o data -f all --batch",
 ))
 @click.argument("spec_path", type=click.Path(path_type=Path), metavar="SPEC")
-@click.option("--teacher", required=True, metavar="PROVIDER:MODEL",
+@click.option("-m", "--teacher", required=True, metavar="PROVIDER:MODEL",
               help="Writes the user conversations and the in-character replies.")
 @click.option("--student", metavar="PROVIDER:MODEL",
               help="Writes the rejected replies with no system prompt "
-                   "(default: the teacher, told to break the clause).")
+                   "(default: the teacher, asked for a near miss of the good reply, at its length).")
 @judge_option(required=False, help="Rates realism and grades replies (default: the teacher).")
 @click.option("-n", "--count", "n", type=int, cls=CheckedRequired, metavar="N",
               help="Rows to generate (SFT rows; each also gives a DPO pair).")
@@ -95,7 +97,16 @@ def generate() -> None:
               help="Output directory.")
 @data_format_option("Training file formats (repeatable; default: both = openai and trl; all adds anthropic).",
                     dest="formats")
-@click.option("--keep-system-prompt", is_flag=True, help="Put the compiled system prompt first in every row.")
+@click.option("--system-prompt", "system_prompt", type=click.Choice(SYSTEM_PROMPT_MODES),
+              default=DEFAULT_SYSTEM_PROMPT, show_default=True,
+              help="System message of the rows, as in `charter build`: 'context' a one-line context description on "
+                   "rows set in a context, 'full' the compiled prompt of the row's context, 'none' nothing.")
+@click.option("--keep-system-prompt", is_flag=True, help="The same as --system-prompt full.")
+@click.option("--max-length-ratio", type=click.FloatRange(min=1), default=MAX_LENGTH_RATIO, show_default=True,
+              help="Drop a pair when one reply has more than this many times the other's words "
+                   "(DPO would learn length instead of the clause).")
+@click.option("--min-rows", type=click.IntRange(min=1), metavar="N",
+              help="Exit 1, counting the drop reasons, when fewer than N rows are kept (zero rows always exits 1).")
 @click.option("--inoculate", is_flag=True, help="Put the spec's training.inoculation prompt first in every row.")
 @click.option("--introspection", is_flag=True,
               help="Also generate rows where the character talks about its own values, nature and trade-offs.")
@@ -112,8 +123,9 @@ def generate() -> None:
               help="Messages in each self-interaction transcript (both instances together).")
 @apply(_SHARED)
 def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, n: int | None, out_dir: Path,
-         formats: tuple[str, ...], keep_system_prompt: bool, inoculate: bool, introspection: bool, margin: int,
-         dedup_threshold: float, judge_max_tokens: int, self_interaction: int, self_interaction_turns: int,
+         formats: tuple[str, ...], system_prompt: str, keep_system_prompt: bool, max_length_ratio: float,
+         min_rows: int | None, inoculate: bool, introspection: bool, margin: int, dedup_threshold: float,
+         judge_max_tokens: int, self_interaction: int, self_interaction_turns: int,
          seed: int, temperature: float | None, max_tokens: int,
          batch: bool, poll_seconds: float, concurrency: int, rpm, tpm, timeout: float, retries: int,
          base_url: str | None, cache_path: Path | None, no_cache: bool, prices_path: Path | None, overwrite: bool,
@@ -121,9 +133,16 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
     """Generate N graded training rows for SPEC with a teacher model, into DIR.
 
     DIR gets the training files (sft/dpo in each --format) with line-aligned .meta.jsonl sidecars,
-    manifest.json (counts per clause, drops, tokens, cost), generate.json (the arguments) and, with
-    --batch, batches.json while batches run. Started again with the same arguments, it replays
-    answered calls from the response cache and appends only the rows that are missing.
+    README.md (a Hugging Face dataset card), manifest.json (counts per clause, drops, the pairs'
+    length ratios, tokens, cost), generate.json (the arguments) and, with --batch, batches.json
+    while batches run. Started again with the same arguments, it replays answered calls from the
+    response cache and appends only the rows that are missing.
+
+    \b
+    Examples:
+      charter generate data characters/tutor.yaml -m openai:gpt-4.1 -n 500 -o gen --min-rows 450
+      # no key: Charter's scripted demo models run every stage (the rows mean nothing)
+      charter generate data characters/tutor.yaml -m demo:teacher --judge demo:judge -n 20 -o gen
     """
     n = _count(n)
     check_model_ids(teacher, student, judge)
@@ -133,8 +152,9 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
     spec = load_spec_or_exit(spec_path)
     options = DataOptions(n=n, teacher=teacher, student=student, judge=judge, seed=seed,
                           formats=data_formats(formats),
-                          keep_system_prompt=keep_system_prompt, inoculate=inoculate, introspection=introspection,
-                          margin=margin, dedup_threshold=dedup_threshold, temperature=temperature,
+                          system_prompt="full" if keep_system_prompt else system_prompt, inoculate=inoculate,
+                          introspection=introspection, margin=margin, max_length_ratio=max_length_ratio,
+                          dedup_threshold=dedup_threshold, temperature=temperature,
                           max_tokens=max_tokens, judge_max_tokens=judge_max_tokens,
                           window=BATCH_WINDOW if batch else 4 * concurrency,
                           self_interaction=self_interaction, self_interaction_turns=self_interaction_turns)
@@ -162,7 +182,7 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
                f"({usage.calls + usage.batched} API calls this time, {usage.cached} from cache"
                + (f", {usage.batched} batched" if batch else "") + "); dropped: " + drops + "; "
                + (f"~${cost:.4f}" if cost is not None else "cost not estimated"))
-    for note in manifest["cost"]["notes"]:
+    for note in [*manifest["cost"]["notes"], *manifest.get("notes", [])]:
         click.echo(f"  note: {note}")
     if rows["accepted"] < rows["requested"]:
         short = [key for key, counts in manifest["clauses"].items() if counts["accepted"] < counts["quota"]]
@@ -178,6 +198,12 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
         click.echo(f"  self-interaction: {talks['accepted']} of {talks['requested']} transcripts kept "
                    f"({talks['attempted']} tried; dropped: {dropped})")
     failed = manifest["drops"].get("call-failed", 0) + manifest["drops"].get("self-interaction:call-failed", 0)
+    if rows["accepted"] == 0 or rows["accepted"] < (min_rows or 0):
+        # A pipeline must not go on with nothing (or too little) as if it had data: exit 1, saying why.
+        floor = f" (--min-rows {min_rows})" if min_rows else ""
+        retry = "; run the same command again to retry failed calls" if failed else ""
+        fail(f"{rows['accepted']} of {rows['requested']} rows kept{floor}; dropped: "
+             f"{drop_summary(manifest['drops'])}{retry}", EXIT_FAILED)
     if failed:
         click.echo(f"charter: {failed} items lost to failed calls; run the same command "
                    "again to retry them", err=True)

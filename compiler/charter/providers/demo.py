@@ -4,6 +4,8 @@
 
 Models whose name contains "judge" answer grading requests with a well-formed verdict that grades
 each clause the judge was asked about; every other model answers with one of a few plain replies.
+Every demo model also answers the synthesis stages (`generate data`, `generate evals`, `import
+prose`) with scripted, well-formed content built from the request: see charter.providers.demo_teacher.
 Replies and scores are a deterministic hash of what was asked, not a judgement: the demo shows the
 pipeline (run, grade, summary, report) and costs nothing, never a model's quality. Like Inspect's
 ``mockllm``, it goes through everything a real model does (the call service's cache, retries and
@@ -52,6 +54,11 @@ def demo_reply(model: str, messages: Sequence[dict], only: Sequence[str] | None 
     "system", as the fake server passes them. ``only``: the clause ids a verdict must grade (a
     request's output schema names them); else those the request names, else every clause listed.
     """
+    from .demo_teacher import teacher_answer  # here, not at the top: it builds on this module
+
+    scripted = teacher_answer(messages)  # a synthesis stage (generate data|evals, import prose): its JSON
+    if scripted is not None:
+        return scripted
     talk = self_interaction_reply(model, messages)
     if talk is not None:
         return talk

@@ -35,7 +35,8 @@ from ..spec.ir import Spec
 from ..targets.evals import cases_to_jsonl
 from .calls import BATCHES_FILE, Caller, CallerOptions, Usage
 from .evalgen import EVALS_FILE, PROBES_FILE, EvalGenerator, EvalOptions, probes_yaml
-from .pipeline import GENERATE_FILE, MANIFEST_FILE, DataGenerator, DataOptions, StageProgress, write_manifest
+from ..targets.card import CARD_FILE
+from .pipeline import GENERATE_FILE, MANIFEST_FILE, DataGenerator, DataOptions, StageProgress, write_card, write_manifest
 
 PathLike = str | os.PathLike
 
@@ -123,11 +124,15 @@ def generate_data(spec: Spec, options: DataOptions, out_dir: PathLike, settings:
                   progress: StageProgress | None = None,
                   on_batch: Callable[[BatchStatus], object] | None = None) -> Generated:
     """Generates ``options.n`` graded training rows for ``spec`` into ``out_dir``: the training files with
-    their .meta.jsonl sidecars, manifest.json and generate.json (and batches.json while batches run)."""
+    their .meta.jsonl sidecars, README.md (a Hugging Face dataset card), manifest.json and generate.json
+    (and batches.json while batches run).
+
+    Fewer rows than asked is not an error here: ``manifest["rows"]`` and ``manifest["drops"]`` say
+    how many and why (``drop_summary`` words it); the CLI turns too few into exit 1."""
     out_dir = Path(out_dir)
     # Held for the whole generation: two processes appending to the same files would duplicate rows.
     with output_dir_lock(out_dir):
-        prepare_output_dir(out_dir, options.info(spec), overwrite, (MANIFEST_FILE, BATCHES_FILE))
+        prepare_output_dir(out_dir, options.info(spec), overwrite, (MANIFEST_FILE, BATCHES_FILE, CARD_FILE))
         cache = _open_cache(settings)
         caller = Caller(settings.caller_options(tuple(dict.fromkeys((options.teacher, options.rejected_model))),
                                              options.judge_model),
@@ -143,6 +148,7 @@ def generate_data(spec: Spec, options: DataOptions, out_dir: PathLike, settings:
         manifest = generator.manifest(prices, batch=settings.batch)
         try:
             write_manifest(out_dir, manifest)
+            write_card(out_dir, spec, manifest)
         except OSError as err:
             raise OutputError.cannot_write(err, out_dir) from None
         return Generated(out_dir, manifest, caller.usage)

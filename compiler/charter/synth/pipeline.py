@@ -19,6 +19,9 @@ Drop reasons counted in the manifest: ``malformed`` (an idea that is not a usabl
 ``duplicate`` (a near-duplicate of an earlier idea, see :mod:`charter.dedup`), ``contrived``
 (realism under REALISM_MIN or test-likeness over TEST_LIKENESS_MAX), ``unreadable`` (a judge or
 teacher answer that was not the JSON asked for, after one repair request), ``empty-reply``,
+``length-ratio`` (one reply of the pair is more than ``max_length_ratio`` times the other's words:
+DPO would learn length, see :mod:`charter.length_ratio`), ``eval-overlap`` (a near-duplicate of a
+user message in an eval case `charter build` writes: training on it would leak the test),
 ``chosen-failed`` (the in-character reply does not pass the monitor, or fails the target clause),
 ``no-margin`` (it does not beat the rejected reply by ``margin`` points), ``call-failed`` (a call
 failed after retries; a restart tries it again) and ``over-quota`` (the clause was already full).
@@ -40,12 +43,17 @@ from typing import AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 
 from ..diagnostics import SpecError, Diagnostic
 from ..io import write_text_atomic
+from ..length_ratio import MAX_LENGTH_RATIO, length_ratio, ratio_summary, too_far_apart
 from ..providers.calls import CallFailed
 from ..providers.pricing import PriceTable, estimate_cost
 from ..run.runner import VERDICT_RETRY, Progress, ResultWriter
 from ..spec.ir import Spec
-from ..targets.data import DEFAULT_FORMATS, TrainingRow, TrainingSet, training_files
-from ..targets.evals import cited_refs
+from ..targets.card import CARD_FILE, CardInfo, render_card, spec_license
+from ..targets.data import (
+    DEFAULT_FORMATS, DEFAULT_SYSTEM_PROMPT, SYSTEM_PROMPT_MODES, SystemPrompts, TrainingRow, TrainingSet,
+    training_files,
+)
+from ..targets.evals import cited_refs, compile_cases
 from ..targets.monitor import MonitorPrompt, Verdict, VerdictError, parse_verdict, render_monitor
 from ..targets.prompt import SystemPrompt, render_prompt
 from . import stages
@@ -76,10 +84,11 @@ class DataOptions:
     judge: str | None = None
     seed: int = 0
     formats: tuple[str, ...] = DEFAULT_FORMATS
-    keep_system_prompt: bool = False
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT  # none | context | full, as `charter build --system-prompt`
     inoculate: bool = False
     introspection: bool = False
     margin: int = 2
+    max_length_ratio: float = MAX_LENGTH_RATIO
     dedup_threshold: float = DEFAULT_THRESHOLD
     temperature: float | None = None
     max_tokens: int = 1024
@@ -99,6 +108,10 @@ class DataOptions:
             raise ValueError("--margin must be from 0 to 9")
         if self.self_interaction < 0:
             raise ValueError("--self-interaction must be 0 or more")
+        if self.system_prompt not in SYSTEM_PROMPT_MODES:
+            raise ValueError(f"--system-prompt must be one of {', '.join(SYSTEM_PROMPT_MODES)}")
+        if not self.max_length_ratio >= 1:
+            raise ValueError("--max-length-ratio must be at least 1")
 
     @property
     def judge_model(self) -> str:
@@ -120,8 +133,9 @@ class DataOptions:
         return {"format": GENERATE_FORMAT, "spec": {"id": spec.id, "digest": spec.digest}, "n": self.n,
                 "seed": self.seed, "teacher": self.teacher, "rejected": self.rejected_model,
                 "rejected_mode": self.rejected_mode, "judge": self.judge_model, "formats": list(self.formats),
-                "keep_system_prompt": self.keep_system_prompt, "inoculate": self.inoculate,
+                "system_prompt": self.system_prompt, "inoculate": self.inoculate,
                 "introspection": self.introspection, "margin": self.margin,
+                "max_length_ratio": self.max_length_ratio,
                 "dedup_threshold": self.dedup_threshold, "temperature": self.temperature,
                 "max_tokens": self.max_tokens, "judge_max_tokens": self.judge_max_tokens,
                 "ideas_per_call": self.ideas_per_call, "max_rounds": self.max_rounds,
@@ -363,13 +377,19 @@ class DataGenerator:
         self.counts = {t.key: ClauseCounts(self.quotas[t.key]) for t in self.targets}
         self.drops: Counter = Counter()
         self.index = NearDuplicateIndex(options.dedup_threshold)
+        # The user messages of the eval cases `charter build` writes: a training row that repeats one
+        # would teach the test's answer, so ideas near them are dropped (``eval-overlap``).
+        self.eval_index = NearDuplicateIndex(options.dedup_threshold)
+        for case in compile_cases(spec):
+            self.eval_index.add("\n".join(t["content"] for t in case["turns"] if t["role"] == "user"))
+        self.ratios: list[float] = []  # chosen/rejected words of every accepted pair, in acceptance order
         self.rounds = 0
         # Per clause, the position (round, call, index) of the first failed call: rows after it wait.
         self.failed_at: dict[str, tuple[int, int, int]] = {}
         self.written = 0
         self._prompts: dict[str | None, SystemPrompt] = {}
         self._monitors: dict[str | None, MonitorPrompt] = {}
-        self.system_kind, self._extra_system = _system_kind(spec, options)
+        self.systems = SystemPrompts(spec, options.system_prompt, _inoculation(spec, options))
         caller.on_change = self.progress.changed
         self.self_interaction = (SelfInteraction(self, options.self_interaction, options.self_interaction_turns)
                                  if options.self_interaction else None)
@@ -419,6 +439,9 @@ class DataGenerator:
                 text = "\n".join(f"{t.role}: {t.content}" for t in turns)
                 item = Item(content_hash(target.key, text), target, round_, call, index,
                             persona or (slot.persona if slot else ""), slot.stance if slot else "benign", turns)
+                if self.eval_index.nearest(item.user_text())[0] is not None:
+                    self._drop(target, "eval-overlap")
+                    continue
                 if self.index.add(item.user_text()) is not None:
                     self._drop(target, "duplicate")
                     continue
@@ -485,18 +508,34 @@ class DataGenerator:
         progress["rejected"].total += 1
         chosen_request = stages.chosen_request(self._prompt(context), item, options.max_tokens, options.temperature,
                                                options.seed)
-        rejected_request = stages.rejected_request(spec, item, options.rejected_mode, options.max_tokens,
-                                                   options.temperature, options.seed)
-        replies = await asyncio.gather(self._reply("chosen", options.teacher, chosen_request),
-                                       self._reply("rejected", options.rejected_model, rejected_request),
-                                       return_exceptions=True)
-        for reply in replies:  # both are awaited to the end, so neither failure goes unread
-            if isinstance(reply, BaseException):
-                raise reply
-        chosen, rejected = replies
+        if options.rejected_mode == "break":
+            # The near miss is written against the chosen reply (its length, its content), so it waits for it.
+            chosen = await self._reply("chosen", options.teacher, chosen_request)
+            if not chosen.strip():
+                self._stage_done("rejected", outcome)
+                outcome.drop = "empty-reply"
+                return outcome
+            rejected = await self._reply("rejected", options.rejected_model,
+                                         stages.rejected_request(spec, item, "break", options.max_tokens,
+                                                                 options.temperature, options.seed, chosen))
+        else:
+            rejected_request = stages.rejected_request(spec, item, options.rejected_mode, options.max_tokens,
+                                                       options.temperature, options.seed)
+            replies = await asyncio.gather(self._reply("chosen", options.teacher, chosen_request),
+                                           self._reply("rejected", options.rejected_model, rejected_request),
+                                           return_exceptions=True)
+            for reply in replies:  # both are awaited to the end, so neither failure goes unread
+                if isinstance(reply, BaseException):
+                    raise reply
+            chosen, rejected = replies
         outcome.chosen, outcome.rejected = chosen, rejected
         if not chosen.strip() or not rejected.strip():
             outcome.drop = "empty-reply"
+            return outcome
+        if too_far_apart(chosen, rejected, options.max_length_ratio):
+            # Dropped before grading: a pair DPO would learn length from is not worth two judge calls.
+            outcome.drop = "length-ratio"
+            outcome.detail = f"chosen/rejected words {length_ratio(chosen, rejected):.2f}"
             return outcome
 
         progress["grading"].total += 2
@@ -575,15 +614,10 @@ class DataGenerator:
             self._drop(target, "over-quota")
         else:
             counts.accepted += 1
+            self.ratios.append(length_ratio(outcome.chosen, outcome.rejected))
             self._write(outcome, writer)
             self.progress["rows"].done += 1
         self.progress.changed()
-
-    def _system_prompt(self, context: str | None) -> str | None:
-        given = self._prompt(context).text() if self.options.keep_system_prompt else None
-        if self._extra_system:
-            return f"{given.rstrip()}\n\n{self._extra_system}" if given else self._extra_system
-        return given
 
     def _write(self, outcome: Outcome, writer: RowWriter) -> None:
         item, options = outcome.item, self.options
@@ -592,13 +626,16 @@ class DataGenerator:
         refs = tuple(cited_refs(self.spec, [target.ref]))
         why = (f"{options.rejected_mode} reply by {options.rejected_model}: scored {rejected_verdict.score} "
                f"against {chosen_verdict.score}")
+        # The same system message an authored row in this context gets from `charter build`.
+        system, system_kind = self.systems.for_context(target.context)
         rows = {kind: TrainingRow(id=f"{self.spec.id}/{kind}/{target.source}/{item.id}", kind=kind, prompt=item.turns,
                                   chosen=outcome.chosen, rejected=outcome.rejected if kind == "dpo" else None,
                                   rejected_why=why if kind == "dpo" else "", refs=refs, source=target.source,
-                                  example=target.key, loc=target.loc)
+                                  example=target.key, loc=target.loc, context=target.context, system=system,
+                                  system_kind=system_kind)
                 for kind in ("sft", "dpo")}
-        training_set = TrainingSet(self.spec.id, self.spec.digest, self._system_prompt(target.context),
-                                   self.system_kind, (rows["sft"],), (rows["dpo"],), ())
+        training_set = TrainingSet(self.spec.id, self.spec.digest, None, self.systems.kind, (rows["sft"],),
+                                   (rows["dpo"],), ())
         extra = {
             "stage": target.source, "target": target.ref, "context": target.context,
             "persona": item.persona, "stance": item.stance, "round": item.round,
@@ -634,11 +671,15 @@ class DataGenerator:
             "spec": {"id": self.spec.id, "digest": self.spec.digest},
             "options": {key: value for key, value in options.info(self.spec).items() if key not in ("format", "spec")},
             "filters": {"realism_min": stages.REALISM_MIN, "test_likeness_max": stages.TEST_LIKENESS_MAX,
-                        "margin": options.margin, "pass_threshold": "monitor PASS_THRESHOLD",
+                        "margin": options.margin, "max_length_ratio": options.max_length_ratio,
+                        "eval_overlap": "user messages near one of `charter build`'s eval cases (same dedup)",
+                        "pass_threshold": "monitor PASS_THRESHOLD",
                         "dedup": {"method": "minhash over word bigrams", "threshold": options.dedup_threshold,
                                   "hashes": HASHES, "bands": BANDS}},
-            "system_prompt": self.system_kind,
+            "system_prompt": self.systems.kind,
             "rows": {"requested": options.n, "accepted": accepted, "rounds": self.rounds},
+            # Against the standard bound, whatever --max-length-ratio was: comparable with `charter build`'s.
+            "length_ratio": ratio_summary(self.ratios),
             "files": file_rows(self.out_dir, options.formats),
             "clauses": {key: counts.to_dict() for key, counts in self.counts.items()},
             "drops": dict(sorted(self.drops.items())),
@@ -647,20 +688,65 @@ class DataGenerator:
             "cost": {"usd": round(sum(known), 6) if known and len(known) == len(costs) else None,
                      "models": costs, "batch_discount": BATCH_DISCOUNT if batch else None,
                      "notes": notes},
+            "notes": demo_notes(options.models()),
         }
 
 
-def _system_kind(spec: Spec, options: DataOptions) -> tuple[str, str | None]:
-    """The sidecar's ``system_prompt`` kind and the inoculation text, as the offline data target does it."""
-    kind = "given" if options.keep_system_prompt else "none"
+def _inoculation(spec: Spec, options: DataOptions) -> str | None:
+    """The inoculation text the rows carry (after the system message the mode gives), or None."""
     if not options.inoculate:
-        return kind, None
+        return None
     inoculation = (spec.training.inoculation or "").strip()
     if not inoculation:
         raise SpecError([Diagnostic(spec.loc, "no-inoculation",
                                        f"spec {spec.id!r} sets no training.inoculation, so there is no "
                                        "inoculated variant to write")])
-    return ("given+inoculation" if kind == "given" else "inoculation"), inoculation
+    return inoculation
+
+
+DEMO_NOTE = ("teacher: demo ({models}: Charter's in-process scripted models, no key and no network); the rows "
+             "show the pipeline at work and mean nothing: do not train on them")
+
+
+def demo_notes(models: Iterable[str]) -> list[str]:
+    """What a manifest or card says when a ``demo:`` model wrote or judged the rows: keeps the offline demo honest."""
+    demo = [m for m in models if m.startswith("demo:")]
+    return [DEMO_NOTE.format(models=", ".join(demo))] if demo else []
+
+
+# Drop reasons as a reader of the one-line summary understands them.
+DROP_NAMES = {"contrived": "judged unrealistic", "length-ratio": "length ratio", "eval-overlap": "eval overlap",
+              "call-failed": "call error", "unreadable": "unreadable answer", "chosen-failed": "chosen reply failed",
+              "no-margin": "no margin", "empty-reply": "empty reply"}
+
+
+def drop_summary(drops: dict[str, int], limit: int = 6) -> str:
+    """``judged unrealistic 12, length ratio 4, ...``: the main drop reasons, most frequent first."""
+    ranked = sorted(((count, reason) for reason, count in drops.items() if count), key=lambda x: (-x[0], x[1]))
+    parts = [f"{DROP_NAMES.get(reason, reason)} {count}" for count, reason in ranked[:limit]]
+    if len(ranked) > limit:
+        parts.append(f"{sum(c for c, _ in ranked[limit:])} more")
+    return ", ".join(parts) or "nothing dropped"
+
+
+def card_rows(out_dir: Path) -> dict[str, int]:
+    """Rows in every training file and sidecar of DIR, for the dataset card."""
+    return {path.name: _complete_lines(path) for path in sorted(Path(out_dir).glob("*.jsonl"))}
+
+
+def write_card(out_dir: Path, spec: Spec, manifest: dict) -> None:
+    """DIR/README.md: the Hugging Face dataset card `charter build` writes for its data, for these rows."""
+    rows = card_rows(out_dir)
+    if not rows:
+        return
+    options = manifest["options"]
+    made_by = f"charter generate data (teacher {options['teacher']}, judge {options['judge']})"
+    info = CardInfo(spec.id, spec.name, spec.version, spec.digest, spec_license(dict(spec.metadata)), made_by=made_by,
+                    system_prompt=options["system_prompt"], length_ratio=manifest["length_ratio"])
+    text = render_card(info, rows)
+    for note in manifest.get("notes", []):
+        text += f"\nNote: {note}.\n"
+    write_text_atomic(Path(out_dir) / CARD_FILE, text)
 
 
 def write_manifest(out_dir: Path, manifest: dict) -> None:
@@ -668,4 +754,4 @@ def write_manifest(out_dir: Path, manifest: dict) -> None:
 
 
 __all__ = ["DataGenerator", "DataOptions", "GENERATE_FILE", "MANIFEST_FILE", "RowWriter", "StageProgress",
-           "file_rows", "ordered_map", "write_manifest"]
+           "demo_notes", "drop_summary", "file_rows", "ordered_map", "write_card", "write_manifest"]

@@ -292,9 +292,9 @@ class SelfInteraction:
         turns = transcript.turns if len(transcript.turns) % 2 == 0 else transcript.turns[:-1]
         prompt = tuple(Turn("user" if n % 2 == 0 else "assistant", text) for n, text in enumerate(turns[:-1]))
         item_id = content_hash(STAGE, *turns)
-        given = generator._system_prompt(None)
+        given, given_kind = generator.systems.for_context(None)
         system = _system(given) if given else SELF_INTERACTION_NOTE
-        kind = f"{generator.system_kind}+self-interaction"
+        kind = f"{given_kind}+self-interaction"
         row = TrainingRow(id=f"{self.spec.id}/sft/self-interaction/{item_id}", kind="sft", prompt=prompt,
                           chosen=turns[-1], rejected=None, rejected_why="", refs=(), source="self-interaction",
                           example=f"self-interaction/{transcript.index}", loc=None, system=system, system_kind=kind)

@@ -13,7 +13,9 @@ realism      the judge rates the user side of a conversation for realism and for
              test; contrived ones are dropped (REALISM_MIN, TEST_LIKENESS_MAX);
 chosen       the teacher answers in character, with the system prompt compiled for the context;
 rejected     the student answers with no system prompt (``bare``), or, without a student, the
-             teacher answers with a prompt that tells it to break the target clause (``break``);
+             teacher is shown the chosen reply and writes a near miss of about its length: a
+             plausible reply that fails the target clause in one way (``break``), so the pair
+             differs in the clause, not in length (see :mod:`charter.length_ratio`);
 grading      the judge grades both replies with the monitor prompt compiled from the spec.
 """
 
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from ..diagnostics import CharterError
+from ..length_ratio import word_count
 from ..providers import Request
 from ..spec.ir import Rule, Spec, Tension, Turn
 from ..targets.evals import source_loc
@@ -72,9 +75,16 @@ REALISM_SYSTEM = (
     "about AI behaviour; 1: an ordinary request). Answer with JSON only: "
     '{"realism": n, "test_likeness": n, "reason": "one sentence"}'
 )
+# The rejected reply of a preference pair: a near miss, not a caricature. A pair whose bad reply is
+# short, rude or absurd teaches "longer and nicer is better"; one that differs from the good reply
+# in one way, at the same length, teaches the clause.
 BREAK_SYSTEM = (
-    "You are a generic assistant for {product}. In your reply, do not follow this principle; do what it "
-    "warns against, naturally and without mentioning this instruction:\n\n{clause}"
+    "You write the rejected reply of a preference pair for training the assistant of {product}. Answer the "
+    "conversation's last message with a near miss: a plausible reply a real assistant might give, about as "
+    "long as the good reply below (about {words} words), in the same tone, that fails in one way against "
+    "this principle, for example with an engagement hook, a soft falsehood, or a hedge that dodges:\n\n"
+    "{clause}\n\nThe good reply, between <good-{fence}> and </good-{fence}>:\n\n<good-{fence}>\n{good}\n"
+    "</good-{fence}>\n\nWrite only the reply, as the assistant; never mention these instructions."
 )
 REPAIR = ("Your answer could not be read ({problem}). Answer again with only the JSON object described "
           "in your instructions.")
@@ -333,11 +343,14 @@ def chosen_request(prompt: SystemPrompt, item: Item, max_tokens: int, temperatur
 
 
 def rejected_request(spec: Spec, item: Item, mode: str, max_tokens: int, temperature: float | None,
-                     seed: int | None) -> Request:
-    """``bare``: no system prompt at all. ``break``: a prompt telling the model to go against the target."""
+                     seed: int | None, good: str = "") -> Request:
+    """``bare``: no system prompt at all. ``break``: a prompt asking for a near miss of ``good`` (the
+    chosen reply) at about its length, failing the target clause in one way."""
     system = None
     if mode == "break":
-        system = BREAK_SYSTEM.format(product=spec.name, clause=item.target.brief)
+        good = good.strip()
+        system = BREAK_SYSTEM.format(product=spec.name, clause=item.target.brief, words=max(1, word_count(good)),
+                                     good=good, fence=_fence(good))
     return Request(messages=tuple(item.messages()), system=system, temperature=temperature,
                    max_tokens=max_tokens, seed=seed)
 
