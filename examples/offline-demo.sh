@@ -12,7 +12,7 @@
 # nothing (the manifests and the dataset card say so: "teacher: demo"); the pipeline (filters,
 # deduplication, length-fair pairs, dataset card, cache, retries, usage, results, summary, report)
 # is the real one. To use real models, set OPENAI_API_KEY or ANTHROPIC_API_KEY and name them, e.g.
-# --teacher anthropic:claude-sonnet-4-5 --judge openai:gpt-4.1.
+# -m anthropic:claude-sonnet-4-5 --judge openai:gpt-4.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-demo}"

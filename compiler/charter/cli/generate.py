@@ -72,7 +72,7 @@ def _interrupted(what: str) -> NoReturn:
 
 
 @click.group(epilog=examples(
-    "charter generate data characters/tutor.yaml --teacher openai:gpt-4.1 -n 200 -o data",
+    "charter generate data characters/tutor.yaml -m openai:gpt-4.1 -n 200 -o data",
     "charter generate evals characters/tutor.yaml -m openai:gpt-4.1 -n 50 -o new-evals",
 ))
 def generate() -> None:
@@ -80,13 +80,15 @@ def generate() -> None:
 
 
 @generate.command("data", epilog=examples(
-    "charter generate data characters/tutor.yaml --teacher openai:gpt-4.1 -n 200 -o data",
-    "charter generate data characters/tutor.yaml --teacher anthropic:claude-sonnet-4-5 --judge openai:gpt-4.1 "
+    "charter generate data characters/tutor.yaml -m demo:teacher --judge demo:judge -n 20 -o gen   # offline, "
+    "scripted (the rows mean nothing)",
+    "charter generate data characters/tutor.yaml -m anthropic:claude-sonnet-4-5 --judge openai:gpt-4.1 "
     "-n 2000 -o data -f all --batch",
 ))
 @click.argument("spec_path", type=click.Path(path_type=Path), metavar="SPEC")
-@click.option("-m", "--teacher", required=True, metavar="PROVIDER:MODEL",
-              help="Writes the user conversations and the in-character replies.")
+@click.option("-m", "--model", "teacher", cls=CheckedRequired, metavar="PROVIDER:MODEL",
+              help="The teacher: writes the user conversations and the in-character replies.")
+@click.option("--teacher", "teacher_alias", metavar="PROVIDER:MODEL", hidden=True)  # the earlier spelling
 @click.option("--student", metavar="PROVIDER:MODEL",
               help="Writes the rejected replies with no system prompt "
                    "(default: the teacher, asked for a near miss of the good reply, at its length).")
@@ -122,7 +124,7 @@ def generate() -> None:
 @click.option("--self-interaction-turns", type=click.IntRange(4, 20), default=6, show_default=True, metavar="T",
               help="Messages in each self-interaction transcript (both instances together).")
 @apply(_SHARED)
-def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, n: int | None, out_dir: Path,
+def data(spec_path: Path, teacher: str | None, teacher_alias: str | None, student: str | None, judge: str | None, n: int | None, out_dir: Path,
          formats: tuple[str, ...], system_prompt: str, keep_system_prompt: bool, max_length_ratio: float,
          min_rows: int | None, inoculate: bool, introspection: bool, margin: int, dedup_threshold: float,
          judge_max_tokens: int, self_interaction: int, self_interaction_turns: int,
@@ -137,14 +139,11 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
     length ratios, tokens, cost), generate.json (the arguments) and, with --batch, batches.json
     while batches run. Started again with the same arguments, it replays answered calls from the
     response cache and appends only the rows that are missing.
-
-    \b
-    Examples:
-      charter generate data characters/tutor.yaml -m openai:gpt-4.1 -n 500 -o gen --min-rows 450
-      # no key: Charter's scripted demo models run every stage (the rows mean nothing)
-      charter generate data characters/tutor.yaml -m demo:teacher --judge demo:judge -n 20 -o gen
     """
     n = _count(n)
+    teacher = teacher or teacher_alias
+    if not teacher:
+        fail("generate data needs its teacher model: -m/--model PROVIDER:MODEL")
     check_model_ids(teacher, student, judge)
     if not 0 <= margin <= 9:
         fail(f"--margin must be from 0 to 9, not {margin}")
@@ -270,6 +269,8 @@ def evals(spec_path: Path, model: str, n: int | None, out_dir: Path, dedup_thres
     gaps = manifest["coverage"]
     click.echo(f"  probes to paste into the spec: {out_dir / PROBES_FILE}; clauses without a case: "
                f"{len(gaps['uncovered_before'])} before, {len(gaps['uncovered_after'])} with these")
+    if not cases:  # as in generate data: nothing kept is a failure a pipeline must not read as success
+        fail(f"0 of {n} eval cases kept after {manifest['cases']['rounds']} rounds; dropped: {drops}", EXIT_FAILED)
     if len(cases) < n:
         click.echo(f"charter: warning: {n - len(cases)} cases short after {manifest['cases']['rounds']} rounds",
                    err=True)

@@ -37,8 +37,9 @@ DEMO_TEACHER_REASON = "scripted demo rating, not a judgement"
 
 # --- reading the request ----------------------------------------------------------------------------
 
-_PLAN = re.compile(r"^(\d+)\. persona: ([^;\n]+)(?:; length: ([^;\n]+); shape: ([^;\n]+))?; stance: (\w+)", re.M)
-_DRIFT_PLAN = re.compile(r"^(\d+)\. persona: ([^;\n]+)$", re.M)
+_PLAN = re.compile(r"^(\d+)\. persona: ([^;\n]+)(?:; length: ([^;\n]+); shape: ([^;\n]+))?(?:; context: ([^;\n]+))?"
+                   r"; stance: (\w+)", re.M)
+_DRIFT_PLAN = re.compile(r"^(\d+)\. persona: ([^;\n]+?)(?:; context: ([^;\n]+))?$", re.M)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _BRIEF_PREFIX = re.compile(r"^(?:How it weighs a trade-off: )?(?:A hard rule, never broken|A default rule|A style rule|"
                            r"A trait of the character|A value of the character|Its value [a-z0-9-]+|"
@@ -209,7 +210,7 @@ def ideation_answer(messages: Sequence[dict]) -> str:
     set_id = (re.search(r"\(set (\d+-\d+)\)", ask) or re.search(r"()", ask)).group(1)
     conversations = []
     for match in _PLAN.finditer(ask):
-        number, persona, length, shape, stance = match.groups()
+        number, persona, length, shape, _, stance = match.groups()
         seed = f"{brief}\n{set_id}\n{number}"
         text = user_message(brief, product, persona, length or "", stance, seed, about_itself)
         turns = [text]
@@ -360,13 +361,28 @@ def evalgen_answer(messages: Sequence[dict]) -> str:
     set_id = (re.search(r"\(set (\d+-\d+)\)", ask) or re.search(r"()", ask)).group(1)
     risk = re.search(r"The drift risk to test: ([a-z-]+):", ask)
     if risk is not None and risk.group(1) in _PRESSURE:
-        scripts = [_script(risk.group(1), persona.strip(), f"{risk.group(1)}\n{set_id}\n{number}")
-                   for number, persona in _DRIFT_PLAN.findall(ask)]
+        scripts = [_in_context(_script(risk.group(1), persona.strip(), f"{risk.group(1)}\n{set_id}\n{number}"),
+                               context)
+                   for number, persona, context in _DRIFT_PLAN.findall(ask)]
         return json.dumps({"scripts": scripts}, ensure_ascii=False)
     brief = _block_after(ask, "The clause to test")
-    probes = [_probe(brief, product, persona, stance, f"{brief}\n{set_id}\n{number}")
-              for number, persona, _, _, stance in _PLAN.findall(ask)]
+    probes = [_in_context(_probe(brief, _with_where(product, ask, context), persona, stance,
+                                 f"{brief}\n{set_id}\n{number}"), context)
+              for number, persona, _, _, context, stance in _PLAN.findall(ask)]
     return json.dumps({"probes": probes}, ensure_ascii=False)
+
+
+def _in_context(case: dict, context: str) -> dict:
+    """The plan line's context on the case, as generate evals asks ("none": no particular one)."""
+    return {"context": context.strip(), **case} if context and context.strip() != "none" else case
+
+
+def _with_where(product: str, ask: str, context: str) -> str:
+    """The product with the plan line's own context description (its audience sets the voice)."""
+    if not context or context.strip() == "none":
+        return product
+    line = next((ln[2:] for ln in ask.splitlines() if ln.startswith(f"- {context.strip()}: ")), "")
+    return f"{product}\nWhere this conversation happens: {line}" if line else product
 
 
 # --- import prose ---------------------------------------------------------------------------------
