@@ -1,8 +1,14 @@
-"""A client-side limiter for requests per minute and tokens per minute (``--rpm`` / ``--tpm``)."""
+"""Client-side limits: requests and tokens per minute (``--rpm`` / ``--tpm``), and adaptive concurrency.
+
+:class:`RateLimiter` is the fixed limit a user sets; :class:`AdaptiveConcurrency` finds the
+server's limit from its answers (429s, 529s and the rate-limit headers), under ``--concurrency``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import time
 from typing import Awaitable, Callable
 
@@ -81,3 +87,178 @@ class RateLimiter:
         if self._tokens is not None:
             self._tokens.refill(self._clock())
             self._tokens.level = min(self._tokens.capacity, self._tokens.level - tokens)
+
+
+# -- adaptive concurrency -----------------------------------------------------------------------
+
+# Multiplicative decrease on a believed 429/529: the limit on calls in flight is multiplied by this.
+DECREASE = 0.5
+# Rate-limit headers younger than this many seconds speak for the server's current budget.
+FRESH_HEADERS = 2.0
+
+
+class Slots:
+    """Call slots that go to the oldest unit of work first (smallest ``order``), not to whichever
+    call asked first, with a capacity that can change while calls hold slots.
+
+    A case returning from a retry backoff would otherwise queue behind every fresh case's call,
+    and the run's last cases would wait out the whole queue again for each retry: the run's
+    tail. Finishing what was started first keeps the tail short and the cases in flight few.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = max(1, int(capacity))
+        self._in_use = 0
+        self._waiting: list[tuple[int, int, asyncio.Future]] = []
+        self._tickets = itertools.count()
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def in_use(self) -> int:
+        return self._in_use
+
+    def resize(self, capacity: int) -> None:
+        """A new capacity (at least 1); calls holding slots keep them, waiting calls get the room."""
+        self._capacity = max(1, int(capacity))
+        self._wake()
+
+    async def acquire(self, order: int = 0) -> None:
+        if self._in_use < self._capacity and not self._waiting:
+            self._in_use += 1
+            return
+        future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (order, next(self._tickets), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # the slot was handed over just as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        self._in_use -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiting and self._in_use < self._capacity:
+            _, _, future = heapq.heappop(self._waiting)
+            if not future.done():
+                self._in_use += 1  # the slot passes straight to the oldest waiting call
+                future.set_result(None)
+
+
+class AdaptiveConcurrency:
+    """How many calls to one model may be in flight, and when the next may start.
+
+    ``ceiling`` (``--concurrency``) is the most; a believed 429 or 529 multiplies the limit by
+    DECREASE (once per round trip: answers to calls started before the last decrease do not lower
+    it again) and pauses new calls for the answer's Retry-After; every success raises it by
+    1/limit, so by one per limit's worth of successes, back up to the ceiling (additive increase,
+    multiplicative decrease, as TCP does). The rate-limit headers pace the calls: when the
+    requests (or tokens) the server says remain are fewer than the calls in flight, calls start
+    no faster than the server replenishes its budget (``reset / (limit - remaining)`` apart).
+
+    A 429 while the server's latest headers (from the last FRESH_HEADERS seconds) said plenty of
+    requests and tokens remain is a blip, not the limit: that call waits out its own Retry-After
+    and the others go on. Without headers every 429 is believed.
+
+    Use: ``turn = await flow.acquire(order)``, the call, then ``flow.release(turn, ...)``.
+    """
+
+    def __init__(self, ceiling: int, *, max_pause: float = 60.0, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
+        if ceiling < 1:
+            raise ValueError("the ceiling must be at least 1")
+        self.ceiling = ceiling
+        self.limit = float(ceiling)
+        self.max_pause = max_pause
+        self.slots = Slots(ceiling)
+        self._clock = clock
+        self._sleep = sleep
+        self._epoch = 0  # bumped by every decrease
+        self.paused_until = 0.0  # no call starts before this (a believed Retry-After)
+        self.interval = 0.0  # seconds between call starts while the server's budget is short
+        self._next_start = 0.0
+        self._headroom_seen = -1e9  # when headers last said plenty remains
+        self.throttled = 0  # 429/529 answers
+        self.decreases = 0
+
+    @property
+    def in_flight(self) -> int:
+        return self.slots.in_use
+
+    async def acquire(self, order: int = 0) -> int:
+        """Waits for a slot under the limit and for the pacing; returns the turn to release."""
+        await self.slots.acquire(order)
+        try:
+            while True:
+                now = self._clock()
+                start = max(now, self.paused_until, self._next_start)
+                if start <= now:
+                    break
+                await self._sleep(start - now)
+                if self._clock() >= max(self.paused_until, self._next_start):
+                    break  # a pause that grew while sleeping is waited out on the next round
+            if self.interval > 0:
+                self._next_start = max(self._clock(), self._next_start) + self.interval
+        except BaseException:
+            self.slots.release()
+            raise
+        return self._epoch
+
+    def release(self, turn: int, *, ok: bool = False, throttled: bool = False, retry_after: float | None = None,
+                rate_limits=None, tokens: int = 0) -> None:
+        """After the call: ``ok`` for an answer, ``throttled`` for a 429/529 (with its Retry-After),
+        and the answer's rate-limit headers (a :class:`~charter.providers.base.RateLimits` or None)
+        with the call's tokens."""
+        try:
+            now = self._clock()
+            plenty_before = now - self._headroom_seen <= FRESH_HEADERS
+            if rate_limits is not None:
+                self._pace(rate_limits, now, tokens)
+            if throttled:
+                self.throttled += 1
+                if not plenty_before:
+                    self._decrease(turn, retry_after, now)
+            elif ok:
+                self.limit = min(float(self.ceiling), self.limit + 1.0 / self.limit)
+                self.slots.resize(int(self.limit))
+        finally:
+            self.slots.release()
+
+    def _decrease(self, turn: int, retry_after: float | None, now: float) -> None:
+        if retry_after:
+            self.paused_until = max(self.paused_until, now + min(retry_after, self.max_pause))
+        if turn != self._epoch:
+            return  # started before the last decrease: its 429 was already answered
+        self._epoch += 1
+        self.decreases += 1
+        self.limit = max(1.0, self.limit * DECREASE)
+        self.slots.resize(int(self.limit))
+
+    def _pace(self, limits, now: float, tokens: int) -> None:
+        """Paces from the budget the headers report: requests, and tokens when sent.
+
+        A budget is short when what remains would not cover the calls in flight; then calls start
+        ``reset / (limit - remaining)`` apart per request (or per ``tokens`` of one request): the
+        rate at which a bucket that is full again after ``reset`` seconds refills.
+        """
+        calls = max(1, self.in_flight)
+        interval = 0.0
+        plenty = True
+        for limit, remaining, reset, cost in (
+                (limits.requests_limit, limits.requests_remaining, limits.requests_reset, 1),
+                (limits.tokens_limit, limits.tokens_remaining, limits.tokens_reset, max(1, tokens))):
+            if limit is None or remaining is None or reset is None or limit <= 0:
+                continue
+            if remaining < cost * calls:
+                plenty = False
+                interval = max(interval, reset * cost / max(1, limit - remaining))
+            elif remaining < 2 * cost * calls:
+                plenty = False
+        self.interval = interval
+        if plenty and (limits.requests_remaining is not None or limits.tokens_remaining is not None):
+            self._headroom_seen = now
