@@ -91,8 +91,18 @@ class RateLimiter:
 
 # -- adaptive concurrency -----------------------------------------------------------------------
 
-# Multiplicative decrease on a believed 429/529: the limit on calls in flight is multiplied by this.
+# Multiplicative decrease on a believed 429/529: the limit on calls in flight is multiplied by this,
+# and the spacing of paced calls (already at the server's own rate) by SLOWDOWN, up to MAX_SLOWDOWN.
 DECREASE = 0.5
+SLOWDOWN = 1.25
+MAX_SLOWDOWN = 4.0
+# Paced calls are spaced this much wider than the server's refill rate: a window that refills in
+# clumps (a sliding window after a burst) is not overrun by calls sent at exactly its average rate.
+PACING_MARGIN = 1.1
+# Each success takes this much off the extra spacing a 429 added (additive increase of the rate).
+SPACING_RECOVERY = 0.05
+# Each answer saying over half of the budget is left multiplies the pacing's spacing by this.
+SPACING_FADE = 0.8
 # Rate-limit headers younger than this many seconds speak for the server's current budget.
 FRESH_HEADERS = 2.0
 
@@ -161,8 +171,8 @@ class AdaptiveConcurrency:
     requests (or tokens) the server says remain are fewer than the calls in flight, calls start
     no faster than the server replenishes its budget (``reset / (limit - remaining)`` apart).
 
-    A 429 while the server's latest headers (from the last FRESH_HEADERS seconds) said plenty of
-    requests and tokens remain is a blip, not the limit: that call waits out its own Retry-After
+    A 429 while the server's latest answer (from the last FRESH_HEADERS seconds) said over half of
+    its requests and tokens remain is a blip, not the limit: that call waits out its own Retry-After
     and the others go on. Without headers every 429 is believed.
 
     Use: ``turn = await flow.acquire(order)``, the call, then ``flow.release(turn, ...)``.
@@ -180,15 +190,21 @@ class AdaptiveConcurrency:
         self._sleep = sleep
         self._epoch = 0  # bumped by every decrease
         self.paused_until = 0.0  # no call starts before this (a believed Retry-After)
-        self.interval = 0.0  # seconds between call starts while the server's budget is short
+        self.spacing = 0.0  # the server's refill time per call, once its budget ran short; 0: no pacing
+        self.slowdown = 1.0  # spacing multiplier: up on a believed 429, back down to 1 as calls succeed
         self._next_start = 0.0
-        self._headroom_seen = -1e9  # when headers last said plenty remains
+        self._plenty_at: float | None = None  # when the latest headers said over half of every budget remains
         self.throttled = 0  # 429/529 answers
         self.decreases = 0
 
     @property
     def in_flight(self) -> int:
         return self.slots.in_use
+
+    @property
+    def interval(self) -> float:
+        """Seconds between call starts now (0: calls start as soon as they have a slot)."""
+        return self.spacing * PACING_MARGIN * self.slowdown if self.spacing > 0 else 0.0
 
     async def acquire(self, order: int = 0) -> int:
         """Waits for a slot under the limit and for the pacing; returns the turn to release."""
@@ -202,7 +218,7 @@ class AdaptiveConcurrency:
                 await self._sleep(start - now)
                 if self._clock() >= max(self.paused_until, self._next_start):
                     break  # a pause that grew while sleeping is waited out on the next round
-            if self.interval > 0:
+            if self.spacing > 0:
                 self._next_start = max(self._clock(), self._next_start) + self.interval
         except BaseException:
             self.slots.release()
@@ -216,7 +232,7 @@ class AdaptiveConcurrency:
         with the call's tokens."""
         try:
             now = self._clock()
-            plenty_before = now - self._headroom_seen <= FRESH_HEADERS
+            plenty_before = self._plenty_at is not None and now - self._plenty_at <= FRESH_HEADERS
             if rate_limits is not None:
                 self._pace(rate_limits, now, tokens)
             if throttled:
@@ -226,6 +242,7 @@ class AdaptiveConcurrency:
             elif ok:
                 self.limit = min(float(self.ceiling), self.limit + 1.0 / self.limit)
                 self.slots.resize(int(self.limit))
+                self.slowdown = max(1.0, self.slowdown - SPACING_RECOVERY)
         finally:
             self.slots.release()
 
@@ -238,27 +255,39 @@ class AdaptiveConcurrency:
         self.decreases += 1
         self.limit = max(1.0, self.limit * DECREASE)
         self.slots.resize(int(self.limit))
+        if self.spacing > 0:
+            self.slowdown = min(MAX_SLOWDOWN, self.slowdown * SLOWDOWN)
 
     def _pace(self, limits, now: float, tokens: int) -> None:
         """Paces from the budget the headers report: requests, and tokens when sent.
 
-        A budget is short when what remains would not cover the calls in flight; then calls start
-        ``reset / (limit - remaining)`` apart per request (or per ``tokens`` of one request): the
-        rate at which a bucket that is full again after ``reset`` seconds refills.
+        A budget is short when what remains would not cover one more call. From then on calls
+        start ``reset / (limit - remaining)`` apart per request (or per ``tokens`` of one request): the
+        rate at which a budget that is full again after ``reset`` seconds refills, which is as fast as
+        a binding limit lets a run go anyway. Pacing stops when over half of every budget is left
+        again (the limit no longer binds: another client stopped, or a new window began).
         """
-        calls = max(1, self.in_flight)
-        interval = 0.0
-        plenty = True
+        budgets = list(self._budgets(limits, tokens))
+        if not budgets:
+            return
+        # What remains already counts the calls in flight that reached the server before this answer.
+        short = [reset * cost / max(1, limit - remaining)
+                 for limit, remaining, reset, cost in budgets if remaining < cost]
+        if short:
+            # A single low reading does not undo a rate already known.
+            self.spacing = max(max(short), self.spacing * 0.5)
+        plenty = all(remaining > limit / 2 for limit, remaining, _, _ in budgets)
+        if plenty and not short:
+            # Over half left: the pacing fades out over a few answers rather than at once, since a
+            # sliding window that has just emptied says the same and fills up again as fast.
+            self.spacing = self.spacing * SPACING_FADE if self.spacing * SPACING_FADE > 1e-4 else 0.0
+        self._plenty_at = now if plenty else None
+
+    @staticmethod
+    def _budgets(limits, tokens: int):
+        """(limit, remaining, reset, cost of one call) of each budget the headers report."""
         for limit, remaining, reset, cost in (
                 (limits.requests_limit, limits.requests_remaining, limits.requests_reset, 1),
                 (limits.tokens_limit, limits.tokens_remaining, limits.tokens_reset, max(1, tokens))):
-            if limit is None or remaining is None or reset is None or limit <= 0:
-                continue
-            if remaining < cost * calls:
-                plenty = False
-                interval = max(interval, reset * cost / max(1, limit - remaining))
-            elif remaining < 2 * cost * calls:
-                plenty = False
-        self.interval = interval
-        if plenty and (limits.requests_remaining is not None or limits.tokens_remaining is not None):
-            self._headroom_seen = now
+            if limit is not None and remaining is not None and reset is not None and limit > 0:
+                yield limit, remaining, reset, cost
