@@ -90,8 +90,9 @@ class CallEstimate:
     models: dict[str, ModelEstimate] = field(default_factory=dict)
     _prefixes: set = field(default_factory=set, repr=False)
 
-    def add(self, model_id: str, request: Request, *, output_tokens: int, times: int = 1) -> None:
-        """Counts ``request`` to ``model_id`` ``times`` times, each answered with ``output_tokens``."""
+    def add(self, model_id: str, request: Request, *, output_tokens: int, times: int = 1) -> int:
+        """Counts ``request`` to ``model_id`` ``times`` times, each answered with ``output_tokens``;
+        returns the request's estimated input tokens."""
         entry = self.models.setdefault(model_id, ModelEstimate())
         prompt = input_tokens(request)
         entry.calls += times
@@ -100,7 +101,7 @@ class CallEstimate:
         entry.max_output_tokens += request.max_tokens * times
         prefix = cached_prefix(model_id, request)
         if prefix is None or times < 1:
-            return
+            return prompt
         key, tokens = prefix
         reads = times
         if (model_id, key) not in self._prefixes:
@@ -109,6 +110,17 @@ class CallEstimate:
             if parse_model_id(model_id).provider == "anthropic":
                 entry.cache_write_tokens += tokens
         entry.cache_read_tokens += tokens * reads
+        return prompt
+
+    def scale(self, factor: int) -> None:
+        """Every figure times ``factor`` (the same calls made ``factor`` times), except the cache
+        writes: a prefix written once is read by the repeats."""
+        for entry in self.models.values():
+            writes = entry.cache_write_tokens
+            for name, value in asdict(entry).items():
+                setattr(entry, name, value * factor)
+            entry.cache_read_tokens += writes * (factor - 1)
+            entry.cache_write_tokens = writes
 
     def merge(self, other: "CallEstimate") -> None:
         for model_id, figures in other.models.items():

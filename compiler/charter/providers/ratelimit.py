@@ -98,7 +98,7 @@ SLOWDOWN = 1.25
 MAX_SLOWDOWN = 4.0
 # Paced calls are spaced this much wider than the server's refill rate: a window that refills in
 # clumps (a sliding window after a burst) is not overrun by calls sent at exactly its average rate.
-PACING_MARGIN = 1.1
+PACING_MARGIN = 1.05
 # Each success takes this much off the extra spacing a 429 added (additive increase of the rate).
 SPACING_RECOVERY = 0.05
 # Each answer saying over half of the budget is left multiplies the pacing's spacing by this.

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from .runs import (
-    CLAUSE_KINDS, Run, case_status, explain_case, fmt_delta, fmt_int, fmt_pct, fmt_score, fmt_usd, pass_rate_level,
+    CLAUSE_KINDS, Run, case_status, estimate_vs_actual, explain_case, fmt_delta, fmt_int, fmt_pct, fmt_score, fmt_usd,
+    pass_rate_level,
 )
 
 MAX_FAILING_LISTED = 25
@@ -58,6 +59,10 @@ def render_markdown(run: Run) -> str:
     out += _table(head, rows, right_from=1) + [""]
     out += [f"A case passes when every reply scores at least {run.threshold:g}, fails no hard rule and keeps every "
             "check; the mean score can hide failing cases, so a pass rate below 50 % is in bold.", ""]
+    estimated = estimate_vs_actual(run)
+    if estimated is not None:
+        out += ["Estimated before the run / actual: " + "; ".join(
+            f"{label.lower()} {before} / {actual}" for label, before, actual in estimated) + ".", ""]
 
     drift_lines = []
     for model in run.models:

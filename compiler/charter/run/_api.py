@@ -6,7 +6,8 @@
                         RunOptions(models=("openai:gpt-4.1-mini",), judge="openai:gpt-4.1"))
 
 ``run_evals`` prepares the run directory (refusing one that holds a run started with other
-arguments, unless ``overwrite``), records ``run.json``, runs what ``results.jsonl`` lacks, and writes
+arguments, unless ``overwrite``), records ``run.json`` (with the run's cost estimate, see
+:func:`charter.run.estimate.estimate_run`, which is also what ``charter run --dry-run`` prints), runs what ``results.jsonl`` lacks, and writes
 ``summary.json`` with the judge's calibration when one is stored for this spec and judge. The run
 directory is one ``charter report`` and ``charter compare`` read. Both functions start their own
 event loop (``asyncio.run``); from inside a running loop, call them in a worker thread.
@@ -45,6 +46,7 @@ from .results import (
     read_results,
     read_run_info,
 )
+from .estimate import estimate_run
 from .runner import Progress, Runner, RunOptions
 from .summary import summarize
 
@@ -147,6 +149,8 @@ def run_evals(source: Plan | PathLike, run_dir: PathLike, options: RunOptions, *
         parse_model_id(model_id)  # ConfigError before anything is written
     plan = source if isinstance(source, Plan) else load_plan(source, spec_path, select)
     info = run_info(plan, options)
+    # What the whole run was expected to cost, kept beside what it did cost (the report shows both).
+    info["estimate"] = estimate_run(plan, options, prices=prices)
     # Held from the check of run.json to the summary: a second run on the directory would repeat every call.
     with output_dir_lock(run_dir):
         prepare_run_dir(run_dir, info, overwrite)
