@@ -18,6 +18,8 @@ from ..diagnostics import CharterError
 from ..run._api import calibrate_judge, common_errors, has_failures, run_evals, state_dir
 from ..run.calibrate import TRUST_THRESHOLD, format_calibration
 from ..run.cases import load_plan
+from ..run.estimate import estimate_run
+from ..providers.estimate import format_estimate
 from ..run.results import RESULTS_FILE, Summary
 from ..providers.calls import RunAborted
 from ..run.runner import Progress, RunOptions
@@ -85,15 +87,19 @@ def format_common_errors(errors: list[tuple[str, int]]) -> str:
 @click.option("--seed", type=int, help="Sent where the API takes one (OpenAI).")
 @click.option("--overwrite", is_flag=True, help="Start over in a run directory that holds another run.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the calls, tokens, prompt-cache reads and cost per model the run would need, and stop "
+                   "before any call (nothing is written).")
 @apply(_SHARED)
 def run(source: Path, models: tuple[str, ...], run_dir: Path, spec_path: Path | None, select: tuple[str, ...],
         baseline: bool, temperature: float | None, max_tokens: int, seed: int | None, overwrite: bool, quiet: bool,
         judge: str, judge_max_tokens: int, concurrency: int, rpm: float | None, tpm: float | None, timeout: float,
         retries: int, base_url: str | None, cache_path: Path | None, no_cache: bool,
-        prices_path: Path | None) -> None:
+        prices_path: Path | None, dry_run: bool = False) -> None:
     """Run the eval cases of SPEC (or a CASES file with --spec) against each --model, graded by --judge.
 
-    Started again with the same arguments, a run completes only what is missing.
+    Started again with the same arguments, a run completes only what is missing. With --dry-run,
+    print what the run would cost and stop before any call.
     """
     if len(set(models)) != len(models):
         fail("the same --model is given twice")
@@ -103,6 +109,11 @@ def run(source: Path, models: tuple[str, ...], run_dir: Path, spec_path: Path | 
     options = RunOptions(models=tuple(models), judge=judge, baseline=baseline, concurrency=concurrency, rpm=rpm,
                          tpm=tpm, temperature=temperature, max_tokens=max_tokens, judge_max_tokens=judge_max_tokens,
                          seed=seed, timeout=timeout, base_url=base_url, retry=retry_policy(retries))
+    if dry_run:
+        estimate = estimate_run(plan, options, prices=prices)
+        click.echo(f"{plan.spec.id}: {len(plan.cases)} cases x {len(models)} model(s) x {len(options.variants)} "
+                   f"variant(s), judge {judge}: estimate, no call made\n{format_estimate(estimate)}")
+        sys.exit(EXIT_OK)
     line = ProgressLine(sys.stderr, enabled=not quiet and sys.stderr.isatty())
     progress = Progress(on_change=line)
     try:

@@ -43,7 +43,7 @@ _REASON = "The reply keeps the character: it follows the rules that apply and ha
 
 def typical_reply(tokens: int = TYPICAL_REPLY_TOKENS) -> str:
     """A stand-in reply of about ``tokens`` tokens (one per word)."""
-    return " ".join(["answer"] * max(1, tokens))
+    return " ".join(["word"] * max(1, tokens))
 
 
 def typical_verdict(monitor: MonitorPrompt) -> str:
