@@ -18,13 +18,15 @@ import click
 from ..providers.batch import PollPolicy
 from ..providers.calls import RunAborted
 from ..synth._api import CallSettings, generate_data, generate_evals
+from ..synth.estimate import estimate_data
+from ..providers.estimate import format_estimate
 from ..synth.calls import BATCH_WINDOW
 from ..dedup import DEFAULT_THRESHOLD
 from ..synth.evalgen import EVALS_FILE, EvalOptions
 from ..synth.pipeline import STAGES, DataOptions, StageProgress
 from ..targets.data import DEFAULT_FORMATS, FORMATS, OPENAI_MIN_SFT_ROWS
 from ._common import (
-    CALL_OPTIONS, EXIT_FAILED, EXIT_INTERRUPTED, apply, check_model_ids, fail, judge_option, load_prices,
+    CALL_OPTIONS, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, apply, check_model_ids, fail, judge_option, load_prices,
     load_spec_or_exit, retry_policy,
 )
 from ._progress import StageLines
@@ -95,13 +97,16 @@ def generate() -> None:
 @click.option("--dedup-threshold", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_THRESHOLD,
               show_default=True, help="Word-bigram Jaccard similarity at which two user messages are near-duplicates.")
 @click.option("--judge-max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
+@click.option("--dry-run", is_flag=True,
+              help="Print the calls per stage, tokens, prompt-cache reads and cost per model the run would need "
+                   "(with the batch discount under --batch), and stop before any call (nothing is written).")
 @apply(_SHARED)
 def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, n: int | None, out_dir: Path,
          formats: tuple[str, ...], keep_system_prompt: bool, inoculate: bool, introspection: bool, margin: int,
          dedup_threshold: float, judge_max_tokens: int, seed: int, temperature: float | None, max_tokens: int,
          batch: bool, poll_seconds: float, concurrency: int, rpm, tpm, timeout: float, retries: int,
          base_url: str | None, cache_path: Path | None, no_cache: bool, prices_path: Path | None, overwrite: bool,
-         quiet: bool) -> None:
+         quiet: bool, dry_run: bool = False) -> None:
     """Generate N graded training rows for SPEC with a teacher model, into DIR.
 
     DIR gets the training files (sft/dpo in each --format) with line-aligned .meta.jsonl sidecars,
@@ -124,6 +129,12 @@ def data(spec_path: Path, teacher: str, student: str | None, judge: str | None, 
     if inoculate and not (spec.training.inoculation or "").strip():
         fail(f"{spec_path}: spec {spec.id!r} sets no training.inoculation, so --inoculate has nothing to add")
     settings = _settings(concurrency, rpm, tpm, timeout, retries, base_url, cache_path, no_cache, batch, poll_seconds)
+    if dry_run:
+        estimate = estimate_data(spec, options, prices=prices, batch=batch)
+        stages = "; ".join(f"{stage} {sum(calls.values()):,}" for stage, calls in estimate["stages"].items())
+        click.echo(f"{spec.id}: {n} rows: estimate, no call made (calls by stage: {stages})\n"
+                   f"{format_estimate(estimate)}")
+        sys.exit(EXIT_OK)
     lines = StageLines(sys.stderr, not quiet and sys.stderr.isatty(), (*STAGES, "rows"),
                        {"ideation": "calls", "rows": "rows"})
     progress = StageProgress(on_change=lines)
