@@ -10,7 +10,7 @@ import pytest
 from charter.providers import Request
 from charter.providers.base import RateLimits, parse_rate_limits
 from charter.providers.calls import CallOptions, CallService
-from charter.providers.ratelimit import DECREASE, AdaptiveConcurrency, Slots
+from charter.providers.ratelimit import DECREASE, PACING_MARGIN, SLOWDOWN, AdaptiveConcurrency, Slots
 from charter.providers.retry import RetryPolicy
 from fakeserver import FakeServer, ModelScript
 
@@ -111,7 +111,7 @@ def test_a_429_while_the_headers_say_plenty_remains_is_a_blip_that_changes_nothi
 
 
 def test_headers_saying_the_budget_is_spent_pace_the_calls_at_the_refill_rate():
-    # 300 requests a minute, none left, back to full in 6 s: the bucket refills one request per 20 ms.
+    # 300 requests, none left, back to full in 6 s: the budget refills one request per 20 ms.
     spent = RateLimits(requests_limit=300, requests_remaining=0, requests_reset=6.0)
 
     async def scenario():
@@ -125,9 +125,25 @@ def test_headers_saying_the_budget_is_spent_pace_the_calls_at_the_refill_rate():
         return control, starts
 
     control, starts = asyncio.run(scenario())
-    assert control.interval == pytest.approx(0.02)
+    assert control.spacing == pytest.approx(0.02) and control.interval == pytest.approx(0.02 * PACING_MARGIN)
     gaps = [b - a for a, b in zip(starts, starts[1:])]
-    assert gaps == pytest.approx([0.02] * 4)
+    assert gaps == pytest.approx([0.02 * PACING_MARGIN] * 4)
+
+
+def test_a_believed_429_while_paced_widens_the_spacing_and_successes_narrow_it_again():
+    spent = RateLimits(requests_limit=300, requests_remaining=0, requests_reset=6.0)
+
+    async def scenario():
+        control, _ = flow(8)
+        control.release(await control.acquire(), ok=True, rate_limits=spent)
+        control.release(await control.acquire(), throttled=True, retry_after=0.5, rate_limits=spent)
+        widened = control.slowdown
+        for _ in range(100):
+            control.release(await control.acquire(), ok=True)
+        return widened, control.slowdown
+
+    widened, recovered = asyncio.run(scenario())
+    assert widened == SLOWDOWN and recovered == 1.0
 
 
 def test_a_spent_token_budget_paces_by_the_tokens_of_a_call():
@@ -136,22 +152,32 @@ def test_a_spent_token_budget_paces_by_the_tokens_of_a_call():
     async def scenario():
         control, _ = flow(8)
         control.release(await control.acquire(), ok=True, rate_limits=spent, tokens=1_000)
-        return control.interval
+        return control.spacing
 
-    # 99,500 tokens come back in 60 s; a call of 1,000 tokens every 0.603 s.
+    # 99,500 tokens come back in 60 s: a call of 1,000 tokens every 0.603 s.
     assert asyncio.run(scenario()) == pytest.approx(60 * 1_000 / 99_500)
 
 
-def test_plenty_remaining_stops_the_pacing():
+def test_calls_start_at_once_while_the_budget_lasts_and_are_paced_once_it_is_spent():
     async def scenario():
-        control, _ = flow(8)
+        control, clock = flow(8)
+        # 3 requests left, with one other call in flight that the server may not have counted yet.
+        other = await control.acquire()
         control.release(await control.acquire(), ok=True,
-                        rate_limits=RateLimits(requests_limit=300, requests_remaining=0, requests_reset=6.0))
-        control.release(await control.acquire(), ok=True,
-                        rate_limits=RateLimits(requests_limit=300, requests_remaining=250, requests_reset=1.0))
-        return control.interval
+                        rate_limits=RateLimits(requests_limit=300, requests_remaining=3, requests_reset=5.0))
+        assert control.budget == 2 and not control.pacing
+        starts = []
+        for _ in range(4):
+            turn = await control.acquire()
+            starts.append(clock.now)
+            control.release(turn)
+        control.release(other)
+        return control, starts
 
-    assert asyncio.run(scenario()) == 0
+    control, starts = asyncio.run(scenario())
+    # Two start at once; then the budget is spent and calls go at 5 s / 297 used, with the margin.
+    assert starts[1] == starts[0] and control.pacing
+    assert starts[3] - starts[2] == pytest.approx(5.0 / 297 * PACING_MARGIN)
 
 
 def test_both_apis_headers_are_read_for_pacing():
@@ -194,39 +220,45 @@ PATIENT = RetryPolicy(max_attempts=20, base_delay=0.05, max_delay=1.0, max_retry
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_a_run_against_a_hidden_limit_finishes_every_call_with_few_429s(keys, monkeypatch, provider):
-    # 40 requests per 0.5 s per model, hidden; 200 calls at up to 32 in flight would send far faster.
-    calls_made = 200
-    with FakeServer(default=ModelScript(reply="ok", latency=0.01), hidden_limit=(40, 0.5)) as server:
+    # 10 requests per 0.5 s per model, hidden; 80 calls at up to 8 in flight would go several times faster.
+    calls_made = 80
+    with FakeServer(default=ModelScript(reply="ok", latency=0.01), hidden_limit=(10, 0.5)) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.anthropic_base_url)
         model = f"{provider}:limited"
 
-        async def many() -> CallService:
-            async with CallService(CallOptions(concurrency=32, retry=PATIENT)) as calls:
+        async def many() -> tuple[int, float]:
+            async with CallService(CallOptions(concurrency=8, retry=PATIENT)) as calls:
                 await calls.open([model])
                 requests = [Request(messages=({"role": "user", "content": f"question {i}"},), max_tokens=8)
                             for i in range(calls_made)]
                 await asyncio.gather(*(calls.call(model, r) for r in requests))
-                return calls
+                return calls.throttled, calls.flow(model).spacing
 
-        calls = asyncio.run(many())
+        throttled, spacing = asyncio.run(many())
         limited = sum(1 for entry in server.requests if entry.status == 429)
     assert server.calls("limited") == calls_made  # every call answered
-    assert limited == server.limited == calls.throttled
+    assert limited == server.limited == throttled
     assert limited <= 0.1 * calls_made, f"{limited} of {calls_made + limited} requests rate-limited"
+    assert spacing > 0  # the headers set the pace
 
 
-def test_without_adaptive_concurrency_the_same_run_meets_many_more_429s(keys, monkeypatch):
-    # The contrast that shows the controller at work: fixed concurrency keeps hitting the limit.
-    with FakeServer(default=ModelScript(reply="ok", latency=0.01), hidden_limit=(40, 0.5)) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+def test_the_hidden_limit_answers_429_with_both_apis_headers(keys):
+    import httpx
 
-        async def many() -> None:
-            options = CallOptions(concurrency=32, retry=PATIENT, adaptive=False)
-            async with CallService(options) as calls:
-                await calls.open(["openai:limited"])
-                await asyncio.gather(*(calls.call("openai:limited", Request(
-                    messages=({"role": "user", "content": f"question {i}"},), max_tokens=8)) for i in range(200)))
-
-        asyncio.run(many())
-    assert server.limited > 20
+    with FakeServer(hidden_limit=(1, 60.0)) as server:
+        body = {"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+        first = httpx.post(f"{server.openai_base_url}/chat/completions", json=body, headers={"authorization": "Bearer k"})
+        second = httpx.post(f"{server.openai_base_url}/chat/completions", json=body,
+                            headers={"authorization": "Bearer k"})
+        anthropic = httpx.post(f"{server.anthropic_base_url}/v1/messages", json=body,
+                               headers={"x-api-key": "k", "anthropic-version": "2023-06-01"})
+    assert first.status_code == 200 and first.headers["x-ratelimit-remaining-requests"] == "0"
+    assert first.headers["x-ratelimit-limit-requests"] == "1"
+    assert second.status_code == 429 and int(second.headers["retry-after"]) >= 59
+    assert 59_000 <= int(second.headers["retry-after-ms"]) <= 60_000
+    assert parse_rate_limits(second.headers).requests_reset > 59
+    # The limit is per model and per window: the Anthropic route shares the model's window.
+    assert anthropic.status_code == 429 and anthropic.headers["anthropic-ratelimit-requests-remaining"] == "0"
+    assert parse_rate_limits(anthropic.headers).requests_reset > 58
+    assert server.limited == 2

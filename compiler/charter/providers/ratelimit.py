@@ -91,19 +91,17 @@ class RateLimiter:
 
 # -- adaptive concurrency -----------------------------------------------------------------------
 
-# Multiplicative decrease on a believed 429/529: the limit on calls in flight is multiplied by this,
-# and the spacing of paced calls (already at the server's own rate) by SLOWDOWN, up to MAX_SLOWDOWN.
+# Multiplicative decrease on a believed 429/529: the limit on calls in flight is multiplied by
+# DECREASE, and the spacing of paced calls (already at the server's own rate) by SLOWDOWN, up to
+# MAX_SLOWDOWN; each success takes SPACING_RECOVERY off that extra spacing again.
 DECREASE = 0.5
 SLOWDOWN = 1.25
 MAX_SLOWDOWN = 4.0
+SPACING_RECOVERY = 0.05
 # Paced calls are spaced this much wider than the server's refill rate: a window that refills in
 # clumps (a sliding window after a burst) is not overrun by calls sent at exactly its average rate.
 PACING_MARGIN = 1.05
-# Each success takes this much off the extra spacing a 429 added (additive increase of the rate).
-SPACING_RECOVERY = 0.05
-# Each answer saying over half of the budget is left multiplies the pacing's spacing by this.
-SPACING_FADE = 0.8
-# Rate-limit headers younger than this many seconds speak for the server's current budget.
+# A 429 within this many seconds of an answer saying over half of every budget remains is a blip.
 FRESH_HEADERS = 2.0
 
 
@@ -167,9 +165,14 @@ class AdaptiveConcurrency:
     DECREASE (once per round trip: answers to calls started before the last decrease do not lower
     it again) and pauses new calls for the answer's Retry-After; every success raises it by
     1/limit, so by one per limit's worth of successes, back up to the ceiling (additive increase,
-    multiplicative decrease, as TCP does). The rate-limit headers pace the calls: when the
-    requests (or tokens) the server says remain are fewer than the calls in flight, calls start
-    no faster than the server replenishes its budget (``reset / (limit - remaining)`` apart).
+    multiplicative decrease, as TCP does).
+
+    The rate-limit headers pace the calls. Each answer says how many requests remain; the calls
+    in flight beside it may not have been counted yet, so they are taken off, and every call
+    started takes one more. While that budget lasts, calls start at once; once it is spent, they
+    start ``reset / (limit - remaining)`` apart (times PACING_MARGIN): the rate at which a budget
+    that is full again after ``reset`` seconds refills, which is as fast as a binding limit lets a
+    run go anyway. A token budget too small for one more call paces the same way, per call's tokens.
 
     A 429 while the server's latest answer (from the last FRESH_HEADERS seconds) said over half of
     its requests and tokens remain is a blip, not the limit: that call waits out its own Retry-After
@@ -190,9 +193,12 @@ class AdaptiveConcurrency:
         self._sleep = sleep
         self._epoch = 0  # bumped by every decrease
         self.paused_until = 0.0  # no call starts before this (a believed Retry-After)
-        self.spacing = 0.0  # the server's refill time per call, once its budget ran short; 0: no pacing
+        self.budget: float | None = None  # requests the server will still take now, as far as known
+        self.spacing = 0.0  # the server's refill time per call, from its headers; 0: not known
+        self.tokens_short = False  # the latest answer's token budget would not cover one more call
         self.slowdown = 1.0  # spacing multiplier: up on a believed 429, back down to 1 as calls succeed
         self._next_start = 0.0
+        self._pauses = 0  # pauses begun so far
         self._plenty_at: float | None = None  # when the latest headers said over half of every budget remains
         self.throttled = 0  # 429/529 answers
         self.decreases = 0
@@ -203,23 +209,34 @@ class AdaptiveConcurrency:
 
     @property
     def interval(self) -> float:
-        """Seconds between call starts now (0: calls start as soon as they have a slot)."""
-        return self.spacing * PACING_MARGIN * self.slowdown if self.spacing > 0 else 0.0
+        """Seconds between the starts of paced calls."""
+        return self.spacing * PACING_MARGIN * self.slowdown
+
+    @property
+    def pacing(self) -> bool:
+        """Whether calls wait for their start time now (the server's budget is spent)."""
+        return self.spacing > 0 and (self.tokens_short or (self.budget is not None and self.budget < 1))
 
     async def acquire(self, order: int = 0) -> int:
-        """Waits for a slot under the limit and for the pacing; returns the turn to release."""
+        """Waits for a slot under the limit and for this call's start time; returns the turn to release."""
         await self.slots.acquire(order)
         try:
+            pauses = -1
             while True:
-                now = self._clock()
-                start = max(now, self.paused_until, self._next_start)
-                if start <= now:
+                if pauses != self._pauses:  # first time, or a pause began while waiting: take a start time
+                    pauses = self._pauses
+                    start = max(self._clock(), self.paused_until)
+                    if self.pacing:
+                        start = max(start, self._next_start)
+                        self._next_start = start + self.interval
+                wait = start - self._clock()
+                if wait <= 0:
                     break
-                await self._sleep(start - now)
-                if self._clock() >= max(self.paused_until, self._next_start):
-                    break  # a pause that grew while sleeping is waited out on the next round
-            if self.spacing > 0:
-                self._next_start = max(self._clock(), self._next_start) + self.interval
+                await self._sleep(wait)
+                if pauses == self._pauses:
+                    break
+            if self.budget is not None:
+                self.budget -= 1
         except BaseException:
             self.slots.release()
             raise
@@ -234,7 +251,7 @@ class AdaptiveConcurrency:
             now = self._clock()
             plenty_before = self._plenty_at is not None and now - self._plenty_at <= FRESH_HEADERS
             if rate_limits is not None:
-                self._pace(rate_limits, now, tokens)
+                self._read(rate_limits, now, tokens)
             if throttled:
                 self.throttled += 1
                 if not plenty_before:
@@ -247,8 +264,11 @@ class AdaptiveConcurrency:
             self.slots.release()
 
     def _decrease(self, turn: int, retry_after: float | None, now: float) -> None:
-        if retry_after:
-            self.paused_until = max(self.paused_until, now + min(retry_after, self.max_pause))
+        if retry_after and now + min(retry_after, self.max_pause) > self.paused_until:
+            self.paused_until = now + min(retry_after, self.max_pause)
+            self._pauses += 1  # calls waiting for their start time take a new one after the pause
+        if self.budget is not None:
+            self.budget = min(self.budget, 0.0)
         if turn != self._epoch:
             return  # started before the last decrease: its 429 was already answered
         self._epoch += 1
@@ -258,36 +278,25 @@ class AdaptiveConcurrency:
         if self.spacing > 0:
             self.slowdown = min(MAX_SLOWDOWN, self.slowdown * SLOWDOWN)
 
-    def _pace(self, limits, now: float, tokens: int) -> None:
-        """Paces from the budget the headers report: requests, and tokens when sent.
-
-        A budget is short when what remains would not cover one more call. From then on calls
-        start ``reset / (limit - remaining)`` apart per request (or per ``tokens`` of one request): the
-        rate at which a budget that is full again after ``reset`` seconds refills, which is as fast as
-        a binding limit lets a run go anyway. Pacing stops when over half of every budget is left
-        again (the limit no longer binds: another client stopped, or a new window began).
-        """
-        budgets = list(self._budgets(limits, tokens))
-        if not budgets:
-            return
-        # What remains already counts the calls in flight that reached the server before this answer.
-        short = [reset * cost / max(1, limit - remaining)
-                 for limit, remaining, reset, cost in budgets if remaining < cost]
-        if short:
-            # A single low reading does not undo a rate already known.
-            self.spacing = max(max(short), self.spacing * 0.5)
-        plenty = all(remaining > limit / 2 for limit, remaining, _, _ in budgets)
-        if plenty and not short:
-            # Over half left: the pacing fades out over a few answers rather than at once, since a
-            # sliding window that has just emptied says the same and fills up again as fast.
-            self.spacing = self.spacing * SPACING_FADE if self.spacing * SPACING_FADE > 1e-4 else 0.0
-        self._plenty_at = now if plenty else None
-
-    @staticmethod
-    def _budgets(limits, tokens: int):
-        """(limit, remaining, reset, cost of one call) of each budget the headers report."""
+    def _read(self, limits, now: float, tokens: int) -> None:
+        """Takes the budget and its refill rate from an answer's rate-limit headers."""
+        others = max(0, self.in_flight - 1)  # in flight beside this call, perhaps not yet counted
+        budgets = []
         for limit, remaining, reset, cost in (
                 (limits.requests_limit, limits.requests_remaining, limits.requests_reset, 1),
                 (limits.tokens_limit, limits.tokens_remaining, limits.tokens_reset, max(1, tokens))):
-            if limit is not None and remaining is not None and reset is not None and limit > 0:
-                yield limit, remaining, reset, cost
+            if limit is None or remaining is None or limit <= 0:
+                continue
+            budgets.append(remaining > limit / 2)
+            short = remaining - others * cost < cost
+            if cost == 1:
+                self.budget = float(remaining - others)
+            else:
+                self.tokens_short = short
+            if reset is not None and (short or self.spacing == 0):
+                # Exact for a token bucket; a sliding window that has just emptied reports little used
+                # and a full window's reset, so there the limit's average rate stands in.
+                used = limit - remaining if remaining <= limit / 2 else limit
+                self.spacing = reset * cost / max(1, used)
+        if budgets:
+            self._plenty_at = now if all(budgets) else None
