@@ -266,6 +266,7 @@ class AdaptiveConcurrency:
     def _decrease(self, turn: int, retry_after: float | None, now: float) -> None:
         if retry_after and now + min(retry_after, self.max_pause) > self.paused_until:
             self.paused_until = now + min(retry_after, self.max_pause)
+            self._next_start = self.paused_until  # start times taken before the pause are void
             self._pauses += 1  # calls waiting for their start time take a new one after the pause
         if self.budget is not None:
             self.budget = min(self.budget, 0.0)
