@@ -149,8 +149,9 @@ def run_evals(source: Plan | PathLike, run_dir: PathLike, options: RunOptions, *
         parse_model_id(model_id)  # ConfigError before anything is written
     plan = source if isinstance(source, Plan) else load_plan(source, spec_path, select)
     info = run_info(plan, options)
-    # What the whole run was expected to cost, kept beside what it did cost (the report shows both).
-    info["estimate"] = estimate_run(plan, options, prices=prices)
+    # What the whole run was expected to cost, kept beside what it did cost (the report shows both);
+    # a resumed run keeps the estimate made when it started.
+    info["estimate"] = _started_estimate(run_dir, info) or estimate_run(plan, options, prices=prices)
     # Held from the check of run.json to the summary: a second run on the directory would repeat every call.
     with output_dir_lock(run_dir):
         prepare_run_dir(run_dir, info, overwrite)
@@ -169,6 +170,18 @@ def run_evals(source: Plan | PathLike, run_dir: PathLike, options: RunOptions, *
                         pass  # best effort: never hide the run's own outcome behind this
         return write_summary(plan, options, run_dir, prices=prices, cache_path=cache_path,
                              digest=info["spec"]["digest"])
+
+
+def _started_estimate(run_dir: PathLike, info: dict) -> dict | None:
+    """The estimate in run_dir's run.json when it records this same run, else None."""
+    try:
+        previous = read_run_info(run_dir)
+    except (ResultsFormatError, OSError, ValueError):
+        return None
+    if previous is None or any(previous.get(key) != info[key] for key, _ in _COMPARED):
+        return None
+    estimate = previous.get("estimate")
+    return estimate if isinstance(estimate, dict) else None
 
 
 def has_failures(summary: Summary) -> bool:
