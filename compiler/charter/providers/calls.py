@@ -21,8 +21,8 @@ the request refused).
 
 Each model also has its own :class:`~charter.providers.ratelimit.AdaptiveConcurrency` under the
 same ceiling: a 429 or 529 halves the calls in flight to that model and pauses it for the
-Retry-After, successes raise it again, and the rate-limit headers pace the calls when the server
-says its budget is nearly spent. A call takes its model's turn before one of the service's slots,
+Retry-After, successes raise it again, and the rate-limit headers pace the calls once the
+server says its budget is spent. A call takes its model's turn before one of the service's slots,
 so a model being held back never holds a slot another model could use.
 
 Where later work plugs in: every attempt passes through :meth:`CallService.attempt`, which sees
@@ -48,11 +48,11 @@ from .errors import (
     AuthenticationFailed,
     CannotConnect,
     ConfigError,
-    Overloaded,
-    RateLimited,
     EndpointUnreachable,
     ModelNotFound,
+    Overloaded,
     ProviderError,
+    RateLimited,
     RequestTimedOut,
     scrub_url,
 )
@@ -119,9 +119,9 @@ class CallOptions:
     ``deadline``, when set, bounds each attempt as a whole (headers, body and all), so a server
     trickling one byte at a time cannot hold a call past it; the SDK's timeout is cut to the deadline
     when longer, since it could never fire. ``rpm`` / ``tpm`` limit each model. ``concurrency`` is
-the most calls in flight at once, in all; with ``adaptive`` (the default) each model's calls in
-flight also go down on 429/529 answers and back up as calls succeed, and are paced by the
-rate-limit headers (:class:`~charter.providers.ratelimit.AdaptiveConcurrency`).
+    the most calls in flight at once, in all; with ``adaptive`` (the default) each model's calls in
+    flight also go down on 429/529 answers and back up as calls succeed, and are paced by the
+    rate-limit headers (:class:`~charter.providers.ratelimit.AdaptiveConcurrency`).
     :meth:`with_deadline` is what a command's ``--timeout`` means."""
 
     concurrency: int = DEFAULT_CONCURRENCY

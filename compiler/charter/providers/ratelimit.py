@@ -174,8 +174,8 @@ class AdaptiveConcurrency:
     that is full again after ``reset`` seconds refills, which is as fast as a binding limit lets a
     run go anyway. A token budget too small for one more call paces the same way, per call's tokens.
 
-    A 429 while the server's latest answer (from the last FRESH_HEADERS seconds) said over half of
-    its requests and tokens remain is a blip, not the limit: that call waits out its own Retry-After
+    A 429 while the server's latest completion (from the last FRESH_HEADERS seconds) said over half
+    of its requests and tokens remain is a blip, not the limit: that call waits out its own Retry-After
     and the others go on. Without headers every 429 is believed.
 
     Use: ``turn = await flow.acquire(order)``, the call, then ``flow.release(turn, ...)``.
@@ -251,7 +251,7 @@ class AdaptiveConcurrency:
             now = self._clock()
             plenty_before = self._plenty_at is not None and now - self._plenty_at <= FRESH_HEADERS
             if rate_limits is not None:
-                self._read(rate_limits, now, tokens)
+                self._read(rate_limits, now, tokens, answered=ok)
             if throttled:
                 self.throttled += 1
                 if not plenty_before:
@@ -279,8 +279,9 @@ class AdaptiveConcurrency:
         if self.spacing > 0:
             self.slowdown = min(MAX_SLOWDOWN, self.slowdown * SLOWDOWN)
 
-    def _read(self, limits, now: float, tokens: int) -> None:
-        """Takes the budget and its refill rate from an answer's rate-limit headers."""
+    def _read(self, limits, now: float, tokens: int, answered: bool) -> None:
+        """Takes the budget and its refill rate from an answer's rate-limit headers (``answered``:
+        a completion, not an error, whose headers alone say whether plenty remains)."""
         others = max(0, self.in_flight - 1)  # in flight beside this call, perhaps not yet counted
         budgets = []
         for limit, remaining, reset, cost in (
@@ -299,5 +300,5 @@ class AdaptiveConcurrency:
                 # and a full window's reset, so there the limit's average rate stands in.
                 used = limit - remaining if remaining <= limit / 2 else limit
                 self.spacing = reset * cost / max(1, used)
-        if budgets:
+        if budgets and answered:
             self._plenty_at = now if all(budgets) else None
