@@ -12,6 +12,7 @@ from charter.providers.estimate import MIN_CACHED_PREFIX, CallEstimate
 from charter.providers.pricing import PriceTable
 from charter.run import RunOptions, load_plan
 from charter.run.estimate import TYPICAL_REPLY_TOKENS, estimate_run, typical_reply, typical_verdict
+from charter.report.html import render_html
 from charter.report.markdown import render_markdown
 from charter.report.runs import load_run
 
@@ -44,8 +45,13 @@ def test_the_estimate_counts_the_calls_a_run_makes_and_lands_in_run_json_and_the
         # Input from the requests themselves: within a tenth of what the (same-estimator) server counted.
         assert abs(estimated["input_tokens"] - actual["input_tokens"]) <= 0.1 * actual["input_tokens"]
     assert estimate["assumptions"] and estimate["total"]["calls"] == sum(m["calls"] for m in estimate["models"].values())
-    markdown = render_markdown(load_run(env / "out"))
-    assert "Estimated before the run / actual: api calls ~" in markdown
+    run = load_run(env / "out")
+    assert "Estimated before the run / actual: api calls ~" in render_markdown(run)
+    assert "Estimated before the run</th>" in render_html(run)
+    # Resumed, the run keeps the estimate it started with.
+    again = charter("run", spec_file, "-m", "openai:tutor", "--judge", "openai:judge", "-o", "out")
+    assert again.exit_code == 0, again.stderr
+    assert json.loads((env / "out" / "run.json").read_text())["estimate"] == estimate
 
 
 def test_dry_run_of_a_spec_with_a_baseline_counts_both_variants(spec_file):
