@@ -9,6 +9,13 @@ Behaviour is scripted per model with :class:`ModelScript`: canned or rule-based 
 faults — either a fixed sequence for the first calls or a seeded fraction of all calls. Models with
 no script use ``default`` (or are answered "model not found" when ``default`` is None).
 
+``hidden_limit=(300, 60.0)`` enforces a per-model request limit the client is not told about up
+front (a sliding window: at most 300 requests accepted in any 60 s): a request over it is answered
+429 at once, with ``retry-after`` / ``retry-after-ms`` (when the oldest request in the window ages
+out) and the rate-limit headers of that API with no requests remaining; every answer under it
+carries the limit, the requests remaining and the reset time (OpenAI ``x-ratelimit-*-requests``,
+Anthropic ``anthropic-ratelimit-requests-*``), as the real APIs send them.
+
 It also serves the batch APIs — OpenAI files + batches and Anthropic message batches — finishing a
 batch after a set number of polls (``batch_polls``).
 
@@ -21,8 +28,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import datetime
 import hashlib
 import json
+import math
 import random
 import threading
 import time
@@ -167,6 +177,7 @@ class FakeServer:
         port: int = 0,
         min_cache_tokens: int = 1024,
         batch_polls: int = 2,
+        hidden_limit: tuple[int, float] | None = None,
     ) -> None:
         self.models: dict[str, ModelScript] = dict(models or {})
         self.default = default
@@ -192,6 +203,13 @@ class FakeServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.batches = _BatchStore(self)
+        # (requests, seconds) per model, a sliding window; see the module docstring.
+        if hidden_limit is not None and (hidden_limit[0] < 1 or hidden_limit[1] <= 0):
+            raise ValueError("a hidden limit needs at least 1 request in a positive window")
+        self.hidden_limit = hidden_limit
+        self._windows: dict[str, collections.deque] = {}
+        # Requests answered 429 because they went over the hidden limit.
+        self.limited = 0
 
     # -- addresses ---------------------------------------------------------------------------
 
@@ -224,6 +242,8 @@ class FakeServer:
             self._cached_prefixes.clear()
             self.peak_in_flight = self.in_flight
             self.connections_opened = 0
+            self._windows.clear()
+            self.limited = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -435,6 +455,10 @@ class FakeServer:
         script = self.models.get(model, self.default)
         if script is None:
             return _error(api, 404, "not_found", model=model)
+        window = self._admit(model)
+        if window is not None and window["remaining"] < 0:
+            entry.fault = "hidden_limit"
+            return self._over_limit(api, model, window)
         if api == "openai" and script.reject_response_format and isinstance(data.get("response_format"), dict) \
                 and data["response_format"].get("type") == "json_schema":
             return _error(api, 400, "bad_request", "response_format json_schema is not supported by this server")
@@ -448,7 +472,38 @@ class FakeServer:
             return await self._fault(api, fault, script, model, data, call)
         messages = _normalize(api, data)
         text = script.reply_for(model, messages, call)
-        return self._success(api, data, model, messages, text)
+        answer = self._success(api, data, model, messages, text)
+        if window is not None:
+            answer[1].update(_window_headers(api, window))
+        return answer
+
+    def _admit(self, model: str) -> dict | None:
+        """Counts a request against the model's hidden limit: None without one, else the window's
+        state after it (``remaining`` is -1 when the request is over the limit and not counted)."""
+        if self.hidden_limit is None:
+            return None
+        limit, seconds = self.hidden_limit
+        now = time.monotonic()
+        with self._lock:
+            stamps = self._windows.setdefault(model, collections.deque())
+            while stamps and stamps[0] <= now - seconds:
+                stamps.popleft()
+            admitted = len(stamps) < limit
+            if admitted:
+                stamps.append(now)
+            else:
+                self.limited += 1
+            return {"limit": limit, "remaining": limit - len(stamps) if admitted else -1,
+                    # when the oldest request leaves the window (one more fits), and when all have
+                    "next": stamps[0] + seconds - now, "full": stamps[-1] + seconds - now}
+
+    def _over_limit(self, api: str, model: str, window: dict):
+        status, headers, content_type, payload = _error(api, 429, "rate_limit", model=model)
+        headers.update(_window_headers(api, window))
+        wait = max(0.0, window["next"])
+        headers["retry-after"] = str(max(1, math.ceil(wait)))
+        headers["retry-after-ms"] = str(max(1, round(wait * 1000)))
+        return status, headers, content_type, payload
 
     async def _fault(self, api: str, fault: str, script: ModelScript, model: str, data: Any = None, call: int = 0):
         if fault == "drop":
@@ -624,6 +679,20 @@ def _anthropic_rate_headers() -> dict[str, str]:
     return {"anthropic-ratelimit-requests-limit": "4000", "anthropic-ratelimit-requests-remaining": "3999",
             "anthropic-ratelimit-requests-reset": reset, "anthropic-ratelimit-tokens-limit": "400000",
             "anthropic-ratelimit-tokens-remaining": "399000", "anthropic-ratelimit-tokens-reset": reset}
+
+
+def _window_headers(api: str, window: dict) -> dict[str, str]:
+    """The requests part of the rate-limit headers for a hidden-limit window: OpenAI's reset is a
+    duration ("1.25s") until the limit is back to full, Anthropic's an RFC 3339 time."""
+    remaining = str(max(0, window["remaining"]))
+    full = max(0.0, window["full"])
+    if api == "anthropic":
+        reset = datetime.datetime.fromtimestamp(time.time() + full, datetime.timezone.utc)
+        return {"anthropic-ratelimit-requests-limit": str(window["limit"]),
+                "anthropic-ratelimit-requests-remaining": remaining,
+                "anthropic-ratelimit-requests-reset": reset.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+    return {"x-ratelimit-limit-requests": str(window["limit"]), "x-ratelimit-remaining-requests": remaining,
+            "x-ratelimit-reset-requests": f"{full:.3f}s"}
 
 
 def _number(value: float) -> str:
@@ -1057,6 +1126,14 @@ def _parse_fault(text: str) -> tuple[str, float]:
     return kind, float(fraction)
 
 
+def _parse_limit(text: str) -> tuple[int, float]:
+    requests, _, seconds = text.partition("/")
+    try:
+        return int(requests), float(seconds or 60)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected REQUESTS/SECONDS, e.g. 300/60") from None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python tests/fakeserver",
                                      description="Serve scripted fake OpenAI and Anthropic models on 127.0.0.1.")
@@ -1066,6 +1143,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--fault", type=_parse_fault, action="append", default=[], metavar="KIND=FRACTION")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--retry-after", type=float, default=1.0)
+    parser.add_argument("--hidden-limit", type=_parse_limit, metavar="REQUESTS/SECONDS",
+                        help="a per-model sliding-window request limit, answered with 429 (e.g. 300/60)")
     parser.add_argument("--demo", action="store_true",
                         help="canned replies, and verdicts from models named *judge* (see fakeserver.demo)")
     args = parser.parse_args(argv)
@@ -1078,7 +1157,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                          retry_after=args.retry_after)
 
     async def serve() -> None:
-        server = FakeServer(default=script, port=args.port)
+        server = FakeServer(default=script, port=args.port, hidden_limit=args.hidden_limit)
         await server.start_async()
         print(f"fake model server listening on {server.url}", flush=True)
         try:

@@ -92,7 +92,8 @@ def judge_option(required: bool = True, help: str = "The model that grades repli
 
 
 concurrency_option = click.option("--concurrency", type=click.IntRange(1, 1024), default=16, show_default=True,
-                                  help="API calls in flight at once.")
+                                  help="Most API calls in flight at once; fewer to a model answering 429/529, and "
+                                       "paced by its rate-limit headers.")
 rpm_option = click.option("--rpm", type=click.FloatRange(min=0, min_open=True), help="Requests per minute, per model.")
 tpm_option = click.option("--tpm", type=click.FloatRange(min=0, min_open=True),
                           help="Tokens per minute, per model (estimated before each call).")

@@ -19,6 +19,8 @@ import click
 from ..providers.batch import PollPolicy
 from ..providers.calls import RunAborted
 from ..synth._api import CallSettings, generate_data, generate_evals
+from ..synth.estimate import estimate_data
+from ..providers.estimate import format_estimate
 from ..synth.calls import BATCH_WINDOW
 from ..dedup import DEFAULT_THRESHOLD
 from ..synth.evalgen import EVALS_FILE, PROBES_FILE, EvalOptions
@@ -26,7 +28,7 @@ from ..length_ratio import MAX_LENGTH_RATIO
 from ..synth.pipeline import STAGES, DataOptions, StageProgress, drop_summary
 from ..targets.data import DEFAULT_SYSTEM_PROMPT, OPENAI_MIN_SFT_ROWS, SYSTEM_PROMPT_MODES
 from ._common import (
-    CALL_OPTIONS, EXIT_FAILED, EXIT_INTERRUPTED, CheckedRequired, apply, check_model_ids, data_format_option,
+    CALL_OPTIONS, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CheckedRequired, apply, check_model_ids, data_format_option,
     data_formats, examples, fail, judge_option, load_prices, load_spec_or_exit, model_option, retry_policy,
 )
 from ._progress import StageLines
@@ -123,6 +125,9 @@ def generate() -> None:
                    "that fall into an attractor loop (mutual praise, spiritual escalation, repetition) are dropped.")
 @click.option("--self-interaction-turns", type=click.IntRange(4, 20), default=6, show_default=True, metavar="T",
               help="Messages in each self-interaction transcript (both instances together).")
+@click.option("--dry-run", is_flag=True,
+              help="Print the calls per stage, tokens, prompt-cache reads and cost per model the run would need "
+                   "(with the batch discount under --batch), and stop before any call (nothing is written).")
 @apply(_SHARED)
 def data(spec_path: Path, teacher: str | None, teacher_alias: str | None, student: str | None, judge: str | None, n: int | None, out_dir: Path,
          formats: tuple[str, ...], system_prompt: str, keep_system_prompt: bool, max_length_ratio: float,
@@ -131,7 +136,7 @@ def data(spec_path: Path, teacher: str | None, teacher_alias: str | None, studen
          seed: int, temperature: float | None, max_tokens: int,
          batch: bool, poll_seconds: float, concurrency: int, rpm, tpm, timeout: float, retries: int,
          base_url: str | None, cache_path: Path | None, no_cache: bool, prices_path: Path | None, overwrite: bool,
-         quiet: bool) -> None:
+         quiet: bool, dry_run: bool = False) -> None:
     """Generate N graded training rows for SPEC with a teacher model, into DIR.
 
     DIR gets the training files (sft/dpo in each --format) with line-aligned .meta.jsonl sidecars,
@@ -160,6 +165,12 @@ def data(spec_path: Path, teacher: str | None, teacher_alias: str | None, studen
     if inoculate and not (spec.training.inoculation or "").strip():
         fail(f"{spec_path}: spec {spec.id!r} sets no training.inoculation, so --inoculate has nothing to add")
     settings = _settings(concurrency, rpm, tpm, timeout, retries, base_url, cache_path, no_cache, batch, poll_seconds)
+    if dry_run:
+        estimate = estimate_data(spec, options, prices=prices, batch=batch)
+        stages = "; ".join(f"{stage} {sum(calls.values()):,}" for stage, calls in estimate["stages"].items())
+        click.echo(f"{spec.id}: {n} rows: estimate, no call made (calls by stage: {stages})\n"
+                   f"{format_estimate(estimate)}")
+        sys.exit(EXIT_OK)
     lines = StageLines(sys.stderr, not quiet and sys.stderr.isatty(), (*STAGES, "rows"),
                        {"ideation": "calls", "rows": "rows"})
     progress = StageProgress(on_change=lines)

@@ -24,6 +24,8 @@ from ..run._batch import BatchAPI, BatchFiles, RoundPending
 from ..run._api import Gate, calibrate_judge, common_errors, errored_runs, run_evals, state_dir
 from ..run.calibrate import TRUST_THRESHOLD, format_calibration
 from ..run.cases import load_plan
+from ..run.estimate import estimate_run
+from ..providers.estimate import format_estimate
 from ..run.results import RESULTS_FILE, Summary
 from ..providers.calls import RunAborted
 from ..run.runner import Progress, RunOptions
@@ -138,18 +140,21 @@ def format_common_errors(errors: list[tuple[str, int]]) -> str:
                    "(vllm run-batch) and stop (exit 75); run again once the results file is beside it.")
 @click.option("--poll", "poll_seconds", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
               help="With --batch: seconds before the first status poll (then x1.5, up to 5 min).")
+@click.option("--dry-run", is_flag=True,
+              help="Print the calls, tokens, prompt-cache reads and cost per model the run would need, and stop "
+                   "before any call (nothing is written).")
 @apply(_SHARED)
 def run(source: Path, models: tuple[str, ...], run_dir: Path, spec_path: Path | None, select: tuple[str, ...],
         baseline: bool, temperature: float | None, max_tokens: int, seed: int | None, overwrite: bool, quiet: bool,
         samples: int, judge_scope: str, fail_under: str | None, allow_errors: int, batch: bool,
-        batch_files: Path | None, poll_seconds: float,
+        batch_files: Path | None, poll_seconds: float, dry_run: bool,
         judges: tuple[str, ...], judge_max_tokens: int, concurrency: int, rpm: float | None, tpm: float | None,
         timeout: float, retries: int, base_url: str | None, cache_path: Path | None, no_cache: bool,
         prices_path: Path | None) -> None:
     """Run the eval cases of SPEC (or a CASES file with --spec) against each --model, graded by --judge.
 
     Started again with the same arguments, a run completes only what is missing. Exits 1 when more
-    case runs ended in error than --allow-errors allows, or a model is under --fail-under.
+    case runs ended in error than --allow-errors allows, or a model is under --fail-under. With --dry-run, print what the run would cost and stop before any call.
     """
     if len(set(models)) != len(models):
         fail("the same --model is given twice")
@@ -173,6 +178,12 @@ def run(source: Path, models: tuple[str, ...], run_dir: Path, spec_path: Path | 
     mode = None
     if batch or batch_files:
         mode = BatchAPI(poll=PollPolicy(initial=poll_seconds)) if batch else BatchFiles(batch_files)
+    if dry_run:
+        estimate = estimate_run(plan, options, prices=prices, batch=batch)
+        click.echo(f"{plan.spec.id}: {len(plan.cases)} cases x {len(models)} model(s) x {len(options.variants)} "
+                   f"variant(s) x {samples} sample(s), judge {', '.join(judges)}: estimate, no call made\n"
+                   f"{format_estimate(estimate)}")
+        sys.exit(EXIT_OK)
     line = ProgressLine(sys.stderr, enabled=not quiet and sys.stderr.isatty())
     progress = Progress(on_change=line)
     try:

@@ -19,10 +19,15 @@ when no call to that model can succeed (a key missing or rejected, an unknown mo
 configuration), and :class:`CallFailed` when this one call failed for good (retries used up, or
 the request refused).
 
-Where later work plugs in: the slots are one object (:class:`CallSlots`) whose capacity a
-controller can change (adaptive concurrency from 429s and rate-limit headers); every attempt
-passes through :meth:`CallService.attempt`, which sees each response's ``rate_limits`` and each
-error (so it can also notice a model whose first attempts all fail to connect and stop early);
+Each model also has its own :class:`~charter.providers.ratelimit.AdaptiveConcurrency` under the
+same ceiling: a 429 or 529 halves the calls in flight to that model and pauses it for the
+Retry-After, successes raise it again, and the rate-limit headers pace the calls once the
+server says its budget is spent. A call takes its model's turn before one of the service's slots,
+so a model being held back never holds a slot another model could use.
+
+Where later work plugs in: every attempt passes through :meth:`CallService.attempt`, which sees
+each response's ``rate_limits`` and each error (so it can also notice a model whose first
+attempts all fail to connect and stop early);
 a batch path can use :meth:`CallService.cache_key`, :meth:`CallService.cached` and the cache as
 `charter generate --batch` does; and ``CallOptions.deadline`` bounds the whole request, not just
 the wait for each byte.
@@ -32,8 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import heapq
-import itertools
 from dataclasses import dataclass
 from typing import Iterable, TypedDict
 
@@ -47,11 +50,13 @@ from .errors import (
     ConfigError,
     EndpointUnreachable,
     ModelNotFound,
+    Overloaded,
     ProviderError,
+    RateLimited,
     RequestTimedOut,
     scrub_url,
 )
-from .ratelimit import RateLimiter
+from .ratelimit import AdaptiveConcurrency, RateLimiter, Slots
 from .retry import RetryPolicy, with_retries
 
 # Full-jitter backoff from 0.25 s, doubling, at most 4 s between tries: half the SDKs' own (0.5 s to
@@ -113,7 +118,10 @@ class CallOptions:
     anthropic models use OPENAI_BASE_URL / ANTHROPIC_BASE_URL); ``timeout`` is the SDK's, per read;
     ``deadline``, when set, bounds each attempt as a whole (headers, body and all), so a server
     trickling one byte at a time cannot hold a call past it; the SDK's timeout is cut to the deadline
-    when longer, since it could never fire. ``rpm`` / ``tpm`` limit each model.
+    when longer, since it could never fire. ``rpm`` / ``tpm`` limit each model. ``concurrency`` is
+    the most calls in flight at once, in all; with ``adaptive`` (the default) each model's calls in
+    flight also go down on 429/529 answers and back up as calls succeed, and are paced by the
+    rate-limit headers (:class:`~charter.providers.ratelimit.AdaptiveConcurrency`).
     :meth:`with_deadline` is what a command's ``--timeout`` means."""
 
     concurrency: int = DEFAULT_CONCURRENCY
@@ -123,6 +131,7 @@ class CallOptions:
     deadline: float | None = None
     base_url: str | None = None
     retry: RetryPolicy = DEFAULT_RETRY
+    adaptive: bool = True
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -163,43 +172,15 @@ class CallFailed(CharterError):
         self.cause = cause
 
 
-class CallSlots:
-    """Call slots that go to the oldest unit of work first (see :data:`CALL_ORDER`), not to
-    whichever call asked first.
-
-    A case returning from a retry backoff would otherwise queue behind every fresh case's call,
-    and the run's last cases would wait out the whole queue again for each retry: the run's
-    tail. Finishing what was started first keeps the tail short and the cases in flight few.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self._free = capacity
-        self._waiting: list[tuple[int, int, asyncio.Future]] = []
-        self._tickets = itertools.count()
+class CallSlots(Slots):
+    """The service's call slots, given to the oldest unit of work first (see :data:`CALL_ORDER`)
+    and used as an async context manager."""
 
     async def __aenter__(self) -> None:
-        if self._free > 0 and not self._waiting:
-            self._free -= 1
-            return
-        future = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (CALL_ORDER.get(), next(self._tickets), future))
-        try:
-            await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                self._release()  # the slot was handed over just as we were cancelled: pass it on
-            raise
+        await self.acquire(CALL_ORDER.get())
 
     async def __aexit__(self, *exc: object) -> None:
-        self._release()
-
-    def _release(self) -> None:
-        while self._waiting:
-            _, _, future = heapq.heappop(self._waiting)
-            if not future.done():
-                future.set_result(None)  # the slot passes straight to the oldest waiting call
-                return
-        self._free += 1
+        self.release()
 
 
 @dataclass
@@ -208,6 +189,7 @@ class _Model:
 
     provider: Provider
     limiter: RateLimiter
+    flow: AdaptiveConcurrency | None = None  # calls in flight and pacing; None: only the service's slots
     owned: bool = True  # closed by the service
     connected: bool = False  # some attempt reached the server (any answer, even an error status)
     connect_failures: int = 0  # attempts that could not connect while none had connected
@@ -247,13 +229,28 @@ class CallService:
                 await asyncio.gather(*(p.aclose() for p in opened), return_exceptions=True)
                 raise RunAborted(str(err), err) from None
             opened.append(provider)
-            self._models[model_id] = _Model(provider, RateLimiter(self.options.rpm, self.options.tpm))
+            self._models[model_id] = self._model(provider)
 
     def add(self, provider: Provider) -> str:
         """Calls ``provider`` under its model id from now on; the service does not close it. Returns the id."""
         model_id = str(provider.model_id)
-        self._models[model_id] = _Model(provider, RateLimiter(self.options.rpm, self.options.tpm), owned=False)
+        self._models[model_id] = self._model(provider, owned=False)
         return model_id
+
+    def _model(self, provider: Provider, owned: bool = True) -> _Model:
+        options = self.options
+        flow = (AdaptiveConcurrency(options.concurrency, max_pause=options.retry.max_retry_after)
+                if options.adaptive else None)
+        return _Model(provider, RateLimiter(options.rpm, options.tpm), flow, owned)
+
+    def flow(self, model_id: str) -> AdaptiveConcurrency | None:
+        """The adaptive concurrency of a model (its current limit, the 429s it saw), or None."""
+        return self._models[model_id].flow
+
+    @property
+    def throttled(self) -> int:
+        """429 and 529 answers so far, over all models."""
+        return sum(m.flow.throttled for m in self._models.values() if m.flow is not None)
 
     def provider(self, model_id: str) -> Provider:
         return self._models[model_id].provider
@@ -352,6 +349,20 @@ class CallService:
             raise model.unreachable
         estimate = request.estimated_tokens()
         await model.limiter.acquire(estimate)
+        flow = model.flow
+        turn = await flow.acquire(CALL_ORDER.get()) if flow is not None else 0
+        outcome: dict = {}
+        try:
+            response = await self._on_wire(model, request, tally, outcome)
+        finally:
+            if flow is not None:
+                flow.release(turn, tokens=estimate, **outcome)
+        usage = response.usage
+        model.limiter.correct(usage.input_tokens + usage.output_tokens - estimate)
+        return response
+
+    async def _on_wire(self, model: _Model, request: Request, tally: Tally | None, outcome: dict) -> Response:
+        """The attempt in one of the service's slots; ``outcome`` gets what the model's flow learns."""
         async with self.slots:
             if model.unreachable is not None:  # given up on while this call waited
                 raise model.unreachable
@@ -378,10 +389,12 @@ class CallService:
                 raise
             except RequestTimedOut:
                 raise  # no answer: whether a server is there is not known
-            except ProviderError:
+            except ProviderError as error:
                 model.connected = True  # an error status, a dropped answer: a server is there
+                outcome["rate_limits"] = error.rate_limits
+                if isinstance(error, (RateLimited, Overloaded)):
+                    outcome.update(throttled=True, retry_after=error.retry_after)
                 raise
             model.connected = True
-        usage = response.usage
-        model.limiter.correct(usage.input_tokens + usage.output_tokens - estimate)
+        outcome.update(ok=True, rate_limits=response.rate_limits)
         return response

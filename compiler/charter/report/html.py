@@ -15,7 +15,7 @@ from typing import Iterable
 from .charts import Series, bar_chart, color, legend, line_chart
 from .runs import (
     BAD_PASS_RATE, CLAUSE_KINDS, DASH, GOOD_PASS_RATE, Run, case_status, check_text, explain_case, fmt_delta,
-    fmt_int, fmt_pct, fmt_pct_ci, fmt_score, fmt_score_ci, fmt_usd, pass_fraction, pass_rate_level, samples_by_case,
+    estimate_vs_actual, fmt_int, fmt_pct, fmt_pct_ci, fmt_score, fmt_score_ci, fmt_usd, pass_fraction, pass_rate_level, samples_by_case,
 )
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
@@ -328,7 +328,19 @@ def _usage_table(run: Run) -> str:
     extra = "".join(f"<li>{escape(str(n))}</li>" for n in notes)
     hint = ('<p class="hint">API calls: requests sent; cached: answers from the response cache (free, no tokens); '
             "from prompt cache: input tokens the provider read from its prompt cache.</p>")
-    return _table(head, rows, numeric_from=2) + hint + (f'<ul class="hint">{extra}</ul>' if extra else "")
+    return (_table(head, rows, numeric_from=2) + hint + (f'<ul class="hint">{extra}</ul>' if extra else "")
+            + _estimate_table(run))
+
+
+def _estimate_table(run: Run) -> str:
+    """What the run was estimated to cost before any call (run.json), beside what it did cost."""
+    rows = estimate_vs_actual(run)
+    if rows is None:
+        return ""
+    body = [f"<tr><td>{escape(label)}</td>{_num(estimated)}{_num(actual)}</tr>" for label, estimated, actual in rows]
+    return (_table(["", "Estimated before the run", "Actual"], body, numeric_from=1)
+            + '<p class="hint">Estimated before any call (<code>charter run --dry-run</code> prints the same; '
+              "its assumptions are in run.json): typical reply lengths, nothing from the response cache.</p>")
 
 
 def _transcripts(run: Run, colors: dict[str, str]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from .runs import (
-    CLAUSE_KINDS, Run, case_status, explain_case, fmt_delta, fmt_int, fmt_pct, fmt_pct_ci, fmt_score, fmt_score_ci,
+    CLAUSE_KINDS, Run, case_status, estimate_vs_actual, explain_case, fmt_delta, fmt_int, fmt_pct, fmt_pct_ci, fmt_score, fmt_score_ci,
     fmt_usd, pass_fraction, pass_rate_level, samples_by_case,
 )
 
@@ -84,6 +84,10 @@ def render_markdown(run: Run) -> str:
                                f"{fmt_int(pair.get('items'))} clause verdicts")
     if judge_lines:
         out += ["**By judge** (a reply's score is the judges' mean, its verdict their majority)", ""] + judge_lines + [""]
+    estimated = estimate_vs_actual(run)
+    if estimated is not None:
+        out += ["Estimated before the run / actual: " + "; ".join(
+            f"{label.lower()} {before} / {actual}" for label, before, actual in estimated) + ".", ""]
 
     drift_lines = []
     for model in run.models:

@@ -149,6 +149,41 @@ def fmt_int(value: int | None) -> str:
     return DASH if value is None else f"{value:,}"
 
 
+# The rows of the estimate-against-actual table: (label, estimate key, usage key).
+ESTIMATE_ROWS = (("API calls", "calls", "calls"), ("Input tokens", "input_tokens", "input_tokens"),
+                 ("From prompt cache", "cache_read_tokens", "cache_read_tokens"),
+                 ("Output tokens", "output_tokens", "output_tokens"))
+
+
+def estimate_vs_actual(run: Run) -> list[tuple[str, str, str]] | None:
+    """(what, estimated before the run, actual) rows, as text, for a run whose run.json holds the
+    estimate `charter run` made before calling anything; None for a run without one."""
+    estimate = (run.info or {}).get("estimate")
+    total = estimate.get("total") if isinstance(estimate, dict) else None
+    if not isinstance(total, dict):
+        return None
+    actual = {key: 0 for _, _, key in ESTIMATE_ROWS}
+    usd: float | None = 0.0
+    for model in run.models:
+        data = run.summary["models"][model]
+        for role in ("model", "judge"):
+            tally = (data.get("usage") or {}).get(role) or {}
+            for key in actual:
+                value = tally.get(key)
+                actual[key] += value if isinstance(value, int) and not isinstance(value, bool) else 0
+        cost = (data.get("cost") or {}).get("total_usd")
+        usd = usd + cost if usd is not None and _is_number_or_none(cost) and cost is not None else None
+    rows = []
+    for label, estimated, key in ESTIMATE_ROWS:
+        value = total.get(estimated)
+        rows.append((label, "~" + fmt_int(value) if isinstance(value, int) else DASH, fmt_int(actual[key])))
+    low, high = total.get("usd"), total.get("usd_max")
+    cost = DASH if not _is_number_or_none(low) or low is None else "~" + fmt_usd(low) + (
+        f" (at most {fmt_usd(high)})" if _is_number_or_none(high) and high is not None else "")
+    rows.append(("Cost", cost, fmt_usd(usd)))
+    return rows
+
+
 def case_status(result: dict) -> str:
     """pass, fail, error (a model call failed for good) or ungraded (a grading error)."""
     if result.get("status") == "error":

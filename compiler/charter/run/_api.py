@@ -6,7 +6,8 @@
                         RunOptions(models=("openai:gpt-4.1-mini",), judge="openai:gpt-4.1"))
 
 ``run_evals`` prepares the run directory (refusing one that holds a run started with other
-arguments, unless ``overwrite``), records ``run.json``, runs what ``results.jsonl`` lacks, and writes
+arguments, unless ``overwrite``), records ``run.json`` (with the run's cost estimate, see
+:func:`charter.run.estimate.estimate_run`, which is also what ``charter run --dry-run`` prints), runs what ``results.jsonl`` lacks, and writes
 ``summary.json`` with the judge's calibration when one is stored for this spec and judge. The run
 directory is one ``charter report`` and ``charter compare`` read. Both functions start their own
 event loop (``asyncio.run``); from inside a running loop, call them in a worker thread.
@@ -47,6 +48,7 @@ from .results import (
     read_run_info,
 )
 from ._batch import STATE_FILES, BatchAPI, BatchFiles, BatchRunner, check_batch_models
+from .estimate import estimate_run
 from .runner import Progress, Runner, RunOptions
 from .summary import summarize
 
@@ -167,6 +169,9 @@ def run_evals(source: Plan | PathLike, run_dir: PathLike, options: RunOptions, *
             prices = (prices or PriceTable()).for_batches()
     plan = source if isinstance(source, Plan) else load_plan(source, spec_path, select)
     info = run_info(plan, options)
+    # What the whole run was expected to cost, kept beside what it did cost (the report shows both);
+    # a resumed run keeps the estimate made when it started.
+    info["estimate"] = _started_estimate(run_dir, info) or estimate_run(plan, options, prices=prices)
     # Held from the check of run.json to the summary: a second run on the directory would repeat every call.
     with output_dir_lock(run_dir):
         prepare_run_dir(run_dir, info, overwrite)
@@ -189,6 +194,18 @@ def run_evals(source: Plan | PathLike, run_dir: PathLike, options: RunOptions, *
                         pass  # best effort: never hide the run's own outcome behind this
         return write_summary(plan, options, run_dir, prices=prices, cache_path=cache_path,
                              digest=info["spec"]["digest"])
+
+
+def _started_estimate(run_dir: PathLike, info: dict) -> dict | None:
+    """The estimate in run_dir's run.json when it records this same run, else None."""
+    try:
+        previous = read_run_info(run_dir)
+    except (ResultsFormatError, OSError, ValueError):
+        return None
+    if previous is None or any(previous.get(key) != info[key] for key, _ in _COMPARED):
+        return None
+    estimate = previous.get("estimate")
+    return estimate if isinstance(estimate, dict) else None
 
 
 def has_failures(summary: Summary) -> bool:

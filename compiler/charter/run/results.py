@@ -142,8 +142,13 @@ RUN_DIR/run.json
 What the run was started with, so a restart can check it is the same run: ``{"format":
 "charter.run/1", "spec": {"id", "digest"}, "case_ids": [...], "models": [...], "judge", "judges",
 "samples", "baseline", "params": {"temperature", "max_tokens", "judge_max_tokens", "seed",
-"judge_scope"}}`` (``judges`` and ``samples`` added in format 1; missing means the one judge and 1). ``digest`` is the sha256 of the
-case set and the compiled prompts, so any change to what would be sent is caught.
+"judge_scope"}, "estimate"}`` (``judges`` and ``samples`` added in format 1; missing means the one judge and 1). ``digest`` is the sha256 of the
+case set and the compiled prompts, so any change to what would be sent is caught. ``estimate``
+(added in format 1; older runs lack it) is what the whole run was expected to cost before any
+call, as ``charter run --dry-run`` prints it: ``{"models": {model id: {"calls", "input_tokens",
+"output_tokens", "max_output_tokens", "cache_read_tokens", "cache_write_tokens", "usd",
+"usd_max"}}, "total": {the same, summed}, "batch_discount", "assumptions": [...], "notes": [...]}``
+(see charter.run.estimate); it is not compared on a restart.
 """
 
 from __future__ import annotations
