@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
+from .. import jsonenc
 from .._gc import paused_gc
 from ..diagnostics import SpecError, Diagnostic, Loc, excerpt
 from ..patterns import PatternError, compile_pattern
@@ -198,7 +198,7 @@ def _plain(value: Any) -> Any:
 
 
 def canonical_json(tree: Mapping) -> str:
-    return json.dumps(_plain(tree), sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return jsonenc.line(_plain(tree), default=str)
 
 
 def _source(data: Any) -> ir.Source | None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from .. import __version__
 from .._gc import paused_gc
 from ..diagnostics import CharterError, SpecError, Diagnostic
+from ..jsonenc import pretty_bytes
 from ..io import LOCK_FILE, InputRefused, output_dir_lock, read_input_bytes, write_bytes_atomic
 from ..spec.ir import Spec
 from ..length_ratio import ratio_summary
@@ -70,7 +71,7 @@ class BuildResult:
 
 
 def dump_json(data: object) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+    return pretty_bytes(data)
 
 
 def _contexts(spec: Spec, wanted: tuple[str, ...] | None) -> list[str | None]:

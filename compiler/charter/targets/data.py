@@ -23,11 +23,11 @@ What a row's system message holds is the ``system_prompt`` mode (``charter build
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
+from .. import jsonenc
 from ..diagnostics import SpecError, Diagnostic
 from ..io import write_bytes_atomic
 from ..length_ratio import length_ratio
@@ -257,7 +257,7 @@ def write_training_data(training_set: TrainingSet, out_dir: Path, formats: Itera
 
 
 def _jsonl(objects: list[dict]) -> str:
-    return "".join(json.dumps(o, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n" for o in objects)
+    return jsonenc.lines(objects)
 
 
 def _messages(turns: Iterable[Turn], system: str | None, weight_history: bool = False) -> list[dict]:

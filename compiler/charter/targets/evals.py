@@ -19,11 +19,11 @@ them, because a judge grades best against the author's own words.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 from typing import Iterable, Sequence
 
+from .. import jsonenc
 from ..diagnostics import Loc
 from ..spec.ir import DRIFT_RISKS, Clause, ClauseProbe, DriftScript, Example, Probe, Rule, Spec, Tension, Trait, applies
 from ..spec.schema import validator
@@ -73,8 +73,7 @@ def compile_cases(spec: Spec) -> list[dict]:
 
 def cases_to_jsonl(cases: Iterable[dict]) -> str:
     """The cases as JSONL text, byte-stable: sorted keys, UTF-8 kept, one case per line."""
-    return "".join(json.dumps(case, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
-                   for case in cases)
+    return jsonenc.lines(cases)
 
 
 def validate_case(case: dict) -> list[str]:
