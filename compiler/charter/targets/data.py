@@ -218,11 +218,17 @@ def training_files(training_set: TrainingSet, formats: Iterable[str] = DEFAULT_F
     target: rows whose authored history holds an assistant turn (an opening line, or the slip
     the good reply corrects) are left out of that format only, their meta lines with them.
     """
+    return {name: (lines, [training_set.meta(r) for r in rows])
+            for name, (lines, rows) in _training_file_rows(training_set, formats).items()}
+
+
+def _training_file_rows(training_set: TrainingSet, formats: Iterable[str]) -> dict[str, tuple[list[dict], list[TrainingRow]]]:
+    """File name -> (training lines, the rows they came from), as ``training_files`` describes."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown training data format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     infix = f".{training_set.variant}" if training_set.variant else ""
-    files: dict[str, tuple[list[dict], list[dict]]] = {}
+    files: dict[str, tuple[list[dict], list[TrainingRow]]] = {}
     for fmt in FORMATS:
         if fmt not in formats:
             continue
@@ -232,17 +238,26 @@ def training_files(training_set: TrainingSet, formats: Iterable[str] = DEFAULT_F
             outputs.append(("dpo", list(training_set.dpo), _DPO[fmt]))
         for kind, rows, render in outputs:
             if rows:
-                files[f"{kind}{infix}.{fmt}.jsonl"] = ([render(r, training_set.system_for(r)) for r in rows],
-                                                       [training_set.meta(r) for r in rows])
+                files[f"{kind}{infix}.{fmt}.jsonl"] = ([render(r, training_set.system_for(r)) for r in rows], rows)
     return files
 
 
 def render_training_data(training_set: TrainingSet, formats: Iterable[str] = DEFAULT_FORMATS) -> dict[str, bytes]:
     """File name -> bytes for every training file and its ``.meta.jsonl`` sidecar, in memory."""
     files: dict[str, bytes] = {}
-    for name, (lines, metas) in training_files(training_set, tuple(formats)).items():
+    # A row's meta line is the same in every format's sidecar: encode it once (by the row's
+    # identity; the training set holds every row while this runs).
+    meta_lines: dict[int, str] = {}
+
+    def meta_line(row: TrainingRow) -> str:
+        text = meta_lines.get(id(row))
+        if text is None:
+            text = meta_lines[id(row)] = jsonenc.line(training_set.meta(row)) + "\n"
+        return text
+
+    for name, (lines, rows) in _training_file_rows(training_set, tuple(formats)).items():
         files[name] = _jsonl(lines).encode("utf-8")
-        files[name[: -len(".jsonl")] + ".meta.jsonl"] = _jsonl(metas).encode("utf-8")
+        files[name[: -len(".jsonl")] + ".meta.jsonl"] = "".join(map(meta_line, rows)).encode("utf-8")
     return files
 
 
