@@ -16,7 +16,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__
+import charter
+
 from .._gc import paused_gc
 from ..diagnostics import CharterError, SpecError, Diagnostic
 from ..jsonenc import pretty_bytes
@@ -210,7 +211,7 @@ def manifest(spec: Spec, rendered: Rendered, options: BuildOptions) -> dict:
     artifacts = rendered.artifacts
     return {
         "manifest_version": 1,
-        "tool": {"name": "charter", "version": __version__},
+        "tool": {"name": "charter", "version": charter.__version__},
         "spec": {
             "id": spec.id, "name": spec.name, "version": spec.version, "digest": spec.digest,
             "files": [Path(os.path.relpath(f, entry_dir or ".")).as_posix() for f in spec.files],
