@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator, Literal
 
 from .. import jsonenc
 from ..diagnostics import SpecError, Diagnostic
@@ -218,17 +218,17 @@ def training_files(training_set: TrainingSet, formats: Iterable[str] = DEFAULT_F
     target: rows whose authored history holds an assistant turn (an opening line, or the slip
     the good reply corrects) are left out of that format only, their meta lines with them.
     """
-    return {name: (lines, [training_set.meta(r) for r in rows])
-            for name, (lines, rows) in _training_file_rows(training_set, formats).items()}
+    return {name: ([render(r, training_set.system_for(r)) for r in rows], [training_set.meta(r) for r in rows])
+            for name, (render, rows) in _training_file_rows(training_set, formats).items()}
 
 
-def _training_file_rows(training_set: TrainingSet, formats: Iterable[str]) -> dict[str, tuple[list[dict], list[TrainingRow]]]:
-    """File name -> (training lines, the rows they came from), as ``training_files`` describes."""
+def _training_file_rows(training_set: TrainingSet, formats: Iterable[str]) -> dict[str, tuple[Callable, list[TrainingRow]]]:
+    """File name -> (the row renderer of its format, its rows), as ``training_files`` describes."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown training data format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     infix = f".{training_set.variant}" if training_set.variant else ""
-    files: dict[str, tuple[list[dict], list[TrainingRow]]] = {}
+    files: dict[str, tuple[Callable, list[TrainingRow]]] = {}
     for fmt in FORMATS:
         if fmt not in formats:
             continue
@@ -238,7 +238,7 @@ def _training_file_rows(training_set: TrainingSet, formats: Iterable[str]) -> di
             outputs.append(("dpo", list(training_set.dpo), _DPO[fmt]))
         for kind, rows, render in outputs:
             if rows:
-                files[f"{kind}{infix}.{fmt}.jsonl"] = ([render(r, training_set.system_for(r)) for r in rows], rows)
+                files[f"{kind}{infix}.{fmt}.jsonl"] = (render, rows)
     return files
 
 
@@ -255,8 +255,10 @@ def render_training_data(training_set: TrainingSet, formats: Iterable[str] = DEF
             text = meta_lines[id(row)] = jsonenc.line(training_set.meta(row)) + "\n"
         return text
 
-    for name, (lines, rows) in _training_file_rows(training_set, tuple(formats)).items():
-        files[name] = _jsonl(lines).encode("utf-8")
+    # One file's lines at a time, encoded and let go: a large spec's rows as dicts for every format
+    # at once were the build's peak memory.
+    for name, (render, rows) in _training_file_rows(training_set, tuple(formats)).items():
+        files[name] = "".join([jsonenc.line(render(r, training_set.system_for(r))) + "\n" for r in rows]).encode("utf-8")
         files[name[: -len(".jsonl")] + ".meta.jsonl"] = "".join(map(meta_line, rows)).encode("utf-8")
     return files
 
@@ -269,10 +271,6 @@ def write_training_data(training_set: TrainingSet, out_dir: Path, formats: Itera
         write_bytes_atomic(path, content)
         written.append(path)
     return written
-
-
-def _jsonl(objects: list[dict]) -> str:
-    return jsonenc.lines(objects)
 
 
 def _messages(turns: Iterable[Turn], system: str | None, weight_history: bool = False) -> list[dict]:
