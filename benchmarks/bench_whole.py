@@ -4,7 +4,8 @@
 
 Each figure is one command in a fresh interpreter (start-up, imports, parsing, work, writing), the
 best of ``--runs`` by wall time, with the child's own CPU time (user + system) and peak RSS from
-``wait4``. On a busy machine wall time is inflated by waiting for a core; CPU time is the steadier
+``wait4`` (specs are written by child processes: a child's peak RSS counts what its parent held
+when it forked, so this process stays small). On a busy machine wall time is inflated by waiting for a core; CPU time is the steadier
 figure. Byte-code caches are allowed (as after ``pip install``), so imports are timed as users pay
 them; the first run of each command warms them and is not counted.
 
@@ -30,8 +31,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(HERE))
-from synthetic import synthetic_spec  # noqa: E402
 
 CHARTER = [sys.executable, "-m", "charter"]
 TUTOR = REPO / "characters" / "tutor.yaml"
@@ -43,6 +42,28 @@ def long_text_spec(size: int = 10_000_000) -> str:
     return (f"charter: 1\nid: long-text\nname: Long text\nsummary: One rule of {size:,} characters.\n"
             "values:\n  - {id: honesty, description: I say what I believe is true.}\n"
             f"rules:\n  - id: long\n    text: Never {words.strip()}\n    serves: [honesty]\n")
+
+
+WRITER = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+from bench_whole import long_text_spec
+from synthetic import synthetic_spec
+path, kind, rules = sys.argv[2], sys.argv[3], int(sys.argv[4])
+if kind == "long":
+    text = long_text_spec()
+elif kind == "10mb":
+    text = synthetic_spec(rules=rules, tensions=rules // 10, examples=rules)
+else:
+    text = synthetic_spec(rules=rules)
+open(path, "w", encoding="utf-8").write(text)
+"""
+
+
+def write_spec(path: Path, kind: str, rules: int = 0) -> None:
+    """Writes a generated spec from a child process: Linux reports a child's peak RSS as at least what
+    its parent held when it forked, so this process stays small and the figures stay the commands' own."""
+    subprocess.run([sys.executable, "-c", WRITER, str(HERE), str(path), kind, str(rules)], check=True)
 
 
 def timed(command: list[str], cwd: Path) -> tuple[float, float, float, int]:
@@ -84,15 +105,15 @@ def main() -> int:
         specs: list[tuple[str, Path]] = []
         for size in sizes:
             path = folder / f"synthetic-{size}.yaml"
-            path.write_text(synthetic_spec(rules=size), encoding="utf-8")
+            write_spec(path, "rules", size)
             specs.append((f"{size:,} rules", path))
         if not args.no_10mb:
             rules = 22_222
             path = folder / "synthetic-10mb.yaml"
-            path.write_text(synthetic_spec(rules=rules, tensions=rules // 10, examples=rules), encoding="utf-8")
+            write_spec(path, "10mb", rules)
             specs.append((f"{rules:,} rules", path))
             path = folder / "long-text.yaml"
-            path.write_text(long_text_spec(), encoding="utf-8")
+            write_spec(path, "long")
             specs.append(("10 MB rule text", path))
         rows.append(("--help", "", *best_of([*CHARTER, "--help"], folder, args.runs), "0.3 s"))
         rows.append(("validate", "tutor.yaml", *best_of([*CHARTER, "validate", str(TUTOR)], folder, args.runs), "0.3 s"))
