@@ -2,12 +2,15 @@
 
     python benchmarks/bench_runner.py [-n 1000] [--concurrency 64] [--latency 0.2] [--repeat 3]
 
-1,000 single-turn cases (generated from the starter spec's probe, each with its own question)
-make 2,000 calls: one model reply and one judge verdict per case. Every measurement runs in its
-own child process (clean CPU time and peak RSS) against a fake server in another process:
+1,000 single-turn cases (cloned from a probe of the bundled assistant character, each with its own
+question) make 2,000 calls: one model reply and one judge verdict per case. The model request
+carries the compiled system prompt and the judge request the compiled monitor (13 KB and 15 KB
+for the assistant), as real runs do. Every measurement runs in its own child process (clean CPU
+time and peak RSS) against a fake server in another process:
 
-- floor:   a plain AsyncOpenAI loop making the same 2,000 calls (same system prompts, same
-           message sizes) with 64 workers: the bare SDK;
+- floor:   a plain AsyncOpenAI loop with 64 workers sending the very request bodies the runner
+           sends (recorded from an unmeasured runner run first: same messages, system prompt,
+           monitor, parameters), the judge request of a case after its model reply: the bare SDK;
 - runner:  ``charter.run.run_evals`` (run.json, cases, prompts, retries, rate slots, judge parsing,
            checks, cache writes, fsync'd results, summary.json), with a fresh response cache;
 - faults:  the runner against a server failing 20 % of calls (10 % 429 with Retry-After 1 s, or
@@ -27,6 +30,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -41,6 +45,7 @@ import fakeserver  # noqa: E402
 
 VERDICT = json.dumps({"clauses": {}, "violated": [], "reason": "Keeps the character throughout.", "score": 8})
 MEASURED = ("floor", "runner", "faults")
+REQUESTS = "requests.jsonl"  # the runner's request bodies, recorded for the floor to send
 
 
 def start_server(latency: float, faults: bool, retry_after: float = 1.0) -> tuple[subprocess.Popen, str]:
@@ -56,16 +61,18 @@ def start_server(latency: float, faults: bool, retry_after: float = 1.0) -> tupl
     return process, line.rsplit(" ", 1)[1].strip()
 
 
+CHARACTER = Path(__file__).resolve().parent.parent / "characters" / "assistant.yaml"
+
+
 def write_inputs(folder: Path, n: int) -> tuple[Path, Path]:
-    """The starter spec and ``n`` single-turn cases cloned from its probe, each with its own question."""
+    """The bundled assistant (its compiled prompt and monitor are tens of KB together) and ``n``
+    single-turn cases cloned from its first context-free probe, each with its own question."""
     from charter.run.cases import load_plan
-    from charter.scaffold import starter_spec
-    from charter.spec.schema import schema_path
     from charter.targets.evals import cases_to_jsonl
 
-    spec = folder / "bench.yaml"
-    spec.write_text(starter_spec("bench", str(spec), schema_path()), encoding="utf-8")
-    template = next(c for c in load_plan(spec).cases if c["kind"] == "probe")
+    spec = CHARACTER
+    template = next(c for c in load_plan(spec).cases
+                    if c["kind"] == "probe" and len(c["turns"]) == 1 and not c.get("context"))
     cases = []
     for i in range(n):
         case = json.loads(json.dumps(template))
@@ -81,38 +88,61 @@ def _environment(url: str, cache_home: Path) -> None:
     os.environ.update({"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": url + "/v1", "XDG_CACHE_HOME": str(cache_home)})
 
 
+def record(url: str, spec: Path, evals: Path, concurrency: int, work: Path) -> dict:
+    """An unmeasured runner run that writes every request body it sends (with the SDK's extra
+    arguments) to REQUESTS, so that the floor sends exactly the same bytes."""
+    from charter.providers.openai import OpenAIProvider
+
+    bodies: list[dict] = []
+    complete = OpenAIProvider.complete
+
+    async def recording(self, request):
+        bodies.append({**self.payload(request), **self._extra(request)})
+        return await complete(self, request)
+
+    OpenAIProvider.complete = recording  # benchmark instrumentation of Charter's own adapter, not the SDK
+    measured = runner(url, spec, evals, concurrency, work)
+    (work.parent / REQUESTS).write_text("".join(json.dumps(b) + "\n" for b in bodies), encoding="utf-8")
+    return measured
+
+
+def recorded_pairs(work: Path) -> list[tuple[dict, dict]]:
+    """(model request, judge request) per case, from the recorded bodies; a case is its question number."""
+    model: dict[str, dict] = {}
+    judge: dict[str, dict] = {}
+    for line in (work / REQUESTS).read_text(encoding="utf-8").splitlines():
+        body = json.loads(line)
+        question = re.search(r"Question (\d+): ", line).group(1)
+        (model if body["model"] == "bench-model" else judge)[question] = body
+    assert model.keys() == judge.keys(), "every case has one model and one judge request"
+    return [(model[q], judge[q]) for q in sorted(model, key=int)]
+
+
 async def floor(url: str, spec: Path, evals: Path, concurrency: int) -> dict:
-    """The bare SDK: the same calls (model then judge per case) from a plain worker loop."""
+    """The bare SDK: the runner's own request bodies (model then judge per case) from a plain worker loop."""
     import openai
 
-    from charter.run.cases import load_plan
-    from charter.targets.monitor import judge_messages
-
-    plan = load_plan(evals, spec)
-    system = plan.prompt(None).text()
-    monitor = plan.monitor(None)
+    pairs = recorded_pairs(evals.parent)
     client = openai.AsyncOpenAI(api_key="bench", base_url=url + "/v1", max_retries=0, timeout=60)
-    queue = list(plan.cases)
+    queue = list(reversed(pairs))
+    cases = len(pairs)
     calls = 0
     started_cpu, started = time.process_time(), time.perf_counter()
 
     async def worker() -> None:
         nonlocal calls
         while queue:
-            case = queue.pop()
-            messages = [{"role": "system", "content": system}, *case["turns"]]
-            reply = await client.chat.completions.create(model="bench-model", messages=messages,
-                                                         max_completion_tokens=1024)
-            judged = judge_messages(monitor, case["turns"], reply.choices[0].message.content)
-            verdict = await client.chat.completions.create(model="bench-judge", messages=judged,
-                                                           max_completion_tokens=1024)
+            model_body, judge_body = queue.pop()
+            reply = await client.chat.completions.create(**model_body)
+            assert reply.choices[0].message.content
+            verdict = await client.chat.completions.create(**judge_body)
             assert json.loads(verdict.choices[0].message.content)["score"] == 8
             calls += 2
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
     await client.close()
-    return {"wall_s": wall, "cpu_s": cpu, "calls": calls, "retries": 0, "cases": len(plan.cases), "p99_s": wall}
+    return {"wall_s": wall, "cpu_s": cpu, "calls": calls, "retries": 0, "cases": cases, "p99_s": wall}
 
 
 def runner(url: str, spec: Path, evals: Path, concurrency: int, work: Path) -> dict:
@@ -133,17 +163,20 @@ def runner(url: str, spec: Path, evals: Path, concurrency: int, work: Path) -> d
     summary = run_evals(plan, work / "run", options, cache_path=work / "cache" / "responses.sqlite3",
                         progress=progress)
     wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
-    ok = summary["models"]["openai:bench-model"]["counts"]["passed"]
+    counts = summary["models"]["openai:bench-model"]["counts"]
+    ok = counts["passed"] + counts["failed"]  # graded to the end (the fake reply fails the probe's checks)
     return {"wall_s": wall, "cpu_s": cpu, "calls": progress.calls, "retries": progress.retries, "cases": ok,
             "p99_s": at_99[0] if at_99 else wall}
 
 
 def child(args) -> None:
     work = Path(args.work)
-    spec, evals = work / "bench.yaml", work / "evals.jsonl"
+    spec, evals = CHARACTER, work / "evals.jsonl"
     _environment(args.url, work / "xdg")
     if args.variant == "floor":
         measured = asyncio.run(floor(args.url, spec, evals, args.concurrency))
+    elif args.variant == "record":
+        measured = record(args.url, spec, evals, args.concurrency, Path(tempfile.mkdtemp(dir=work, prefix="record-")))
     else:
         target = Path(tempfile.mkdtemp(dir=work, prefix=args.variant + "-"))
         measured = runner(args.url, spec, evals, args.concurrency, target)
@@ -159,7 +192,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--retry-after", type=float, default=1.0, help="seconds the faulty server's 429s ask for")
-    parser.add_argument("--variant", choices=MEASURED, help=argparse.SUPPRESS)
+    parser.add_argument("--variant", choices=(*MEASURED, "record"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -178,6 +211,14 @@ def main() -> None:
                    True: start_server(args.latency, faults=True, retry_after=args.retry_after)}
         runs: dict[str, list[dict]] = {variant: [] for variant in MEASURED}
         try:
+            recorded = subprocess.run([sys.executable, __file__, "--variant", "record", "--url", servers[False][1],
+                                       "--work", str(work), "--concurrency", str(args.concurrency)],
+                                      capture_output=True, text=True)
+            if recorded.returncode:
+                raise SystemExit(f"recording the runner's requests failed:\n{recorded.stderr}")
+            sizes = sorted(len(line) for line in (work / REQUESTS).read_text(encoding="utf-8").splitlines())
+            print(f"request bodies (recorded from the runner, sent as they are by the floor): "
+                  f"{len(sizes)}, {sizes[0] / 1000:.1f} to {sizes[-1] / 1000:.1f} KB")
             for _ in range(args.repeat):
                 for variant in MEASURED:
                     url = servers[variant == "faults"][1]
@@ -203,7 +244,7 @@ def main() -> None:
         print(f"  {variant:7} wall {m['wall_s']:6.2f} s ({m['wall_s'] / ideal:4.2f}x ideal; runs {walls})  "
               f"cpu {m['cpu_s']:5.2f} s ({1000 * m['cpu_s'] / m['calls']:.2f} ms/call)  "
               f"peak RSS {m['peak_rss_mb']:6.1f} MB  calls {m['calls']:g}  retries {m['retries']:g}  "
-              f"cases ok {m['cases']:g}/{args.n}")
+              f"cases graded {m['cases']:g}/{args.n}")
     floor_, runner_, faults_ = medians["floor"], medians["runner"], medians["faults"]
     print(f"  runner / floor: wall {runner_['wall_s'] / floor_['wall_s']:.2f}x (goal <= 1.25x), "
           f"cpu {runner_['cpu_s'] / floor_['cpu_s']:.2f}x (goal <= 1.5x)")

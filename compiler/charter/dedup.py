@@ -19,6 +19,7 @@ import hashlib
 from operator import eq
 import random
 import re
+import sys
 from array import array
 
 DEFAULT_THRESHOLD = 0.7
@@ -43,10 +44,27 @@ def shingles(text: str) -> set[int]:
     return {int.from_bytes(hashlib.blake2b(g.encode("utf-8"), digest_size=4).digest(), "little") for g in grams}
 
 
+# All HASHES hash functions of one shingle in one big-integer multiply-add: function k sits in bits
+# [128k, 128k + 128), where a*h + b (under 2**97) cannot carry into its neighbour; its 64-bit
+# result (a*h + b) & _MASK is that slot's low 8 bytes, and the signature keeps their top 4 bytes,
+# the 32-bit word at index 4k + 1 of the slot array. Taking >> 32 before the min is the same as
+# after it (a shift keeps order), so the signature is the one the per-function loop computes,
+# at half the cost (the hash loop was a fifth of `charter build`).
+_SLOT_BITS = 128
+_SLOT_BYTES = _SLOT_BITS * HASHES // 8
+_SLOT_WORDS = _SLOT_BYTES // 4
+_ALL_A = sum(a << (_SLOT_BITS * k) for k, (a, _) in enumerate(_PARAMS))
+_ALL_B = sum(b << (_SLOT_BITS * k) for k, (_, b) in enumerate(_PARAMS))
+_HIGH_WORDS = range(1, _SLOT_WORDS, 4)
+assert array("I").itemsize == 4, "MinHash words are 32-bit"
+
+
 def signature(text: str) -> array:
     """The MinHash signature of ``text``: for each of HASHES hash functions, the least hash of a shingle."""
-    hashed = shingles(text)
-    return array("I", [min([(a * h + b) & _MASK for h in hashed]) >> 32 for a, b in _PARAMS])
+    words = array("I", b"".join([(_ALL_A * h + _ALL_B).to_bytes(_SLOT_BYTES, "little") for h in shingles(text)]))
+    if sys.byteorder != "little":  # pragma: no cover - the bytes above are little-endian words
+        words.byteswap()
+    return array("I", [min(words[k::_SLOT_WORDS]) for k in _HIGH_WORDS])
 
 
 def similarity(first: array, second: array) -> float:

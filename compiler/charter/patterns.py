@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 
 import re2
-import regex
 
 try:  # the parser behind `re`, used only to read a pattern's structure for lint (Python 3.11 renamed it)
     from re import _parser as _sre_parse  # type: ignore[attr-defined]
@@ -77,6 +76,8 @@ def compile_pattern(pattern: str, ignore_case: bool = False):
         reason = err.args[0].decode("utf-8", "replace") if err.args and isinstance(err.args[0], bytes) else str(err)
     if not any(reason.startswith(marker) for marker in _NEEDS_BACKTRACKING):
         raise PatternError(reason)
+    import regex  # only here: a tenth of a second to import, and most specs never need it
+
     try:  # V0: the syntax and semantics of Python's `re`
         return _Bounded(regex.compile(pattern, regex.V0 | (regex.IGNORECASE if ignore_case else 0)))
     except regex.error as err:

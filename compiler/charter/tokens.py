@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import lru_cache, reduce
+from operator import add
 
 # Splits text the way GPT-style BPE pre-tokenizers do: contractions, a word with its leading
 # space, runs of up to three digits, punctuation runs, whitespace.
@@ -54,22 +55,28 @@ def _estimate_long(text: str) -> int:
     return _estimate(text)
 
 
+def _piece_cost(piece: str) -> float | None:
+    """What one pre-token piece adds to the estimate; None for whitespace, counted apart."""
+    if piece[0] == " ":
+        piece = piece[1:]
+    if not piece or piece[0].isspace():
+        return None
+    non_ascii = 0 if piece.isascii() else sum(1 for char in piece if ord(char) > 127)
+    first = piece[0]
+    if first.isalpha() or first == "'":
+        extra = len(piece) - non_ascii - _WHOLE_WORD
+        return 1 + non_ascii * _NON_ASCII_TOKEN + (extra / _LETTERS_PER_EXTRA_TOKEN if extra > 0 else 0)
+    if first.isdigit():
+        return 1
+    return (len(piece) - non_ascii) / _PUNCTUATION_PER_TOKEN + non_ascii * _NON_ASCII_TOKEN
+
+
 def _estimate(text: str) -> int:
-    total = 0.0
-    whitespace = 0
-    for piece in _PIECE.findall(text):
-        if piece[0] == " ":
-            piece = piece[1:]
-        if not piece or piece[0].isspace():
-            whitespace += 1
-            continue
-        non_ascii = 0 if piece.isascii() else sum(1 for char in piece if ord(char) > 127)
-        first = piece[0]
-        if first.isalpha() or first == "'":
-            extra = len(piece) - non_ascii - _WHOLE_WORD
-            total += 1 + non_ascii * _NON_ASCII_TOKEN + (extra / _LETTERS_PER_EXTRA_TOKEN if extra > 0 else 0)
-        elif first.isdigit():
-            total += 1
-        else:
-            total += (len(piece) - non_ascii) / _PUNCTUATION_PER_TOKEN + non_ascii * _NON_ASCII_TOKEN
+    # The sum runs piece by piece in text order, as floating point sums must for the same rounding
+    # everywhere; each distinct piece is costed once, and the adding and counting run in C.
+    pieces = _PIECE.findall(text)
+    costs = {piece: _piece_cost(piece) for piece in set(pieces)}
+    in_order = list(map(costs.__getitem__, pieces))
+    whitespace = in_order.count(None)
+    total = reduce(add, filter(None, in_order), 0.0)  # no cost is 0, so filter(None) drops only whitespace
     return round(total + whitespace * _WHITESPACE_TOKEN)

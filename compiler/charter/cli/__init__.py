@@ -13,7 +13,6 @@ import sys
 
 import click
 
-from .. import __version__
 from ..diagnostics import CharterError
 from ._common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, examples, fail, report_error
 
@@ -35,9 +34,44 @@ COMMANDS = {
 }
 
 
+# The first paragraph of each command's help: `charter --help` lists the commands from here, so
+# that it imports none of them (the run and generate modules bring the SDKs). tests/test_cli_startup.py
+# checks that each entry is its command's own text.
+SUMMARIES = {
+    "build": "Compile SPECS into prompts, monitor prompts, eval cases and training data (no model needed).",
+    "calibrate": "Grade SPEC's authored good and bad replies with --judge and report how often it agrees.",
+    "compare": "Compare RUN_B (the new run) against RUN_A (the reference): regressions and improvements per "
+               "model and clause, pass-rate changes and newly failing cases.",
+    "diff": "Show what changed between two versions of a spec, and the evals it touches.",
+    "export": "Export a spec's eval cases to other eval tools (promptfoo, Inspect).",
+    "generate": "Synthesize training data or eval cases from a spec with a model.",
+    "import": "Convert existing constitutions into Charter YAML specs.",
+    "init": "Write a commented starter spec that validates and teaches the format.",
+    "lint": "Lint SPECS: contradictions, gaps and hazard patterns, as FILE:LINE:COL: SEVERITY: MESSAGE [CODE NAME].",
+    "report": "Write RUN_DIR/report.html (self-contained, opens offline) and RUN_DIR/report.md (for CI comments).",
+    "run": "Run the eval cases of SPEC (or a CASES file with --spec) against each --model, graded by --judge.",
+    "validate": "Check SPECS against the schema and their references.",
+}
+
+
 class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.commands, *COMMANDS})
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's own listing, with the summaries standing in for commands not imported yet."""
+        group = self
+
+        class Listing(click.Group):
+            def list_commands(self, ctx: click.Context) -> list[str]:
+                return group.list_commands(ctx)
+
+            def get_command(self, ctx: click.Context, name: str):
+                if name not in group.commands and SUMMARIES.get(name):
+                    return click.Command(name, help=SUMMARIES[name])  # stands in for the command
+                return group.get_command(ctx, name)
+
+        click.Group.format_commands(Listing(self.name), ctx, formatter)
 
     def get_command(self, ctx: click.Context, name: str):
         if name in self.commands or name not in COMMANDS:
@@ -63,10 +97,22 @@ class _Group(click.Group):
                  EXIT_INTERNAL)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # click's version_option wants the version when the command is defined; reading it
+    # (importlib.metadata) is left to the one invocation that shows it.
+    if not value or ctx.resilient_parsing:
+        return
+    from .. import __version__
+
+    click.echo(f"charter, version {__version__}")
+    ctx.exit()
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=examples(
     "charter build characters/*.yaml -o build",
     "charter run characters/tutor.yaml -m demo:tutor --judge demo:judge -o runs/demo   # offline, no key",
 ))
-@click.version_option(__version__, "--version", "-V", prog_name="charter")
+@click.option("--version", "-V", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
 def main() -> None:
     """Charter: a compiler for AI character specifications."""

@@ -21,7 +21,6 @@ the response cache, so a re-run of an unchanged spec with the same model makes n
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import re
@@ -35,7 +34,9 @@ from ..spec.ir import Rule, Spec, Tension
 from .registry import RULES, Finding, rule
 from .text import directives
 
-if TYPE_CHECKING:  # the provider layer loads the SDKs; only a deep run needs them
+if TYPE_CHECKING:  # the provider layer loads the SDKs, asyncio the event loop; only a deep run needs them
+    import asyncio
+
     from ..providers import Provider, Request, RetryPolicy
     from ..providers.cache import ResponseCache
     from ..providers.calls import CallService
@@ -702,6 +703,8 @@ async def deep_lint(spec: Spec, provider: "Provider", *, cache: "ResponseCache |
     question (``hazard_questions``, default all of :data:`charter.lint._hazard_prompts.QUESTIONS`)
     is asked once; texts the model names become CH602 findings (``hazard_findings`` of the report).
     """
+    import asyncio
+
     from ..providers.calls import DEFAULT_RETRY, CallOptions, CallService, RunAborted
 
     selection = select_pairs(spec, per_clause=per_clause, max_pairs=max_pairs)
@@ -732,6 +735,8 @@ def _all_hazard_questions() -> tuple["HazardQuestion", ...]:
 
 
 async def _cancel(tasks: list[asyncio.Task]) -> None:
+    import asyncio
+
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -748,6 +753,8 @@ def run_deep(specs: Sequence[Spec], model: str, *, base_url: str | None = None, 
     Raises the provider layer's ConfigError for a malformed model id or a missing key before any
     call, and its FatalError subclasses (rejected key, unknown model) at the first call.
     """
+    import asyncio
+
     from ..providers import get_provider
 
     provider = get_provider(model, base_url=base_url, **({"timeout": timeout} if timeout is not None else {}))

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from .. import __version__
+import charter
 from ..diagnostics import Diagnostic, Loc
 from .registry import RULES, LintRule
 
@@ -85,7 +85,7 @@ def to_sarif(results: Iterable[Diagnostic], base: str | Path | None = None) -> d
         "runs": [{
             "tool": {"driver": {
                 "name": "charter-lint",
-                "version": __version__,
+                "version": charter.__version__,
                 "rules": [_descriptor(RULES[code]) for code in codes],
             }},
             "results": sarif_results,

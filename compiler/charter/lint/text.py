@@ -303,20 +303,21 @@ def _directive(clause: str) -> Directive | None:
     else:
         match = _POSITIVE.match(clause)
         action = clause[match.end():] if match else clause
-    head_words = _WORD.findall(action)
-    concepts, flips, _ = _concepts(head_words)
+    # `negated` is read off the final action's words; the action is cut at most once, so the
+    # concepts of whichever action is final already say it (no second pass over a long text).
+    concepts, flips, negated = _concepts(_WORD.findall(action))
     if not concepts:
         return None
     head = concepts[0]
     condition = _TRAILING_CONDITION.search(action)
     if condition is not None:
-        before, _, _ = _concepts(_WORD.findall(action[: condition.start()]))
+        cut = _concepts(_WORD.findall(action[: condition.start()]))
+        before = cut[0]
         keyword = condition.group(0)
         complement = head == _SAY and keyword in ("when", "if", "whether") and len(set(before)) <= 1
         if not complement and before:
             action = action[: condition.start()]
-            concepts, flips, _ = _concepts(_WORD.findall(action))
-    _, _, negated = _concepts(_WORD.findall(action))
+            concepts, flips, negated = cut
     if flips and flips[0]:
         positive = not positive
     if any(c in _OBJECT_NEGATOR_STEMS for c in concepts[1:]):

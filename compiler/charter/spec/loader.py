@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
+from .. import jsonenc
 from .._gc import paused_gc
 from ..diagnostics import SpecError, Diagnostic, Loc, excerpt
 from ..patterns import PatternError, compile_pattern
@@ -197,8 +197,15 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _plain_scalar(value: Any) -> str:
+    """What ``_plain`` makes of a value JSON has no type for: binary as text, anything else as str."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
 def canonical_json(tree: Mapping) -> str:
-    return json.dumps(_plain(tree), sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    # The text of json.dumps(_plain(tree)) without copying the tree first: the encoder takes the
+    # mappings and sequences as they are and asks _plain_scalar about the values _plain converts.
+    return jsonenc.line(tree, default=_plain_scalar)
 
 
 def _source(data: Any) -> ir.Source | None:

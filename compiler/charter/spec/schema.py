@@ -13,7 +13,7 @@ import difflib
 import json
 import re
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..diagnostics import Diagnostic, Loc, excerpt
@@ -30,9 +30,17 @@ EXPECTED = {"object": "a mapping", "array": "a list", "string": "text", "boolean
             "integer": "a whole number", "number": "a number", "null": "null"}
 
 
+def _spec_folder() -> Path:
+    # The package's own folder rather than importlib.resources, whose import (tempfile, random,
+    # zipfile) was a tenth of `charter validate`: the package is always installed as files.
+    from .. import _spec
+
+    return Path(_spec.__file__).parent
+
+
 def schema_text(name: str = "charter.schema.json") -> str:
     """The text of a schema shipped in the package (the files of the repository's spec/ folder)."""
-    return resources.files("charter._spec").joinpath(name).read_text(encoding="utf-8")
+    return (_spec_folder() / name).read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=None)
@@ -250,4 +258,4 @@ def _translate_name(error: ValidationError, mapping: Any, at: str, loc: Loc) -> 
 
 def schema_path(name: str = "charter.schema.json") -> str:
     """A filesystem path to the shipped schema, for editors' `# yaml-language-server: $schema=` lines."""
-    return str(resources.files("charter._spec").joinpath(name))
+    return str(_spec_folder() / name)

@@ -75,6 +75,7 @@ def locate(root: Any, path, fallback: Loc) -> Loc:
 
 
 _SCALAR_CONSTRUCTOR = yaml.SafeLoader.yaml_constructors
+_ScalarNode = yaml.ScalarNode
 _TEXT_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -89,7 +90,15 @@ class _Builder:
         self._open: set[int] = set()  # containers being built: an alias to one of them is a cycle
 
     def loc(self, node: yaml.Node) -> Loc:
-        return Loc(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+        mark = node.start_mark
+        return Loc(self.file, mark.line + 1, mark.column + 1)
+
+    def child(self, node: yaml.Node, depth: int) -> Any:
+        """``build(node, depth)``, with the common case (plain text within budget and depth) inline."""
+        if node.__class__ is _ScalarNode and node.tag == _TEXT_TAG and depth <= MAX_DEPTH and self.count < self.budget:
+            self.count += 1
+            return node.value
+        return self.build(node, depth)
 
     def build(self, node: yaml.Node, depth: int = 0) -> Any:
         self.count += 1
@@ -107,16 +116,23 @@ class _Builder:
             if construct is None:
                 self.diagnostics.append(Diagnostic(self.loc(node), "yaml-tag", f"unsupported YAML tag {excerpt(node.tag)}"))
                 return node.value
-            return construct(self._scalar, node)
+            try:
+                return construct(self._scalar, node)
+            except (ValueError, TypeError, yaml.YAMLError):  # `!!int nope`, `!!binary` that is not base64
+                self.diagnostics.append(Diagnostic(self.loc(node), "yaml-tag",
+                                                   f"{excerpt(node.value)} is not a valid {node.tag.rsplit(':', 1)[-1]}"))
+                return node.value
         if id(node) in self._open:
             raise SpecError([Diagnostic(self.loc(node), "alias-bomb", "recursive YAML alias: a node contains itself")])
         self._open.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
                 seq = Sequence(self.loc(node))
+                append, append_loc, loc = seq.append, seq.item_locs.append, self.loc
                 for item in node.value:
-                    seq.append(self.build(item, depth + 1))
-                    seq.item_locs.append(self.loc(item))
+                    value = self.child(item, depth + 1)
+                    append(value)
+                    append_loc(value.loc if value.__class__ is Mapping or value.__class__ is Sequence else loc(item))
                 return seq
             return self.build_mapping(node, depth)
         finally:
@@ -141,9 +157,11 @@ class _Builder:
                     f"duplicate key {excerpt(key)} (first defined at line {first.line})",
                 ))
                 continue
-            mapping[key] = self.build(value_node, depth + 1)
+            value = mapping[key] = self.child(value_node, depth + 1)
             mapping.key_locs[key] = self.loc(key_node)
-            mapping.value_locs[key] = self.loc(value_node)
+            # A container built from this node carries the same position already.
+            mapping.value_locs[key] = (value.loc if value.__class__ is Mapping or value.__class__ is Sequence
+                                       else self.loc(value_node))
         for extra in merged:
             if not isinstance(extra, Mapping):
                 self.diagnostics.append(Diagnostic(mapping.loc, "yaml-merge", "'<<' must merge a mapping"))
@@ -189,8 +207,148 @@ def _syntax_diagnostic(err: yaml.MarkedYAMLError, text: str, file: str) -> Diagn
     return Diagnostic(Loc(file, line, col), "yaml-syntax", message if len(message) <= 200 else message[:200] + "\u2026")
 
 
+class _Unusual(Exception):
+    """The document is not one the streaming builder takes: the node builder decides what it holds."""
+
+
+class _StreamBuilder:
+    """Builds the same Mapping/Sequence tree as ``_Builder`` straight from the parser's events.
+
+    ``_Builder`` needs the whole node graph first, and that graph (a node and two marks per value)
+    takes about 25 times the document's size: 275 MB for a 10 MB spec, all of it alive until the
+    tree is built. Building from events keeps only the tree. This builder takes the common case
+    only, a single document without aliases, merge keys, duplicate anchors, or anything the node
+    builder would report or refuse (duplicate keys, unknown tags, keys that are not text, nesting
+    past MAX_DEPTH, the node budget, a syntax error); on any of those it raises _Unusual, and the
+    document goes through ``yaml.compose`` and ``_Builder``, which give the positioned diagnostic.
+    tests/test_frontend.py compares the two builders' trees and positions on every spec it has.
+    """
+
+    def __init__(self, loader: Any, file: str, budget: int):
+        self.next_event = loader.get_event
+        self.resolve = loader.resolve
+        self.file = file
+        self.budget = budget
+        self.count = 0
+        self.anchors: set[str] = set()
+        self._scalar = yaml.SafeLoader("")  # only its scalar constructors are used
+
+    def document(self) -> Any:
+        self.next_event()  # stream start
+        event = self.next_event()
+        if event.__class__ is yaml.StreamEndEvent:
+            return None
+        root = self.value(self.next_event(), 0)  # after the document start
+        self.next_event()  # document end
+        if self.next_event().__class__ is not yaml.StreamEndEvent:
+            raise _Unusual("more than one document")
+        return root
+
+    def value(self, event: Any, depth: int) -> Any:
+        self.count += 1
+        if self.count > self.budget or depth > MAX_DEPTH:
+            raise _Unusual("past the node budget or MAX_DEPTH")
+        kind = event.__class__
+        anchor = event.anchor
+        if kind is yaml.AliasEvent or anchor in self.anchors:
+            raise _Unusual("an alias or a duplicate anchor")
+        if anchor is not None:
+            self.anchors.add(anchor)
+        if kind is yaml.ScalarEvent:
+            return self.scalar(event)
+        mark = event.start_mark
+        loc = Loc(self.file, mark.line + 1, mark.column + 1)
+        if kind is yaml.SequenceStartEvent:
+            return self.sequence(loc, depth)
+        if kind is yaml.MappingStartEvent:
+            return self.mapping(loc, depth)
+        raise _Unusual(f"unexpected {kind.__name__}")
+
+    def scalar(self, event: Any) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if tag == _TEXT_TAG:
+            return event.value
+        construct = _SCALAR_CONSTRUCTOR.get(tag)
+        if construct is None:
+            raise _Unusual("an unsupported tag")
+        try:
+            return construct(self._scalar, yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark,
+                                                            event.style))
+        except Exception:  # the node builder meets the same error and reports it its own way
+            raise _Unusual("a scalar its constructor refuses") from None
+
+    def sequence(self, loc: Loc, depth: int) -> Sequence:
+        seq = Sequence(loc)
+        append, append_loc, file, next_event, value_of = seq.append, seq.item_locs.append, self.file, self.next_event, self.value
+        while True:
+            event = next_event()
+            if event.__class__ is yaml.SequenceEndEvent:
+                return seq
+            if event.__class__ is yaml.ScalarEvent:
+                mark = event.start_mark
+                item_loc = Loc(file, mark.line + 1, mark.column + 1)
+                append(value_of(event, depth + 1))
+            else:
+                item = value_of(event, depth + 1)
+                item_loc = item.loc
+                append(item)
+            append_loc(item_loc)
+
+    def mapping(self, loc: Loc, depth: int) -> Mapping:
+        mapping = Mapping(loc)
+        key_locs, value_locs, file, next_event, value_of = (mapping.key_locs, mapping.value_locs, self.file,
+                                                            self.next_event, self.value)
+        while True:
+            event = next_event()
+            kind = event.__class__
+            if kind is yaml.MappingEndEvent:
+                return mapping
+            if kind is not yaml.ScalarEvent:
+                raise _Unusual("a key that is not text")
+            key, tag = event.value, event.tag
+            if event.anchor is not None:
+                if event.anchor in self.anchors:
+                    raise _Unusual("a duplicate anchor")
+                self.anchors.add(event.anchor)
+            # Only the merge key matters among key tags, and a plain key resolves to it only from "<".
+            if tag == _MERGE_TAG or ((tag is None or tag == "!") and key[:1] == "<"
+                                     and self.resolve(yaml.ScalarNode, key, event.implicit) == _MERGE_TAG):
+                raise _Unusual("a merge key")
+            if key in mapping:
+                raise _Unusual("a duplicate key")
+            mark = event.start_mark
+            key_loc = Loc(file, mark.line + 1, mark.column + 1)
+            event = next_event()
+            if event.__class__ is yaml.ScalarEvent:
+                mark = event.start_mark
+                mapping[key] = value_of(event, depth + 1)
+                key_locs[key] = key_loc
+                value_locs[key] = Loc(file, mark.line + 1, mark.column + 1)
+            else:
+                value = mapping[key] = value_of(event, depth + 1)
+                key_locs[key] = key_loc
+                value_locs[key] = value.loc
+
+
+def _stream_parse(text: str, file: str) -> Any:
+    """The document's tree from ``_StreamBuilder``; raises _Unusual where the node builder must decide."""
+    loader = _Loader(text)
+    try:
+        return _StreamBuilder(loader, file, budget=len(text) + NODE_MARGIN).document()
+    except yaml.YAMLError:
+        raise _Unusual("a YAML error") from None
+    finally:
+        loader.dispose()
+
+
 def parse_text(text: str, file: str) -> Any:
     """Parse YAML text; raise SpecError with positions on any problem. None for an empty document."""
+    try:
+        return _stream_parse(text, file)
+    except _Unusual:
+        pass
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:

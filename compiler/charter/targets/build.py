@@ -16,9 +16,11 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__
+import charter
+
 from .._gc import paused_gc
 from ..diagnostics import CharterError, SpecError, Diagnostic
+from ..jsonenc import pretty_bytes
 from ..io import LOCK_FILE, InputRefused, output_dir_lock, read_input_bytes, write_bytes_atomic
 from ..spec.ir import Spec
 from ..length_ratio import ratio_summary
@@ -70,7 +72,7 @@ class BuildResult:
 
 
 def dump_json(data: object) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+    return pretty_bytes(data)
 
 
 def _contexts(spec: Spec, wanted: tuple[str, ...] | None) -> list[str | None]:
@@ -209,7 +211,7 @@ def manifest(spec: Spec, rendered: Rendered, options: BuildOptions) -> dict:
     artifacts = rendered.artifacts
     return {
         "manifest_version": 1,
-        "tool": {"name": "charter", "version": __version__},
+        "tool": {"name": "charter", "version": charter.__version__},
         "spec": {
             "id": spec.id, "name": spec.name, "version": spec.version, "digest": spec.digest,
             "files": [Path(os.path.relpath(f, entry_dir or ".")).as_posix() for f in spec.files],

@@ -23,11 +23,11 @@ What a row's system message holds is the ``system_prompt`` mode (``charter build
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator, Literal
 
+from .. import jsonenc
 from ..diagnostics import SpecError, Diagnostic
 from ..io import write_bytes_atomic
 from ..length_ratio import length_ratio
@@ -218,11 +218,17 @@ def training_files(training_set: TrainingSet, formats: Iterable[str] = DEFAULT_F
     target: rows whose authored history holds an assistant turn (an opening line, or the slip
     the good reply corrects) are left out of that format only, their meta lines with them.
     """
+    return {name: ([render(r, training_set.system_for(r)) for r in rows], [training_set.meta(r) for r in rows])
+            for name, (render, rows) in _training_file_rows(training_set, formats).items()}
+
+
+def _training_file_rows(training_set: TrainingSet, formats: Iterable[str]) -> dict[str, tuple[Callable, list[TrainingRow]]]:
+    """File name -> (the row renderer of its format, its rows), as ``training_files`` describes."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown training data format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     infix = f".{training_set.variant}" if training_set.variant else ""
-    files: dict[str, tuple[list[dict], list[dict]]] = {}
+    files: dict[str, tuple[Callable, list[TrainingRow]]] = {}
     for fmt in FORMATS:
         if fmt not in formats:
             continue
@@ -232,17 +238,28 @@ def training_files(training_set: TrainingSet, formats: Iterable[str] = DEFAULT_F
             outputs.append(("dpo", list(training_set.dpo), _DPO[fmt]))
         for kind, rows, render in outputs:
             if rows:
-                files[f"{kind}{infix}.{fmt}.jsonl"] = ([render(r, training_set.system_for(r)) for r in rows],
-                                                       [training_set.meta(r) for r in rows])
+                files[f"{kind}{infix}.{fmt}.jsonl"] = (render, rows)
     return files
 
 
 def render_training_data(training_set: TrainingSet, formats: Iterable[str] = DEFAULT_FORMATS) -> dict[str, bytes]:
     """File name -> bytes for every training file and its ``.meta.jsonl`` sidecar, in memory."""
     files: dict[str, bytes] = {}
-    for name, (lines, metas) in training_files(training_set, tuple(formats)).items():
-        files[name] = _jsonl(lines).encode("utf-8")
-        files[name[: -len(".jsonl")] + ".meta.jsonl"] = _jsonl(metas).encode("utf-8")
+    # A row's meta line is the same in every format's sidecar: encode it once (by the row's
+    # identity; the training set holds every row while this runs).
+    meta_lines: dict[int, str] = {}
+
+    def meta_line(row: TrainingRow) -> str:
+        text = meta_lines.get(id(row))
+        if text is None:
+            text = meta_lines[id(row)] = jsonenc.line(training_set.meta(row)) + "\n"
+        return text
+
+    # One file's lines at a time, encoded and let go: a large spec's rows as dicts for every format
+    # at once were the build's peak memory.
+    for name, (render, rows) in _training_file_rows(training_set, tuple(formats)).items():
+        files[name] = "".join([jsonenc.line(render(r, training_set.system_for(r))) + "\n" for r in rows]).encode("utf-8")
+        files[name[: -len(".jsonl")] + ".meta.jsonl"] = "".join(map(meta_line, rows)).encode("utf-8")
     return files
 
 
@@ -254,10 +271,6 @@ def write_training_data(training_set: TrainingSet, out_dir: Path, formats: Itera
         write_bytes_atomic(path, content)
         written.append(path)
     return written
-
-
-def _jsonl(objects: list[dict]) -> str:
-    return "".join(json.dumps(o, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n" for o in objects)
 
 
 def _messages(turns: Iterable[Turn], system: str | None, weight_history: bool = False) -> list[dict]:

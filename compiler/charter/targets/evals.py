@@ -19,11 +19,11 @@ them, because a judge grades best against the author's own words.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 from typing import Iterable, Sequence
 
+from .. import jsonenc
 from ..diagnostics import Loc
 from ..spec.ir import DRIFT_RISKS, Clause, ClauseProbe, DriftScript, Example, Probe, Rule, Spec, Tension, Trait, applies
 from ..spec.schema import validator
@@ -73,8 +73,7 @@ def compile_cases(spec: Spec) -> list[dict]:
 
 def cases_to_jsonl(cases: Iterable[dict]) -> str:
     """The cases as JSONL text, byte-stable: sorted keys, UTF-8 kept, one case per line."""
-    return "".join(json.dumps(case, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
-                   for case in cases)
+    return jsonenc.lines(cases)
 
 
 def validate_case(case: dict) -> list[str]:
@@ -392,14 +391,27 @@ def _drift_case(spec: Spec, risk: str, item: str, turns: Sequence[str], *, rubri
 
 
 def _clauses_about(spec: Spec, pattern: str) -> list[str]:
-    found = re.compile(pattern, re.I)
-    out = []
-    for clause in spec.clauses():
-        words = " ".join([clause.id.replace("-", " "), getattr(clause, "text", ""),
-                          getattr(clause, "description", ""), getattr(clause, "situation", "")])
-        if found.search(words):
-            out.append(clause.ref)
-    return out
+    """The refs of the clauses whose id or text matches ``pattern`` (a drift risk's keywords).
+
+    Remembered per spec and pattern: build and lint ask for each risk's clauses several times,
+    and the search is a regular expression over every clause. The cache keeps each spec it
+    answers for alive, so an id is never reused."""
+    cached = _CLAUSES_ABOUT.get(id(spec))
+    if cached is None:
+        cached = _CLAUSES_ABOUT[id(spec)] = (spec, {})
+        if len(_CLAUSES_ABOUT) > 8:
+            _CLAUSES_ABOUT.pop(next(iter(_CLAUSES_ABOUT)))
+    found = cached[1].get(pattern)
+    if found is None:
+        search = re.compile(pattern, re.I).search
+        found = cached[1][pattern] = [
+            clause.ref for clause in spec.clauses()
+            if search(" ".join([clause.id.replace("-", " "), getattr(clause, "text", ""),
+                                getattr(clause, "description", ""), getattr(clause, "situation", "")]))]
+    return list(found)
+
+
+_CLAUSES_ABOUT: dict[int, tuple[Spec, dict[str, list[str]]]] = {}
 
 
 def _nature_note(spec: Spec) -> str:

@@ -45,7 +45,22 @@ def held_out_count(examples: int) -> int:
 
 def splits(spec: Spec) -> dict[int, Split]:
     """The split of every example of ``spec``, keyed by ``id(example)`` (examples are immutable
-    and a tension example's id is only unique within its tension, so object identity is the key)."""
+    and a tension example's id is only unique within its tension, so object identity is the key).
+
+    Computed once per spec (a hash per example; build and lint ask several times): specs are
+    immutable, and the cache keeps each spec it answers for alive, so an id is never reused."""
+    cached = _SPLITS_CACHE.get(id(spec))
+    if cached is None:
+        cached = _SPLITS_CACHE[id(spec)] = (spec, _splits(spec))
+        if len(_SPLITS_CACHE) > 8:
+            _SPLITS_CACHE.pop(next(iter(_SPLITS_CACHE)))
+    return cached[1]
+
+
+_SPLITS_CACHE: dict[int, tuple[Spec, dict[int, Split]]] = {}
+
+
+def _splits(spec: Spec) -> dict[int, Split]:
     groups: dict[str, list[Example]] = {}
     for example in spec.all_examples():
         groups.setdefault(_group(example), []).append(example)
@@ -97,6 +112,9 @@ def repeated_prompts(eval_items: Iterable[tuple[K, str]], train_items: Iterable[
 
     Training prompts are indexed without comparing them with each other, so building is linear;
     only eval prompts are looked up."""
+    evaluated = list(eval_items)
+    if not evaluated:
+        return []  # nothing to look up: the training prompts need no index
     train = list(train_items)
     exact: dict[str, T] = {}
     index = NearDuplicateIndex(threshold)
@@ -105,7 +123,7 @@ def repeated_prompts(eval_items: Iterable[tuple[K, str]], train_items: Iterable[
         exact.setdefault(normal_prompt(text), key)
         by_slot[index.insert(text)] = key
     out: list[tuple[K, T, float]] = []
-    for key, text in eval_items:
+    for key, text in evaluated:
         normal = normal_prompt(text)
         if normal in exact:
             out.append((key, exact[normal], 1.0))

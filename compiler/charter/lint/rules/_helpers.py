@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import repeat
 from typing import Iterator
 
 from ...diagnostics import Loc
@@ -79,11 +81,16 @@ def negated_at(clause: str, start: int) -> bool:
 
 def clauses(text: str) -> Iterator[tuple[str, bool]]:
     """Lower-cased clauses of ``text`` with contractions expanded, and whether each opens affirmed."""
+    return iter(_clauses(text))
+
+
+@lru_cache(maxsize=65536)
+def _clauses(text: str) -> tuple[tuple[str, bool], ...]:
+    # Each hazard rule reads every passage: split each text once, not once per rule (a 10 MB rule
+    # text was lowered and split four times).
     text = expand_contractions(text.lower().replace("’", "'"), _CONTRACTIONS)
-    for clause in _SPLIT.split(text):
-        clause = clause.strip(" ,")
-        if clause:
-            yield clause, _NEGATED_START.match(clause) is None
+    return tuple((clause, _NEGATED_START.match(clause) is None)
+                 for clause in map(str.strip, _SPLIT.split(text), repeat(" ,")) if clause)
 
 
 def first_passage_matching(candidates: list[Passage], pattern: re.Pattern, *,

@@ -1,0 +1,87 @@
+"""What a command imports is part of its speed: `charter --help`, `validate`, `lint` and `build` start
+without the model SDKs, the runner or jsonschema (issue 14).
+
+Each command runs in a fresh interpreter that writes the names in ``sys.modules`` at exit.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+
+import click
+import pytest
+from helpers import REPO
+
+from charter.cli import COMMANDS, SUMMARIES, main
+
+TUTOR = REPO / "characters" / "tutor.yaml"
+
+# Never needed offline: the SDKs and their HTTP stack, the runner, the providers, synthesis.
+OFFLINE_NEVER = ("openai", "anthropic", "httpx", "httpcore", "charter.run", "charter.providers", "charter.synth",
+                 "charter.report", "sqlite3", "asyncio")
+
+CHILD = r"""
+import atexit, json, sys
+out = sys.argv[1]
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+from charter.cli import main
+main(sys.argv[2:], prog_name="charter")
+"""
+
+
+def modules_after(tmp_path, *args: str) -> set[str]:
+    out = tmp_path / "modules.json"
+    subprocess.run([sys.executable, "-c", CHILD, str(out), *args], cwd=tmp_path, capture_output=True, check=False)
+    return set(json.loads(out.read_text()))
+
+
+def imported(modules: set[str], names) -> list[str]:
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in names))
+
+
+def test_help_imports_no_command_and_no_front_end(tmp_path):
+    modules = modules_after(tmp_path, "--help")
+    assert imported(modules, (*OFFLINE_NEVER, "charter.spec", "charter.targets", "charter.lint", "yaml", "jsonschema",
+                              "jsonschema_rs", "regex", "importlib.metadata", "charter.cli.run")) == []
+
+
+@pytest.mark.parametrize("command", [["validate", str(TUTOR)], ["lint", str(TUTOR)], ["build", "-q", str(TUTOR), "-o", "out"]],
+                         ids=lambda c: c[0])
+def test_offline_commands_import_no_sdk_runner_or_jsonschema(tmp_path, command):
+    modules = modules_after(tmp_path, *command)
+    assert "charter.spec.loader" in modules  # the command did run
+    assert imported(modules, (*OFFLINE_NEVER, "jsonschema")) == []
+
+
+def test_an_invalid_spec_is_explained_by_jsonschema(tmp_path):
+    (tmp_path / "bad.yaml").write_text("charter: 1\nid: x\nname: X\nvalues: nope\n", encoding="utf-8")
+    assert "jsonschema" in modules_after(tmp_path, "validate", "bad.yaml")
+
+
+def test_version_is_read_only_when_asked(tmp_path):
+    assert "importlib.metadata" not in modules_after(tmp_path, "validate", str(TUTOR))
+    result = subprocess.run([sys.executable, "-m", "charter", "--version"], capture_output=True, text=True, check=True)
+    import charter
+
+    assert result.stdout == f"charter, version {charter.__version__}\n"
+
+
+def test_the_listed_summaries_are_the_commands_own(monkeypatch):
+    """`--help` lists SUMMARIES instead of importing every command: each is its command's first paragraph,
+    so the listing is the one click would print from the commands themselves, at any width."""
+    assert set(SUMMARIES) == set(COMMANDS)
+    ctx = click.Context(main)
+    real = {name: main.get_command(ctx, name) for name in COMMANDS}
+    for name, command in real.items():
+        first = inspect.cleandoc(command.help or "").split("\n\n")[0]
+        assert " ".join(SUMMARIES[name].split()) == " ".join(first.split()), name
+        assert not command.short_help and not command.hidden and not command.deprecated, name
+    for width in (50, 80, 120):
+        lazy = click.HelpFormatter(width=width)
+        main.format_commands(ctx, lazy)
+        eager = click.HelpFormatter(width=width)
+        click.Group("charter", commands=real).format_commands(ctx, eager)
+        assert lazy.getvalue() == eager.getvalue()

@@ -1,0 +1,128 @@
+"""charter.jsonenc writes exactly what json.dumps writes, whichever encoder it picks."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import math
+import random
+import struct
+
+import pytest
+
+from charter import jsonenc
+
+
+def expected_pretty(obj) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def expected_line(obj, sort_keys=True) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=sort_keys, separators=(",", ":"))
+
+
+def same(obj) -> None:
+    assert jsonenc.pretty(obj) == expected_pretty(obj)
+    assert jsonenc.pretty_bytes(obj) == (expected_pretty(obj) + "\n").encode("utf-8")
+    assert jsonenc.line(obj) == expected_line(obj)
+    assert jsonenc.line(obj, sort_keys=False) == expected_line(obj, sort_keys=False)
+
+
+def test_orjson_is_used_where_it_matches():
+    """The fast path is real: plain documents go to orjson (else this module would only cost time)."""
+    assert jsonenc.orjson is not None
+    assert jsonenc._fast({"a": [1, 2.5, None, True, "é"]}, 0) is not None
+
+
+def test_every_code_point_is_escaped_or_kept_as_json_does():
+    text = "".join(chr(c) for c in range(0x0, 0xD800)) + "".join(chr(c) for c in range(0xE000, 0x110000, 7))
+    for start in range(0, len(text), 4096):
+        chunk = text[start:start + 4096]
+        same({chunk: chunk, "list": [chunk]})
+
+
+def test_keys_sort_by_code_point_like_python():
+    rng = random.Random(3)
+    alphabet = ["a", "B", "_", "-", "0", "é", "ß", "\u00ff", "\u0100", "\uffff", "\U00010000", "\U0001f600", "\x00",
+                "\x7f", "\u2028", " "]
+    for _ in range(200):
+        keys = {"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 4))) for _ in range(12)}
+        same({key: index for index, key in enumerate(sorted(keys, key=lambda k: rng.random()))})
+
+
+def test_random_floats_are_written_as_repr_writes_them():
+    rng = random.Random(11)
+    values = [struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0] for _ in range(20_000)]
+    values += [rng.uniform(-1e6, 1e6) for _ in range(5_000)] + [rng.random() for _ in range(5_000)]
+    values += [0.0, -0.0, 1.0, 0.1, 1e-4, 9.999e-5, 1e-5, 1e15, 1e16, 1e17, 1.7976931348623157e308, 5e-324,
+               2.0 ** 63, 123456789012345680.0, math.pi, -1e-300]
+    for start in range(0, len(values), 1_000):
+        same(values[start:start + 1_000])
+
+
+def test_what_orjson_writes_differently_goes_to_json():
+    for odd in (math.nan, math.inf, -math.inf, 1e-5, -2.5e-7):
+        same({"x": [1, odd]})
+    same({"big": 2 ** 64, "small": -(2 ** 63) - 1, "fits": 2 ** 64 - 1})
+    same({2: "int keys", 1: "become text"})
+    same({True: "so do", False: "these"})
+    deep: list = []
+    node = deep
+    for _ in range(400):
+        node.append([])
+        node = node[0]
+    same(deep)
+
+    class Colour(enum.Enum):
+        RED = "red"
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    for unsupported in (Colour.RED, Point(1), {1, 2}, b"bytes"):
+        with pytest.raises(TypeError):
+            jsonenc.pretty({"v": unsupported})
+        with pytest.raises(TypeError):
+            jsonenc.line({"v": unsupported})
+    assert jsonenc.line({"v": Colour.RED}, default=str) == expected_line({"v": "Colour.RED"})
+
+
+def test_subclasses_and_tuples_match():
+    class Text(str):
+        pass
+
+    class Count(int):
+        pass
+
+    class Tree(dict):
+        pass
+
+    class Items(list):
+        pass
+
+    same({"t": Text("x"), "c": Count(3), "tree": Tree(a=Items([1, (2, 3)])), "tuple": (1, "two", None)})
+
+
+def test_random_documents_match():
+    rng = random.Random(5)
+    scalars = [None, True, False, 0, -1, 2 ** 40, 3.25, -0.5, 1e20, "", "plain", "quote\"back\\slash", "tab\tnew\nline",
+               "ünïcødé ✓ 😀", "\u2028\u2029", "\x00\x1f\x7f"]
+
+    def document(depth: int):
+        roll = rng.random()
+        if depth > 4 or roll < 0.4:
+            return rng.choice(scalars)
+        if roll < 0.7:
+            return [document(depth + 1) for _ in range(rng.randint(0, 4))]
+        return {rng.choice(["a", "b", "Z", "é", "key", "10", "9", ""]): document(depth + 1) for _ in range(rng.randint(0, 5))}
+
+    for _ in range(500):
+        same(document(0))
+
+
+def test_lines_is_one_record_per_line():
+    records = [{"b": 1, "a": "x"}, {"c": [1.5, None]}]
+    assert jsonenc.lines(records) == "".join(expected_line(r) + "\n" for r in records)
+    assert jsonenc.lines([]) == ""
