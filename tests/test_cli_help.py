@@ -140,6 +140,9 @@ def test_timeout_has_one_default_everywhere():
     defaults = {" ".join(path): option.default for path, command in COMMANDS for option in _options(command)
                 if "--timeout" in option.opts}
     assert len(defaults) >= 5 and len(set(defaults.values())) == 1, defaults
+    from charter.providers import DEFAULT_TIMEOUT
+
+    assert set(defaults.values()) == {DEFAULT_TIMEOUT}  # the CLI writes the providers' default out
 
 
 def test_data_format_groups_expand_alike_in_build_and_generate_data():

@@ -39,7 +39,7 @@ COMMANDS = {
 # checks that each entry is its command's own text.
 SUMMARIES = {
     "build": "Compile SPECS into prompts, monitor prompts, eval cases and training data (no model needed).",
-    "calibrate": "Grade SPEC's authored good and bad replies with --judge and report how often it agrees.",
+    "calibrate": "Grade SPEC's authored good and bad replies with each --judge and report how often it agrees.",
     "compare": "Compare RUN_B (the new run) against RUN_A (the reference): regressions and improvements per "
                "model and clause, pass-rate changes and newly failing cases.",
     "diff": "Show what changed between two versions of a spec, and the evals it touches.",

@@ -99,10 +99,13 @@ tpm_option = click.option("--tpm", type=click.FloatRange(min=0, min_open=True),
                           help="Tokens per minute, per model (estimated before each call).")
 
 
+# The providers' DEFAULT_TIMEOUT, written out rather than imported: importing charter.providers
+# would load the SDK layer into `charter --help` (tests/test_cli_help.py checks the two agree).
+DEFAULT_TIMEOUT = 120.0
+
+
 def timeout_option(default: float | None = None, minimum: float = 0.0):
     """--timeout, with one default for every command (the providers' DEFAULT_TIMEOUT) unless told otherwise."""
-    from ..providers import DEFAULT_TIMEOUT
-
     return click.option("--timeout", type=click.FloatRange(min=minimum, min_open=minimum == 0),
                         default=DEFAULT_TIMEOUT if default is None else default, show_default=True,
                         help="Seconds each model call may take as a whole, headers and body (a deadline, not "
