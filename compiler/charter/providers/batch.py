@@ -26,7 +26,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Iterable, Literal, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, ClassVar, Iterable, Literal, Sequence, TypeVar
 
 from charter.io import write_text_atomic
 from charter.providers.base import ModelId, Provider, Request, Response, parse_model_id
@@ -40,6 +40,9 @@ from charter.providers.errors import (
     RetryableError,
 )
 from charter.providers.retry import RetryPolicy, with_retries
+
+if TYPE_CHECKING:
+    from charter.providers.calls import CallOptions
 
 BatchState = Literal["validating", "in_progress", "finalizing", "cancelling", "ended", "failed", "expired",
                      "cancelled"]
@@ -310,6 +313,17 @@ def missing_result_error(model_id: ModelId, handle: BatchHandle, status: BatchSt
     if status.state == "failed":
         return BadRequest(f"{who}: batch {handle.batch_id} failed: {status.message}", model=who)
     return MalformedResponse(f"{who}: batch {handle.batch_id} ended without a result for this item", model=who)
+
+
+def batch_client_for(model_id: str, options: "CallOptions") -> BatchClient:
+    """The batch client of a run's or a generation's model, with its call options' timeout and retry
+    policy; a model with no batch API stops the work (RunAborted) with the one-line reason."""
+    from charter.providers.calls import RunAborted
+
+    try:
+        return get_batch_client(model_id, timeout=options.timeout, retry=options.retry)
+    except ConfigError as err:
+        raise RunAborted(err.message, err) from None
 
 
 def get_batch_client(model: str | ModelId, *, base_url: str | None = None, timeout: float = 120.0,

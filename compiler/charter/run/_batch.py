@@ -58,7 +58,7 @@ from ..providers.batch import (
     BatchResult,
     BatchStatus,
     PollPolicy,
-    get_batch_client,
+    batch_client_for,
     load_handles,
     save_handles,
     wait,
@@ -376,11 +376,7 @@ class _APIRounds:
 
     def client(self, model_id: str) -> BatchClient:
         if model_id not in self.clients:
-            options = self.runner.calls.options
-            try:
-                self.clients[model_id] = get_batch_client(model_id, timeout=options.timeout, retry=options.retry)
-            except ConfigError as err:
-                raise RunAborted(err.message, err) from None
+            self.clients[model_id] = batch_client_for(model_id, self.runner.calls.options)
         return self.clients[model_id]
 
     async def resume(self) -> None:

@@ -28,7 +28,7 @@ from ..providers.batch import (
     BatchNotFound,
     BatchStatus,
     PollPolicy,
-    get_batch_client,
+    batch_client_for,
     load_handles,
     save_handles,
     wait,
@@ -153,13 +153,7 @@ class _Collector:
 
     def client(self, model_id: str) -> BatchClient:
         if model_id not in self.clients:
-            options = self.caller.call_options
-            base_url = options.base_url if model_id.startswith("openai-compatible:") else None
-            try:
-                self.clients[model_id] = get_batch_client(model_id, base_url=base_url, timeout=options.timeout,
-                                                          retry=options.retry)
-            except ConfigError as err:
-                raise RunAborted(err.message, err) from None
+            self.clients[model_id] = batch_client_for(model_id, self.caller.call_options)
         return self.clients[model_id]
 
     async def resume(self) -> None:
