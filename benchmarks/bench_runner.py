@@ -43,13 +43,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import fakeserver  # noqa: E402
 
-VERDICT = json.dumps({"clauses": {}, "violated": [], "reason": "Keeps the character throughout.", "score": 8})
+
+def verdict() -> str:
+    """The one reply of the benchmark's server, a judge verdict passing every clause of the spec:
+    whichever clauses a request asks about, it grades them (a verdict grading none of them would be
+    a grading error)."""
+    from charter import load
+
+    clauses = {clause.ref: "pass" for clause in load(CHARACTER).clauses()}
+    return json.dumps({"clauses": clauses, "violated": [], "reason": "Keeps the character throughout.", "score": 8})
+
+
 MEASURED = ("floor", "runner", "faults")
 REQUESTS = "requests.jsonl"  # the runner's request bodies, recorded for the floor to send
 
 
 def start_server(latency: float, faults: bool, retry_after: float = 1.0) -> tuple[subprocess.Popen, str]:
-    command = fakeserver.command("--port", "0", "--latency", str(latency), "--reply", VERDICT)
+    command = fakeserver.command("--port", "0", "--latency", str(latency), "--reply", verdict())
     if faults:
         command += ["--fault", "rate_limit=0.1", "--fault", "server_error=0.1", "--retry-after", str(retry_after),
                     "--seed", "7"]
