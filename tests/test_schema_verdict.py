@@ -117,3 +117,26 @@ def test_both_validators_give_the_same_verdict_on_every_spec_and_its_breakages()
             wrong.append(name)
     assert not wrong, f"jsonschema-rs and jsonschema disagree on {disagreements} of {checked}: {wrong[:10]}"
     assert invalid_seen > 200
+
+
+def test_eval_cases_get_the_same_verdict_from_both_validators():
+    # `charter run` decides every case with the compiled validator (validate_case); jsonschema only
+    # explains. The bundled characters' built cases, and each with one value broken, must agree.
+    from charter import load
+    from charter.targets.evals import EVALCASE_SCHEMA_NAME, compile_cases, validate_case
+
+    fast, slow = compiled_validator(EVALCASE_SCHEMA_NAME), validator(EVALCASE_SCHEMA_NAME)
+    rng = random.Random(11)
+    checked = 0
+    for path in sorted((REPO / "characters").glob("*.yaml")):
+        for case in compile_cases(load(path)):
+            assert validate_case(case) == [], case["id"]
+            for place in rng.sample(places(case)[1:], 3):
+                broken = copy.deepcopy(case)
+                target = broken
+                for key in place[:-1]:
+                    target = target[key]
+                target[place[-1]] = rng.choice([None, True, 0, "", [], {}, -1])
+                assert fast.is_valid(broken) == (next(iter(slow.iter_errors(broken)), None) is None), place
+                checked += 1
+    assert checked > 100

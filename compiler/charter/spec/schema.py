@@ -85,15 +85,15 @@ def compiled_validator(name: str = "charter.schema.json") -> Any:
     return jsonschema_rs.Draft202012Validator(load_schema(name), validate_formats=False)
 
 
-def is_valid(data: Any) -> bool:
+def is_valid(data: Any, name: str = "charter.schema.json") -> bool:
     """Whether a parsed document satisfies the schema: the verdict ``validate_document`` starts from."""
-    compiled = compiled_validator()
+    compiled = compiled_validator(name)
     if compiled is not None:
         try:
             return compiled.is_valid(data)
         except (ValueError, TypeError, OverflowError):
             pass  # a value JSON has no type for (a YAML date, binary): jsonschema says where it is
-    return next(iter(validator().iter_errors(data)), None) is None
+    return next(iter(validator(name).iter_errors(data)), None) is None
 
 
 def validate_document(data: Mapping, file: str) -> list[Diagnostic]:
