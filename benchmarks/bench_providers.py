@@ -38,16 +38,11 @@ VARIANTS = ("sdk", "provider", "retrying", "faults")
 
 
 def start_server(latency: float, faults: bool) -> tuple[subprocess.Popen, str]:
-    command = fakeserver.command("--port", "0", "--latency", str(latency), "--reply",
-                                 "A short, in-character reply of about twenty words, enough to parse like a real one.")
+    options = ["--latency", str(latency), "--reply",
+               "A short, in-character reply of about twenty words, enough to parse like a real one."]
     if faults:
-        command += ["--fault", "rate_limit=0.1", "--fault", "server_error=0.1", "--retry-after", "0.2", "--seed", "7"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    line = process.stdout.readline()
-    if not line.startswith("fake model server listening on "):
-        process.kill()
-        raise SystemExit(f"the fake server did not start: {line!r}")
-    return process, line.rsplit(" ", 1)[1].strip()
+        options += ["--fault", "rate_limit=0.1", "--fault", "server_error=0.1", "--retry-after", "0.2", "--seed", "7"]
+    return fakeserver.start(*options)
 
 
 async def run_variant(variant: str, url: str, n: int, concurrency: int) -> dict:

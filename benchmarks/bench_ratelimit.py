@@ -22,7 +22,6 @@ printed). ``--fixed`` turns adaptive concurrency off (``CallOptions(adaptive=Fal
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import subprocess
@@ -39,14 +38,7 @@ from bench_runner import VERDICT, write_inputs  # noqa: E402
 
 
 def start_server(latency: float, limit: int, window: float) -> tuple[subprocess.Popen, str]:
-    command = fakeserver.command("--port", "0", "--latency", str(latency), "--reply", VERDICT,
-                                 "--hidden-limit", f"{limit}/{window}")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    line = process.stdout.readline()
-    if not line.startswith("fake model server listening on "):
-        process.kill()
-        raise SystemExit(f"the fake server did not start: {line!r}")
-    return process, line.rsplit(" ", 1)[1].strip()
+    return fakeserver.start("--latency", str(latency), "--reply", VERDICT, "--hidden-limit", f"{limit}/{window}")
 
 
 def main() -> None:

@@ -59,16 +59,11 @@ REQUESTS = "requests.jsonl"  # the runner's request bodies, recorded for the flo
 
 
 def start_server(latency: float, faults: bool, retry_after: float = 1.0) -> tuple[subprocess.Popen, str]:
-    command = fakeserver.command("--port", "0", "--latency", str(latency), "--reply", verdict())
+    options = ["--latency", str(latency), "--reply", verdict()]
     if faults:
-        command += ["--fault", "rate_limit=0.1", "--fault", "server_error=0.1", "--retry-after", str(retry_after),
+        options += ["--fault", "rate_limit=0.1", "--fault", "server_error=0.1", "--retry-after", str(retry_after),
                     "--seed", "7"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    line = process.stdout.readline()
-    if not line.startswith("fake model server listening on "):
-        process.kill()
-        raise SystemExit(f"the fake server did not start: {line!r}")
-    return process, line.rsplit(" ", 1)[1].strip()
+    return fakeserver.start(*options)
 
 
 CHARACTER = Path(__file__).resolve().parent.parent / "characters" / "assistant.yaml"

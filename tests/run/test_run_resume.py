@@ -30,11 +30,8 @@ VERDICT = json.dumps({"clauses": {"rule:disclose-ai": "pass", "rule:no-invented-
 @pytest.fixture
 def fake_process(env):
     """The fake server in its own process (a killed run must not take it down)."""
-    process = subprocess.Popen(fakeserver.command("--port", "0", "--latency", "0.1", "--reply", VERDICT),
-                               stdout=subprocess.PIPE, text=True)
-    line = process.stdout.readline()
-    assert line.startswith("fake model server listening on "), line
-    yield line.rsplit(" ", 1)[1].strip()
+    process, url = fakeserver.start("--latency", "0.1", "--reply", VERDICT)
+    yield url
     process.kill()
     process.wait()
 

@@ -29,11 +29,9 @@ from dataclasses import asdict, dataclass, field
 
 from ..tokens import estimate_tokens
 from .base import Request, parse_model_id
-from .pricing import PriceTable
+from .pricing import BATCH_DISCOUNT, PriceTable
 
 MIN_CACHED_PREFIX = 1024
-# Both providers bill batch requests (OpenAI Batch, Anthropic Message Batches) at half the list price.
-BATCH_DISCOUNT = 0.5
 # Tokens of chat framing per message (role markers), as Request.estimated_tokens counts them.
 PER_MESSAGE_TOKENS = 4
 

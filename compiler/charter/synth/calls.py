@@ -37,7 +37,6 @@ from ..providers.cache import ResponseCache
 from ..providers.calls import CallFailed, CallOptions, CallService, RunAborted, Tally, add_tally, empty_tally
 
 BATCHES_FILE = "batches.json"
-BATCH_DISCOUNT = 0.5  # both providers bill batch requests at half the list price
 SUBMIT_SLICE = 1000
 # Items in flight on the batch path: a stage's batch holds up to this many items' requests. Larger
 # means fewer, bigger batches (less waiting on the provider) and more memory (about 30 KB an item).

@@ -37,12 +37,12 @@ import yaml
 
 from ..providers import Request
 from ..providers.calls import CallFailed
-from ..providers.pricing import PriceTable, estimate_cost
+from ..providers.pricing import BATCH_DISCOUNT, PriceTable, estimate_cost
 from ..spec.ir import DRIFT_RISKS, Spec, Turn
 from ..targets.coverage import clause_coverage, uncovered
 from ..targets.evals import cited_refs, compile_cases, validate_case
 from . import stages
-from .calls import BATCH_DISCOUNT, Caller
+from .calls import Caller
 from ..dedup import DEFAULT_THRESHOLD, NearDuplicateIndex, content_hash
 from .pipeline import OVERGENERATE, ordered_map
 from .stages import Item, Realism, StageError, Target

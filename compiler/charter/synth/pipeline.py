@@ -45,7 +45,7 @@ from ..diagnostics import SpecError, Diagnostic
 from ..io import write_text_atomic
 from ..length_ratio import MAX_LENGTH_RATIO, length_ratio, ratio_summary, too_far_apart
 from ..providers.calls import CallFailed
-from ..providers.pricing import PriceTable, estimate_cost
+from ..providers.pricing import BATCH_DISCOUNT, PriceTable, estimate_cost
 from ..run.runner import VERDICT_RETRY, Progress, ResultWriter
 from ..spec.ir import Spec
 from ..targets.card import CARD_FILE, CardInfo, render_card, spec_license
@@ -57,7 +57,7 @@ from ..targets.evals import cited_refs, compile_cases
 from ..targets.monitor import MonitorPrompt, Verdict, VerdictError, parse_verdict, render_monitor
 from ..targets.prompt import SystemPrompt, render_prompt
 from . import stages
-from .calls import BATCH_DISCOUNT, Caller
+from .calls import Caller
 from ..dedup import DEFAULT_THRESHOLD, HASHES, BANDS, NearDuplicateIndex, content_hash
 from .self_interaction import SelfInteraction
 from .stages import IDEAS_PER_CALL, Item, Realism, StageError, Target
