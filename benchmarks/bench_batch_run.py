@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 from fakeserver import FakeServer, ModelScript  # noqa: E402
+from helpers import judge_verdict  # noqa: E402
 
 from charter.providers.batch import PollPolicy  # noqa: E402
 from charter.providers.pricing import Price, PriceTable  # noqa: E402
@@ -42,7 +43,12 @@ from charter.run._batch import BatchAPI, BatchFiles, RoundPending  # noqa: E402
 
 # The fake models priced as gpt-4.1-mini (model) and claude-haiku-4-5 (judge), so the costs show.
 PRICES = PriceTable({"tutor": Price(0.40, 1.60, 0.10, 0.40), "judge": Price(1.00, 5.00, 0.10, 1.25)})
-VERDICT = json.dumps({"clauses": {}, "violated": [], "reason": "Keeps the character throughout.", "score": 8})
+
+
+def verdict(_model: str, messages: list) -> str:
+    """The fake judge passes every clause it is asked about (a verdict grading none of them is a
+    grading error, and the figures would time errors)."""
+    return judge_verdict(messages, 8, "Keeps the character throughout.")
 
 
 def lines(run_dir: Path) -> list[bytes]:
@@ -133,7 +139,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per synchronous call")
     parser.add_argument("--cases", type=int, default=1000, help="cases of the at-scale comparison (0: skip it)")
     args = parser.parse_args()
-    scripts = {"judge": ModelScript(reply=VERDICT, latency=args.latency),
+    scripts = {"judge": ModelScript(reply=verdict, latency=args.latency),
                "tutor": ModelScript(latency=args.latency)}
     with tempfile.TemporaryDirectory() as folder, \
             FakeServer(scripts, min_cache_tokens=10**9, batch_polls=2) as server:

@@ -34,11 +34,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import fakeserver  # noqa: E402
-from bench_runner import VERDICT, write_inputs  # noqa: E402
+from bench_runner import verdict, write_inputs  # noqa: E402
 
 
 def start_server(latency: float, limit: int, window: float) -> tuple[subprocess.Popen, str]:
-    return fakeserver.start("--latency", str(latency), "--reply", VERDICT, "--hidden-limit", f"{limit}/{window}")
+    return fakeserver.start("--latency", str(latency), "--reply", verdict(), "--hidden-limit", f"{limit}/{window}")
 
 
 def main() -> None:
