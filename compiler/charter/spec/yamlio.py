@@ -279,17 +279,31 @@ class _StreamBuilder:
         except Exception:  # the node builder meets the same error and reports it its own way
             raise _Unusual("a scalar its constructor refuses") from None
 
+    # The loops below take most of a spec's values without calling ``value``: a scalar event with no
+    # tag and no anchor that is quoted, or plain but starting with a character no implicit resolver
+    # claims, is text (what ``yaml.resolve`` would conclude after a call and a list concatenation per
+    # value). That and the Loc built inline are most of the builder's cost on a large spec.
+
     def sequence(self, loc: Loc, depth: int) -> Sequence:
         seq = Sequence(loc)
         append, append_loc, file, next_event, value_of = seq.append, seq.item_locs.append, self.file, self.next_event, self.value
+        text_ok = depth + 1 <= MAX_DEPTH
         while True:
             event = next_event()
-            if event.__class__ is yaml.SequenceEndEvent:
-                return seq
-            if event.__class__ is yaml.ScalarEvent:
+            kind = event.__class__
+            if kind is _ScalarEvent:
                 mark = event.start_mark
                 item_loc = Loc(file, mark.line + 1, mark.column + 1)
-                append(value_of(event, depth + 1))
+                if (text_ok and event.tag is None and event.anchor is None
+                        and (not event.implicit[0] or event.value[:1] not in _RESOLVED_FIRST)):
+                    self.count += 1
+                    if self.count > self.budget:
+                        raise _Unusual("past the node budget")
+                    append(event.value)
+                else:
+                    append(value_of(event, depth + 1))
+            elif kind is _SequenceEndEvent:
+                return seq
             else:
                 item = value_of(event, depth + 1)
                 item_loc = item.loc
@@ -300,12 +314,13 @@ class _StreamBuilder:
         mapping = Mapping(loc)
         key_locs, value_locs, file, next_event, value_of = (mapping.key_locs, mapping.value_locs, self.file,
                                                             self.next_event, self.value)
+        text_ok = depth + 1 <= MAX_DEPTH
         while True:
             event = next_event()
             kind = event.__class__
-            if kind is yaml.MappingEndEvent:
+            if kind is _MappingEndEvent:
                 return mapping
-            if kind is not yaml.ScalarEvent:
+            if kind is not _ScalarEvent:
                 raise _Unusual("a key that is not text")
             key, tag = event.value, event.tag
             if event.anchor is not None:
@@ -313,23 +328,39 @@ class _StreamBuilder:
                     raise _Unusual("a duplicate anchor")
                 self.anchors.add(event.anchor)
             # Only the merge key matters among key tags, and a plain key resolves to it only from "<".
-            if tag == _MERGE_TAG or ((tag is None or tag == "!") and key[:1] == "<"
-                                     and self.resolve(yaml.ScalarNode, key, event.implicit) == _MERGE_TAG):
+            if tag is not None and (tag == _MERGE_TAG or (tag == "!" and key[:1] == "<")) or (
+                    tag is None and key[:1] == "<"
+                    and self.resolve(yaml.ScalarNode, key, event.implicit) == _MERGE_TAG):
                 raise _Unusual("a merge key")
             if key in mapping:
                 raise _Unusual("a duplicate key")
             mark = event.start_mark
-            key_loc = Loc(file, mark.line + 1, mark.column + 1)
+            key_locs[key] = Loc(file, mark.line + 1, mark.column + 1)
             event = next_event()
-            if event.__class__ is yaml.ScalarEvent:
+            if event.__class__ is _ScalarEvent:
                 mark = event.start_mark
-                mapping[key] = value_of(event, depth + 1)
-                key_locs[key] = key_loc
                 value_locs[key] = Loc(file, mark.line + 1, mark.column + 1)
+                if (text_ok and event.tag is None and event.anchor is None
+                        and (not event.implicit[0] or event.value[:1] not in _RESOLVED_FIRST)):
+                    self.count += 1
+                    if self.count > self.budget:
+                        raise _Unusual("past the node budget")
+                    mapping[key] = event.value
+                else:
+                    mapping[key] = value_of(event, depth + 1)
             else:
                 value = mapping[key] = value_of(event, depth + 1)
-                key_locs[key] = key_loc
                 value_locs[key] = value.loc
+
+
+_ScalarEvent = yaml.ScalarEvent
+_SequenceEndEvent = yaml.SequenceEndEvent
+_MappingEndEvent = yaml.MappingEndEvent
+# The first characters from which an implicit resolver can give a plain scalar a tag other than
+# text ('' for the empty scalar, which resolves to null). Wildcard resolvers (key None) would claim
+# any character; PyYAML's safe loader has none, and the assertion keeps it so.
+assert None not in _Loader.yaml_implicit_resolvers, "a wildcard implicit resolver: every plain scalar needs resolving"
+_RESOLVED_FIRST = frozenset(_Loader.yaml_implicit_resolvers)
 
 
 def _stream_parse(text: str, file: str) -> Any:
