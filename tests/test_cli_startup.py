@@ -13,6 +13,7 @@ import sys
 
 import click
 import pytest
+from click.testing import CliRunner
 from helpers import REPO
 
 from charter.cli import COMMANDS, SUMMARIES, main
@@ -85,3 +86,36 @@ def test_the_listed_summaries_are_the_commands_own(monkeypatch):
         eager = click.HelpFormatter(width=width)
         click.Group("charter", commands=real).format_commands(ctx, eager)
         assert lazy.getvalue() == eager.getvalue()
+
+
+def test_the_executable_flushes_everything_before_its_fast_exit(tmp_path, monkeypatch):
+    """`charter` ends with os._exit after flushing (cli.entry): every line of a long output arrives, the
+    exit status is the command's, and the same output comes from the in-process `main`."""
+    spec = tmp_path / "many.yaml"
+    rules = "".join(f"  - {{id: rule-{n}, text: Always answer question {n}., serves: [honesty]}}\n" for n in range(300))
+    spec.write_text("charter: 1\nid: many\nname: Many\nsummary: Many rules.\n"
+                    "values:\n  - {id: honesty, description: I say what I believe is true.}\n"
+                    f"rules:\n{rules}", encoding="utf-8")
+    child = subprocess.run([sys.executable, "-m", "charter", "lint", spec.name], capture_output=True, text=True,
+                           cwd=tmp_path, timeout=120)
+    monkeypatch.chdir(tmp_path)
+    in_process = CliRunner().invoke(main, ["lint", spec.name])
+    assert child.returncode == in_process.exit_code
+    assert child.stdout == in_process.stdout and child.stdout.count("\n") > 300
+
+
+def test_the_executable_survives_a_closed_pipe(tmp_path):
+    """A reader that goes away (`charter lint big.yaml | head -1`) costs the flush, never a traceback."""
+    spec = tmp_path / "many.yaml"
+    rules = "".join(f"  - {{id: rule-{n}, text: Always answer question {n}., serves: [honesty]}}\n"
+                    for n in range(3000))
+    spec.write_text("charter: 1\nid: many\nname: Many\nsummary: Many rules.\n"
+                    "values:\n  - {id: honesty, description: I say what I believe is true.}\n"
+                    f"rules:\n{rules}", encoding="utf-8")
+    child = subprocess.Popen([sys.executable, "-m", "charter", "lint", str(spec)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, cwd=tmp_path)
+    child.stdout.readline()
+    child.stdout.close()
+    stderr = child.stderr.read().decode()
+    child.wait(timeout=120)
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr

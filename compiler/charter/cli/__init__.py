@@ -124,3 +124,31 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
               help="Show the version and exit.")
 def main() -> None:
     """Charter: a compiler for AI character specifications."""
+
+
+def entry() -> None:
+    """The `charter` executable (and `python -m charter`): ``main``, then a hard exit.
+
+    A normal interpreter exit frees every object the command made, one by one: 0.1 to 0.3 s after a
+    build or lint of a 2,000-rule spec has already finished its work, a tenth of the command. Like
+    mypy's command line (its ``--fast-exit``, on by default), the executable flushes its output and
+    ends the process without that. Nothing is lost: every file Charter writes is complete and closed
+    before a command returns (atomic replaces, fsync'd run records), and in-process callers (click's
+    CliRunner, notebooks) use ``main``, which exits normally.
+    """
+    try:
+        main(prog_name="charter")
+        status = 0
+    except SystemExit as done:  # click's standalone mode always ends here
+        code = done.code
+        if code is None or isinstance(code, int):
+            status = code or 0
+        else:  # sys.exit("message"): what the interpreter would print, and its status
+            print(code, file=sys.stderr)
+            status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`charter lint | head -1`) or a closed stream
+            pass
+    os._exit(status)
