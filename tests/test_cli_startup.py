@@ -62,11 +62,16 @@ def test_an_invalid_spec_is_explained_by_jsonschema(tmp_path):
     assert "jsonschema" in modules_after(tmp_path, "validate", "bad.yaml")
 
 
-def test_version_is_read_only_when_asked(tmp_path):
-    assert "importlib.metadata" not in modules_after(tmp_path, "validate", str(TUTOR))
-    result = subprocess.run([sys.executable, "-m", "charter", "--version"], capture_output=True, text=True, check=True)
+def test_the_version_is_one_constant_the_installed_metadata_agrees_with(tmp_path):
+    """`charter.__version__` is written once and pyproject.toml reads it from there, so no command
+    imports importlib.metadata to know it, and the installed distribution says the same."""
+    from importlib.metadata import version
+
     import charter
 
+    assert "importlib.metadata" not in modules_after(tmp_path, "build", "-q", str(TUTOR), "-o", "out")
+    assert version("charter-spec") == charter.__version__
+    result = subprocess.run([sys.executable, "-m", "charter", "--version"], capture_output=True, text=True, check=True)
     assert result.stdout == f"charter, version {charter.__version__}\n"
 
 
