@@ -231,6 +231,9 @@ class _StreamBuilder:
         self.budget = budget
         self.count = 0
         self.anchors: set[str] = set()
+        # Every key once: a spec repeats a handful of keys ("id", "text") tens of thousands of times,
+        # and the parser gives each occurrence its own string (16 MB of a 10 MB spec's tree).
+        self.keys: dict[str, str] = {}
         self._scalar = yaml.SafeLoader("")  # only its scalar constructors are used
 
     def document(self) -> Any:
@@ -314,6 +317,7 @@ class _StreamBuilder:
         mapping = Mapping(loc)
         key_locs, value_locs, file, next_event, value_of = (mapping.key_locs, mapping.value_locs, self.file,
                                                             self.next_event, self.value)
+        keys = self.keys
         text_ok = depth + 1 <= MAX_DEPTH
         while True:
             event = next_event()
@@ -334,12 +338,15 @@ class _StreamBuilder:
                 raise _Unusual("a merge key")
             if key in mapping:
                 raise _Unusual("a duplicate key")
+            key = keys.setdefault(key, key)
             mark = event.start_mark
-            key_locs[key] = Loc(file, mark.line + 1, mark.column + 1)
+            line = mark.line + 1
+            key_locs[key] = Loc(file, line, mark.column + 1)
             event = next_event()
             if event.__class__ is _ScalarEvent:
                 mark = event.start_mark
-                value_locs[key] = Loc(file, mark.line + 1, mark.column + 1)
+                # `key: value` on one line shares the line number's int object (a line past 256 is one).
+                value_locs[key] = Loc(file, line if mark.line + 1 == line else mark.line + 1, mark.column + 1)
                 if (text_ok and event.tag is None and event.anchor is None
                         and (not event.implicit[0] or event.value[:1] not in _RESOLVED_FIRST)):
                     self.count += 1
