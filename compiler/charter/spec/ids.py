@@ -86,14 +86,16 @@ def _bad_ref(at: str, value: str) -> str:
 
 
 def _strings(owner: Mapping, key: str) -> Iterator[tuple[list, str, Loc]]:
-    """(path suffix, text, position) of the string at ``owner[key]`` or of each string in the list there."""
+    """(path suffix, text, position) of the string at ``owner[key]``, or of each string in the list
+    there, that ends in a newline: the only ids ``check_ids`` has anything to say about."""
     value = owner.get(key)
     if isinstance(value, str):
-        yield [key], value, owner.value_locs.get(key, owner.loc)
+        if value.endswith("\n"):
+            yield [key], value, owner.value_locs.get(key, owner.loc)
     elif isinstance(value, Sequence):
-        for index, (item, loc) in enumerate(zip(value, value.item_locs)):
-            if isinstance(item, str):
-                yield [key, index], item, loc
+        for index, item in enumerate(value):
+            if isinstance(item, str) and item.endswith("\n"):
+                yield [key, index], item, value.item_locs[index]
 
 
 def check_ids(data: Any) -> list[Diagnostic]:
@@ -119,7 +121,7 @@ def check_ids(data: Any) -> list[Diagnostic]:
     contexts = data.get("contexts")
     if isinstance(contexts, Mapping):  # context names are keys: the schema checks them as propertyNames
         for name in contexts:
-            if isinstance(name, str):
+            if isinstance(name, str) and name.endswith("\n"):
                 check(["contexts"], name, contexts.key_locs.get(name, contexts.loc), ID, _bad_id)
     for key, fields in lists.items():
         items = data.get(key)
