@@ -161,7 +161,7 @@ def train_eval_overlap(cases: list[dict], training: object) -> dict:
     near = [{"case": c, "turn": n, "training_row": row, "similarity": round(sim, 2)}
             for (c, n), row, sim in found if sim < 1.0]
     return {
-        "method": "exact: same words after case folding; near: Jaccard similarity of word bigrams >= 0.7 (MinHash)",
+        "method": "exact: same words after case folding; near: Jaccard similarity of word bigrams >= 0.7 (exact)",
         "eval_cases": len(cases),
         "cases_with_exact_repeat": len({e["case"] for e in exact}),
         "cases_with_near_repeat": len({e["case"] for e in near} - {e["case"] for e in exact}),

@@ -16,11 +16,11 @@ clause never moves another clause's examples.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from typing import Iterable, Iterator, Literal, TypeVar
 
 from ..spec.ir import Example, Spec
-from ..dedup import NearDuplicateIndex  # the one MinHash in Charter: a pure, dependency-free module
 
 Split = Literal["train", "eval"]
 K = TypeVar("K")
@@ -96,39 +96,97 @@ def eval_examples(spec: Spec) -> Iterator[Example]:
 
 # --- train/eval overlap --------------------------------------------------------------------------
 
-NEAR_DUPLICATE = 0.7  # Jaccard similarity of word bigrams (charter.dedup): about one changed word in six
+NEAR_DUPLICATE = 0.7  # Jaccard similarity of word bigrams: about one changed word in six
+_WORD = re.compile(r"[^\W_]+")
 
 
 def normal_prompt(text: str) -> str:
     """A prompt as compared for exact repeats: case, punctuation and spacing do not count."""
-    return " ".join(re.findall(r"[^\W_]+", text.casefold()))
+    return " ".join(_WORD.findall(text.casefold()))
+
+
+def word_bigrams(text: str) -> frozenset[str]:
+    """The set a near repeat is measured on: the text's word bigrams after case folding (its words
+    alone when it has fewer than two, and the empty word for a text without words), as in
+    `charter.dedup.shingles` but kept as text, so that similarities are exact."""
+    words = _WORD.findall(text.casefold())
+    return frozenset([f"{a} {b}" for a, b in zip(words, words[1:])] or words or [""])
+
+
+def jaccard(first: frozenset[str], second: frozenset[str]) -> float:
+    """|first & second| / |first | second|: the similarity of two word-bigram sets."""
+    shared = len(first & second)
+    return shared / (len(first) + len(second) - shared)
+
+
+def _prefix_length(size: int, threshold: float) -> int:
+    """How many of a set's rarest tokens must include one shared token when two sets are at least
+    ``threshold`` similar (prefix filtering): sets with Jaccard >= t share at least ceil(t * |x|)
+    tokens, so of any |x| - ceil(t * |x|) + 1 of x's tokens one is shared. The small slack keeps
+    floating point (0.7 * 10 is 7.000000000000001) from shortening a prefix: a longer one only adds
+    candidates, which the exact check then drops."""
+    return min(size, size - math.ceil(threshold * size - 1e-9) + 1)
 
 
 def repeated_prompts(eval_items: Iterable[tuple[K, str]], train_items: Iterable[tuple[T, str]],
                      threshold: float = NEAR_DUPLICATE) -> list[tuple[K, T, float]]:
     """Each eval prompt that repeats a training prompt, with that training prompt (the first exact
     repeat, else the most similar near one, the earliest on a tie) and the similarity (1.0 for an
-    exact repeat after `normal_prompt`), in eval order.
+    exact repeat after `normal_prompt`, else the exact Jaccard similarity of the two prompts' word
+    bigrams, at least ``threshold``), in eval order.
 
-    Training prompts are indexed without comparing them with each other, so building is linear;
-    only eval prompts are looked up."""
+    An exact similarity join with prefix filtering (as in AllPairs and PPJoin): tokens are ordered
+    rarest first over the training prompts (ties by their text, so the order is the same on every
+    run), each training prompt is indexed by the first few tokens of its ordered set, and an eval
+    prompt is compared only with the training prompts that share one of its own first tokens and
+    whose size could reach the threshold. Every pair at or above the threshold shares a token in
+    those prefixes, so nothing is missed, and each candidate is checked exactly. Linear in the
+    training prompts in practice: no pairwise comparison among them, and short posting lists."""
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError("the near-repeat threshold must be in (0, 1]")
     evaluated = list(eval_items)
     if not evaluated:
         return []  # nothing to look up: the training prompts need no index
-    train = list(train_items)
-    exact: dict[str, T] = {}
-    index = NearDuplicateIndex(threshold)
-    by_slot: dict[int, T] = {}
-    for key, text in train:
-        exact.setdefault(normal_prompt(text), key)
-        by_slot[index.insert(text)] = key
+    exact: dict[str, int] = {}
+    keys: list[T] = []
+    sets: list[frozenset[str]] = []
+    for slot, (key, text) in enumerate(train_items):
+        exact.setdefault(normal_prompt(text), slot)
+        keys.append(key)
+        sets.append(word_bigrams(text))
+    frequency: dict[str, int] = {}
+    for bigrams in sets:
+        for token in bigrams:
+            frequency[token] = frequency.get(token, 0) + 1
+
+    def rarest_first(token: str) -> tuple[int, str]:
+        return frequency.get(token, 0), token
+
+    postings: dict[str, list[int]] = {}
+    for slot, bigrams in enumerate(sets):
+        for token in sorted(bigrams, key=rarest_first)[:_prefix_length(len(bigrams), threshold)]:
+            postings.setdefault(token, []).append(slot)
     out: list[tuple[K, T, float]] = []
     for key, text in evaluated:
-        normal = normal_prompt(text)
-        if normal in exact:
-            out.append((key, exact[normal], 1.0))
+        found = exact.get(normal_prompt(text))
+        if found is not None:
+            out.append((key, keys[found], 1.0))
             continue
-        slot, similarity = index.nearest(text)
-        if slot is not None and similarity >= threshold and slot in by_slot:
-            out.append((key, by_slot[slot], similarity))
+        bigrams = word_bigrams(text)
+        size = len(bigrams)
+        # Jaccard >= t needs t * |x| <= |y| <= |x| / t (with the same slack as the prefix).
+        smallest, largest = threshold * size - 1e-9, size / threshold + 1e-9
+        candidates: set[int] = set()
+        for token in sorted(bigrams, key=rarest_first)[:_prefix_length(size, threshold)]:
+            candidates.update(postings.get(token, ()))
+        best, best_similarity = None, 0.0
+        for slot in sorted(candidates):
+            other = sets[slot]
+            if not smallest <= len(other) <= largest:
+                continue
+            similarity = jaccard(bigrams, other)
+            if similarity >= threshold and similarity > best_similarity:
+                best, best_similarity = slot, similarity
+        if best is not None:
+            out.append((key, keys[best], best_similarity))
     return out
