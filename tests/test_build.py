@@ -154,6 +154,18 @@ def test_a_rebuild_removes_what_the_spec_no_longer_produces(write, tmp_path):
     assert (tmp_path / "out/notes.txt").read_text() == "mine"
 
 
+def test_long_warnings_name_ten_ids_and_the_manifest_keeps_all(write, tmp_path):
+    """A spec with 15 uncovered clauses: the warning names the first 10 and counts the rest; the
+    manifest lists all 15."""
+    rules = "".join(f"  - {{id: rule-{n:02}, text: Never do thing {n}., serves: [honesty]}}\n" for n in range(12))
+    result = build(charter.load(write("s.yaml", MINIMAL + rules)), tmp_path / "out")
+    uncovered = result.manifest["uncovered"]
+    assert len(uncovered) == 15
+    (warning,) = [w for w in result.warnings if "tested by no authored eval case" in w]
+    assert warning == (f"15 clause(s) tested by no authored eval case: {', '.join(uncovered[:10])} "
+                       "and 5 more (manifest.json lists them)")
+
+
 def test_cli_builds_every_bundled_character(tmp_path):
     result = run("build", *(str(CHARACTERS / f"{n}.yaml") for n in BUNDLED), "-o", str(tmp_path / "b"))
     assert result.returncode == 0, result.stderr

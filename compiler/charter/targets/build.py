@@ -35,6 +35,7 @@ from .prompt import check_budget, render_prompt, to_anthropic, to_generic, to_op
 MANIFEST = "manifest.json"
 CONTEXT_FREE = "_default"  # ids cannot start with "_", so this never collides with a context
 PROMPT_FLAVOURS = ("generic", "openai", "anthropic")
+WARNING_IDS = 10  # ids a build warning names; the manifest keeps the full list
 MAX_MANIFEST_BYTES = 500_000_000  # far above any real manifest (about 1 kB per clause and artifact)
 
 
@@ -269,11 +270,11 @@ def build(spec: Spec, out_dir: str | Path, options: BuildOptions = BuildOptions(
     warnings = list(rendered.warnings)
     if data["uncovered"]:
         warnings.append(f"{len(data['uncovered'])} clause(s) tested by no authored eval case: "
-                        f"{', '.join(data['uncovered'])}")
+                        f"{_some(data['uncovered'])}")
     overlap = data["overlap"]
     if overlap["exact"] or overlap["near"]:
         repeated = sorted({e["case"] for e in overlap["exact"] + overlap["near"]})
-        warnings.append(f"{len(repeated)} eval case(s) repeat a training prompt: {', '.join(repeated)}")
+        warnings.append(f"{len(repeated)} eval case(s) repeat a training prompt: {_some(repeated)}")
     with output_dir_lock(out):  # a second build into the same directory is refused, not interleaved
         previous = _previous_artifacts(out, force)
         checked: set[Path] = set()
@@ -286,6 +287,14 @@ def build(spec: Spec, out_dir: str | Path, options: BuildOptions = BuildOptions(
             if kept:
                 warnings.append(f"kept {stale}: {kept}")
     return BuildResult(spec, out, tuple(rendered.artifacts), data, tuple(warnings))
+
+
+def _some(ids: list[str]) -> str:
+    """The first WARNING_IDS of ``ids`` for a one-line warning, and how many more the manifest lists:
+    a large spec's full list (thousands of ids) would bury every other line on the terminal."""
+    if len(ids) <= WARNING_IDS:
+        return ", ".join(ids)
+    return f"{', '.join(ids[:WARNING_IDS])} and {len(ids) - WARNING_IDS} more ({MANIFEST} lists them)"
 
 
 def is_charter_manifest(data: object) -> bool:
