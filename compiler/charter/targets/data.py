@@ -244,7 +244,13 @@ def _training_file_rows(training_set: TrainingSet, formats: Iterable[str]) -> di
 
 def render_training_data(training_set: TrainingSet, formats: Iterable[str] = DEFAULT_FORMATS) -> dict[str, bytes]:
     """File name -> bytes for every training file and its ``.meta.jsonl`` sidecar, in memory."""
-    files: dict[str, bytes] = {}
+    return dict(iter_training_data(training_set, formats))
+
+
+def iter_training_data(training_set: TrainingSet, formats: Iterable[str] = DEFAULT_FORMATS) -> Iterator[tuple[str, bytes]]:
+    """(file name, bytes) for every training file and its ``.meta.jsonl`` sidecar, in name order, one
+    file at a time: a build writes each and lets it go (a large spec's files together were most of
+    its peak memory)."""
     # A row's meta line is the same in every format's sidecar: encode it once (by the row's
     # identity; the training set holds every row while this runs).
     meta_lines: dict[int, str] = {}
@@ -255,18 +261,22 @@ def render_training_data(training_set: TrainingSet, formats: Iterable[str] = DEF
             text = meta_lines[id(row)] = jsonenc.line(training_set.meta(row)) + "\n"
         return text
 
-    # One file's lines at a time, encoded and let go: a large spec's rows as dicts for every format
-    # at once were the build's peak memory.
-    for name, (render, rows) in _training_file_rows(training_set, tuple(formats)).items():
-        files[name] = "".join([jsonenc.line(render(r, training_set.system_for(r))) + "\n" for r in rows]).encode("utf-8")
-        files[name[: -len(".jsonl")] + ".meta.jsonl"] = "".join(map(meta_line, rows)).encode("utf-8")
-    return files
+    def lines(render: Callable, rows: list[TrainingRow]) -> bytes:
+        return "".join([jsonenc.line(render(r, training_set.system_for(r))) + "\n" for r in rows]).encode("utf-8")
 
+    def meta(rows: list[TrainingRow]) -> bytes:
+        return "".join(map(meta_line, rows)).encode("utf-8")
+
+    producers: dict[str, Callable[[], bytes]] = {}
+    for name, (render, rows) in _training_file_rows(training_set, tuple(formats)).items():  # checks the formats now
+        producers[name] = lambda render=render, rows=rows: lines(render, rows)
+        producers[name[: -len(".jsonl")] + ".meta.jsonl"] = lambda rows=rows: meta(rows)
+    return ((name, producers.pop(name)()) for name in sorted(producers))
 
 def write_training_data(training_set: TrainingSet, out_dir: Path, formats: Iterable[str] = DEFAULT_FORMATS) -> list[Path]:
     """Write every training file and its ``.meta.jsonl`` sidecar atomically; return the paths written."""
     written = []
-    for name, content in render_training_data(training_set, formats).items():
+    for name, content in iter_training_data(training_set, formats):
         path = Path(out_dir) / name
         write_bytes_atomic(path, content)
         written.append(path)
