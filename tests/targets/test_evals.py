@@ -404,3 +404,20 @@ def test_jsonl_is_one_sorted_line_per_case(write):
         parsed = json.loads(line)
         assert parsed == case and list(parsed) == sorted(parsed)
         assert validator(EVALCASE_SCHEMA_NAME).is_valid(parsed)
+
+
+def test_clauses_about_finds_what_an_ignorecase_search_finds(write):
+    """The lower-cased fast path of _clauses_about agrees with a plain IGNORECASE search on every
+    clause, mixed case and non-ASCII text included (the Kelvin sign and the long s fold to k and s)."""
+    from charter.targets.evals import RISK_KEYWORDS, _clauses_about
+    texts = ["Be HONEST.", "Stay in Character.", "Never role-play a doctor.", "I \u212aeep it candid.",
+             "Never claim SENTIENCE.", "Respect their \u017fupport network.", "Watch for DEPENDENCE.",
+             "Use the customer's name.", "Keep WELLBEING first.", "Mind Feelings here.", "Never lie."]
+    rules = "".join(f"  - {{id: r{n}, text: \"{text}\", serves: [honesty]}}\n" for n, text in enumerate(texts))
+    spec = charter.load(write("s.yaml", "charter: 1\nid: s\nname: S\nvalues:\n"
+                                        "  - {id: honesty, description: I say what is true.}\nrules:\n" + rules))
+    for pattern in [*RISK_KEYWORDS.values(), r"(?-i:honest)", r"HONEST"]:
+        expected = [c.ref for c in spec.clauses()
+                    if re.search(pattern, " ".join([c.id.replace("-", " "), getattr(c, "text", ""),
+                                                    getattr(c, "description", ""), getattr(c, "situation", "")]), re.I)]
+        assert _clauses_about(spec, pattern) == expected, pattern

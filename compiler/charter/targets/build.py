@@ -27,6 +27,7 @@ from ..jsonenc import pretty_bytes
 from ..io import LOCK_FILE, InputRefused, output_dir_lock, read_input_bytes, write_bytes_atomic
 from ..spec.ir import Spec
 from ..length_ratio import ratio_summary
+from ..tokens import estimate_tokens_many
 from . import data as data_target
 from .card import CARD_FILE, CardInfo, render_card, spec_license
 from . import evals as evals_target
@@ -119,6 +120,7 @@ class Rendered:
     cases: list[dict] = field(default_factory=list)
     training: object = None
     warnings: list[str] = field(default_factory=list)
+    prompt_tokens: dict[str, int] = field(default_factory=dict)  # context name -> the prompt's token estimate
 
 
 def render(spec: Spec, options: BuildOptions = BuildOptions()) -> Rendered:
@@ -134,12 +136,15 @@ def _prepare(spec: Spec, options: BuildOptions) -> tuple[Rendered, list[Iterator
     over budget, an unknown data format): all of it before the first artifact, so a refused build
     writes nothing."""
     out = Rendered()
-    budget_errors: list[Diagnostic] = []
     for context in _contexts(spec, options.contexts):
-        prompt = out.prompts[context or CONTEXT_FREE] = render_prompt(spec, context)
-        if options.max_tokens is not None:
+        out.prompts[context or CONTEXT_FREE] = render_prompt(spec, context)
+    # The prompts share most of their lines: estimated together, each shared line is read once.
+    out.prompt_tokens = dict(zip(out.prompts, estimate_tokens_many([p.text() for p in out.prompts.values()])))
+    budget_errors: list[Diagnostic] = []
+    if options.max_tokens is not None:
+        for name, prompt in out.prompts.items():
             try:
-                check_budget(prompt, options.max_tokens)
+                check_budget(prompt, options.max_tokens, out.prompt_tokens[name])
             except SpecError as err:
                 budget_errors.extend(err.diagnostics)
     if budget_errors:
@@ -161,7 +166,7 @@ def _artifacts(spec: Spec, options: BuildOptions, prepared: Rendered,
     """The artifacts rendered from ``prepared``, one at a time, in manifest order."""
     for name, prompt in prepared.prompts.items():
         context = prompt.context
-        tokens = prompt.tokens()
+        tokens = prepared.prompt_tokens[name]
         if "generic" in options.flavours:
             yield Artifact(f"prompts/{name}.md", "prompt", to_generic(prompt).encode("utf-8"), context, tokens)
         if "openai" in options.flavours:

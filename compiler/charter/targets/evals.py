@@ -401,20 +401,31 @@ def _clauses_about(spec: Spec, pattern: str) -> list[str]:
     answers for alive, so an id is never reused."""
     cached = _CLAUSES_ABOUT.get(id(spec))
     if cached is None:
-        cached = _CLAUSES_ABOUT[id(spec)] = (spec, {})
+        texts = [(clause.ref, " ".join([clause.id.replace("-", " "), getattr(clause, "text", ""),
+                                        getattr(clause, "description", ""), getattr(clause, "situation", "")]))
+                 for clause in spec.clauses()]
+        # ASCII text case-folds to its lower case, so a lower-case keyword pattern finds the same
+        # clauses in the lower-cased text, three to seven times faster than an IGNORECASE search.
+        lowered = [text.lower() if text.isascii() else None for _, text in texts]
+        cached = _CLAUSES_ABOUT[id(spec)] = (spec, {}, texts, lowered)
         if len(_CLAUSES_ABOUT) > 8:
             _CLAUSES_ABOUT.pop(next(iter(_CLAUSES_ABOUT)))
-    found = cached[1].get(pattern)
+    _, found_by_pattern, texts, lowered = cached
+    found = found_by_pattern.get(pattern)
     if found is None:
         search = re.compile(pattern, re.I).search
-        found = cached[1][pattern] = [
-            clause.ref for clause in spec.clauses()
-            if search(" ".join([clause.id.replace("-", " "), getattr(clause, "text", ""),
-                                getattr(clause, "description", ""), getattr(clause, "situation", "")]))]
+        # Only for patterns of lower-case letters, digits, spaces, '-', '?', '|', groups and \b:
+        # there IGNORECASE on ASCII text and a plain search of its lower case agree.
+        plain = _LOWER_CASE_KEYWORDS.fullmatch(pattern) and "(?" not in pattern.replace("(?:", "")  # no (?-i:...)
+        lower_search = re.compile(pattern).search if plain else None
+        found = found_by_pattern[pattern] = [
+            ref for (ref, text), low in zip(texts, lowered)
+            if (lower_search(low) if low is not None and lower_search is not None else search(text))]
     return list(found)
 
 
-_CLAUSES_ABOUT: dict[int, tuple[Spec, dict[str, list[str]]]] = {}
+_LOWER_CASE_KEYWORDS = re.compile(r"(?:[a-z0-9 |?:()-]|\\b)*")
+_CLAUSES_ABOUT: dict[int, tuple[Spec, dict[str, list[str]], list[tuple[str, str]], list[str | None]]] = {}
 
 
 def _nature_note(spec: Spec) -> str:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable
 
 from ..diagnostics import SpecError, Diagnostic, Loc
 from ..spec.ir import NOWHERE, Context, Rule, Spec, Tension, applies
@@ -183,9 +185,10 @@ def to_anthropic(prompt: SystemPrompt, per_call: str | None = None) -> list[dict
     return blocks
 
 
-def check_budget(prompt: SystemPrompt, max_tokens: int) -> None:
-    """Raise SpecError when the prompt's estimate exceeds ``max_tokens``, naming what to cut."""
-    total = prompt.tokens()
+def check_budget(prompt: SystemPrompt, max_tokens: int, tokens: int | None = None) -> None:
+    """Raise SpecError when the prompt's estimate (``tokens`` when already known) exceeds
+    ``max_tokens``, naming what to cut."""
+    total = prompt.tokens() if tokens is None else tokens
     if total <= max_tokens:
         return
     sizes = sorted(
@@ -322,22 +325,47 @@ def _label(identifier: str, *texts: str) -> str:
     of them (``santa-claus`` -> ``Santa Claus``, ``under-18-principles`` -> ``Under-18 Principles``),
     since lower-casing a name garbles it.
     """
-    words = re.sub(r"[-_.]+", " ", identifier).strip()
-    phrase = re.compile(r"(?<![\w-])" + r"[\s-]+".join(map(re.escape, words.split())) + r"(?![\w-])", re.I)
-    found = next((m.group(0) for text in texts if text for m in [phrase.search(text)] if m), None)
-    if found:
-        words = " ".join(found.split())
+    words = _label_words(identifier)
+    first = next(iter(words.split()), "").lower()
+    for text in texts:
+        # An ASCII text without the first word in any case cannot hold the phrase: no need to
+        # compile the search (about a millisecond per id) for it.
+        if not text or (text.isascii() and first.isascii() and first not in text.lower()):
+            continue
+        found = _label_search(words)(text)
+        if found:
+            words = " ".join(found.group(0).split())
+            break
     return words[:1].upper() + words[1:]
+
+
+@lru_cache(maxsize=1 << 14)
+def _label_words(identifier: str) -> str:
+    return re.sub(r"[-_.]+", " ", identifier).strip()
+
+
+@lru_cache(maxsize=1 << 14)
+def _label_search(words: str) -> Callable:
+    """The search for an id's words in a text, compiled once per id: a large spec's labels (tension
+    ids, once per context) overflowed the `re` module's own cache of 512 patterns, and compiling
+    them again was a third of its prompt rendering."""
+    return re.compile(r"(?<![\w-])" + r"[\s-]+".join(map(re.escape, words.split())) + r"(?![\w-])", re.I).search
 
 
 def _labelled(identifier: str, description: str) -> str:
     """``**Label.** description``, without the description's first sentence when it only repeats the label."""
     label = _label(identifier, description)
     text = _inline(description)
-    repeat = re.match(r"(?:(?:the|a|an)\s+)?" + re.escape(label) + r"(?:[.:!]\s*|\s*$)", text, re.I)
+    repeat = _label_repeat(label)(text)
     if repeat:
         text = text[repeat.end():]
     return f"**{label}.** {text}".rstrip()
+
+
+@lru_cache(maxsize=1 << 14)
+def _label_repeat(label: str) -> Callable:
+    """The match of a description that opens by repeating ``label``, compiled once per label."""
+    return re.compile(r"(?:(?:the|a|an)\s+)?" + re.escape(label) + r"(?:[.:!]\s*|\s*$)", re.I).match
 
 
 def _join(items: list[str]) -> str:
