@@ -34,6 +34,7 @@ _MAX_DEPTH = 254
 # Below this (and above zero) Python writes a float as 1e-05 and orjson as 1e-5.
 _SMALLEST_PLAIN_FLOAT = 1e-4
 _PLAIN_SCALARS = (str, int, bool, type(None))
+_PLAIN_SCALAR_SET = frozenset(_PLAIN_SCALARS)
 
 _LINE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 _LINE_UNSORTED = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -52,6 +53,8 @@ def _orjson_writes_as_json(obj: Any, depth: int = 0) -> bool:
         values = obj
     else:
         values = (obj,)
+    if _PLAIN_SCALAR_SET.issuperset(map(type, values)):  # a list of strings, say: checked in C
+        return True
     for value in values:
         kind = type(value)
         if kind in _PLAIN_SCALARS:

@@ -264,14 +264,20 @@ def iter_training_data(training_set: TrainingSet, formats: Iterable[str] = DEFAU
     def lines(render: Callable, rows: list[TrainingRow]) -> bytes:
         return "".join([jsonenc.line(render(r, training_set.system_for(r))) + "\n" for r in rows]).encode("utf-8")
 
+    last_meta: list = [None, b""]  # (the rows' identities, their sidecar): formats that keep the same rows share it
+
     def meta(rows: list[TrainingRow]) -> bytes:
-        return "".join(map(meta_line, rows)).encode("utf-8")
+        key = tuple(map(id, rows))
+        if last_meta[0] != key:
+            last_meta[:] = [key, "".join(map(meta_line, rows)).encode("utf-8")]
+        return last_meta[1]
 
     producers: dict[str, Callable[[], bytes]] = {}
     for name, (render, rows) in _training_file_rows(training_set, tuple(formats)).items():  # checks the formats now
         producers[name] = lambda render=render, rows=rows: lines(render, rows)
         producers[name[: -len(".jsonl")] + ".meta.jsonl"] = lambda rows=rows: meta(rows)
     return ((name, producers.pop(name)()) for name in sorted(producers))
+
 
 def write_training_data(training_set: TrainingSet, out_dir: Path, formats: Iterable[str] = DEFAULT_FORMATS) -> list[Path]:
     """Write every training file and its ``.meta.jsonl`` sidecar atomically; return the paths written."""

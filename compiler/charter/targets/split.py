@@ -109,7 +109,10 @@ def word_bigrams(text: str) -> frozenset[str]:
     """The set a near repeat is measured on: the text's word bigrams after case folding (its words
     alone when it has fewer than two, and the empty word for a text without words), as in
     `charter.dedup.shingles` but kept as text, so that similarities are exact."""
-    words = _WORD.findall(text.casefold())
+    return _bigrams(_WORD.findall(text.casefold()))
+
+
+def _bigrams(words: list[str]) -> frozenset[str]:
     return frozenset([f"{a} {b}" for a, b in zip(words, words[1:])] or words or [""])
 
 
@@ -151,9 +154,10 @@ def repeated_prompts(eval_items: Iterable[tuple[K, str]], train_items: Iterable[
     keys: list[T] = []
     sets: list[frozenset[str]] = []
     for slot, (key, text) in enumerate(train_items):
-        exact.setdefault(normal_prompt(text), slot)
+        words = _WORD.findall(text.casefold())  # normal_prompt's words and word_bigrams' in one pass
+        exact.setdefault(" ".join(words), slot)
         keys.append(key)
-        sets.append(word_bigrams(text))
+        sets.append(_bigrams(words))
     frequency: dict[str, int] = {}
     for bigrams in sets:
         for token in bigrams:
@@ -162,17 +166,19 @@ def repeated_prompts(eval_items: Iterable[tuple[K, str]], train_items: Iterable[
     def rarest_first(token: str) -> tuple[int, str]:
         return frequency.get(token, 0), token
 
+    rank = {token: n for n, token in enumerate(sorted(frequency, key=rarest_first))}  # the same order, looked up in C
     postings: dict[str, list[int]] = {}
     for slot, bigrams in enumerate(sets):
-        for token in sorted(bigrams, key=rarest_first)[:_prefix_length(len(bigrams), threshold)]:
+        for token in sorted(bigrams, key=rank.__getitem__)[:_prefix_length(len(bigrams), threshold)]:
             postings.setdefault(token, []).append(slot)
     out: list[tuple[K, T, float]] = []
     for key, text in evaluated:
-        found = exact.get(normal_prompt(text))
+        words = _WORD.findall(text.casefold())
+        found = exact.get(" ".join(words))
         if found is not None:
             out.append((key, keys[found], 1.0))
             continue
-        bigrams = word_bigrams(text)
+        bigrams = _bigrams(words)
         size = len(bigrams)
         # Jaccard >= t needs t * |x| <= |y| <= |x| / t (with the same slack as the prefix).
         smallest, largest = threshold * size - 1e-9, size / threshold + 1e-9
