@@ -126,3 +126,32 @@ def test_lines_is_one_record_per_line():
     records = [{"b": 1, "a": "x"}, {"c": [1.5, None]}]
     assert jsonenc.lines(records) == "".join(expected_line(r) + "\n" for r in records)
     assert jsonenc.lines([]) == ""
+
+
+def test_text_record_lines_and_line_bytes_match_json():
+    """text_record_lines (orjson, unchecked) on records of text, ints, bools and None, and
+    line_bytes (checked) on any record, write what json writes; what orjson refuses (an integer
+    beyond 64 bits) goes to json."""
+    rng = random.Random(17)
+    alphabet = ["a", "Z", " ", "\"", "\\", "\n", "\t", "\x00", "\x1f", "\x7f", "é", "✓", "😀", "\u2028", "\U0010ffff"]
+    leaves = [None, True, False, 0, -7, 2 ** 63 - 1, -(2 ** 63)]
+
+    def text() -> str:
+        return "".join(rng.choices(alphabet, k=rng.randint(0, 12)))
+
+    def record(depth: int = 0):
+        roll = rng.random()
+        if depth > 3 or roll < 0.4:
+            return text() if rng.random() < 0.7 else rng.choice(leaves)
+        if roll < 0.7:
+            return [record(depth + 1) for _ in range(rng.randint(0, 3))]
+        return {text(): record(depth + 1) for _ in range(rng.randint(0, 4))}
+
+    for _ in range(300):
+        records = [record() for _ in range(rng.randint(0, 5))]
+        assert jsonenc.text_record_lines(records) == "".join(expected_line(r) + "\n" for r in records).encode("utf-8")
+        for item in records:
+            assert jsonenc.line_bytes(item) == expected_line(item).encode("utf-8")
+    huge = [{"n": 2 ** 70, "t": "x"}, {"a": "b"}]
+    assert jsonenc.text_record_lines(huge) == "".join(expected_line(r) + "\n" for r in huge).encode("utf-8")
+    assert jsonenc.line_bytes({"f": 1e-05, "g": [float("nan")]}) == expected_line({"f": 1e-05, "g": [float("nan")]}).encode()

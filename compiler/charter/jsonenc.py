@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 try:
     import orjson
@@ -107,7 +107,34 @@ def line(obj: Any, *, sort_keys: bool = True, default: Callable[[Any], Any] | No
     return json.dumps(obj, ensure_ascii=False, sort_keys=sort_keys, separators=(",", ":"), default=default)
 
 
+def line_bytes(obj: Any) -> bytes:
+    """``line(obj)`` as UTF-8: orjson's bytes when the walk finds it writes them as json does
+    (worth it for a flat record, such as a training row's meta line), else json's."""
+    fast = _fast(obj, orjson.OPT_SORT_KEYS) if orjson is not None else None
+    return fast if fast is not None else _LINE.encode(obj).encode("utf-8")
+
+
 def lines(objects: Any) -> str:
     """One ``line(obj)`` per object, each ending in a newline: a JSONL file's text."""
     encode = _LINE.encode
     return "".join([encode(obj) + "\n" for obj in objects])
+
+
+def text_record_lines(records: Iterable[Any]) -> bytes:
+    """``lines(records)`` as UTF-8, for records built from text alone: dicts with text keys, lists
+    and tuples, and leaves that are exact ``str``, ``bool``, ``None`` or ``int``. The caller vouches
+    for that (training data checks each row's texts, see charter.targets.data), since checking it
+    here costs what orjson saves. On such records orjson writes what json does (strings, key order,
+    integers: tests/test_jsonenc.py); a record orjson refuses (a lone surrogate, an integer beyond
+    64 bits) is written by json, as ``lines`` would."""
+    if orjson is None:
+        return lines(records).encode("utf-8")
+    dumps, option = orjson.dumps, orjson.OPT_SORT_KEYS
+    out = []
+    for record in records:
+        try:
+            out.append(dumps(record, option=option))
+        except (TypeError, ValueError, OverflowError):  # JSONEncodeError is a TypeError
+            out.append((_LINE.encode(record)).encode("utf-8"))
+    out.append(b"")
+    return b"\n".join(out)

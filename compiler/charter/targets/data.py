@@ -253,23 +253,27 @@ def iter_training_data(training_set: TrainingSet, formats: Iterable[str] = DEFAU
     its peak memory)."""
     # A row's meta line is the same in every format's sidecar: encode it once (by the row's
     # identity; the training set holds every row while this runs).
-    meta_lines: dict[int, str] = {}
+    meta_lines: dict[int, bytes] = {}
 
-    def meta_line(row: TrainingRow) -> str:
+    def meta_line(row: TrainingRow) -> bytes:
         text = meta_lines.get(id(row))
         if text is None:
-            text = meta_lines[id(row)] = jsonenc.line(training_set.meta(row)) + "\n"
+            text = meta_lines[id(row)] = jsonenc.line_bytes(training_set.meta(row)) + b"\n"
         return text
 
     def lines(render: Callable, rows: list[TrainingRow]) -> bytes:
-        return "".join([jsonenc.line(render(r, training_set.system_for(r))) + "\n" for r in rows]).encode("utf-8")
+        system_for = training_set.system_for
+        records = (render(r, system_for(r)) for r in rows)  # one at a time: each is encoded and let go
+        if all(_text_only(r, system_for(r)) for r in rows):
+            return jsonenc.text_record_lines(records)
+        return "".join([jsonenc.line(record) + "\n" for record in records]).encode("utf-8")
 
     last_meta: list = [None, b""]  # (the rows' identities, their sidecar): formats that keep the same rows share it
 
     def meta(rows: list[TrainingRow]) -> bytes:
         key = tuple(map(id, rows))
         if last_meta[0] != key:
-            last_meta[:] = [key, "".join(map(meta_line, rows)).encode("utf-8")]
+            last_meta[:] = [key, b"".join(map(meta_line, rows))]
         return last_meta[1]
 
     producers: dict[str, Callable[[], bytes]] = {}
@@ -277,6 +281,15 @@ def iter_training_data(training_set: TrainingSet, formats: Iterable[str] = DEFAU
         producers[name] = lambda render=render, rows=rows: lines(render, rows)
         producers[name[: -len(".jsonl")] + ".meta.jsonl"] = lambda rows=rows: meta(rows)
     return ((name, producers.pop(name)()) for name in sorted(producers))
+
+
+def _text_only(row: TrainingRow, system: str | None) -> bool:
+    """Whether every text a row's training line holds is an exact ``str``: then the line (the
+    renderers below add only role names and the integer weight 0) is a record of text alone, which
+    `jsonenc.text_record_lines` writes ten times faster than json, to the same bytes."""
+    return (type(row.chosen) is str and (row.rejected is None or type(row.rejected) is str)
+            and (system is None or type(system) is str)
+            and all(type(turn.role) is str and type(turn.content) is str for turn in row.prompt))
 
 
 def write_training_data(training_set: TrainingSet, out_dir: Path, formats: Iterable[str] = DEFAULT_FORMATS) -> list[Path]:
@@ -304,6 +317,9 @@ def _assistant(text: str) -> dict:
     return {"role": "assistant", "content": text}
 
 
+# Every renderer builds its record from the row's texts (checked by _text_only), role names and
+# the integer weight 0, nothing else: a float or any other value here would need jsonenc.line
+# (tests/targets/test_data.py checks every renderer's records).
 # TRL's conversational prompt-completion form: SFTTrainer computes the loss on the completion
 # only, so earlier turns (the slip a good reply corrects) are context, never targets.
 _SFT = {
