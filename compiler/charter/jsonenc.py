@@ -130,11 +130,13 @@ def text_record_lines(records: Iterable[Any]) -> bytes:
     if orjson is None:
         return lines(records).encode("utf-8")
     dumps, option = orjson.dumps, orjson.OPT_SORT_KEYS
-    out = []
+    # Appended to one buffer as they come: each bytes object orjson returns keeps a buffer of a few
+    # kilobytes however short its text, so a list of them took twelve times the file's size.
+    out = bytearray()
     for record in records:
         try:
-            out.append(dumps(record, option=option))
+            out += dumps(record, option=option)
         except (TypeError, ValueError, OverflowError):  # JSONEncodeError is a TypeError
-            out.append((_LINE.encode(record)).encode("utf-8"))
-    out.append(b"")
-    return b"\n".join(out)
+            out += _LINE.encode(record).encode("utf-8")
+        out += b"\n"
+    return bytes(out)

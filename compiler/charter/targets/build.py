@@ -139,7 +139,7 @@ def _prepare(spec: Spec, options: BuildOptions) -> tuple[Rendered, list[Iterator
     for context in _contexts(spec, options.contexts):
         out.prompts[context or CONTEXT_FREE] = render_prompt(spec, context)
     # The prompts share most of their lines: estimated together, each shared line is read once.
-    out.prompt_tokens = dict(zip(out.prompts, estimate_tokens_many([p.text() for p in out.prompts.values()])))
+    out.prompt_tokens = dict(zip(out.prompts, estimate_tokens_many(p.text() for p in out.prompts.values())))
     budget_errors: list[Diagnostic] = []
     if options.max_tokens is not None:
         for name, prompt in out.prompts.items():

@@ -251,15 +251,8 @@ def iter_training_data(training_set: TrainingSet, formats: Iterable[str] = DEFAU
     """(file name, bytes) for every training file and its ``.meta.jsonl`` sidecar, in name order, one
     file at a time: a build writes each and lets it go (a large spec's files together were most of
     its peak memory)."""
-    # A row's meta line is the same in every format's sidecar: encode it once (by the row's
-    # identity; the training set holds every row while this runs).
-    meta_lines: dict[int, bytes] = {}
-
     def meta_line(row: TrainingRow) -> bytes:
-        text = meta_lines.get(id(row))
-        if text is None:
-            text = meta_lines[id(row)] = jsonenc.line_bytes(training_set.meta(row)) + b"\n"
-        return text
+        return jsonenc.line_bytes(training_set.meta(row)) + b"\n"
 
     def lines(render: Callable, rows: list[TrainingRow]) -> bytes:
         system_for = training_set.system_for
@@ -268,7 +261,9 @@ def iter_training_data(training_set: TrainingSet, formats: Iterable[str] = DEFAU
             return jsonenc.text_record_lines(records)
         return "".join([jsonenc.line(record) + "\n" for record in records]).encode("utf-8")
 
-    last_meta: list = [None, b""]  # (the rows' identities, their sidecar): formats that keep the same rows share it
+    # (the rows' identities, their sidecar): formats that keep the same rows (openai and trl) write
+    # the same sidecar, encoded once; files come in name order, so the two are neighbours.
+    last_meta: list = [None, b""]
 
     def meta(rows: list[TrainingRow]) -> bytes:
         key = tuple(map(id, rows))
