@@ -136,8 +136,10 @@ def _prepare(spec: Spec, options: BuildOptions) -> tuple[Rendered, list[Iterator
     over budget, an unknown data format): all of it before the first artifact, so a refused build
     writes nothing."""
     out = Rendered()
+    shared: dict = {}  # what every context's prompt renders the same way, rendered once
     for context in _contexts(spec, options.contexts):
-        out.prompts[context or CONTEXT_FREE] = render_prompt(spec, context)
+        out.prompts[context or CONTEXT_FREE] = render_prompt(spec, context, memo=shared)
+    del shared
     # The prompts share most of their lines: estimated together, each shared line is read once.
     out.prompt_tokens = dict(zip(out.prompts, estimate_tokens_many(p.text() for p in out.prompts.values())))
     budget_errors: list[Diagnostic] = []
@@ -164,6 +166,7 @@ def _prepare(spec: Spec, options: BuildOptions) -> tuple[Rendered, list[Iterator
 def _artifacts(spec: Spec, options: BuildOptions, prepared: Rendered,
                data_files: list[Iterator[tuple[str, bytes]]]) -> Iterator[Artifact]:
     """The artifacts rendered from ``prepared``, one at a time, in manifest order."""
+    shared: dict = {}  # what every context's monitor renders the same way, rendered once
     for name, prompt in prepared.prompts.items():
         context = prompt.context
         tokens = prepared.prompt_tokens[name]
@@ -175,13 +178,14 @@ def _artifacts(spec: Spec, options: BuildOptions, prepared: Rendered,
         if "anthropic" in options.flavours:
             yield Artifact(f"prompts/{name}.anthropic.json", "prompt-anthropic",
                            dump_json(to_anthropic(prompt)), context, tokens)
-        monitor = render_monitor(spec, context)
+        monitor = render_monitor(spec, context, memo=shared)
         yield Artifact(f"monitor/{name}.md", "monitor", monitor.system.encode("utf-8"), context)
         yield Artifact(f"monitor/{name}.json", "monitor-json", dump_json({
             "spec": spec.id, "context": context, "system": monitor.system, "clauses": list(monitor.clause_refs),
             "verdict_schema": verdict_schema(monitor),
         }), context)
         del monitor
+    del shared
     yield Artifact("evals.jsonl", "evals", evals_target.cases_to_jsonl(prepared.cases).encode("utf-8"))
     rows_per_file: dict[str, int] = {}
     for files in data_files:

@@ -60,12 +60,17 @@ class SystemPrompt:
         return tuple(ref for section in self.sections for ref in section.refs)
 
 
-def render_prompt(spec: Spec, context: str | None = None) -> SystemPrompt:
+def render_prompt(spec: Spec, context: str | None = None, *, memo: dict | None = None) -> SystemPrompt:
     """Render ``spec`` for ``context``; clauses whose ``when`` excludes it are left out.
 
     ``context`` None renders only the clauses that apply everywhere. An unknown context is a
     SpecError, since it would silently drop every restricted clause.
+
+    ``memo``: a dict the caller passes to every context of one spec (and keeps no longer than the
+    spec), so that a clause's text, the same in every context, is rendered once.
     """
+    if memo is None:
+        memo = {}
     deployment = deployment_context(spec, context)
 
     traits = [t for t in spec.traits if applies(t.when, context)]
@@ -116,7 +121,7 @@ def render_prompt(spec: Spec, context: str | None = None) -> SystemPrompt:
                 tuple(t.ref for t in traits),
             )
         )
-    sections.extend(_rule_sections(rules))
+    sections.extend(_rule_sections(rules, memo))
     if tensions:
         sections.append(
             Section(
@@ -125,7 +130,7 @@ def render_prompt(spec: Spec, context: str | None = None) -> SystemPrompt:
                 "In these situations your values pull apart. Each comes with the way you resolve it"
                 + (" and an example" if all(t.examples for t in tensions) else "")
                 + ".\n\n"
-                + "\n\n".join(_tension(t) for t in tensions),
+                + "\n\n".join(_remembered(memo, _tension, t) for t in tensions),
                 tuple(t.ref for t in tensions),
             )
         )
@@ -230,13 +235,23 @@ _RULE_GROUPS = (
 )
 
 
-def _rule_sections(rules: list[Rule]) -> list[Section]:
+def _remembered(memo: dict, render, clause) -> str:
+    """``render(clause)``, once per clause object and memo (keyed by identity: the memo's caller
+    keeps the spec, and with it every clause, alive while the memo lives)."""
+    key = (render, id(clause))
+    text = memo.get(key)
+    if text is None:
+        text = memo[key] = render(clause)
+    return text
+
+
+def _rule_sections(rules: list[Rule], memo: dict) -> list[Section]:
     sections = []
     for strength, key, title, intro in _RULE_GROUPS:
         group = [r for r in rules if r.strength == strength]
         if not group:
             continue
-        items = "\n".join(f"- {_rule(r)}" for r in group)
+        items = "\n".join([f"- {_remembered(memo, _rule, r)}" for r in group])
         sections.append(Section(key, title, f"{intro}\n\n{items}", tuple(r.ref for r in group)))
     return sections
 
