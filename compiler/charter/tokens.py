@@ -100,11 +100,8 @@ def estimate_tokens_many(texts: Iterable[str]) -> list[int]:
     out = []
     for text in texts:
         parts = []
-        whitespace = 0
-        for chunk in _chunks(text):
-            if chunk is None:  # a cut: one newline run, one whitespace piece
-                whitespace += 1
-                continue
+        pieces_of, whitespace = _chunks(text)
+        for chunk in pieces_of:
             known = chunks.get(chunk)
             if known is None:
                 pieces = _PIECE.findall(chunk)
@@ -120,11 +117,19 @@ def estimate_tokens_many(texts: Iterable[str]) -> list[int]:
     return out
 
 
-def _chunks(text: str) -> list[str | None]:
-    """``text`` cut at each run of newlines between two non-space characters: the chunks, with None
-    for each cut (see estimate_tokens_many)."""
+def _chunks(text: str) -> tuple[list[str], int]:
+    """``text`` cut at each run of newlines between two non-space characters: the chunks in order,
+    and how many whitespace pieces the cuts are (see estimate_tokens_many)."""
     lines = text.split("\n")
-    out: list[str | None] = []
+    if list(map(str.strip, lines)) == lines:
+        # No line starts or ends with a space (a rendered prompt): every newline run is a cut, or,
+        # at either end of the text, a whitespace piece of its own; the chunks are the lines.
+        chunks = list(filter(None, lines))
+        if not chunks:
+            return [], 1 if len(lines) > 1 else 0
+        return chunks, len(chunks) - 1 + (not lines[0]) + (not lines[-1])
+    out: list[str] = []
+    cuts = 0
     current = [lines[0]]
     index, count = 1, len(lines)
     while index < count:
@@ -134,10 +139,10 @@ def _chunks(text: str) -> list[str | None]:
         last = current[-1]
         if after < count and last and not last[-1].isspace() and not lines[after][0].isspace():
             out.append("\n".join(current))
-            out.append(None)
+            cuts += 1
             current = [lines[after]]
         else:
             current.extend(lines[index:after + 1])
         index = after + 1
     out.append("\n".join(current))
-    return out
+    return out, cuts

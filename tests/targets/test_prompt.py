@@ -478,6 +478,12 @@ def test_estimate_tokens_many_equals_estimate_tokens_on_random_texts():
         texts = ["\n".join(rng.choices(lines + ["", ""], k=rng.randint(0, 30))) for _ in range(rng.randint(1, 5))]
         texts.append(texts[0] + "\n")
         assert estimate_tokens_many(texts) == [estimate_tokens(t) for t in texts]
+    clean = [line for line in lines if line == line.strip()]  # the rendered prompt's case: its own path
+    assert len(clean) > 10
+    for _ in range(40):
+        texts = ["\n".join(rng.choices(clean + ["", ""], k=rng.randint(0, 30))) for _ in range(rng.randint(1, 5))]
+        texts += ["", "\n", "\n\n", "\nword", "word\n", texts[0] + "\n"]
+        assert estimate_tokens_many(texts) == [estimate_tokens(t) for t in texts]
 
 
 def test_build_prompt_tokens_are_the_estimate(write, tmp_path):
