@@ -35,6 +35,7 @@ _MAX_DEPTH = 254
 _SMALLEST_PLAIN_FLOAT = 1e-4
 _PLAIN_SCALARS = (str, int, bool, type(None))
 _PLAIN_SCALAR_SET = frozenset(_PLAIN_SCALARS)
+_TEXT_KEYS = frozenset([str])
 
 _LINE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 _LINE_UNSORTED = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -64,6 +65,12 @@ def _orjson_writes_as_json(obj: Any, depth: int = 0) -> bool:
             if value != 0.0 and not (_SMALLEST_PLAIN_FLOAT <= abs(value) < math.inf):
                 return False
         elif kind is dict or kind is list or kind is tuple or isinstance(value, (dict, list)):
+            # A container of text and plain scalars (a manifest's list of ids, a schema's enum) is
+            # accepted here, as the call below would accept it, without the call.
+            if depth + 1 < _MAX_DEPTH and (
+                    _PLAIN_SCALAR_SET.issuperset(map(type, value.values())) and _TEXT_KEYS.issuperset(map(type, value))
+                    if kind is dict else (kind is list or kind is tuple) and _PLAIN_SCALAR_SET.issuperset(map(type, value))):
+                continue
             if not _orjson_writes_as_json(value, depth + 1):
                 return False
         else:
