@@ -46,9 +46,8 @@ def _orjson_writes_as_json(obj: Any, depth: int = 0) -> bool:
     if depth >= _MAX_DEPTH:
         return False
     if isinstance(obj, dict):
-        for key in obj:
-            if type(key) is not str:
-                return False
+        if not _TEXT_KEYS.issuperset(map(type, obj)):  # every key exactly str, checked in C
+            return False
         values = obj.values()
     elif isinstance(obj, (list, tuple)):
         values = obj
