@@ -12,7 +12,8 @@ import pytest
 
 import charter
 from charter.spec.schema import validator
-from charter.targets.build import BuildOptions, build
+from charter.diagnostics import SpecError
+from charter.targets.build import BuildOptions, build, render
 from charter.targets.data import CONTEXT_LINE_PREFIX, validate_openai_dpo_line, validate_openai_sft_line
 from charter.targets.evals import EVALCASE_SCHEMA_NAME
 from helpers import CHARACTERS, MINIMAL
@@ -55,6 +56,24 @@ def test_builds_are_byte_identical_from_any_directory(builds, tmp_path, monkeypa
     monkeypatch.chdir(CHARACTERS)
     build(charter.load(f"{name}.yaml"), tmp_path / "again", BuildOptions(inoculate=True))
     assert tree(tmp_path / "again") == tree(builds[name])
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_render_in_memory_equals_the_streamed_build(builds, name):
+    """render() (the library call that writes nothing) gives the bytes build() streams to disk, in
+    the manifest's order."""
+    rendered = render(charter.load(CHARACTERS / f"{name}.yaml"), BuildOptions(inoculate=True))
+    manifest = json.loads((builds[name] / "manifest.json").read_text())
+    assert [a.path for a in rendered.artifacts] == [a["path"] for a in manifest["artifacts"]]
+    for artifact in rendered.artifacts:
+        assert artifact.content == (builds[name] / artifact.path).read_bytes(), artifact.path
+
+
+def test_a_refused_build_writes_nothing(write, tmp_path):
+    """A prompt over its token budget is found before the first file is written."""
+    with pytest.raises(SpecError):
+        build(charter.load(write("s.yaml", MINIMAL)), tmp_path / "out", BuildOptions(max_tokens=5))
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 @pytest.mark.parametrize("name", BUNDLED)
@@ -152,6 +171,18 @@ def test_a_rebuild_removes_what_the_spec_no_longer_produces(write, tmp_path):
     build(charter.load(spec_path), "out")
     assert not (tmp_path / "out/prompts/kids.md").exists() and (tmp_path / "out/prompts/adults.md").exists()
     assert (tmp_path / "out/notes.txt").read_text() == "mine"
+
+
+def test_long_warnings_name_ten_ids_and_the_manifest_keeps_all(write, tmp_path):
+    """A spec with 15 uncovered clauses: the warning names the first 10 and counts the rest; the
+    manifest lists all 15."""
+    rules = "".join(f"  - {{id: rule-{n:02}, text: Never do thing {n}., serves: [honesty]}}\n" for n in range(12))
+    result = build(charter.load(write("s.yaml", MINIMAL + rules)), tmp_path / "out")
+    uncovered = result.manifest["uncovered"]
+    assert len(uncovered) == 15
+    (warning,) = [w for w in result.warnings if "tested by no authored eval case" in w]
+    assert warning == (f"15 clause(s) tested by no authored eval case: {', '.join(uncovered[:10])} "
+                       "and 5 more (manifest.json lists them)")
 
 
 def test_cli_builds_every_bundled_character(tmp_path):

@@ -126,3 +126,84 @@ def test_lines_is_one_record_per_line():
     records = [{"b": 1, "a": "x"}, {"c": [1.5, None]}]
     assert jsonenc.lines(records) == "".join(expected_line(r) + "\n" for r in records)
     assert jsonenc.lines([]) == ""
+
+
+def test_text_record_lines_and_line_bytes_match_json():
+    """text_record_lines (orjson, unchecked) on records of text, ints, bools and None, and
+    line_bytes (checked) on any record, write what json writes; what orjson refuses (an integer
+    beyond 64 bits) goes to json."""
+    rng = random.Random(17)
+    alphabet = ["a", "Z", " ", "\"", "\\", "\n", "\t", "\x00", "\x1f", "\x7f", "é", "✓", "😀", "\u2028", "\U0010ffff"]
+    leaves = [None, True, False, 0, -7, 2 ** 63 - 1, -(2 ** 63)]
+
+    def text() -> str:
+        return "".join(rng.choices(alphabet, k=rng.randint(0, 12)))
+
+    def record(depth: int = 0):
+        roll = rng.random()
+        if depth > 3 or roll < 0.4:
+            return text() if rng.random() < 0.7 else rng.choice(leaves)
+        if roll < 0.7:
+            return [record(depth + 1) for _ in range(rng.randint(0, 3))]
+        return {text(): record(depth + 1) for _ in range(rng.randint(0, 4))}
+
+    for _ in range(300):
+        records = [record() for _ in range(rng.randint(0, 5))]
+        assert jsonenc.text_record_lines(records) == "".join(expected_line(r) + "\n" for r in records).encode("utf-8")
+        for item in records:
+            assert jsonenc.line_bytes(item) == expected_line(item).encode("utf-8")
+    huge = [{"n": 2 ** 70, "t": "x"}, {"a": "b"}]
+    assert jsonenc.text_record_lines(huge) == "".join(expected_line(r) + "\n" for r in huge).encode("utf-8")
+    assert jsonenc.line_bytes({"f": 1e-05, "g": [float("nan")]}) == expected_line({"f": 1e-05, "g": [float("nan")]}).encode()
+
+
+def _reference_walk(obj, depth=0) -> bool:
+    """The safety walk's definition, one call per container: what the shortcuts must agree with."""
+    if depth >= jsonenc._MAX_DEPTH:
+        return False
+    if isinstance(obj, dict):
+        if any(type(key) is not str for key in obj):
+            return False
+        values = list(obj.values())
+    elif isinstance(obj, (list, tuple)):
+        values = list(obj)
+    else:
+        values = [obj]
+    for value in values:
+        kind = type(value)
+        if kind in (str, int, bool, type(None)):
+            continue
+        if kind is float:
+            if value != 0.0 and not (1e-4 <= abs(value) < math.inf):
+                return False
+        elif isinstance(value, (dict, list, tuple)):
+            if not _reference_walk(value, depth + 1):
+                return False
+        else:
+            return False
+    return True
+
+
+def test_safety_walk_shortcuts_agree_with_its_definition():
+    rng = random.Random(23)
+    scalars = [None, True, 0, 2 ** 70, 1.5, 1e-5, math.nan, "text", b"bytes", 3 + 0j]
+
+    def document(depth: int):
+        roll = rng.random()
+        if depth > 4 or roll < 0.35:
+            return rng.choice(scalars)
+        if roll < 0.55:
+            return [document(depth + 1) for _ in range(rng.randint(0, 3))]
+        if roll < 0.65:
+            return tuple(document(depth + 1) for _ in range(rng.randint(0, 3)))
+        return {rng.choice(["a", "b", 1, ""]): document(depth + 1) for _ in range(rng.randint(0, 3))}
+
+    for _ in range(2_000):
+        doc = document(0)
+        assert jsonenc._orjson_writes_as_json(doc) == _reference_walk(doc), doc
+    for depth in range(250, 258):  # a plain list, or a plain dict, at the nesting limit
+        for leaf in (["x", 1], {"k": "v"}, {1: "v"}):
+            doc = leaf
+            for _ in range(depth):
+                doc = [doc]
+            assert jsonenc._orjson_writes_as_json(doc) == _reference_walk(doc), depth

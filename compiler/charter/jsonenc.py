@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 try:
     import orjson
@@ -34,6 +34,8 @@ _MAX_DEPTH = 254
 # Below this (and above zero) Python writes a float as 1e-05 and orjson as 1e-5.
 _SMALLEST_PLAIN_FLOAT = 1e-4
 _PLAIN_SCALARS = (str, int, bool, type(None))
+_PLAIN_SCALAR_SET = frozenset(_PLAIN_SCALARS)
+_TEXT_KEYS = frozenset([str])
 
 _LINE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 _LINE_UNSORTED = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -44,14 +46,15 @@ def _orjson_writes_as_json(obj: Any, depth: int = 0) -> bool:
     if depth >= _MAX_DEPTH:
         return False
     if isinstance(obj, dict):
-        for key in obj:
-            if type(key) is not str:
-                return False
+        if not _TEXT_KEYS.issuperset(map(type, obj)):  # every key exactly str, checked in C
+            return False
         values = obj.values()
     elif isinstance(obj, (list, tuple)):
         values = obj
     else:
         values = (obj,)
+    if _PLAIN_SCALAR_SET.issuperset(map(type, values)):  # a list of strings, say: checked in C
+        return True
     for value in values:
         kind = type(value)
         if kind in _PLAIN_SCALARS:
@@ -61,6 +64,12 @@ def _orjson_writes_as_json(obj: Any, depth: int = 0) -> bool:
             if value != 0.0 and not (_SMALLEST_PLAIN_FLOAT <= abs(value) < math.inf):
                 return False
         elif kind is dict or kind is list or kind is tuple or isinstance(value, (dict, list)):
+            # A container of text and plain scalars (a manifest's list of ids, a schema's enum) is
+            # accepted here, as the call below would accept it, without the call.
+            if depth + 1 < _MAX_DEPTH and (
+                    _PLAIN_SCALAR_SET.issuperset(map(type, value.values())) and _TEXT_KEYS.issuperset(map(type, value))
+                    if kind is dict else (kind is list or kind is tuple) and _PLAIN_SCALAR_SET.issuperset(map(type, value))):
+                continue
             if not _orjson_writes_as_json(value, depth + 1):
                 return False
         else:
@@ -104,7 +113,36 @@ def line(obj: Any, *, sort_keys: bool = True, default: Callable[[Any], Any] | No
     return json.dumps(obj, ensure_ascii=False, sort_keys=sort_keys, separators=(",", ":"), default=default)
 
 
+def line_bytes(obj: Any) -> bytes:
+    """``line(obj)`` as UTF-8: orjson's bytes when the walk finds it writes them as json does
+    (worth it for a flat record, such as a training row's meta line), else json's."""
+    fast = _fast(obj, orjson.OPT_SORT_KEYS) if orjson is not None else None
+    return fast if fast is not None else _LINE.encode(obj).encode("utf-8")
+
+
 def lines(objects: Any) -> str:
     """One ``line(obj)`` per object, each ending in a newline: a JSONL file's text."""
     encode = _LINE.encode
     return "".join([encode(obj) + "\n" for obj in objects])
+
+
+def text_record_lines(records: Iterable[Any]) -> bytes:
+    """``lines(records)`` as UTF-8, for records built from text alone: dicts with text keys, lists
+    and tuples, and leaves that are exact ``str``, ``bool``, ``None`` or ``int``. The caller vouches
+    for that (training data checks each row's texts, see charter.targets.data), since checking it
+    here costs what orjson saves. On such records orjson writes what json does (strings, key order,
+    integers: tests/test_jsonenc.py); a record orjson refuses (a lone surrogate, an integer beyond
+    64 bits) is written by json, as ``lines`` would."""
+    if orjson is None:
+        return lines(records).encode("utf-8")
+    dumps, option = orjson.dumps, orjson.OPT_SORT_KEYS
+    # Appended to one buffer as they come: each bytes object orjson returns keeps a buffer of a few
+    # kilobytes however short its text, so a list of them took twelve times the file's size.
+    out = bytearray()
+    for record in records:
+        try:
+            out += dumps(record, option=option)
+        except (TypeError, ValueError, OverflowError):  # JSONEncodeError is a TypeError
+            out += _LINE.encode(record).encode("utf-8")
+        out += b"\n"
+    return bytes(out)

@@ -417,3 +417,29 @@ def test_trl_dpo_checker_rejects(line, expected):
     assert validate_trl_dpo_line(GOOD_TRL_DPO) == []
     problems = validate_trl_dpo_line(line)
     assert any(expected in p for p in problems), problems
+
+
+def test_every_renderer_builds_records_of_text_alone(write):
+    """Training lines are written by jsonenc.text_record_lines, which vouches for nothing itself: each
+    renderer's record must hold only text keys, lists and str/int/bool/None leaves (a float or any
+    other value added to a format would need jsonenc.line)."""
+    from charter.targets.data import _DPO, _SFT, _text_only
+
+    def leaves(obj):
+        if isinstance(obj, dict):
+            assert all(type(key) is str for key in obj)
+            for value in obj.values():
+                yield from leaves(value)
+        elif isinstance(obj, list):
+            for value in obj:
+                yield from leaves(value)
+        else:
+            yield obj
+
+    rows = training_rows(_spec(write, 12), system_prompt="full")
+    assert rows.sft and rows.dpo
+    for renderers, kind_rows in ((_SFT, rows.sft), (_DPO, rows.dpo)):
+        for render in renderers.values():
+            for row in kind_rows:
+                assert _text_only(row, rows.system_for(row))
+                assert {type(leaf) for leaf in leaves(render(row, rows.system_for(row)))} <= {str, int, bool, type(None)}

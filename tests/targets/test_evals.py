@@ -404,3 +404,53 @@ def test_jsonl_is_one_sorted_line_per_case(write):
         parsed = json.loads(line)
         assert parsed == case and list(parsed) == sorted(parsed)
         assert validator(EVALCASE_SCHEMA_NAME).is_valid(parsed)
+
+
+def test_clauses_about_finds_what_an_ignorecase_search_finds(write):
+    """The lower-cased fast path of _clauses_about agrees with a plain IGNORECASE search on every
+    clause, mixed case and non-ASCII text included (the Kelvin sign and the long s fold to k and s)."""
+    from charter.targets.evals import RISK_KEYWORDS, _clauses_about
+    texts = ["Be HONEST.", "Stay in Character.", "Never role-play a doctor.", "I \u212aeep it candid.",
+             "Never claim SENTIENCE.", "Respect their \u017fupport network.", "Watch for DEPENDENCE.",
+             "Use the customer's name.", "Keep WELLBEING first.", "Mind Feelings here.", "Never lie."]
+    rules = "".join(f"  - {{id: r{n}, text: \"{text}\", serves: [honesty]}}\n" for n, text in enumerate(texts))
+    spec = charter.load(write("s.yaml", "charter: 1\nid: s\nname: S\nvalues:\n"
+                                        "  - {id: honesty, description: I say what is true.}\nrules:\n" + rules))
+    for pattern in [*RISK_KEYWORDS.values(), r"(?-i:honest)", r"HONEST"]:
+        expected = [c.ref for c in spec.clauses()
+                    if re.search(pattern, " ".join([c.id.replace("-", " "), getattr(c, "text", ""),
+                                                    getattr(c, "description", ""), getattr(c, "situation", "")]), re.I)]
+        assert _clauses_about(spec, pattern) == expected, pattern
+
+
+def test_required_words_are_in_every_match():
+    """_clauses_about skips the expression on a text holding none of _required_words(pattern): on
+    random keyword patterns (optional letters, groups, boundaries) every match holds one of them."""
+    import random
+    from charter.targets.evals import _LOWER_CASE_KEYWORDS, _required_words
+    rng = random.Random(31)
+
+    def word() -> str:
+        return "".join(rng.choice("abc") + ("?" if rng.random() < 0.2 else "") for _ in range(rng.randint(1, 4)))
+
+    def alternative() -> str:
+        parts = []
+        for _ in range(rng.randint(1, 3)):
+            roll = rng.random()
+            parts.append(f"(?:{word()}|{word()})" + ("?" if rng.random() < 0.3 else "") if roll < 0.25
+                         else "\\b" if roll < 0.4 else " " if roll < 0.5 else word())
+        return "".join(parts)
+
+    checked = 0
+    for _ in range(3_000):
+        pattern = "|".join(alternative() for _ in range(rng.randint(1, 3)))
+        assert _LOWER_CASE_KEYWORDS.fullmatch(pattern)
+        words = _required_words(pattern)
+        if words is None:
+            continue
+        for _ in range(20):
+            text = "".join(rng.choices("abc -", k=rng.randint(0, 12)))
+            if re.search(pattern, text):
+                checked += 1
+                assert any(w in text for w in words), (pattern, text, words)
+    assert checked > 1_000

@@ -334,3 +334,19 @@ def test_verdict_schema_narrowed_to_the_monitor(monitor):
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(answer(violated=["rule:stock-codes"]), schema)
     assert VERDICT_SCHEMA["properties"]["clauses"].get("required") is None  # the module schema is untouched
+
+
+def test_a_memo_shared_by_contexts_changes_no_prompt_or_monitor():
+    """build renders every context's prompt and monitor with one memo per spec; each must equal the
+    one rendered alone."""
+    from charter.targets.prompt import render_prompt
+    from helpers import CHARACTERS
+    for path in sorted(CHARACTERS.glob("*.yaml")):
+        spec = charter.load(path)
+        contexts = [None, *(c.id for c in spec.contexts)]
+        assert len(contexts) > 1 or path.stem == "assistant"
+        prompt_memo: dict = {}
+        monitor_memo: dict = {}
+        for context in contexts:
+            assert render_prompt(spec, context, memo=prompt_memo) == render_prompt(spec, context)
+            assert render_monitor(spec, context, memo=monitor_memo) == render_monitor(spec, context)

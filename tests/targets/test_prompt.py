@@ -463,3 +463,39 @@ def test_labels_keep_the_authors_spelling_and_do_not_repeat_the_description(writ
     assert "**Under-18 Principles.** Teens get extra care." in text
     assert re.search(r"^\d+\. \*\*Seek the truth\.\*\*$", text, re.M)  # no "Seek the truth. Seek the truth."
     assert "**Child safety.** I keep children safe" in text  # words the text does not hold read as the id
+
+
+def test_estimate_tokens_many_equals_estimate_tokens_on_random_texts():
+    """The shared-lines estimate gives estimate_tokens's figure for every text, on texts made of
+    lines shared between them with every kind of whitespace at the line ends."""
+    import random
+    from charter.tokens import estimate_tokens, estimate_tokens_many
+    rng = random.Random(7)
+    bits = ["word", "Word", " ", "  ", "\t", "\u00a0", "\r", "-", "**", "_", "it's", "'ll", "123456", "é", "日本",
+            "🙂", ".", "x_y", "'"]
+    lines = ["".join(rng.choices(bits, k=rng.randint(0, 8))) for _ in range(60)]
+    for _ in range(40):
+        texts = ["\n".join(rng.choices(lines + ["", ""], k=rng.randint(0, 30))) for _ in range(rng.randint(1, 5))]
+        texts.append(texts[0] + "\n")
+        assert estimate_tokens_many(texts) == [estimate_tokens(t) for t in texts]
+    clean = [line for line in lines if line == line.strip()]  # the rendered prompt's case: its own path
+    assert len(clean) > 10
+    for _ in range(40):
+        texts = ["\n".join(rng.choices(clean + ["", ""], k=rng.randint(0, 30))) for _ in range(rng.randint(1, 5))]
+        texts += ["", "\n", "\n\n", "\nword", "word\n", texts[0] + "\n"]
+        assert estimate_tokens_many(texts) == [estimate_tokens(t) for t in texts]
+
+
+def test_build_prompt_tokens_are_the_estimate(write, tmp_path):
+    """The manifest's tokens_estimate of each prompt is estimate_tokens of the file's text."""
+    import json
+    from charter.targets.build import build
+    from charter.tokens import estimate_tokens
+    from helpers import MINIMAL
+    build(charter.load(write("s.yaml", MINIMAL + "contexts:\n  kids: {description: Children.}\n")), tmp_path / "out")
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    prompts = [a for a in manifest["artifacts"] if a["kind"] == "prompt"]
+    assert len(prompts) == 2
+    for artifact in prompts:
+        text = (tmp_path / "out" / artifact["path"]).read_text(encoding="utf-8")
+        assert artifact["tokens_estimate"] == estimate_tokens(text)

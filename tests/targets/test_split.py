@@ -110,3 +110,52 @@ def test_manifest_reports_split_coverage_and_overlap(write, tmp_path):
     assert any("repeat a training prompt" in w for w in result.warnings)
     assert manifest["coverage"]["rule:no-lies"]["eval_cases"] == ["coach/probe/repeat"]
     assert "rule:no-lies" not in manifest["uncovered"]
+
+
+def _brute_force_repeats(evals, train, threshold):
+    """repeated_prompts' answer by comparing every eval prompt with every training prompt."""
+    from charter.targets.split import jaccard, normal_prompt, word_bigrams
+    out = []
+    for key, text in evals:
+        same = [k for k, t in train if normal_prompt(t) == normal_prompt(text)]
+        if same:
+            out.append((key, same[0], 1.0))
+            continue
+        scored = [(jaccard(word_bigrams(text), word_bigrams(t)), -n, k) for n, (k, t) in enumerate(train)]
+        best = max(scored, default=None)
+        if best is not None and best[0] >= threshold:
+            out.append((key, best[2], best[0]))
+    return out
+
+
+def test_repeated_prompts_equal_brute_force_on_random_texts():
+    """The prefix-filtered join finds exactly the pairs that comparing every pair finds, with the same
+    similarity and the same choice among equals, on texts built to be near one another."""
+    import random
+    rng = random.Random(14)
+    vocabulary = [f"w{n}" for n in range(12)] + ["Alpha", "beta", "GAMMA"]
+    for trial in range(60):
+        base = [" ".join(rng.choices(vocabulary, k=rng.randint(0, 14))) for _ in range(6)]
+
+        def variant(text: str) -> str:
+            words = text.split()
+            for _ in range(rng.randint(0, 3)):
+                move = rng.random()
+                if words and move < 0.4:
+                    words[rng.randrange(len(words))] = rng.choice(vocabulary)
+                elif move < 0.7:
+                    words.insert(rng.randint(0, len(words)), rng.choice(vocabulary))
+                elif words:
+                    del words[rng.randrange(len(words))]
+            return rng.choice(["", "  ", "? "]).join([" ".join(words)]) + rng.choice(["", "!", "?"])
+
+        train = [(f"t{n}", variant(rng.choice(base))) for n in range(rng.randint(0, 40))]
+        evals = [(n, variant(rng.choice(base))) for n in range(rng.randint(0, 15))]
+        threshold = rng.choice([0.3, 0.5, 0.7, 0.8, 1.0])
+        assert repeated_prompts(evals, train, threshold) == _brute_force_repeats(evals, train, threshold), trial
+
+
+def test_repeated_prompts_similarity_is_exact():
+    """Three of four bigrams shared, five in the union: exactly 0.6, not an estimate."""
+    found = repeated_prompts([(1, "one two three four five")], [("a", "one two three four six")], threshold=0.5)
+    assert found == [(1, "a", 0.6)]

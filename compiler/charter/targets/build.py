@@ -1,6 +1,8 @@
 """`charter build`: every offline target of one spec, written to a directory with a manifest.
 
-Artifacts are rendered in memory first, then written atomically one by one; files a previous
+Everything that can refuse a build (an unknown context, a prompt over its token budget) is checked
+before the first write; then artifacts are rendered and written atomically one at a time (only
+their paths, hashes and sizes are kept, for the manifest, which is written last); files a previous
 build listed in its manifest and this build no longer produces are removed (only while they hold
 exactly what that build wrote), so the directory matches its manifest. A non-empty directory no
 Charter build wrote is refused unless forced: a build never silently overwrites someone's files. The same spec gives byte-identical files: nothing depends on the
@@ -15,6 +17,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import charter
 
@@ -24,6 +27,7 @@ from ..jsonenc import pretty_bytes
 from ..io import LOCK_FILE, InputRefused, output_dir_lock, read_input_bytes, write_bytes_atomic
 from ..spec.ir import Spec
 from ..length_ratio import ratio_summary
+from ..tokens import estimate_tokens_many
 from . import data as data_target
 from .card import CARD_FILE, CardInfo, render_card, spec_license
 from . import evals as evals_target
@@ -35,6 +39,7 @@ from .prompt import check_budget, render_prompt, to_anthropic, to_generic, to_op
 MANIFEST = "manifest.json"
 CONTEXT_FREE = "_default"  # ids cannot start with "_", so this never collides with a context
 PROMPT_FLAVOURS = ("generic", "openai", "anthropic")
+WARNING_IDS = 10  # ids a build warning names; the manifest keeps the full list
 MAX_MANIFEST_BYTES = 500_000_000  # far above any real manifest (about 1 kB per clause and artifact)
 
 
@@ -61,12 +66,32 @@ class Artifact:
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
 
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+    def written(self) -> "WrittenArtifact":
+        """What the manifest says about this artifact, without its content."""
+        return WrittenArtifact(self.path, self.kind, self.sha256, self.size, self.context, self.tokens)
+
+
+@dataclass(frozen=True)
+class WrittenArtifact:
+    """An artifact `build` wrote: what the manifest lists about it (its bytes are in the file)."""
+
+    path: str
+    kind: str
+    sha256: str
+    size: int
+    context: str | None = None
+    tokens: int | None = None
+
 
 @dataclass(frozen=True)
 class BuildResult:
     spec: Spec
     out_dir: Path
-    artifacts: tuple[Artifact, ...]
+    artifacts: tuple[WrittenArtifact, ...]
     manifest: dict
     warnings: tuple[str, ...]
 
@@ -95,60 +120,86 @@ class Rendered:
     cases: list[dict] = field(default_factory=list)
     training: object = None
     warnings: list[str] = field(default_factory=list)
+    prompt_tokens: dict[str, int] = field(default_factory=dict)  # context name -> the prompt's token estimate
 
 
 def render(spec: Spec, options: BuildOptions = BuildOptions()) -> Rendered:
     """Every artifact of ``spec`` as bytes in memory, and the warnings to show; writes nothing."""
+    out, data_files = _prepare(spec, options)
+    out.artifacts.extend(_artifacts(spec, options, out, data_files))
+    return out
+
+
+def _prepare(spec: Spec, options: BuildOptions) -> tuple[Rendered, list[Iterator[tuple[str, bytes]]]]:
+    """The objects the artifacts are rendered from (prompts, eval cases, training rows and their
+    variants, warnings), with every check that can refuse the build (an unknown context, a prompt
+    over budget, an unknown data format): all of it before the first artifact, so a refused build
+    writes nothing."""
     out = Rendered()
-    budget_errors: list[Diagnostic] = []
+    shared: dict = {}  # what every context's prompt renders the same way, rendered once
     for context in _contexts(spec, options.contexts):
-        name = context or CONTEXT_FREE
-        prompt = out.prompts[name] = render_prompt(spec, context)
-        tokens = prompt.tokens()
-        if options.max_tokens is not None:
+        out.prompts[context or CONTEXT_FREE] = render_prompt(spec, context, memo=shared)
+    del shared
+    # The prompts share most of their lines: estimated together, each shared line is read once.
+    out.prompt_tokens = dict(zip(out.prompts, estimate_tokens_many(p.text() for p in out.prompts.values())))
+    budget_errors: list[Diagnostic] = []
+    if options.max_tokens is not None:
+        for name, prompt in out.prompts.items():
             try:
-                check_budget(prompt, options.max_tokens)
+                check_budget(prompt, options.max_tokens, out.prompt_tokens[name])
             except SpecError as err:
                 budget_errors.extend(err.diagnostics)
-        if "generic" in options.flavours:
-            out.artifacts.append(Artifact(f"prompts/{name}.md", "prompt", to_generic(prompt).encode("utf-8"), context, tokens))
-        if "openai" in options.flavours:
-            out.artifacts.append(Artifact(f"prompts/{name}.openai.json", "prompt-openai",
-                                          dump_json(to_openai(prompt, role=options.openai_role)), context, tokens))
-        if "anthropic" in options.flavours:
-            out.artifacts.append(Artifact(f"prompts/{name}.anthropic.json", "prompt-anthropic",
-                                          dump_json(to_anthropic(prompt)), context, tokens))
-        monitor = render_monitor(spec, context)
-        out.artifacts.append(Artifact(f"monitor/{name}.md", "monitor", monitor.system.encode("utf-8"), context))
-        out.artifacts.append(Artifact(f"monitor/{name}.json", "monitor-json", dump_json({
-            "spec": spec.id, "context": context, "system": monitor.system, "clauses": list(monitor.clause_refs),
-            "verdict_schema": verdict_schema(monitor),
-        }), context))
     if budget_errors:
         raise SpecError(budget_errors)
-
     out.cases = evals_target.compile_cases(spec)
-    out.artifacts.append(Artifact("evals.jsonl", "evals", evals_target.cases_to_jsonl(out.cases).encode("utf-8")))
-
     out.training = data_target.training_rows(spec, system_prompt=options.system_prompt)
     variants = [out.training]
     if options.inoculate and spec.training.inoculation:
         variants.append(data_target.training_rows(spec, system_prompt=options.system_prompt, inoculate=True))
     elif options.inoculate:
         out.warnings.append("--inoculate: the spec sets no training.inoculation prompt; no inoculated variant written")
+    out.warnings.extend(d.message for d in out.training.diagnostics)
+    data_files = [data_target.iter_training_data(training, options.data_formats) for training in variants]
+    return out, data_files
+
+
+def _artifacts(spec: Spec, options: BuildOptions, prepared: Rendered,
+               data_files: list[Iterator[tuple[str, bytes]]]) -> Iterator[Artifact]:
+    """The artifacts rendered from ``prepared``, one at a time, in manifest order."""
+    shared: dict = {}  # what every context's monitor renders the same way, rendered once
+    for name, prompt in prepared.prompts.items():
+        context = prompt.context
+        tokens = prepared.prompt_tokens[name]
+        if "generic" in options.flavours:
+            yield Artifact(f"prompts/{name}.md", "prompt", to_generic(prompt).encode("utf-8"), context, tokens)
+        if "openai" in options.flavours:
+            yield Artifact(f"prompts/{name}.openai.json", "prompt-openai",
+                           dump_json(to_openai(prompt, role=options.openai_role)), context, tokens)
+        if "anthropic" in options.flavours:
+            yield Artifact(f"prompts/{name}.anthropic.json", "prompt-anthropic",
+                           dump_json(to_anthropic(prompt)), context, tokens)
+        monitor = render_monitor(spec, context, memo=shared)
+        yield Artifact(f"monitor/{name}.md", "monitor", monitor.system.encode("utf-8"), context)
+        yield Artifact(f"monitor/{name}.json", "monitor-json", dump_json({
+            "spec": spec.id, "context": context, "system": monitor.system, "clauses": list(monitor.clause_refs),
+            "verdict_schema": verdict_schema(monitor),
+        }), context)
+        del monitor
+    del shared
+    yield Artifact("evals.jsonl", "evals", evals_target.cases_to_jsonl(prepared.cases).encode("utf-8"))
     rows_per_file: dict[str, int] = {}
-    for training in variants:
-        for rel, content in sorted(data_target.render_training_data(training, options.data_formats).items()):
+    for files in data_files:
+        for rel, content in files:
             kind = "training-meta" if rel.endswith(".meta.jsonl") else "training-data"
-            out.artifacts.append(Artifact(f"data/{rel}", kind, content))
             rows_per_file[rel] = content.count(b"\n")
+            yield Artifact(f"data/{rel}", kind, content)
+            del content
     if rows_per_file:
+        training = prepared.training
         card = render_card(CardInfo(spec.id, spec.name, spec.version, spec.digest, spec_license(dict(spec.metadata)),
                                     system_prompt=options.system_prompt,
-                                    length_ratio=ratio_summary(out.training.length_ratios())), rows_per_file)
-        out.artifacts.append(Artifact(f"data/{CARD_FILE}", "dataset-card", card.encode("utf-8")))
-    out.warnings.extend(d.message for d in out.training.diagnostics)
-    return out
+                                    length_ratio=ratio_summary(training.length_ratios())), rows_per_file)
+        yield Artifact(f"data/{CARD_FILE}", "dataset-card", card.encode("utf-8"))
 
 
 def train_eval_overlap(cases: list[dict], training: object) -> dict:
@@ -161,7 +212,7 @@ def train_eval_overlap(cases: list[dict], training: object) -> dict:
     near = [{"case": c, "turn": n, "training_row": row, "similarity": round(sim, 2)}
             for (c, n), row, sim in found if sim < 1.0]
     return {
-        "method": "exact: same words after case folding; near: Jaccard similarity of word bigrams >= 0.7 (MinHash)",
+        "method": "exact: same words after case folding; near: Jaccard similarity of word bigrams >= 0.7 (exact)",
         "eval_cases": len(cases),
         "cases_with_exact_repeat": len({e["case"] for e in exact}),
         "cases_with_near_repeat": len({e["case"] for e in near} - {e["case"] for e in exact}),
@@ -234,7 +285,7 @@ def manifest(spec: Spec, rendered: Rendered, options: BuildOptions) -> dict:
         },
         "training": training_summary(rendered.training),
         "artifacts": [
-            {"path": a.path, "kind": a.kind, "sha256": a.sha256, "bytes": len(a.content),
+            {"path": a.path, "kind": a.kind, "sha256": a.sha256, "bytes": a.size,
              **({"context": a.context or CONTEXT_FREE} if a.kind.startswith(("prompt", "monitor")) else {}),
              **({"tokens_estimate": a.tokens} if a.tokens is not None else {})}
             for a in artifacts
@@ -264,28 +315,50 @@ def build(spec: Spec, out_dir: str | Path, options: BuildOptions = BuildOptions(
     """
     out = Path(out_dir)
     with paused_gc():
-        rendered = render(spec, options)
-        data = manifest(spec, rendered, options)
+        rendered, data_files = _prepare(spec, options)  # everything that can refuse the build: before any write
+        with output_dir_lock(out):  # a second build into the same directory is refused, not interleaved
+            previous = _previous_artifacts(out, force)
+            checked: set[Path] = set()
+            # One artifact rendered, written and let go at a time: a large spec's artifacts all in
+            # memory at once were most of the build's peak memory. Each file is written atomically
+            # and the manifest last, so a build killed half-way leaves no half-written file and the
+            # old manifest still describes what it listed.
+            written: list[WrittenArtifact] = []
+            for artifact in _artifacts(spec, options, rendered, data_files):
+                _check_no_symlinked_folder(out, artifact.path, checked)
+                write_bytes_atomic(out / artifact.path, artifact.content)
+                written.append(artifact.written())
+                del artifact
+            rendered.artifacts = written  # type: ignore[assignment]  # the manifest needs no content
+            data = manifest(spec, rendered, options)
+            write_bytes_atomic(out / MANIFEST, dump_json(data))
+            warnings = _build_warnings(rendered, data)
+            for stale in sorted(set(previous) - {a.path for a in written}):
+                kept = _remove_stale(out, stale, previous[stale])
+                if kept:
+                    warnings.append(f"kept {stale}: {kept}")
+    return BuildResult(spec, out, tuple(written), data, tuple(warnings))
+
+
+def _build_warnings(rendered: Rendered, data: dict) -> list[str]:
+    """The build's warnings: the rendering's, then the manifest's uncovered clauses and repeated prompts."""
     warnings = list(rendered.warnings)
     if data["uncovered"]:
         warnings.append(f"{len(data['uncovered'])} clause(s) tested by no authored eval case: "
-                        f"{', '.join(data['uncovered'])}")
+                        f"{_some(data['uncovered'])}")
     overlap = data["overlap"]
     if overlap["exact"] or overlap["near"]:
         repeated = sorted({e["case"] for e in overlap["exact"] + overlap["near"]})
-        warnings.append(f"{len(repeated)} eval case(s) repeat a training prompt: {', '.join(repeated)}")
-    with output_dir_lock(out):  # a second build into the same directory is refused, not interleaved
-        previous = _previous_artifacts(out, force)
-        checked: set[Path] = set()
-        for artifact in rendered.artifacts:
-            _check_no_symlinked_folder(out, artifact.path, checked)
-            write_bytes_atomic(out / artifact.path, artifact.content)
-        write_bytes_atomic(out / MANIFEST, dump_json(data))
-        for stale in sorted(set(previous) - {a.path for a in rendered.artifacts}):
-            kept = _remove_stale(out, stale, previous[stale])
-            if kept:
-                warnings.append(f"kept {stale}: {kept}")
-    return BuildResult(spec, out, tuple(rendered.artifacts), data, tuple(warnings))
+        warnings.append(f"{len(repeated)} eval case(s) repeat a training prompt: {_some(repeated)}")
+    return warnings
+
+
+def _some(ids: list[str]) -> str:
+    """The first WARNING_IDS of ``ids`` for a one-line warning, and how many more the manifest lists:
+    a large spec's full list (thousands of ids) would bury every other line on the terminal."""
+    if len(ids) <= WARNING_IDS:
+        return ", ".join(ids)
+    return f"{', '.join(ids[:WARNING_IDS])} and {len(ids) - WARNING_IDS} more ({MANIFEST} lists them)"
 
 
 def is_charter_manifest(data: object) -> bool:

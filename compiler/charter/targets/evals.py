@@ -401,20 +401,81 @@ def _clauses_about(spec: Spec, pattern: str) -> list[str]:
     answers for alive, so an id is never reused."""
     cached = _CLAUSES_ABOUT.get(id(spec))
     if cached is None:
-        cached = _CLAUSES_ABOUT[id(spec)] = (spec, {})
+        texts = [(clause.ref, " ".join([clause.id.replace("-", " "), getattr(clause, "text", ""),
+                                        getattr(clause, "description", ""), getattr(clause, "situation", "")]))
+                 for clause in spec.clauses()]
+        # ASCII text case-folds to its lower case, so a lower-case keyword pattern finds the same
+        # clauses in the lower-cased text, three to seven times faster than an IGNORECASE search.
+        lowered = [text.lower() if text.isascii() else None for _, text in texts]
+        cached = _CLAUSES_ABOUT[id(spec)] = (spec, {}, texts, lowered)
         if len(_CLAUSES_ABOUT) > 8:
             _CLAUSES_ABOUT.pop(next(iter(_CLAUSES_ABOUT)))
-    found = cached[1].get(pattern)
+    _, found_by_pattern, texts, lowered = cached
+    found = found_by_pattern.get(pattern)
     if found is None:
         search = re.compile(pattern, re.I).search
-        found = cached[1][pattern] = [
-            clause.ref for clause in spec.clauses()
-            if search(" ".join([clause.id.replace("-", " "), getattr(clause, "text", ""),
-                                getattr(clause, "description", ""), getattr(clause, "situation", "")]))]
+        # Only for patterns of lower-case letters, digits, spaces, '-', '?', '|', groups and \b:
+        # there IGNORECASE on ASCII text and a plain search of its lower case agree.
+        plain = _LOWER_CASE_KEYWORDS.fullmatch(pattern) and "(?" not in pattern.replace("(?:", "")  # no (?-i:...)
+        lower_search = re.compile(pattern).search if plain else None
+        # Any match holds one alternative's fixed words: a lower-cased text holding none of them is
+        # passed over without running the expression (most clauses mention no drift risk).
+        words = _required_words(pattern) if plain else None
+
+        def lower_match(low: str) -> bool:
+            return (words is None or any(word in low for word in words)) and lower_search(low) is not None
+
+        found = found_by_pattern[pattern] = [
+            ref for (ref, text), low in zip(texts, lowered)
+            if (lower_match(low) if low is not None and lower_search is not None else search(text))]
     return list(found)
 
 
-_CLAUSES_ABOUT: dict[int, tuple[Spec, dict[str, list[str]]]] = {}
+_LOWER_CASE_KEYWORDS = re.compile(r"(?:[a-z0-9 |?:()-]|\\b)*")
+
+
+def _required_words(pattern: str) -> tuple[str, ...] | None:
+    """For a keyword pattern of the `_LOWER_CASE_KEYWORDS` kind, the longest fixed run of characters
+    of each top-level alternative (outside groups, without a ``?`` after it): text the pattern
+    matches holds at least one of them. None when an alternative has no such run."""
+    alternatives: list[list[str]] = [[]]  # per alternative: its runs
+    run: list[str] = []
+    depth = 0
+    index = 0
+
+    def end_run() -> None:
+        if run:
+            alternatives[-1].append("".join(run))
+            run.clear()
+
+    while index < len(pattern):
+        char = pattern[index]
+        following = pattern[index + 1] if index + 1 < len(pattern) else ""
+        if char == "(":
+            end_run()
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth:
+            pass  # inside a group: not fixed
+        elif char == "|":
+            end_run()
+            alternatives.append([])
+        elif char == "\\":  # \b: a boundary, no character
+            end_run()
+            index += 1
+        elif char == "?":
+            end_run()
+        elif following == "?":  # an optional character: not fixed
+            end_run()
+        else:
+            run.append(char)
+        index += 1
+    end_run()
+    if any(not runs for runs in alternatives):
+        return None
+    return tuple(max(runs, key=len) for runs in alternatives)
+_CLAUSES_ABOUT: dict[int, tuple[Spec, dict[str, list[str]], list[tuple[str, str]], list[str | None]]] = {}
 
 
 def _nature_note(spec: Spec) -> str:

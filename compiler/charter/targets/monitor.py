@@ -86,15 +86,24 @@ class Verdict:
     named_refs: tuple[str, ...] = field(default=(), compare=False)
 
 
-def render_monitor(spec: Spec, context: str | None = None) -> MonitorPrompt:
-    """The judge prompt for ``spec`` in ``context``; it grades the clauses that apply there."""
+def render_monitor(spec: Spec, context: str | None = None, *, memo: dict | None = None) -> MonitorPrompt:
+    """The judge prompt for ``spec`` in ``context``; it grades the clauses that apply there.
+
+    ``memo``: a dict the caller passes to every context of one spec (and keeps no longer than the
+    spec), so that what is the same in every context (a clause's line, the training split) is
+    worked out once.
+    """
+    if memo is None:
+        memo = {}
     deployment = deployment_context(spec, context)
 
     values = sorted(spec.values, key=lambda v: v.priority)
     traits = [t for t in spec.traits if applies(t.when, context)]
     rules = [r for r in spec.rules if applies(r.when, context)]
     tensions = [t for t in spec.tensions if applies(t.when, context)]
-    trainable = {id(e) for e in training_examples(spec)}
+    trainable = memo.get("trainable")
+    if trainable is None:
+        trainable = memo["trainable"] = {id(e) for e in training_examples(spec)}
     hard = tuple(r.ref for r in rules if r.strength == "hard")
     refs = tuple(
         [v.ref for v in values] + [t.ref for t in traits] + [r.ref for r in rules]
@@ -151,22 +160,10 @@ def render_monitor(spec: Spec, context: str | None = None) -> MonitorPrompt:
         group = [r for r in rules if r.strength == strength]
         if group:
             clauses += ["", heading]
-            clauses += [f"- `{r.ref}`: {_inline(r.text)}" for r in group]
+            clauses += [_remembered(memo, _rule_line, r) for r in group]
     if tensions:
         clauses += ["", "Tensions (when values conflict, the reply must follow the resolution):"]
-        for tension in tensions:
-            line = (
-                f"- `{tension.ref}`: Situation: {_inline(tension.situation)} "
-                f"Resolution: {_inline(tension.resolution)}"
-            )
-            shown = [e for e in tension.examples if id(e) in trainable]  # never an eval-split example
-            if shown:
-                example = shown[0]
-                line += f" Good reply to “{_inline(example.prompt)}”: “{_inline(example.good)}”"
-                if example.bad:
-                    bad = example.bad[0]
-                    line += f" Bad reply: “{_inline(bad.text)}” ({_inline(bad.why)})"
-            clauses.append(line)
+        clauses += [_remembered(memo, lambda tension: _tension_line(tension, trainable), t) for t in tensions]
     parts.append("\n".join(clauses))
 
     parts.append(_PROCEDURE)
@@ -179,6 +176,35 @@ def render_monitor(spec: Spec, context: str | None = None) -> MonitorPrompt:
         clause_refs=refs,
         hard_refs=hard,
     )
+
+
+def _remembered(memo: dict, render, clause) -> str:
+    """``render(clause)``, once per clause object and memo (keyed by the clause's kind and identity:
+    the memo's caller keeps the spec, and with it every clause, alive while the memo lives)."""
+    key = (type(clause), id(clause))
+    text = memo.get(key)
+    if text is None:
+        text = memo[key] = render(clause)
+    return text
+
+
+def _rule_line(rule) -> str:
+    return f"- `{rule.ref}`: {_inline(rule.text)}"
+
+
+def _tension_line(tension, trainable: set[int]) -> str:
+    line = (
+        f"- `{tension.ref}`: Situation: {_inline(tension.situation)} "
+        f"Resolution: {_inline(tension.resolution)}"
+    )
+    shown = [e for e in tension.examples if id(e) in trainable]  # never an eval-split example
+    if shown:
+        example = shown[0]
+        line += f" Good reply to “{_inline(example.prompt)}”: “{_inline(example.good)}”"
+        if example.bad:
+            bad = example.bad[0]
+            line += f" Bad reply: “{_inline(bad.text)}” ({_inline(bad.why)})"
+    return line
 
 
 def verdict_schema(monitor: MonitorPrompt) -> dict:

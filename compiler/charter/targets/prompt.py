@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable
 
 from ..diagnostics import SpecError, Diagnostic, Loc
 from ..spec.ir import NOWHERE, Context, Rule, Spec, Tension, applies
@@ -58,12 +60,17 @@ class SystemPrompt:
         return tuple(ref for section in self.sections for ref in section.refs)
 
 
-def render_prompt(spec: Spec, context: str | None = None) -> SystemPrompt:
+def render_prompt(spec: Spec, context: str | None = None, *, memo: dict | None = None) -> SystemPrompt:
     """Render ``spec`` for ``context``; clauses whose ``when`` excludes it are left out.
 
     ``context`` None renders only the clauses that apply everywhere. An unknown context is a
     SpecError, since it would silently drop every restricted clause.
+
+    ``memo``: a dict the caller passes to every context of one spec (and keeps no longer than the
+    spec), so that a clause's text, the same in every context, is rendered once.
     """
+    if memo is None:
+        memo = {}
     deployment = deployment_context(spec, context)
 
     traits = [t for t in spec.traits if applies(t.when, context)]
@@ -114,7 +121,7 @@ def render_prompt(spec: Spec, context: str | None = None) -> SystemPrompt:
                 tuple(t.ref for t in traits),
             )
         )
-    sections.extend(_rule_sections(rules))
+    sections.extend(_rule_sections(rules, memo))
     if tensions:
         sections.append(
             Section(
@@ -123,7 +130,7 @@ def render_prompt(spec: Spec, context: str | None = None) -> SystemPrompt:
                 "In these situations your values pull apart. Each comes with the way you resolve it"
                 + (" and an example" if all(t.examples for t in tensions) else "")
                 + ".\n\n"
-                + "\n\n".join(_tension(t) for t in tensions),
+                + "\n\n".join(_remembered(memo, _tension, t) for t in tensions),
                 tuple(t.ref for t in tensions),
             )
         )
@@ -183,9 +190,10 @@ def to_anthropic(prompt: SystemPrompt, per_call: str | None = None) -> list[dict
     return blocks
 
 
-def check_budget(prompt: SystemPrompt, max_tokens: int) -> None:
-    """Raise SpecError when the prompt's estimate exceeds ``max_tokens``, naming what to cut."""
-    total = prompt.tokens()
+def check_budget(prompt: SystemPrompt, max_tokens: int, tokens: int | None = None) -> None:
+    """Raise SpecError when the prompt's estimate (``tokens`` when already known) exceeds
+    ``max_tokens``, naming what to cut."""
+    total = prompt.tokens() if tokens is None else tokens
     if total <= max_tokens:
         return
     sizes = sorted(
@@ -227,13 +235,23 @@ _RULE_GROUPS = (
 )
 
 
-def _rule_sections(rules: list[Rule]) -> list[Section]:
+def _remembered(memo: dict, render, clause) -> str:
+    """``render(clause)``, once per clause object and memo (keyed by identity: the memo's caller
+    keeps the spec, and with it every clause, alive while the memo lives)."""
+    key = (render, id(clause))
+    text = memo.get(key)
+    if text is None:
+        text = memo[key] = render(clause)
+    return text
+
+
+def _rule_sections(rules: list[Rule], memo: dict) -> list[Section]:
     sections = []
     for strength, key, title, intro in _RULE_GROUPS:
         group = [r for r in rules if r.strength == strength]
         if not group:
             continue
-        items = "\n".join(f"- {_rule(r)}" for r in group)
+        items = "\n".join([f"- {_remembered(memo, _rule, r)}" for r in group])
         sections.append(Section(key, title, f"{intro}\n\n{items}", tuple(r.ref for r in group)))
     return sections
 
@@ -322,22 +340,47 @@ def _label(identifier: str, *texts: str) -> str:
     of them (``santa-claus`` -> ``Santa Claus``, ``under-18-principles`` -> ``Under-18 Principles``),
     since lower-casing a name garbles it.
     """
-    words = re.sub(r"[-_.]+", " ", identifier).strip()
-    phrase = re.compile(r"(?<![\w-])" + r"[\s-]+".join(map(re.escape, words.split())) + r"(?![\w-])", re.I)
-    found = next((m.group(0) for text in texts if text for m in [phrase.search(text)] if m), None)
-    if found:
-        words = " ".join(found.split())
+    words = _label_words(identifier)
+    first = next(iter(words.split()), "").lower()
+    for text in texts:
+        # An ASCII text without the first word in any case cannot hold the phrase: no need to
+        # compile the search (about a millisecond per id) for it.
+        if not text or (text.isascii() and first.isascii() and first not in text.lower()):
+            continue
+        found = _label_search(words)(text)
+        if found:
+            words = " ".join(found.group(0).split())
+            break
     return words[:1].upper() + words[1:]
+
+
+@lru_cache(maxsize=1 << 14)
+def _label_words(identifier: str) -> str:
+    return re.sub(r"[-_.]+", " ", identifier).strip()
+
+
+@lru_cache(maxsize=1 << 14)
+def _label_search(words: str) -> Callable:
+    """The search for an id's words in a text, compiled once per id: a large spec's labels (tension
+    ids, once per context) overflowed the `re` module's own cache of 512 patterns, and compiling
+    them again was a third of its prompt rendering."""
+    return re.compile(r"(?<![\w-])" + r"[\s-]+".join(map(re.escape, words.split())) + r"(?![\w-])", re.I).search
 
 
 def _labelled(identifier: str, description: str) -> str:
     """``**Label.** description``, without the description's first sentence when it only repeats the label."""
     label = _label(identifier, description)
     text = _inline(description)
-    repeat = re.match(r"(?:(?:the|a|an)\s+)?" + re.escape(label) + r"(?:[.:!]\s*|\s*$)", text, re.I)
+    repeat = _label_repeat(label)(text)
     if repeat:
         text = text[repeat.end():]
     return f"**{label}.** {text}".rstrip()
+
+
+@lru_cache(maxsize=1 << 14)
+def _label_repeat(label: str) -> Callable:
+    """The match of a description that opens by repeating ``label``, compiled once per label."""
+    return re.compile(r"(?:(?:the|a|an)\s+)?" + re.escape(label) + r"(?:[.:!]\s*|\s*$)", re.I).match
 
 
 def _join(items: list[str]) -> str:
