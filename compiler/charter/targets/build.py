@@ -322,11 +322,13 @@ def build(spec: Spec, out_dir: str | Path, options: BuildOptions = BuildOptions(
             # One artifact rendered, written and let go at a time: a large spec's artifacts all in
             # memory at once were most of the build's peak memory. Each file is written atomically
             # and the manifest last, so a build killed half-way leaves no half-written file and the
-            # old manifest still describes what it listed.
+            # old manifest still describes what it listed. Artifacts are rebuilt from the spec, so
+            # they are not fsync'd one by one (36 fsyncs were 0.13 s of a 2,000-rule build); the
+            # manifest, the record of what was built, is.
             written: list[WrittenArtifact] = []
             for artifact in _artifacts(spec, options, rendered, data_files):
                 _check_no_symlinked_folder(out, artifact.path, checked)
-                write_bytes_atomic(out / artifact.path, artifact.content)
+                write_bytes_atomic(out / artifact.path, artifact.content, durable=False)
                 written.append(artifact.written())
                 del artifact
             rendered.artifacts = written  # type: ignore[assignment]  # the manifest needs no content
