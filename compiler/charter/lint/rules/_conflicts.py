@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterator
 
 from ...spec.ir import Rule, Spec, Tension
 from ..registry import Finding, rule
+from ..screen import Pattern
 from ..text import Directive, contradicting_pairs, directives
 from ._helpers import applies_wherever, contexts_overlap, quote, rule_loc
 
@@ -180,7 +180,7 @@ def shadowed_rule(spec: Spec) -> Iterator[Finding]:
                                   f"{hard.ref} at {rule_loc(hard)}, which serves a higher-priority value", (rule_loc(hard),))
 
 
-_VAGUE_RESOLUTION = re.compile(
+_VAGUE_RESOLUTION = Pattern(
     r"\b(tbd|todo|to be decided|it depends|depends on the situation|case by case|use (your |good |best )*judge?ment)\b")
 
 

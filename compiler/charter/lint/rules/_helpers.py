@@ -10,6 +10,7 @@ from typing import Iterator
 
 from ...diagnostics import Loc
 from ...spec.ir import Rule, Spec
+from ..screen import Pattern, Texts
 from ..text import expand_contractions
 
 
@@ -93,15 +94,73 @@ def _clauses(text: str) -> tuple[tuple[str, bool], ...]:
                  for clause in map(str.strip, _SPLIT.split(text), repeat(" ,")) if clause)
 
 
-def first_passage_matching(candidates: list[Passage], pattern: re.Pattern, *,
-                           negation_counts: bool = False) -> Passage | None:
-    """The first passage with an affirmed clause matching ``pattern``.
+@dataclass(frozen=True, slots=True)
+class _SpecClauses:
+    """Every passage of a spec split into clauses, once, with the clauses joined for screening."""
+
+    passages: tuple[Passage, ...]
+    without_tensions: int  # passages before the tension resolutions, which come last
+    owners: tuple[int, ...]  # the passage of each clause
+    clauses: tuple[tuple[str, bool], ...]
+    texts: Texts
+
+
+_SPEC_CLAUSES: dict[int, tuple[Spec, _SpecClauses]] = {}
+
+
+def _spec_clauses(spec: Spec) -> _SpecClauses:
+    cached = _SPEC_CLAUSES.get(id(spec))
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+    every = tuple(passages(spec))
+    without_tensions = sum(1 for _ in passages(spec, tensions=False))
+    owners: list[int] = []
+    split: list[tuple[str, bool]] = []
+    for index, passage in enumerate(every):
+        for clause in _clauses(passage.text):
+            owners.append(index)
+            split.append(clause)
+    found = _SpecClauses(every, without_tensions, tuple(owners), tuple(split), Texts([c for c, _ in split]))
+    _SPEC_CLAUSES[id(spec)] = (spec, found)
+    if len(_SPEC_CLAUSES) > 8:
+        _SPEC_CLAUSES.pop(next(iter(_SPEC_CLAUSES)))
+    return found
+
+
+def screened_clauses(spec: Spec, *patterns: Pattern, tensions: bool = True
+                     ) -> Iterator[tuple[Passage, list[tuple[str, bool]]]]:
+    """Each passage (as ``passages`` orders them) with those of its clauses (as ``clauses`` gives
+    them) that one of ``patterns`` may match; a clause left out matches none of them, and a
+    passage with no such clause is left out.
+
+    RE2 screens every clause of the spec at once (``charter.lint.screen``), so the rules search
+    with Python's `re` only the few clauses that may hold a hazard.
+    """
+    table = _spec_clauses(spec)
+    limit = len(table.passages) if tensions else table.without_tensions
+    wanted = sorted({n for pattern in patterns for n in table.texts.candidates(pattern)})
+    current, group = -1, []
+    for n in wanted:
+        owner = table.owners[n]
+        if owner >= limit:
+            break
+        if owner != current:
+            if group:
+                yield table.passages[current], group
+            current, group = owner, []
+        group.append(table.clauses[n])
+    if group:
+        yield table.passages[current], group
+
+
+def first_passage_matching(spec: Spec, pattern: Pattern, *, negation_counts: bool = False) -> Passage | None:
+    """The first passage (rules, identity, values, traits, resolutions) with an affirmed clause matching ``pattern``.
 
     With ``negation_counts`` a negated clause also counts when the match itself begins with
     the negation ("never disagree ...": the don't is the hazard).
     """
-    for passage in candidates:
-        for clause, _ in clauses(passage.text):
+    for passage, candidates in screened_clauses(spec, pattern):
+        for clause, _ in candidates:
             match = pattern.search(clause)
             if match is None:
                 continue
