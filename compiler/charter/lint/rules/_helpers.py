@@ -60,7 +60,7 @@ def passages(spec: Spec, *, tensions: bool = True) -> Iterator[Passage]:
             yield Passage(tension.resolution, tension.loc, tension.ref)
 
 
-_CONTRACTIONS = [(re.compile(p), r) for p, r in [
+_CONTRACTIONS = [(Pattern(p), r) for p, r in [
     (r"\bcan't\b|\bcannot\b", "can not"), (r"\bwon't\b", "will not"), (r"\b(\w+)n't\b", r"\1 not"),
     (r"\b(\w+)'re\b", r"\1 are"), (r"\bi'm\b", "i am"), (r"\b(\w+)'ve\b", r"\1 have"),
 ]]
