@@ -24,6 +24,7 @@ from typing import Sequence
 
 # What Python's \s matches in ASCII text (str.isspace): RE2's \s lacks \v and \x1c-\x1f.
 _ASCII_SPACE = r"\t\n\v\f\r\x1c-\x1f "
+_PLAIN = re.compile(r"[^\\\[{(]+")  # up to the next escape, class, brace or group
 _QUANTIFIER = re.compile(r"\{(\d*)(,\d*)?\}")
 _SCREENABLE_FLAGS = re.IGNORECASE | re.DOTALL | re.MULTILINE | re.UNICODE | re.ASCII
 _UNTRANSLATABLE = object()
@@ -77,6 +78,11 @@ def re2_superset(pattern: str, flags: int = 0) -> str | None:
     i, n = 0, len(pattern)
     try:
         while i < n:
+            plain = _PLAIN.match(pattern, i)
+            if plain is not None:  # literals, alternations and quantifiers carry over as they are
+                out.append(plain.group())
+                i = plain.end()
+                continue
             c = pattern[i]
             if c == "\\":
                 escaped = pattern[i + 1]
@@ -114,7 +120,7 @@ def re2_superset(pattern: str, flags: int = 0) -> str | None:
                     return None
             elif pattern.startswith(("(?P=", "(?(", "(?#"), i):
                 return None
-            else:
+            else:  # a group that is not a look-around
                 out.append(c)
                 i += 1
     except (IndexError, ValueError):
