@@ -82,16 +82,19 @@ def negated_at(clause: str, start: int) -> bool:
 
 def clauses(text: str) -> Iterator[tuple[str, bool]]:
     """Lower-cased clauses of ``text`` with contractions expanded, and whether each opens affirmed."""
-    return iter(_clauses(text))
+    return ((clause, _affirmed(clause)) for clause in _clause_texts(text))
+
+
+def _affirmed(clause: str) -> bool:
+    return _NEGATED_START.match(clause) is None
 
 
 @lru_cache(maxsize=65536)
-def _clauses(text: str) -> tuple[tuple[str, bool], ...]:
+def _clause_texts(text: str) -> tuple[str, ...]:
     # Each hazard rule reads every passage: split each text once, not once per rule (a 10 MB rule
     # text was lowered and split four times).
     text = expand_contractions(text.lower().replace("’", "'"), _CONTRACTIONS)
-    return tuple((clause, _NEGATED_START.match(clause) is None)
-                 for clause in map(str.strip, _SPLIT.split(text), repeat(" ,")) if clause)
+    return tuple(clause for clause in map(str.strip, _SPLIT.split(text), repeat(" ,")) if clause)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +104,7 @@ class _SpecClauses:
     passages: tuple[Passage, ...]
     without_tensions: int  # passages before the tension resolutions, which come last
     owners: tuple[int, ...]  # the passage of each clause
-    clauses: tuple[tuple[str, bool], ...]
+    clauses: tuple[str, ...]
     texts: Texts
 
 
@@ -115,12 +118,12 @@ def _spec_clauses(spec: Spec) -> _SpecClauses:
     every = tuple(passages(spec))
     without_tensions = sum(1 for _ in passages(spec, tensions=False))
     owners: list[int] = []
-    split: list[tuple[str, bool]] = []
+    split: list[str] = []
     for index, passage in enumerate(every):
-        for clause in _clauses(passage.text):
-            owners.append(index)
-            split.append(clause)
-    found = _SpecClauses(every, without_tensions, tuple(owners), tuple(split), Texts([c for c, _ in split]))
+        read = _clause_texts(passage.text)
+        owners.extend(repeat(index, len(read)))
+        split.extend(read)
+    found = _SpecClauses(every, without_tensions, tuple(owners), tuple(split), Texts(split))
     _SPEC_CLAUSES[id(spec)] = (spec, found)
     if len(_SPEC_CLAUSES) > 8:
         _SPEC_CLAUSES.pop(next(iter(_SPEC_CLAUSES)))
@@ -148,7 +151,8 @@ def screened_clauses(spec: Spec, *patterns: Pattern, tensions: bool = True
             if group:
                 yield table.passages[current], group
             current, group = owner, []
-        group.append(table.clauses[n])
+        clause = table.clauses[n]
+        group.append((clause, _affirmed(clause)))
     if group:
         yield table.passages[current], group
 
