@@ -89,3 +89,53 @@ def test_the_directive_cache_stays_bounded(monkeypatch):
     assert len(text._DIRECTIVES) == 10
     assert text.directives(texts[0]) == read[0]
     text.directives.cache_clear()
+
+
+def test_words_are_the_word_pattern_s():
+    samples = [*_texts(), "abc 123 x9", "  lead and trail  ", "ABC def", "123 456", "", " ", "don't stop", "a\tb",
+               "naïve user", "x-y z", "a  b"]
+    for value in samples:
+        for variant in (value, value.lower()):
+            assert text._words(variant) == text._WORD.findall(variant), variant
+
+
+def test_a_long_search_finds_what_the_plain_search_finds():
+    """Texts past LONG_TEXT are screened by RE2 first; the match is still re's, from its first position."""
+    from charter.lint.screen import LONG_TEXT
+
+    rng = random.Random(7)
+    plain_words = ["lorem", "ipsum", "so", "even", "x", "whence", "elif", "in", "evening"]
+    condition_words = ["when", "whenever", "if", "case", "that", "once", "until"]
+    found = 0
+    for n in range(300):
+        words = plain_words + (condition_words if n % 2 else []) + (["é"] if n % 7 == 0 else [])
+        value = " ".join(rng.choices(words, k=rng.randint(LONG_TEXT // 3, LONG_TEXT)))
+        for pattern in (text._TRAILING_CONDITION, screen_pattern(r"(?<!even )\bwhen\b"), screen_pattern(r"^lorem"),
+                        screen_pattern(r"\bin case\b")):
+            long, plain = pattern.search_long(value), pattern.exact.search(value)
+            assert (long and long.span()) == (plain and plain.span())
+            found += plain is not None
+    assert found > 300
+
+
+def screen_pattern(value: str):
+    from charter.lint.screen import Pattern
+
+    return Pattern(value)
+
+
+def test_the_clause_splits_are_the_plain_ones():
+    """The split patterns take each alternative's first character by one class in front; they split
+    every text where the plain alternations do."""
+    from charter.lint.rules import _helpers
+
+    plain_clauses = re.compile(r"[.;:!?]+(?:\s+|$)|\s+(?:but|—|–|-{1,2})\s+|,\s+(?:but|and then)\s+"
+                               r"|,\s+(?=(?:and\s+|or\s+)?(?:do not|never|always|avoid)\b)")
+    plain_passages = re.compile(r"[.;:!?]+(?:\s+|$)|\s+but\s+|\s+[-–—]{1,2}\s+")
+    rng = random.Random(3)
+    pieces = ["never", "always", "do not", "avoid", "and", "then", "or", "but", "butter", "x", ".", "..", "!?", ";",
+              ":", ",", " ", "  ", "\t", "\n", "-", "--", "---", "—", "–", "\xa0", "and then"]
+    samples = _texts() + ["".join(rng.choices(pieces, k=rng.randint(1, 40))) for _ in range(5000)]
+    for value in samples:
+        assert text._CLAUSE_SPLIT.split(value) == plain_clauses.split(value), value
+        assert _helpers._SPLIT.split(value) == plain_passages.split(value), value

@@ -28,6 +28,8 @@ _PLAIN = re.compile(r"[^\\\[{(]+")  # up to the next escape, class, brace or gro
 _QUANTIFIER = re.compile(r"\{(\d*)(,\d*)?\}")
 _SCREENABLE_FLAGS = re.IGNORECASE | re.DOTALL | re.MULTILINE | re.UNICODE | re.ASCII
 _UNTRANSLATABLE = object()
+# From this length up a single text is worth screening alone (a call to RE2 costs microseconds).
+LONG_TEXT = 2000
 
 
 def _class_end(pattern: str, start: int) -> int:
@@ -152,6 +154,18 @@ class Pattern:
 
     def match(self, text: str, *span: int) -> re.Match | None:
         return self.exact.match(text, *span)
+
+    def search_long(self, text: str) -> re.Match | None:
+        """``search(text)``, with RE2 first when the text is long: it rules the text out, or says
+        where `re` may start (no match can start before RE2's first, which `re` would also find)."""
+        if len(text) < LONG_TEXT or not text.isascii():
+            return self.exact.search(text)
+        screen = self.screen
+        if screen is None:
+            return self.exact.search(text)
+        first = screen.search(text.encode("ascii"))
+        # A search from a position still reads the text before it for \b and look-behinds.
+        return None if first is None else self.exact.search(text, first.start())
 
     @property
     def screen(self):
