@@ -254,7 +254,7 @@ class Directive:
     @property
     def bare(self) -> bool:
         """The action names no object, so it covers every object of its verb ("Never apologize")."""
-        return self.concepts == frozenset((self.head,))
+        return len(self.concepts) == 1 and self.head in self.concepts
 
 
 def _normalise(text: str) -> str:
@@ -463,8 +463,9 @@ def contradicting_pairs(left: Sequence[Directive], right: Sequence[Directive] | 
                 continue
             size = len(directive.concepts)
             prefix = size - max(2, -(-size // 2)) + 1
+            rarest_first = sorted(directive.concepts, key=lambda c: (frequency[c], c))
             for anchor in anchors(directive):
-                rest = sorted((c for c in directive.concepts if c != anchor), key=lambda c: (frequency[c], c))
+                rest = [c for c in rarest_first if c != anchor]
                 for concept in rest[:prefix]:
                     by_key[anchor, concept, directive.positive].append(position)
         return by_key, by_head, bare
