@@ -174,11 +174,13 @@ class Pattern:
             self._screen = _UNTRANSLATABLE
             translated = re2_superset(self.pattern, self.flags)
             if translated is not None:
-                import re2  # only a lint run that screens needs it
-
+                try:
+                    import re2  # only a lint run that screens needs it
+                except ImportError:  # pragma: no cover - google-re2 is a dependency; re alone gives the same answers
+                    return None
                 try:
                     self._screen = re2.compile(translated.encode("utf-8"))
-                except re2.error:
+                except re2.error:  # beyond RE2 (its memory budget, a construct it lacks): every text is searched
                     pass
         return None if self._screen is _UNTRANSLATABLE else self._screen
 
@@ -202,12 +204,12 @@ class Texts:
             offset += len(texts[n]) + 1
         self._starts = starts
         self._joined = "\n".join(texts[n] for n in ascii_positions).encode("ascii")
-        self._found: dict[int, list[int]] = {}
+        self._found: dict[Pattern, list[int]] = {}  # keyed by the pattern itself, kept alive with its answer
 
     def candidates(self, pattern: Pattern) -> list[int]:
         """The positions, in order, of the texts ``pattern.search`` may match: every text RE2 does not
         rule out. Each position is a text to search with ``pattern``; the others cannot match."""
-        found = self._found.get(id(pattern))
+        found = self._found.get(pattern)
         if found is not None:
             return found
         screen = pattern.screen
@@ -225,7 +227,7 @@ class Texts:
                     break
                 offset = starts[line + 1]
             found = sorted(hits + self._others) if self._others else hits
-        self._found[id(pattern)] = found
+        self._found[pattern] = found
         return found
 
     def may_match(self, pattern: Pattern) -> list[bool]:
