@@ -119,3 +119,33 @@ def test_the_python_pattern_compiles_only_when_used():
 
 def test_screen_module_needs_no_re2_at_import():
     assert "re2" not in vars(screen)
+
+
+def _clear_lint_caches() -> None:
+    text.directives.cache_clear()
+    _helpers._SPEC_CLAUSES.clear()
+    _conflicts._CONFLICT_CACHE.clear()
+
+
+def test_lint_findings_are_those_without_the_screen(tmp_path, monkeypatch):
+    """Brute force: with RE2 switched off every clause and text is searched by `re`; the findings of
+    every rule are the same, on the bundled characters and on specs holding every corpus wording."""
+    import charter
+    from charter.lint import lint
+
+    from .hazard_eval import corpus, spec_data
+
+    specs = [charter.load(path) for path in sorted((HERE.parents[1] / "characters").glob("*.yaml"))]
+    for hazard, items in corpus().items():
+        for n, wording in enumerate(items["positives"] + items["controls"]):
+            path = tmp_path / f"{hazard}-{n}.yaml"
+            path.write_text(yaml.safe_dump(spec_data(hazard, wording), sort_keys=False), encoding="utf-8")
+            specs.append(charter.load(path))
+    _clear_lint_caches()
+    screened = [lint(spec) for spec in specs]
+    monkeypatch.setattr(Pattern, "screen", property(lambda self: None))
+    _clear_lint_caches()
+    unscreened = [lint(spec) for spec in specs]
+    _clear_lint_caches()
+    assert screened == unscreened
+    assert sum(len(found) for found in screened) > len(specs)  # the hazard positives are reported
