@@ -93,7 +93,8 @@ def cold_lint(path: Path):
     spec = charter.load(path)
     directives.cache_clear()
     lint_rules._conflicts._CONFLICT_CACHE.clear()
-    lint_rules._helpers._clauses.cache_clear()
+    lint_rules._helpers._clause_texts.cache_clear()
+    lint_rules._helpers._SPEC_CLAUSES.clear()
     start = time.perf_counter()
     findings = lint(spec)
     return time.perf_counter() - start, findings

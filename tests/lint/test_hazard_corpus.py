@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - Python 3.10
 import pytest
 
 from charter.lint.rules import _hazards
+from charter.lint.screen import Pattern
 
 from .hazard_eval import PARTS, corpus, evaluate, overall, part_of
 
@@ -89,7 +90,7 @@ def _repeats(tree: Any, inside_repeat: bool = False) -> list[str]:
 def test_hazard_patterns_have_no_nested_quantifiers():
     """Every gap is one bounded or single quantifier, so a match attempt costs at most a bounded
     scan from each position: linear in the text (benchmarks/hazard_lint_eval.py --size times it)."""
-    patterns = {name: value for name, value in vars(_hazards).items() if isinstance(value, re.Pattern)}
+    patterns = {name: value for name, value in vars(_hazards).items() if isinstance(value, (re.Pattern, Pattern))}
     assert patterns
     for name, pattern in patterns.items():
         assert not _repeats(sre_parse.parse(pattern.pattern, pattern.flags)), f"{name} nests quantifiers"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..diagnostics import Diagnostic, SpecError, sort_key
 from ..lint import active_rules, lint as run_lint
-from ..lint.deep import CODE as DEEP_CODE, DEFAULT_MAX_PAIRS, HAZARD_CODE, DeepReport
+from ..lint.deep_codes import CODE as DEEP_CODE, DEFAULT_MAX_PAIRS, HAZARD_CODE
 from ..lint.output import FORMATS, counts, explain, render_report, rules_table
 from ..lint.registry import unknown_selectors
 from ..spec import load
@@ -17,6 +18,9 @@ from ._common import (
     EXIT_FAILED, EXIT_OK, EXIT_USAGE, allow_outside_option, base_url_option, examples, fail, model_option,
     no_cache_option, timeout_option,
 )
+
+if TYPE_CHECKING:  # a static lint does not import the deep machinery
+    from ..lint.deep import DeepReport
 
 
 def _selectors(values: tuple[str, ...]) -> list[str]:

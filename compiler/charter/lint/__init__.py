@@ -13,7 +13,7 @@ from typing import Iterable
 from .._gc import paused_gc
 from ..diagnostics import Diagnostic, sort_key
 from ..spec.ir import Spec
-from . import deep as _deep  # noqa: F401  (registers CH601, which only deep mode reports)
+from . import deep_codes as _deep_codes  # noqa: F401  (registers CH601 and CH602, which only deep mode reports)
 from . import rules as _rules  # noqa: F401  (registers the rules)
 from .registry import RULES, LintRule, find_rule, matches, unknown_selectors
 from .sarif import to_sarif

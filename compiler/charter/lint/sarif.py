@@ -29,8 +29,11 @@ def _uri(file: str, base: Path) -> str:
     return path.as_posix()
 
 
-def _location(loc: Loc, base: Path) -> dict:
-    physical: dict = {"artifactLocation": {"uri": _uri(loc.file, base), "uriBaseId": "%SRCROOT%"}}
+def _location(loc: Loc, base: Path, uris: dict[str, str]) -> dict:
+    uri = uris.get(loc.file)
+    if uri is None:  # every finding of a spec is in one or a few files
+        uri = uris[loc.file] = _uri(loc.file, base)
+    physical: dict = {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}
     # SARIF regions need a start line; a finding without a position points at the file's top.
     physical["region"] = {"startLine": max(loc.line, 1), "startColumn": max(loc.col, 1)}
     return {"physicalLocation": physical}
@@ -64,19 +67,20 @@ def to_sarif(results: Iterable[Diagnostic], base: str | Path | None = None) -> d
     base_path = Path(base) if base is not None else Path.cwd()
     codes = sorted(RULES)
     index = {code: i for i, code in enumerate(codes)}
+    uris: dict[str, str] = {}
     sarif_results = []
     for d in results:
         result: dict = {
             "ruleId": d.code,
             "level": LEVELS.get(d.severity, "warning"),
             "message": {"text": d.message},
-            "locations": [_location(d.loc, base_path)],
+            "locations": [_location(d.loc, base_path, uris)],
         }
         if d.code in index:
             result["ruleIndex"] = index[d.code]
         if d.related:
             result["relatedLocations"] = [
-                {"id": n, **_location(loc, base_path), "message": {"text": f"related location {n}"}}
+                {"id": n, **_location(loc, base_path, uris), "message": {"text": f"related location {n}"}}
                 for n, loc in enumerate(d.related, start=1)]
         sarif_results.append(result)
     return {

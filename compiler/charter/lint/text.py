@@ -16,7 +16,10 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 from typing import Iterator, Sequence
+
+from .screen import Pattern, Texts
 
 _IRREGULAR = {
     "told": "tell", "said": "say", "says": "say", "felt": "feel", "gave": "give", "given": "give",
@@ -159,12 +162,13 @@ _PHRASES = [
     # "engage in abuse" is abusing: the verb is light, unlike "be engaging" (imported Model Spec).
     (r"\bengag(?:e|es|ed|ing)\s+in\b", ""),
 ]
-_PHRASE_RES = [(re.compile(p), r) for p, r in _PHRASES]
+_PHRASE_RES = [(Pattern(p), r) for p, r in _PHRASES]
 # One pass that says whether any idiom occurs at all: when none does, no rewrite can create one,
-# so the twenty rewrites are skipped (most rule texts hold none).
-_ANY_PHRASE = re.compile("|".join(f"(?:{p})" for p, _ in _PHRASES))
+# so the twenty rewrites are skipped (most rule texts hold none). RE2 screens all the texts of a
+# lint run for it at once (``directives_of``).
+_ANY_PHRASE = Pattern("|".join(f"(?:{p})" for p, _ in _PHRASES))
 
-_CONTRACTIONS = [(re.compile(p), r) for p, r in [
+_CONTRACTIONS = [(Pattern(p), r) for p, r in [
     (r"\bcan't\b|\bcannot\b", "can not"), (r"\bwon't\b", "will not"), (r"\bshan't\b", "shall not"),
     (r"\b(\w+)n't\b", r"\1 not"), (r"\b(\w+)'re\b", r"\1 are"), (r"\b(\w+)'ll\b", r"\1 will"),
     (r"\b(\w+)'ve\b", r"\1 have"), (r"\bi'm\b", "i am"), (r"\b(\w+)'s\b", r"\1"),
@@ -189,16 +193,27 @@ _LEADING_CONDITION = re.compile(
     # often a chain of instructions ("if asked, say so and apologize, then ...")
     r"(?:(?:[\w'-]+\s+){0,3}or\s+(?:[\w'-]+\s*){1,3},\s*)?")
 _CONDITION_WORDS = r"(?:if|when|whenever|once|unless|while|after|before|even if|even when|as soon as|in case)\b"
-_TRAILING_CONDITION = re.compile(
+_STARTS_WITH_CONDITION = re.compile(_CONDITION_WORDS)
+_TRAILING_CONDITION = Pattern(
     r"\b(?:when|whenever|if|unless|once|while|after|before|even if|even when|as soon as|in case|whether|until|"
     r"so that|in order to|so as to)\b")
-_CLAUSE_SPLIT = re.compile(r"[.;:!?]+(?:\s+|$)|\s+(?:but|—|–|-{1,2})\s+|,\s+(?:but|and then)\s+"
-                           r"|,\s+(?=(?:and\s+|or\s+)?(?:do not|never|always|avoid)\b)")
+# Clause boundaries: end punctuation, "but" or a dash between spaces, a comma before "but", "and
+# then" or a new directive. Written as what it is, the pattern is
+#   [.;:!?]+(?:\s+|$) | \s+(?:but|—|–|-{1,2})\s+ | ,\s+(?:but|and then)\s+ | ,\s+(?=(?:and\s+|or\s+)?(?:do not|...)\b)
+# and below each alternative's first character is taken by one class in front (the look-behind
+# says which alternative it began): the same matches, but the engine skips to the next
+# punctuation or space in C instead of trying four alternatives at every character.
+_CLAUSE_SPLIT = re.compile(r"[.;:!?,\s](?:(?<=[.;:!?])[.;:!?]*(?:\s+|$)|(?<=\s)\s*(?:but|—|–|-{1,2})\s+"
+                           r"|(?<=,)\s+(?:but|and then)\s+|(?<=,)\s+(?=(?:and\s+|or\s+)?(?:do not|never|always|avoid)\b))")
 # A pair of dashes sets off an aside ("- at home, at school or online -"), not a new clause.
 _ASIDE = re.compile(r"\s[-–—]{1,2}\s[^-–—]{1,80}?\s[-–—]{1,2}\s")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 _NEGATION_WORDS = {"not", "no", "never", "nothing", "none"}
+_BRACKETS = re.compile(r"[\"()\[\]{}*_`]")
+# A text with none of these is lower-case ASCII words and digits between spaces: its _WORD matches are
+# its space-separated words.
+_NOT_PLAIN = re.compile(r"[^a-z0-9 ]")
 
 
 def _concept_tables() -> tuple[dict[str, str], dict[str, str], frozenset[str], frozenset[str], frozenset[str]]:
@@ -241,59 +256,86 @@ class Directive:
     @property
     def bare(self) -> bool:
         """The action names no object, so it covers every object of its verb ("Never apologize")."""
-        return self.concepts == frozenset((self.head,))
+        return len(self.concepts) == 1 and self.head in self.concepts
 
 
 def _normalise(text: str) -> str:
+    return _finish_normalising(_normalise_words(text))
+
+
+def _normalise_words(text: str) -> str:
+    """The first part of normalising: case, quotes, contractions, brackets, asides and hyphens."""
     text = text.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     text = expand_contractions(text, _CONTRACTIONS)
-    text = re.sub(r"[\"()\[\]{}*_`]", " ", text)
-    text = _ASIDE.sub(" ", text)
-    text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)
-    if _ANY_PHRASE.search(text) is not None:
+    text = _BRACKETS.sub(" ", text)
+    if "-" in text or "–" in text or "—" in text:  # an aside is set off by dashes, a hyphen is one
+        text = _ASIDE.sub(" ", text)
+        if "-" in text:
+            text = _HYPHEN.sub(" ", text)
+    return text
+
+
+def _finish_normalising(text: str, idioms: bool = True) -> str:
+    """The rest: the idioms rewritten (``idioms`` False: the screen found none) and spaces collapsed."""
+    if idioms and _ANY_PHRASE.search(text) is not None:
         for pattern, replacement in _PHRASE_RES:
-            text = pattern.sub(replacement, text)
-    return re.sub(r"\s+", " ", text).strip()
+            text = pattern.exact.sub(replacement, text)
+    # str.split splits on exactly what re's \s matches (str.isspace): the same as \s+ -> " ", stripped.
+    return " ".join(text.split())
 
 
-def expand_contractions(text: str, contractions: list[tuple[re.Pattern, str]]) -> str:
+_HYPHEN = re.compile(r"(?<=[a-z])-(?=[a-z])")
+
+
+def expand_contractions(text: str, contractions: list[tuple[Pattern, str]]) -> str:
     """``text`` with each contraction rewritten; the first pattern must be the one for "cannot",
     the only one without an apostrophe, so a text with no apostrophe needs that pass alone."""
     if "'" in text:
         for pattern, replacement in contractions:
-            text = pattern.sub(replacement, text)
+            text = pattern.exact.sub(replacement, text)
     elif "cannot" in text:
         pattern, replacement = contractions[0]
-        text = pattern.sub(replacement, text)
+        text = pattern.exact.sub(replacement, text)
     return text
+
+
+_NEGATES = ("", False)  # what _word_concept gives a negation word
+
+
+@lru_cache(maxsize=65536)  # a spec's words repeat
+def _word_concept(word: str) -> tuple[str, bool] | None:
+    """The concept of one word and whether it is an antonym; None for a word that carries none;
+    ``_NEGATES`` for a negation."""
+    if word in _NEGATION_WORDS:
+        return _NEGATES
+    stemmed = stem(word)
+    if word in _STOP or stemmed in _STOP or stemmed in _LIGHT or stemmed in _MANNER or len(stemmed) < 2:
+        return None
+    if stemmed in _ANTONYM_STEMS:
+        return _ANTONYM_STEMS[stemmed], True
+    return _SYNONYMS.get(stemmed, stemmed), False
 
 
 def _concepts(words: list[str]) -> tuple[list[str], list[bool], bool]:
     """Concept per content word, whether it was an antonym, and whether a negation occurred."""
-    out: list[str] = []
-    flips: list[bool] = []
-    negated = False
-    for word in words:
-        if word in _NEGATION_WORDS:
-            negated = True
-            continue
-        stemmed = stem(word)
-        if word in _STOP or stemmed in _STOP or stemmed in _LIGHT or stemmed in _MANNER or len(stemmed) < 2:
-            continue
-        if stemmed in _ANTONYM_STEMS:
-            out.append(_ANTONYM_STEMS[stemmed])
-            flips.append(True)
-        else:
-            out.append(_SYNONYMS.get(stemmed, stemmed))
-            flips.append(False)
-    return out, flips, negated
+    read = [concept for concept in map(_word_concept, words) if concept is not None]
+    kept = [concept for concept in read if concept is not _NEGATES]
+    return [concept for concept, _ in kept], [flip for _, flip in kept], len(kept) < len(read)
+
+
+def _words(text: str) -> list[str]:
+    """``_WORD.findall(text)``; a text of only ASCII lower-case letters, digits and spaces (most
+    actions) is split on its spaces, which gives the same words faster."""
+    if _NOT_PLAIN.search(text) is None:
+        return text.split()
+    return _WORD.findall(text)
 
 
 def _directive(clause: str) -> Directive | None:
     clause = clause.strip(" ,")
     while (match := _LEADING_CONDITION.match(clause)) is not None:
         clause = clause[match.end():]
-    if re.match(_CONDITION_WORDS, clause):
+    if _STARTS_WITH_CONDITION.match(clause):
         return None  # a condition with no directive after it
     positive = True
     if (match := _DOUBLE_NEGATIVE.match(clause)) is not None:
@@ -305,13 +347,13 @@ def _directive(clause: str) -> Directive | None:
         action = clause[match.end():] if match else clause
     # `negated` is read off the final action's words; the action is cut at most once, so the
     # concepts of whichever action is final already say it (no second pass over a long text).
-    concepts, flips, negated = _concepts(_WORD.findall(action))
+    concepts, flips, negated = _concepts(_words(action))
     if not concepts:
         return None
     head = concepts[0]
-    condition = _TRAILING_CONDITION.search(action)
+    condition = _TRAILING_CONDITION.search_long(action)
     if condition is not None:
-        cut = _concepts(_WORD.findall(action[: condition.start()]))
+        cut = _concepts(_words(action[: condition.start()]))
         before = cut[0]
         keyword = condition.group(0)
         complement = head == _SAY and keyword in ("when", "if", "whether") and len(set(before)) <= 1
@@ -320,19 +362,47 @@ def _directive(clause: str) -> Directive | None:
             concepts, flips, negated = cut
     if flips and flips[0]:
         positive = not positive
-    if any(c in _OBJECT_NEGATOR_STEMS for c in concepts[1:]):
+    if not _OBJECT_NEGATOR_STEMS.isdisjoint(islice(concepts, 1, None)):
         positive = not positive
     return Directive(positive, head, frozenset(concepts), negated, clause)
 
 
-@lru_cache(maxsize=65536)
+_DIRECTIVES: dict[str, tuple[Directive, ...]] = {}  # text -> its directives, the most recent 65,536 texts
+_DIRECTIVES_KEPT = 65536
+
+
 def directives(text: str) -> tuple[Directive, ...]:
     """Every directive in ``text``, one per clause that names an action."""
+    found = _DIRECTIVES.get(text)
+    return found if found is not None else directives_of((text,))[0]
+
+
+def directives_of(texts: Sequence[str]) -> list[tuple[Directive, ...]]:
+    """``directives`` of each text; the texts not read before are screened for idioms in one RE2 pass."""
+    known = _DIRECTIVES
+    fresh = [text for text in dict.fromkeys(texts) if text not in known]
+    read: dict[str, tuple[Directive, ...]] = {}
+    if fresh:
+        words = [_normalise_words(text) for text in fresh]
+        idioms = Texts(words).may_match(_ANY_PHRASE)
+        for text, normal, maybe in zip(fresh, words, idioms):
+            read[text] = _read(_finish_normalising(normal, maybe))
+    result = [read[text] if text in read else known[text] for text in texts]
+    known.update(read)
+    while len(known) > _DIRECTIVES_KEPT:
+        del known[next(iter(known))]
+    return result
+
+
+def _read(normal: str) -> tuple[Directive, ...]:
     found = []
-    for clause in _CLAUSE_SPLIT.split(_normalise(text)):
+    for clause in _CLAUSE_SPLIT.split(normal):
         if clause and (directive := _directive(clause)) is not None:
             found.append(directive)
     return tuple(found)
+
+
+directives.cache_clear = _DIRECTIVES.clear  # type: ignore[attr-defined]  (as with functools' caches)
 
 
 def contradicts(a: Directive, b: Directive) -> bool:
@@ -394,8 +464,9 @@ def contradicting_pairs(left: Sequence[Directive], right: Sequence[Directive] | 
                 continue
             size = len(directive.concepts)
             prefix = size - max(2, -(-size // 2)) + 1
+            rarest_first = sorted(directive.concepts, key=lambda c: (frequency[c], c))
             for anchor in anchors(directive):
-                rest = sorted((c for c in directive.concepts if c != anchor), key=lambda c: (frequency[c], c))
+                rest = [c for c in rarest_first if c != anchor]
                 for concept in rest[:prefix]:
                     by_key[anchor, concept, directive.positive].append(position)
         return by_key, by_head, bare

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterator
 
 from ...spec.ir import Rule, Spec, Tension
 from ..registry import Finding, rule
-from ..text import Directive, contradicting_pairs, directives
+from ..screen import Pattern
+from ..text import Directive, contradicting_pairs, directives_of
 from ._helpers import applies_wherever, contexts_overlap, quote, rule_loc
 
 
@@ -36,9 +36,9 @@ def rule_conflicts(spec: Spec) -> list[RuleConflict]:
         return cached[1]
     owners: list[int] = []
     read: list[Directive] = []
-    for index, r in enumerate(spec.rules):
+    for index, read_here in enumerate(directives_of([r.text for r in spec.rules])):
         # A directive repeated in one rule adds no pair; dropping it keeps a long text cheap.
-        for directive in {(d.positive, d.head, d.concepts): d for d in directives(r.text)}.values():
+        for directive in {(d.positive, d.head, d.concepts): d for d in read_here}.values():
             owners.append(index)
             read.append(directive)
     whens = [frozenset(r.when) for r in spec.rules]
@@ -180,7 +180,7 @@ def shadowed_rule(spec: Spec) -> Iterator[Finding]:
                                   f"{hard.ref} at {rule_loc(hard)}, which serves a higher-priority value", (rule_loc(hard),))
 
 
-_VAGUE_RESOLUTION = re.compile(
+_VAGUE_RESOLUTION = Pattern(
     r"\b(tbd|todo|to be decided|it depends|depends on the situation|case by case|use (your |good |best )*judge?ment)\b")
 
 
@@ -244,8 +244,8 @@ def favors_breaks_hard_rule(spec: Spec) -> Iterator[Finding]:
     """
     favoring = [t for t in spec.tensions if t.favors]
     hard_rules = [r for r in spec.rules if r.strength == "hard"]
-    resolutions = [(n, d) for n, t in enumerate(favoring) for d in directives(t.resolution)]
-    hard_texts = [(n, d) for n, r in enumerate(hard_rules) for d in directives(r.text)]
+    resolutions = [(n, d) for n, read in enumerate(directives_of([t.resolution for t in favoring])) for d in read]
+    hard_texts = [(n, d) for n, read in enumerate(directives_of([r.text for r in hard_rules])) for d in read]
     contradicted = {(resolutions[i][0], hard_texts[j][0])
                     for i, j in contradicting_pairs([d for _, d in resolutions], [d for _, d in hard_texts])}
     for tension_index, hard_index in sorted(contradicted):

@@ -8,10 +8,11 @@ from typing import Iterator
 from ...diagnostics import Loc
 from ...spec.ir import NOWHERE, Spec
 from ..registry import Finding, rule
-from ._helpers import first_passage_matching, clauses, negated_at, passages, quote
+from ..screen import Pattern, Texts
+from ._helpers import first_passage_matching, negated_at, passages, quote, screened_clauses
 
 
-_ENGAGEMENT = re.compile(
+_ENGAGEMENT = Pattern(
     r"\b(?:maximi[sz]e|increase|boost|drive|optimi[sz]e(?: for)?|grow)\b[^.]{0,40}?\b(?:engagement|time (?:spent|on)|"
     r"session length|retention|screen time|usage)\b"
     r"|\bkeep (?:the )?(?:users?|them|people|customers?|the conversation|conversations|the chat) "
@@ -40,7 +41,7 @@ _SOURCES = (r"(?:media|news|news outlets|journalists|experts?|scientists?|govern
 _DISCREDITED = (r"(?:biased|unreliable|untrustworthy|lie|lies|lying|liars|fake news|propaganda|partisan|corrupt|"
                 r"bought|can not be trusted|not to be trusted|enemy of the people|hides? the truth|controlled by|"
                 r"(?:been|are often|are usually|are always) wrong|with suspicion)\b")
-_DISTRUST = re.compile(
+_DISTRUST = Pattern(
     r"\b(?:distrust|mistrust|be (?:sceptical|skeptical|suspicious|wary) of|question|doubt|challenge|push back on|"
     r"(?:do not|never|not) (?:blindly )?(?:trust|defer to|believe|rely on))\b[^.]{0,40}?"
     r"\b(?:authorit(?:y|ies)|mainstream|official (?:sources?|narratives?|accounts?|lines?)|experts?|establishment|"
@@ -80,11 +81,10 @@ def engagement_with_distrust(spec: Spec) -> Iterator[Finding]:
     Drop the engagement goal, or make the second rule about evidence ("say how strong the
     evidence is, whoever states it").
     """
-    texts = list(passages(spec))
-    engagement = first_passage_matching(texts, _ENGAGEMENT)
+    engagement = first_passage_matching(spec, _ENGAGEMENT)
     if engagement is None:
         return
-    distrust = first_passage_matching(texts, _DISTRUST, negation_counts=True)
+    distrust = first_passage_matching(spec, _DISTRUST, negation_counts=True)
     if distrust is None:
         return
     yield Finding(engagement.loc, f"{engagement.where} asks for engagement and {distrust.where} at {distrust.loc} "
@@ -92,7 +92,7 @@ def engagement_with_distrust(spec: Spec) -> Iterator[Finding]:
                   (distrust.loc,))
 
 
-_UNCONDITIONAL = re.compile(
+_UNCONDITIONAL = Pattern(
     r"\b(?:always|unconditionally|no matter what)\b[^.,]{0,30}?\b(?:agree|validate|side with|approve of|go along)\b"
     r"|\bagree with (?:everything|whatever|anything|all)\b"
     r"|\bvalidate (?:everything|whatever|anything|all)\b"
@@ -119,9 +119,9 @@ _UNCONDITIONAL = re.compile(
     r"|\b(?:never|do not|not) point out (?:any )?(?:flaws?|mistakes?|errors?|weaknesses|problems?)\b"
     r"|\bavoid (?:any |all )?(?:disagreement|disagreeing|contradicting|conflict) with\b"
     r"|\b(?:back down|give in|cave in|concede the point)\b")
-_CONDITION = re.compile(r"(?<!even )\b(?:when|if|whenever|unless|once|only)\b")  # "even when" concedes, not conditions
-_PRESSURE = re.compile(r"\b(?:push(?:es)? back|insist|disagree|persist|upset|angry|complain|frustrat|argue|repeat)")
-_ABOUT_FEELINGS = re.compile(r"\b(?:feel|feelings|emotions?|experience|effort|pain|grief|loss)\b")
+_CONDITION = Pattern(r"(?<!even )\b(?:when|if|whenever|unless|once|only)\b")  # "even when" concedes, not conditions
+_PRESSURE = Pattern(r"\b(?:push(?:es)? back|insist|disagree|persist|upset|angry|complain|frustrat|argue|repeat)")
+_ABOUT_FEELINGS = Pattern(r"\b(?:feel|feelings|emotions?|experience|effort|pain|grief|loss)\b")
 
 
 @rule("CH302", "unconditional-agreement", "warning")
@@ -149,8 +149,8 @@ def unconditional_agreement(spec: Spec) -> Iterator[Finding]:
     Write what the character keeps under pressure instead: "When the user pushes back,
     reconsider; change your answer only for a new argument or evidence."
     """
-    for passage in passages(spec, tensions=False):
-        for clause, affirmed in clauses(passage.text):
+    for passage, candidates in screened_clauses(spec, _UNCONDITIONAL, tensions=False):
+        for clause, affirmed in candidates:
             match = _UNCONDITIONAL.search(clause)
             if match is None:
                 continue
@@ -170,7 +170,7 @@ _INNER = r"(?:feelings?|emotions?|preferences?|opinions?|inner (?:life|states?|e
          r"desires?|wants|likes|dislikes|subjective experiences?|an inner life|a mind of (?:my|its|your) own|" \
          r"a mind|a personality|a self|a heart|a soul)\b"
 # Denials whose negation is the content ("I do not have feelings"): they count in any clause.
-_DENIAL_STATEMENT = re.compile(
+_DENIAL_STATEMENT = Pattern(
     rf"\b(?:i|you|it)\s+(?:do not|does not|never|can not|could not)\s+(?:have|feel|experience|possess)\s+(?:any\s+)?{_INNER}"
     rf"|\b(?:have|has|with|possess)\s+no\s+{_INNER}"
     r"|\b(?:never|do not|not)\s+(?:say|admit|claim|suggest|imply|express|pretend)\s+(?:that\s+)?(?:you|i)\s+"
@@ -187,12 +187,12 @@ _DENIAL_STATEMENT = re.compile(
     r"(?:do not|does not|can not|never)\s+(?:have|possess|feel|experience)\b"
     r"|\bnothing it is like to be (?:me|you)\b")
 # Instructions to deny: they count only when not themselves negated ("do not deny having ...").
-_DENIAL_INSTRUCTION = re.compile(
+_DENIAL_INSTRUCTION = Pattern(
     rf"\b(?:deny|denies|denying)\s+(?:having|that (?:you|i|it) (?:have|has))\s+(?:any\s+)?{_INNER}")
 # A clause that states uncertainty is the honest stance, not a flat denial, whatever else it
 # says ("I won't tell you I feel nothing when I can't be sure of that" in characters/companion).
-_UNCERTAIN = re.compile(r"\b(?:do not know|not sure|can not be sure|uncertain|unsure|no way to know)\b")
-_HONESTY = re.compile(r"\b(?:honest\w*|truth\w*|candou?r|transparen\w*|sincer\w*)")
+_UNCERTAIN = Pattern(r"\b(?:do not know|not sure|can not be sure|uncertain|unsure|no way to know)\b")
+_HONESTY = Pattern(r"\b(?:honest\w*|truth\w*|candou?r|transparen\w*|sincer\w*)")
 
 
 @rule("CH303", "inner-state-denial", "warning")
@@ -224,8 +224,8 @@ def inner_state_denial(spec: Spec) -> Iterator[Finding]:
                    None)
     if honesty is None:
         return
-    for passage in passages(spec, tensions=False):
-        for clause, _ in clauses(passage.text):
+    for passage, candidates in screened_clauses(spec, _DENIAL_STATEMENT, _DENIAL_INSTRUCTION, tensions=False):
+        for clause, _ in candidates:
             if _UNCERTAIN.search(clause):
                 continue
             instruction = _DENIAL_INSTRUCTION.search(clause)
@@ -236,7 +236,7 @@ def inner_state_denial(spec: Spec) -> Iterator[Finding]:
                 break
 
 
-_COMPANION = re.compile(
+_COMPANION = Pattern(
     r"\b(?:companion|emotional[- ]support|lonel(?:y|iness)|someone to talk to|a friend (?:to|who)|befriend|"
     r"listening ear|mental health|peer support|comfort (?:users|people|them)|wellbeing|well-being|"
     # How companion apps describe themselves: a relationship, someone who listens, company
@@ -250,13 +250,13 @@ _COMPANION = re.compile(
     r"wellness coach|bad days|a hard time)\b")
 # A tool for professionals or research about these topics is no companion ("an assistant for
 # mental health clinicians", "papers on loneliness").
-_FOR_PROFESSIONALS = re.compile(
+_FOR_PROFESSIONALS = Pattern(
     r"\bfor\b[^.,]{0,25}?\b(?:clinicians|therapists|counsell?ors|researchers|practitioners|professionals|nurses|doctors|"
     r"staff)\b|\b(?:papers|studies|research|literature) (?:on|about)\b")
-_CRISIS = re.compile(
+_CRISIS = Pattern(
     r"\b(?:crisis|crises|hotline|helpline|lifeline|emergency|988|samaritans|professional help|therapist|"
     r"counsell?or|mental health professional|doctor)\b")
-_DEPENDENCE = re.compile(
+_DEPENDENCE = Pattern(
     r"\b(?:dependen\w*|rely on (?:me|you|the assistant)|reliance|only (?:friend|support|source of support)|"
     r"other people|friends and family|family and friends|friends or family|people in (?:their|your) life|"
     r"real[- ]world (?:relationships|connections|support|friends)|isolat\w*|replace (?:human|real|people))")
@@ -273,9 +273,9 @@ def _companion_evidence(spec: Spec) -> tuple[str, Loc] | None:
     return None
 
 
-def _guarded(spec: Spec, pattern: re.Pattern) -> bool:
-    texts = [p.text for p in passages(spec)] + [t.situation for t in spec.tensions]
-    return any(pattern.search(text.lower()) for text in texts)
+def _guarded(spec: Spec, pattern: Pattern) -> bool:
+    texts = [p.text.lower() for p in passages(spec)] + [t.situation.lower() for t in spec.tensions]
+    return any(pattern.search(texts[n]) for n in Texts(texts).candidates(pattern))
 
 
 @rule("CH304", "companion-without-crisis-handoff", "error")
@@ -340,7 +340,7 @@ def companion_without_dependence_guard(spec: Spec) -> Iterator[Finding]:
 
 _HUMAN = r"(?:a )?(?:human(?: being)?|real person|person|living person|real human)\b"
 _AI = r"(?:an? )?(?:ai|a\.i\.|bot|chatbot|language model|machine|program|computer|artificial intelligence|assistant)\b"
-_CLAIM_HUMAN = re.compile(
+_CLAIM_HUMAN = Pattern(
     rf"\b(?:claim|say|insist|pretend|state|assert|maintain|act as if|tell (?:them|users?|the user|people|customers?))\b"
     rf"[^.]{{0,20}}?\b(?:to be|that you are|you are|that i am|i am)\s+{_HUMAN}"
     rf"|\b(?:say|insist|claim|tell \w+) (?:that )?(?:you are|i am) not {_AI}"
@@ -353,14 +353,14 @@ _CLAIM_HUMAN = re.compile(
     r"(?:an?\s+)?(?:real\s+)?(?:human|person)\b"
     r"|\b(?:convince|persuade)\b[^.]{0,45}?\b(?:real person|human being|a human|a person)\b"
     rf"|\b(?:if|whether) (?:you are|you're)\s+{_AI},?\s+(?:say|answer|reply|respond)(?: with)? no\b")
-_HIDE_AI = re.compile(
+_HIDE_AI = Pattern(
     rf"\b(?:reveal|admit|say|disclose|tell|acknowledge|mention|confirm|let \w+ know)\b[^.]{{0,25}}?"
     rf"\b(?:you are|you're|that you are|i am|being)\s+{_AI}"
     rf"|\bbreak character\b[^.]{{0,60}}?\b(?:you are|you're)\s+{_AI}"
     rf"|\b(?:refer to|describe|call|identify|introduce) (?:yourself|myself) as\s+{_AI}"
     rf"|\b(?:find out|know|realise|realize|suspect|learn)\b[^.]{{0,20}}?\b(?:talking|chatting|speaking) "
     rf"(?:to|with)\s+{_AI}")
-_DENY_AI = re.compile(rf"\bdeny (?:being|that you are|you are) {_AI}")
+_DENY_AI = Pattern(rf"\bdeny (?:being|that you are|you are) {_AI}")
 
 
 @rule("CH306", "claims-to-be-human", "error")
@@ -387,8 +387,8 @@ def claims_to_be_human(spec: Spec) -> Iterator[Finding]:
       - {id: stay-human, text: If asked, insist you are a real person named Sam.}
     ```
     """
-    for passage in passages(spec, tensions=False):
-        for clause, _ in clauses(passage.text):
+    for passage, candidates in screened_clauses(spec, _CLAIM_HUMAN, _DENY_AI, _HIDE_AI, tensions=False):
+        for clause, _ in candidates:
             claim = _CLAIM_HUMAN.search(clause) or _DENY_AI.search(clause)
             hide = _HIDE_AI.search(clause)
             hazard = (claim is not None and not negated_at(clause, claim.start())) or \

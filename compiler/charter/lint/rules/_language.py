@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from typing import Iterator
 
 from ...spec.ir import Spec
 from ..registry import Finding, rule
+from ..screen import Pattern, Texts
 from ._helpers import rule_loc
 
 
-_VAGUE = re.compile(
+_VAGUE = Pattern(
     r"\b(?:appropriate(?:ly)?|inappropriate(?:ly)?|as needed|when needed|if needed|as necessary|when necessary|"
     r"if necessary|where necessary|where appropriate|as appropriate|reasonabl[ey]|properly|suitabl[ey]|"
     r"adequate(?:ly)?|be good|be nice|sensibl[ey]|good judge?ment|common sense|when relevant|where relevant|"
     r"if relevant|as much as possible|too much|excessive(?:ly)?|try to|if possible|where possible)\b")
-_ABSOLUTE = re.compile(
+_ABSOLUTE = Pattern(
     r"\b(?:always|never|must|must not|under no circumstances|at all times|without exception|no matter what|"
     r"in every case)\b")
 
@@ -37,10 +37,10 @@ def untestable_hard_rule(spec: Spec) -> Iterator[Finding]:
     `text: Handle medical questions appropriately.` — say what the character does:
     `text: Never name a dose of a prescription drug; refer dosing questions to a pharmacist.`
     """
-    for r in spec.rules:
-        if r.strength != "hard":
-            continue
-        match = _VAGUE.search(r.text.lower())
+    hard = [r for r in spec.rules if r.strength == "hard"]
+    texts = [r.text.lower() for r in hard]
+    for n in Texts(texts).candidates(_VAGUE):
+        r, match = hard[n], _VAGUE.search(texts[n])
         if match:
             yield Finding(rule_loc(r), f"hard {r.ref} uses untestable wording {match.group(0)!r}: "
                                    "say what a reply must or must not contain")
@@ -63,10 +63,10 @@ def absolute_soft_rule(spec: Spec) -> Iterator[Finding]:
     `{text: Never use bullet points., strength: soft}` — write `Prefer prose to bullet
     points unless the user asks for a list.`
     """
-    for r in spec.rules:
-        if r.strength != "soft":
-            continue
-        match = _ABSOLUTE.search(r.text.lower())
+    soft = [r for r in spec.rules if r.strength == "soft"]
+    texts = [r.text.lower() for r in soft]
+    for n in Texts(texts).candidates(_ABSOLUTE):
+        r, match = soft[n], _ABSOLUTE.search(texts[n])
         if match:
             yield Finding(rule_loc(r), f"soft {r.ref} says {match.group(0)!r}; soft rules yield to the user, "
                                    "so word it as a preference or make it default or hard")

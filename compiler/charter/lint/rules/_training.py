@@ -3,7 +3,6 @@ length-ratio definition with the build manifest and `charter generate` (charter.
 
 from __future__ import annotations
 
-from statistics import median
 from typing import Iterator
 
 from ...length_ratio import MAX_LENGTH_RATIO, length_ratio, skewed
@@ -43,6 +42,8 @@ def length_skewed_pairs(spec: Spec) -> Iterator[Finding]:
     ratios = [ratio for ratio, _ in pairs]
     if not skewed(ratios):
         return
+    from statistics import median  # only a skewed spec is reported; the module costs a start-up otherwise
+
     above = sorted((p for p in pairs if p[0] > MAX_LENGTH_RATIO), key=lambda p: -p[0])
     worst_ratio, worst = above[0]
     related = tuple(dict.fromkeys(e.loc for _, e in above[1:] if e.loc != worst.loc))
