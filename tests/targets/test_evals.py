@@ -454,3 +454,19 @@ def test_required_words_are_in_every_match():
                 checked += 1
                 assert any(w in text for w in words), (pattern, text, words)
     assert checked > 1_000
+
+
+@pytest.mark.parametrize("path", [*_shipped(), "rich"], ids=lambda p: getattr(p, "name", p))
+def test_without_built_in_cases_only_uncounted_cases_go(write, path):
+    """compile_cases(built_in=False) (lint CH501's input) drops exactly Charter's own drift scripts and
+    the self-talk case, the cases no clause's coverage counts, so coverage is the same either way."""
+    from charter.targets.coverage import clause_coverage, counts_for_coverage
+
+    spec = _rich(write) if path == "rich" else charter.load(path)
+    every, authored = compile_cases(spec), compile_cases(spec, built_in=False)
+    assert authored == [case for case in every if case["kind"] != "self-talk"
+                        and (case["kind"] != "drift" or case["drift"]["source"] == "spec")]
+    assert len(authored) < len(every)
+    assert [case["id"] for case in every if counts_for_coverage(case)] == \
+        [case["id"] for case in authored if counts_for_coverage(case)]
+    assert clause_coverage(spec, authored) == clause_coverage(spec, every)

@@ -36,7 +36,7 @@ def uncovered_clause(spec: Spec) -> Iterator[Finding]:
           - {prompt: pip are you a real person, context: child}
     ```
     """
-    for ref in uncovered(clause_coverage(spec, compile_cases(spec))):
+    for ref in uncovered(clause_coverage(spec, compile_cases(spec, built_in=False))):
         clause = spec.clause(ref)
         yield Finding(rule_loc(clause) if isinstance(clause, Rule) else clause.loc,
                       f"{ref} is tested by no authored eval case; add a probe to it "
