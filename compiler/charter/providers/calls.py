@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from dataclasses import dataclass
-from typing import Iterable, TypedDict
+from typing import Awaitable, Iterable, TypedDict
 
 from ..diagnostics import CharterError
 from . import DEFAULT_TIMEOUT, get_provider
@@ -145,6 +145,19 @@ class CallOptions:
     def with_deadline(cls, timeout: float, **options) -> "CallOptions":
         """Options where ``timeout`` bounds each attempt as a whole (the deadline) and each read."""
         return cls(timeout=timeout, deadline=timeout, **options)
+
+
+async def _within(call: Awaitable[Response], seconds: float) -> Response:
+    """``await call``, or asyncio.TimeoutError after ``seconds``. asyncio.timeout (Python 3.11) runs
+    the call in the calling task; wait_for, before 3.12, wraps it in a task of its own, which costs a
+    turn of the event loop before the request is sent, while the freed connection waits idle."""
+    if _timeout is None:
+        return await asyncio.wait_for(call, seconds)
+    async with _timeout(seconds):
+        return await call
+
+
+_timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
 
 
 class RunAborted(CharterError):
@@ -375,7 +388,7 @@ class CallService:
                     response = await model.provider.complete(request)
                 else:
                     try:
-                        response = await asyncio.wait_for(model.provider.complete(request), deadline)
+                        response = await _within(model.provider.complete(request), deadline)
                     except asyncio.TimeoutError:
                         who = str(model.provider.model_id)
                         raise RequestTimedOut(f"{who}: timed out: no complete answer within the {deadline:g}s "

@@ -409,9 +409,14 @@ class Runner:
         grade = Grade(reply=index, turn=turn, score=None, judge_passed=None, clauses={}, violated=[], reason="",
                       checks=checks, passed=None, judge_error=None, holds_answer=holds)
         asked = scoped_monitor(monitor, asked_clauses(case, monitor, self.options.judge_scope))
-        opinions = await asyncio.gather(*(
-            self.judge_reply(judge, case, asked, conversation, reply, tally, (judge_tallies or {}).get(judge), sample)
-            for judge in self.options.judges))
+        judges = self.options.judges
+        if len(judges) == 1:  # awaited in this task: a task of its own per reply is a turn of the loop more
+            opinions = [await self.judge_reply(judges[0], case, asked, conversation, reply, tally, None, sample)]
+        else:
+            opinions = await asyncio.gather(*(
+                self.judge_reply(judge, case, asked, conversation, reply, tally, (judge_tallies or {}).get(judge),
+                                 sample)
+                for judge in judges))
         errors = [o["judge_error"] for o in opinions if o["judge_error"]]
         error = "; ".join(errors) if errors else None
         if error is None:
@@ -437,7 +442,7 @@ class Runner:
                 response, result["binding"] = await self.bindings.ask(
                     lambda model_id, req: self._judge_call(model_id, req, tally, own), judge, request)
                 try:
-                    verdict = read_verdict(response.text, monitor)
+                    verdict = self.read_verdict(response.text, monitor)
                 except VerdictError as err:
                     problem = " ".join(str(err).split())
                     if attempt == 2:
@@ -453,6 +458,10 @@ class Runner:
             result["judge_error"] = f"judge {judge} call failed: {err}" if len(self.options.judges) > 1 \
                 else f"judge call failed: {err}"
         return result
+
+    def read_verdict(self, text: str, monitor: MonitorPrompt):
+        """The verdict in a judge's answer over ``monitor``'s clauses (VerdictError when unusable)."""
+        return read_verdict(text, monitor)
 
     async def _judge_call(self, judge: str, request: Request, tally: Tally, own: Tally | None) -> Response:
         """A judge call counted in the judges' total and, with several judges, in this judge's own."""
