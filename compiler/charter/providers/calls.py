@@ -56,7 +56,7 @@ from .errors import (
     RequestTimedOut,
     scrub_url,
 )
-from .ratelimit import AdaptiveConcurrency, RateLimiter, Slots
+from .ratelimit import AdaptiveConcurrency, RateLimiter, Slots, TokenCount
 from .retry import RetryPolicy, with_retries
 
 # Full-jitter backoff from 0.25 s, doubling, at most 4 s between tries: half the SDKs' own (0.5 s to
@@ -360,8 +360,10 @@ class CallService:
         """One attempt on the wire: the model's rate limiter, a slot, the deadline. Raises ProviderError."""
         if model.unreachable is not None:
             raise model.unreachable
-        estimate = request.estimated_tokens()
-        await model.limiter.acquire(estimate)
+        # The token estimate is needed up front only under a tokens-per-minute limit; the flow
+        # asks for it only when a token budget in the headers is close enough for it to matter.
+        estimate = request.estimated_tokens() if model.limiter.counts_tokens else None
+        await model.limiter.acquire(estimate or 0)
         flow = model.flow
         turn = await flow.acquire(CALL_ORDER.get()) if flow is not None else 0
         outcome: dict = {}
@@ -369,9 +371,11 @@ class CallService:
             response = await self._on_wire(model, request, tally, outcome)
         finally:
             if flow is not None:
-                flow.release(turn, tokens=estimate, **outcome)
-        usage = response.usage
-        model.limiter.correct(usage.input_tokens + usage.output_tokens - estimate)
+                flow.release(turn, tokens=estimate if estimate is not None else
+                             TokenCount(request.estimated_tokens, request.estimated_tokens_at_most), **outcome)
+        if estimate is not None:
+            usage = response.usage
+            model.limiter.correct(usage.input_tokens + usage.output_tokens - estimate)
         return response
 
     async def _on_wire(self, model: _Model, request: Request, tally: Tally | None, outcome: dict) -> Response:
