@@ -293,6 +293,9 @@ def cache_key(provider: str, model: str, base_url: str, payload: Mapping[str, An
 
 
 _KEY_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+# What that encoder does with a string (JSONEncoder.encode hands a str straight to it), called
+# directly for the keys and short strings of the levels put together here.
+_KEY_STRING = json.encoder.encode_basestring
 # Strings at least this long (system prompts) are encoded once and their hash prefix kept; shorter
 # ones (a case's messages, a few KB at most, rarely sent twice) cost less to encode than to look up.
 _KEY_LONG_STRING = 4096
@@ -323,6 +326,8 @@ class _KeyText:
             if self.long_at is None:
                 self.long_at = len(pieces)
             pieces.append(encoded)
+        elif kind is str:
+            pieces.append(_KEY_STRING(value))
         elif depth >= _KEY_NESTING or (kind is not dict and kind is not list and kind is not tuple):
             pieces.append(_KEY_ENCODE(value))
         elif kind is dict:
@@ -331,7 +336,7 @@ class _KeyText:
                 return
             pieces.append("{")
             for n, key in enumerate(sorted(value)):
-                pieces.append(("," if n else "") + _KEY_ENCODE(key) + ":")
+                pieces.append(("," if n else "") + _KEY_STRING(key) + ":")
                 self.add(value[key], depth + 1)
             pieces.append("}")
         else:
