@@ -73,11 +73,24 @@ def _piece_cost(piece: str) -> float | None:
     return (len(piece) - non_ascii) / _PUNCTUATION_PER_TOKEN + non_ascii * _NON_ASCII_TOKEN
 
 
+# The cost of every piece seen (a pure function of the piece): texts share most of their words, and
+# costing a piece again was half of estimating a text. Forgotten as a whole when it grows large.
+_PIECE_COSTS: dict[str, float | None] = {}
+_PIECE_COSTS_KEPT = 100_000
+
+
 def _estimate(text: str) -> int:
     # The sum runs piece by piece in text order, as floating point sums must for the same rounding
     # everywhere; each distinct piece is costed once, and the adding and counting run in C.
     pieces = _PIECE.findall(text)
-    costs = {piece: _piece_cost(piece) for piece in set(pieces)}
+    costs = _PIECE_COSTS
+    new = [piece for piece in set(pieces) if piece not in costs]
+    if new:
+        if len(costs) + len(new) > _PIECE_COSTS_KEPT:
+            costs.clear()
+            new = set(pieces)
+        for piece in new:
+            costs[piece] = _piece_cost(piece)
     in_order = list(map(costs.__getitem__, pieces))
     whitespace = in_order.count(None)
     total = reduce(add, filter(None, in_order), 0.0)  # no cost is 0, so filter(None) drops only whitespace

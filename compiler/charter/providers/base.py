@@ -5,13 +5,14 @@ from __future__ import annotations
 import abc
 import asyncio
 import email.utils
+import functools
 import hashlib
 import json
 import os
 import re
 import time
 import weakref
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, ClassVar, Mapping, Sequence, Union
 
@@ -140,18 +141,48 @@ class Request:
         if not isinstance(self.max_tokens, int) or self.max_tokens < 1:
             raise ValueError("max_tokens must be a positive integer")
 
-    @property
+    @functools.cached_property
     def system_text(self) -> str | None:
         """The system prompt as one string (blocks joined by a blank line)."""
+        # Worked out once per request: the cache key, the token estimate and the payload all read it.
         if self.system is None or isinstance(self.system, str):
             return self.system
         return "\n\n".join(block["text"].rstrip("\n") for block in self.system)
 
     def estimated_tokens(self) -> int:
         """Input estimate plus max_tokens: what a tokens-per-minute limit charges up front."""
-        # Counted part by part, so the system prompt, the same on every call, is counted once.
-        text_tokens = estimate_tokens(self.system_text or "") + sum(estimate_tokens(m.content) for m in self.messages)
+        return self._estimated_tokens
+
+    def estimated_tokens_at_most(self) -> int:
+        """A cheap upper bound of :meth:`estimated_tokens` (no message is cut into pieces):
+        estimate_tokens never counts more than two tokens a character (see tests/providers)."""
+        if "_estimated_tokens" in self.__dict__:
+            return self._estimated_tokens
+        text_tokens = system_tokens(self.system_text or "") + 2 * sum(len(m.content) for m in self.messages)
         return text_tokens + 4 * len(self.messages) + self.max_tokens
+
+    @functools.cached_property
+    def _estimated_tokens(self) -> int:
+        # Counted part by part, so the system prompt, the same on every call, is counted once.
+        text_tokens = system_tokens(self.system_text or "") + sum(estimate_tokens(m.content) for m in self.messages)
+        return text_tokens + 4 * len(self.messages) + self.max_tokens
+
+
+# The token estimates of system prompts, kept apart from estimate_tokens' own memory of long texts:
+# a run estimates a new judge message (a few KB) for every call, and those pushed the few system
+# prompts (tens of KB each, every call's largest text) out of it again and again.
+_SYSTEM_TOKENS: dict[str, int] = {}
+_SYSTEM_TOKENS_KEPT = 64
+
+
+def system_tokens(text: str) -> int:
+    """``estimate_tokens(text)``, remembered for the system prompts a run sends on every call."""
+    tokens = _SYSTEM_TOKENS.get(text)
+    if tokens is None:
+        if len(_SYSTEM_TOKENS) >= _SYSTEM_TOKENS_KEPT:
+            _SYSTEM_TOKENS.clear()
+        tokens = _SYSTEM_TOKENS[text] = estimate_tokens(text)
+    return tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,9 +230,14 @@ class Response:
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (for the response cache); rate limits are transient and left out."""
-        data = asdict(self)
-        del data["rate_limits"]
-        return data
+        # What dataclasses.asdict gives (in field order), without its deep copy of every value.
+        usage = self.usage
+        return {"text": self.text, "finish_reason": self.finish_reason,
+                "usage": {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+                          "cache_read_tokens": usage.cache_read_tokens,
+                          "cache_write_tokens": usage.cache_write_tokens},
+                "latency": self.latency, "model": self.model, "request_id": self.request_id,
+                "raw_finish_reason": self.raw_finish_reason}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Response":
@@ -241,13 +277,90 @@ def response_format(output: OutputSchema) -> dict[str, Any]:
 def cache_key(provider: str, model: str, base_url: str, payload: Mapping[str, Any], sample: int = 0) -> str:
     """sha256 over what identifies a completion: provider, model, endpoint and the request body as
     sent (parameters, system prompt, messages), and the sample index of a repeated request. Never
-    the API key, which does not change the answer."""
+    the API key, which does not change the answer.
+
+    The hashed text is ``json.dumps(document, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)``; it is put together from pieces (see :class:`_KeyText`) so that the system
+    prompt, tens of KB sent on every call, is encoded and hashed once rather than on every call.
+    """
     document = {"v": CACHE_KEY_VERSION, "provider": provider, "model": model,
                 "base_url": base_url.rstrip("/"), "payload": payload}
     if sample:  # left out for the first sample, so keys made before samples existed still match
         document["sample"] = sample
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    text = _KeyText()
+    text.add(document, 0)
+    return text.sha256()
+
+
+_KEY_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+# What that encoder does with a string (JSONEncoder.encode hands a str straight to it), called
+# directly for the keys and short strings of the levels put together here.
+_KEY_STRING = json.encoder.encode_basestring
+# Strings at least this long (system prompts) are encoded once and their hash prefix kept; shorter
+# ones (a case's messages, a few KB at most, rarely sent twice) cost less to encode than to look up.
+_KEY_LONG_STRING = 4096
+_KEY_NESTING = 4  # the document, the payload, its messages, a message: below that, json encodes subtrees whole
+_KEY_KEPT = 64
+_KEY_STRINGS: dict[str, str] = {}  # long string -> its JSON
+_KEY_PREFIXES: dict[tuple[str, str], Any] = {}  # (text before a long string, its JSON) -> sha256 state after it
+
+
+class _KeyText:
+    """The cache key's JSON text as pieces: exactly ``_KEY_ENCODE(document)`` once joined (a dict is
+    ``{`` + ``"key":value`` pairs in sorted key order joined by ``,`` + ``}``, a list likewise), with
+    the document's top levels put together here and everything below them encoded by json whole."""
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.long_at: int | None = None  # index of the first long string's piece
+
+    def add(self, value: Any, depth: int) -> None:
+        pieces = self.pieces
+        kind = type(value)
+        if kind is str and len(value) >= _KEY_LONG_STRING:
+            encoded = _KEY_STRINGS.get(value)
+            if encoded is None:
+                if len(_KEY_STRINGS) >= _KEY_KEPT:
+                    _KEY_STRINGS.clear()
+                encoded = _KEY_STRINGS[value] = _KEY_ENCODE(value)
+            if self.long_at is None:
+                self.long_at = len(pieces)
+            pieces.append(encoded)
+        elif kind is str:
+            pieces.append(_KEY_STRING(value))
+        elif depth >= _KEY_NESTING or (kind is not dict and kind is not list and kind is not tuple):
+            pieces.append(_KEY_ENCODE(value))
+        elif kind is dict:
+            if not all(type(key) is str for key in value):  # json's own key conversions: leave them to it
+                pieces.append(_KEY_ENCODE(value))
+                return
+            pieces.append("{")
+            for n, key in enumerate(sorted(value)):
+                pieces.append(("," if n else "") + _KEY_STRING(key) + ":")
+                self.add(value[key], depth + 1)
+            pieces.append("}")
+        else:
+            pieces.append("[")
+            for n, item in enumerate(value):
+                if n:
+                    pieces.append(",")
+                self.add(item, depth + 1)
+            pieces.append("]")
+
+    def sha256(self) -> str:
+        pieces = self.pieces
+        if self.long_at is None:
+            return hashlib.sha256("".join(pieces).encode("utf-8")).hexdigest()
+        at = self.long_at
+        prefix = ("".join(pieces[:at]), pieces[at])
+        state = _KEY_PREFIXES.get(prefix)
+        if state is None:
+            if len(_KEY_PREFIXES) >= _KEY_KEPT:
+                _KEY_PREFIXES.clear()
+            state = _KEY_PREFIXES[prefix] = hashlib.sha256((prefix[0] + prefix[1]).encode("utf-8"))
+        hasher = state.copy()
+        hasher.update("".join(pieces[at + 1:]).encode("utf-8"))
+        return hasher.hexdigest()
 
 
 # -- headers ---------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from dataclasses import dataclass
-from typing import Iterable, TypedDict
+from typing import Awaitable, Iterable, TypedDict
 
 from ..diagnostics import CharterError
 from . import DEFAULT_TIMEOUT, get_provider
@@ -56,7 +56,7 @@ from .errors import (
     RequestTimedOut,
     scrub_url,
 )
-from .ratelimit import AdaptiveConcurrency, RateLimiter, Slots
+from .ratelimit import AdaptiveConcurrency, RateLimiter, Slots, TokenCount
 from .retry import RetryPolicy, with_retries
 
 # Full-jitter backoff from 0.25 s, doubling, at most 4 s between tries: half the SDKs' own (0.5 s to
@@ -145,6 +145,19 @@ class CallOptions:
     def with_deadline(cls, timeout: float, **options) -> "CallOptions":
         """Options where ``timeout`` bounds each attempt as a whole (the deadline) and each read."""
         return cls(timeout=timeout, deadline=timeout, **options)
+
+
+async def _within(call: Awaitable[Response], seconds: float) -> Response:
+    """``await call``, or asyncio.TimeoutError after ``seconds``. asyncio.timeout (Python 3.11) runs
+    the call in the calling task; wait_for, before 3.12, wraps it in a task of its own, which costs a
+    turn of the event loop before the request is sent, while the freed connection waits idle."""
+    if _timeout is None:
+        return await asyncio.wait_for(call, seconds)
+    async with _timeout(seconds):
+        return await call
+
+
+_timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
 
 
 class RunAborted(CharterError):
@@ -347,8 +360,10 @@ class CallService:
         """One attempt on the wire: the model's rate limiter, a slot, the deadline. Raises ProviderError."""
         if model.unreachable is not None:
             raise model.unreachable
-        estimate = request.estimated_tokens()
-        await model.limiter.acquire(estimate)
+        # The token estimate is needed up front only under a tokens-per-minute limit; the flow
+        # asks for it only when a token budget in the headers is close enough for it to matter.
+        estimate = request.estimated_tokens() if model.limiter.counts_tokens else None
+        await model.limiter.acquire(estimate or 0)
         flow = model.flow
         turn = await flow.acquire(CALL_ORDER.get()) if flow is not None else 0
         outcome: dict = {}
@@ -356,9 +371,11 @@ class CallService:
             response = await self._on_wire(model, request, tally, outcome)
         finally:
             if flow is not None:
-                flow.release(turn, tokens=estimate, **outcome)
-        usage = response.usage
-        model.limiter.correct(usage.input_tokens + usage.output_tokens - estimate)
+                flow.release(turn, tokens=estimate if estimate is not None else
+                             TokenCount(request.estimated_tokens, request.estimated_tokens_at_most), **outcome)
+        if estimate is not None:
+            usage = response.usage
+            model.limiter.correct(usage.input_tokens + usage.output_tokens - estimate)
         return response
 
     async def _on_wire(self, model: _Model, request: Request, tally: Tally | None, outcome: dict) -> Response:
@@ -375,7 +392,7 @@ class CallService:
                     response = await model.provider.complete(request)
                 else:
                     try:
-                        response = await asyncio.wait_for(model.provider.complete(request), deadline)
+                        response = await _within(model.provider.complete(request), deadline)
                     except asyncio.TimeoutError:
                         who = str(model.provider.model_id)
                         raise RequestTimedOut(f"{who}: timed out: no complete answer within the {deadline:g}s "

@@ -27,8 +27,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 
-from ..tokens import estimate_tokens
-from .base import Request, parse_model_id
+from .base import Request, parse_model_id, system_tokens
 from .pricing import BATCH_DISCOUNT, PriceTable
 
 MIN_CACHED_PREFIX = 1024
@@ -72,13 +71,27 @@ def cached_prefix(model_id: str, request: Request) -> tuple[str, int] | None:
         if not marked:
             return None
         text = "\n\n".join(block["text"] for block in system[: marked[-1] + 1])
-        tokens = estimate_tokens(text)
+        key, tokens = _prefix(text)
     else:
-        text = request.system_text or ""
-        tokens = estimate_tokens(text) // 128 * 128
+        key, tokens = _prefix(request.system_text or "")
+        tokens = tokens // 128 * 128
     if tokens < MIN_CACHED_PREFIX:
         return None
-    return hashlib.sha256(text.encode("utf-8")).hexdigest(), tokens
+    return key, tokens
+
+
+# (hash, tokens) of the prefixes seen: an estimate sees the same few system prompts on every call.
+_PREFIXES: dict[str, tuple[str, int]] = {}
+_PREFIXES_KEPT = 64
+
+
+def _prefix(text: str) -> tuple[str, int]:
+    known = _PREFIXES.get(text)
+    if known is None:
+        if len(_PREFIXES) >= _PREFIXES_KEPT:
+            _PREFIXES.clear()
+        known = _PREFIXES[text] = (hashlib.sha256(text.encode("utf-8")).hexdigest(), system_tokens(text))
+    return known
 
 
 @dataclass

@@ -54,7 +54,7 @@ class OpenAIProvider(Provider):
         # Routes requests sharing the character prompt to the same cache shard; not part of the key.
         system = request.system_text
         if system and self.kind == "openai":
-            return {"prompt_cache_key": "charter-" + hashlib.sha256(system.encode()).hexdigest()[:24]}
+            return {"prompt_cache_key": prompt_cache_key(system)}
         return {}
 
     async def complete(self, request: Request) -> Response:
@@ -70,6 +70,22 @@ class OpenAIProvider(Provider):
             raise error from exc
         return read_completion(str(self.model_id), completion, request_id=raw.headers.get("x-request-id"),
                                latency=time.perf_counter() - started, rate_limits=parse_rate_limits(raw.headers))
+
+
+# The prompt cache keys of the system prompts seen (a run sends a few, tens of KB each, on every
+# call: hashing them once saves a sha256 of the largest text per call).
+_PROMPT_CACHE_KEYS: dict[str, str] = {}
+_PROMPT_CACHE_KEYS_KEPT = 64
+
+
+def prompt_cache_key(system: str) -> str:
+    """OpenAI's ``prompt_cache_key`` for requests with the system prompt ``system``."""
+    key = _PROMPT_CACHE_KEYS.get(system)
+    if key is None:
+        if len(_PROMPT_CACHE_KEYS) >= _PROMPT_CACHE_KEYS_KEPT:
+            _PROMPT_CACHE_KEYS.clear()
+        key = _PROMPT_CACHE_KEYS[system] = "charter-" + hashlib.sha256(system.encode()).hexdigest()[:24]
+    return key
 
 
 class OpenAICompatibleProvider(OpenAIProvider):

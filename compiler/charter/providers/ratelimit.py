@@ -57,6 +57,11 @@ class RateLimiter:
     def unlimited(self) -> bool:
         return self._requests is None and self._tokens is None
 
+    @property
+    def counts_tokens(self) -> bool:
+        """Whether calls are charged tokens (a ``tokens_per_minute`` limit): then ``acquire`` needs them."""
+        return self._tokens is not None
+
     async def acquire(self, tokens: int = 0) -> float:
         """Waits until one request of ``tokens`` tokens fits both limits; returns the seconds waited."""
         if self.unlimited:
@@ -243,10 +248,10 @@ class AdaptiveConcurrency:
         return self._epoch
 
     def release(self, turn: int, *, ok: bool = False, throttled: bool = False, retry_after: float | None = None,
-                rate_limits=None, tokens: int = 0) -> None:
+                rate_limits=None, tokens: "int | TokenCount" = 0) -> None:
         """After the call: ``ok`` for an answer, ``throttled`` for a 429/529 (with its Retry-After),
         and the answer's rate-limit headers (a :class:`~charter.providers.base.RateLimits` or None)
-        with the call's tokens."""
+        with the call's tokens (a number, or a :class:`TokenCount` worked out only if needed)."""
         try:
             now = self._clock()
             plenty_before = self._plenty_at is not None and now - self._plenty_at <= FRESH_HEADERS
@@ -279,22 +284,32 @@ class AdaptiveConcurrency:
         if self.spacing > 0:
             self.slowdown = min(MAX_SLOWDOWN, self.slowdown * SLOWDOWN)
 
-    def _read(self, limits, now: float, tokens: int, answered: bool) -> None:
+    def _read(self, limits, now: float, tokens: "int | TokenCount", answered: bool) -> None:
         """Takes the budget and its refill rate from an answer's rate-limit headers (``answered``:
         a completion, not an error, whose headers alone say whether plenty remains)."""
         others = max(0, self.in_flight - 1)  # in flight beside this call, perhaps not yet counted
         budgets = []
         for limit, remaining, reset, cost in (
                 (limits.requests_limit, limits.requests_remaining, limits.requests_reset, 1),
-                (limits.tokens_limit, limits.tokens_remaining, limits.tokens_reset, max(1, tokens))):
+                (limits.tokens_limit, limits.tokens_remaining, limits.tokens_reset,
+                 max(1, tokens) if isinstance(tokens, int) else tokens)):
             if limit is None or remaining is None or limit <= 0:
                 continue
             budgets.append(remaining > limit / 2)
-            short = remaining - others * cost < cost
-            if cost == 1:
-                self.budget = float(remaining - others)
-            else:
+            if isinstance(cost, TokenCount):
+                # The call's tokens, counted only when the answer depends on them: ``short`` grows
+                # with the cost, so a budget that covers the upper bound covers the cost too.
+                at_most = max(1, cost.at_most())
+                cost = max(1, cost.exact()) if remaining - others * at_most < at_most or (
+                    reset is not None and self.spacing == 0) else at_most
+                short = remaining - others * cost < cost
                 self.tokens_short = short
+            else:
+                short = remaining - others * cost < cost
+                if cost == 1:
+                    self.budget = float(remaining - others)
+                else:
+                    self.tokens_short = short
             if reset is not None and (short or self.spacing == 0):
                 # Exact for a token bucket; a sliding window that has just emptied reports little used
                 # and a full window's reset, so there the limit's average rate stands in.
@@ -302,3 +317,12 @@ class AdaptiveConcurrency:
                 self.spacing = reset * cost / max(1, used)
         if budgets and answered:
             self._plenty_at = now if all(budgets) else None
+
+
+class TokenCount:
+    """A call's estimated tokens, worked out only when asked (cutting a request's messages into
+    pieces is most of a call's own CPU), with a cheap upper bound that often answers instead."""
+
+    def __init__(self, exact: Callable[[], int], at_most: Callable[[], int]) -> None:
+        self.exact = exact
+        self.at_most = at_most

@@ -62,11 +62,21 @@ class _StandIn(Runner):
         # The judge is told apart by its system prompt, the monitor's (the same model may be both).
         self.verdicts: dict[str, str] = {}
         self.sizes: dict[str, int] = {}  # tokens of each stand-in text
+        self.read: dict[tuple, object] = {}  # (verdict text, clauses, hard rules) -> the verdict read
         for context in dict.fromkeys(case["context"] for case in plan.cases):
             monitor = plan.monitor(context)
             text = judge_messages(monitor, [{"role": "user", "content": "-"}], "-")[0]["content"]
             system = Request(messages=({"role": "user", "content": "-"},), system=({"type": "text", "text": text},))
             self.verdicts[system.system_text] = typical_verdict(monitor)
+
+    def read_verdict(self, text: str, monitor: MonitorPrompt):
+        # Every stand-in verdict of a context is the same text, graded over a few clause sets: read
+        # each pair once (the runner copies what it keeps of a verdict, so sharing one is safe).
+        key = (text, monitor.clause_refs, monitor.hard_refs)
+        verdict = self.read.get(key)
+        if verdict is None:
+            verdict = self.read[key] = super().read_verdict(text, monitor)
+        return verdict
 
     async def call(self, model_id: str, request: Request, tally) -> Response:
         text = self.reply

@@ -74,9 +74,23 @@ def strict_verdict_schema(monitor: MonitorPrompt) -> dict:
 
 
 def verdict_output(monitor: MonitorPrompt) -> OutputSchema:
-    return OutputSchema(name=VERDICT_TOOL, schema=strict_verdict_schema(monitor),
-                        description="The grader's verdict on one reply: per-clause verdicts, violated clauses, "
-                                    "reason and score.")
+    """The output schema of a verdict over ``monitor``'s clauses. One per clause set, shared by every
+    request asking about those clauses: the schema depends on nothing else, and an OutputSchema
+    (frozen, holding its own copy of the schema) is not changed by the requests that carry it."""
+    output = _VERDICT_OUTPUTS.get(monitor.clause_refs)
+    if output is None:
+        if len(_VERDICT_OUTPUTS) >= _VERDICT_OUTPUTS_KEPT:
+            _VERDICT_OUTPUTS.clear()
+        output = _VERDICT_OUTPUTS[monitor.clause_refs] = OutputSchema(
+            name=VERDICT_TOOL, schema=strict_verdict_schema(monitor),
+            description="The grader's verdict on one reply: per-clause verdicts, violated clauses, reason and score.")
+    return output
+
+
+# A run asks about a few clause sets (a case's targets and the context's hard rules): building the
+# schema (two deep copies) for every judge call was a few percent of a run's CPU.
+_VERDICT_OUTPUTS: dict[tuple[str, ...], OutputSchema] = {}
+_VERDICT_OUTPUTS_KEPT = 1024
 
 
 def scope_line(asked: tuple[str, ...]) -> str:

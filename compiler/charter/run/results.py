@@ -6,9 +6,9 @@ addition: later versions of format 1 may add keys, never remove or re-type one.
 
 RUN_DIR/results.jsonl
 ---------------------
-One JSON object per line, one line per (case, model, variant, sample), appended (and fsync'd) the
-moment that case sample finishes, so the file is in completion order, not case order: sort by
-``case_id`` for a stable view. A run that was killed may end in a torn last line; :func:`read_results`
+One JSON object per line, one line per (case, model, variant, sample), appended the moment that
+case sample finishes (and fsync'd within a tenth of a second), so the file is in completion order,
+not case order: sort by ``case_id`` for a stable view. A run that was killed may end in a torn last line; :func:`read_results`
 skips it. If a line for the same (case_id, model, variant, sample) appears twice, the last one wins.
 
 ``format``      "charter.result/1".

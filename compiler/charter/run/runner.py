@@ -6,8 +6,8 @@ call goes through one :class:`~charter.providers.calls.CallService` (response ca
 free slots before later cases' calls, so the run finishes what it started first.
 
 A model's reply is graded while the conversation goes on; a case is appended to results.jsonl
-(and fsync'd) as soon as its last grade is in, so a run killed at any point loses at most the
-cases in flight, and a restart runs only what is missing. Calls answered before a kill are in
+(and flushed, and fsync'd within FSYNC_INTERVAL) as soon as its last grade is in, so a run killed
+at any point loses at most the cases in flight, and a restart runs only what is missing. Calls answered before a kill are in
 the response cache, so a restart does not pay for them twice.
 
 A rejected key, an unknown model or a missing key stops the whole run
@@ -69,6 +69,8 @@ VARIANTS = ("character", "baseline")
 # Cases in progress per call slot: a case waiting out a backoff holds no slot, so with a few cases
 # per slot the slots stay busy while some cases wait.
 CASES_PER_SLOT = 4
+# Seconds between the fsyncs of results.jsonl (see ResultWriter).
+FSYNC_INTERVAL = 0.1
 # Fed back in place of an empty reply: the APIs refuse empty assistant turns.
 EMPTY_REPLY = "(no reply)"
 # The judge's retry after an unusable verdict says what was wrong and asks again.
@@ -147,6 +149,9 @@ class ResultWriter:
     the moment ``append`` returns. The fsync that makes it survive an OS crash too runs in a
     background thread (one fsync covers every line written before it): an fsync takes
     milliseconds, and blocking the event loop for each of 1,000 cases would stall every call.
+    The thread syncs at most every FSYNC_INTERVAL seconds, so a run finishing many cases a second
+    pays for a few fsyncs a second, not one per case: an OS crash (not a killed process) can lose
+    the lines of the last FSYNC_INTERVAL, which a restart runs again.
     """
 
     def __init__(self, path: Path) -> None:
@@ -154,6 +159,7 @@ class ResultWriter:
         self._repair_torn_tail(path)
         self._file = open(path, "ab")
         self._dirty = threading.Event()
+        self._closed = threading.Event()  # set by close(): the pause between fsyncs ends at once
         self._closing = False
         self._syncer = threading.Thread(target=self._sync_loop, name="charter-results-fsync", daemon=True)
         self._syncer.start()
@@ -185,9 +191,11 @@ class ResultWriter:
                 os.fsync(self._file.fileno())
             except (OSError, ValueError):  # closed under us at shutdown; close() syncs itself
                 return
+            self._closed.wait(FSYNC_INTERVAL)  # lines written meanwhile share the next fsync
 
     def close(self) -> None:
         self._closing = True
+        self._closed.set()
         self._dirty.set()
         self._syncer.join()
         self._file.flush()
@@ -409,9 +417,14 @@ class Runner:
         grade = Grade(reply=index, turn=turn, score=None, judge_passed=None, clauses={}, violated=[], reason="",
                       checks=checks, passed=None, judge_error=None, holds_answer=holds)
         asked = scoped_monitor(monitor, asked_clauses(case, monitor, self.options.judge_scope))
-        opinions = await asyncio.gather(*(
-            self.judge_reply(judge, case, asked, conversation, reply, tally, (judge_tallies or {}).get(judge), sample)
-            for judge in self.options.judges))
+        judges = self.options.judges
+        if len(judges) == 1:  # awaited in this task: a task of its own per reply is a turn of the loop more
+            opinions = [await self.judge_reply(judges[0], case, asked, conversation, reply, tally, None, sample)]
+        else:
+            opinions = await asyncio.gather(*(
+                self.judge_reply(judge, case, asked, conversation, reply, tally, (judge_tallies or {}).get(judge),
+                                 sample)
+                for judge in judges))
         errors = [o["judge_error"] for o in opinions if o["judge_error"]]
         error = "; ".join(errors) if errors else None
         if error is None:
@@ -437,7 +450,7 @@ class Runner:
                 response, result["binding"] = await self.bindings.ask(
                     lambda model_id, req: self._judge_call(model_id, req, tally, own), judge, request)
                 try:
-                    verdict = read_verdict(response.text, monitor)
+                    verdict = self.read_verdict(response.text, monitor)
                 except VerdictError as err:
                     problem = " ".join(str(err).split())
                     if attempt == 2:
@@ -453,6 +466,10 @@ class Runner:
             result["judge_error"] = f"judge {judge} call failed: {err}" if len(self.options.judges) > 1 \
                 else f"judge call failed: {err}"
         return result
+
+    def read_verdict(self, text: str, monitor: MonitorPrompt):
+        """The verdict in a judge's answer over ``monitor``'s clauses (VerdictError when unusable)."""
+        return read_verdict(text, monitor)
 
     async def _judge_call(self, judge: str, request: Request, tally: Tally, own: Tally | None) -> Response:
         """A judge call counted in the judges' total and, with several judges, in this judge's own."""

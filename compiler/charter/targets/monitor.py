@@ -415,7 +415,17 @@ def _fence(turns: list[tuple[str, str]], reply: str) -> str:
 def _find_verdict_object(text: str) -> dict:
     if not isinstance(text, str) or not text.strip():
         raise VerdictError("the judge's answer is empty")
-    candidates = [text.strip()]
+    stripped = text.strip()
+    if stripped[0] == "{" and stripped[-1] == "}":
+        # The usual answer, a bare JSON object (a schema-bound one always is): the search below
+        # would end with this same object, its one outermost span, as the last candidate.
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and "score" in data:
+            return data
+    candidates = [stripped]
     candidates += [m.group(1) for m in re.finditer(r"```[a-zA-Z]*\s*\n?(.*?)```", text, re.S)]
     candidates += _balanced_objects(text)
     found = None
