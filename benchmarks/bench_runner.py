@@ -154,6 +154,7 @@ def runner(url: str, spec: Path, evals: Path, concurrency: int, work: Path) -> d
     """``run_evals``, as ``charter run`` calls it: run.json, the run, results.jsonl and summary.json."""
     from charter.run import Progress, RunOptions, load_plan, run_evals
     import charter.providers.openai  # noqa: F401  (imported before the clock starts, as the floor imports openai)
+    import charter.cli  # noqa: F401  (the process settings `charter run` has: the command line's GC threshold)
 
     plan = load_plan(evals, spec)
     options = RunOptions(models=("openai:bench-model",), judge="openai:bench-judge", concurrency=concurrency)
@@ -265,20 +266,24 @@ def main() -> None:
 def cached_rerun(work: Path, spec: Path, evals: Path, url: str, warm: str, n: int) -> dict:
     """`charter run` into a new directory with the warm cache of a runner measurement."""
     environment = {**os.environ, "OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": url + "/v1"}
-    command = [sys.executable, "-c",
-               "import resource, sys, runpy; sys.argv = ['charter'] + sys.argv[1:]\n"
-               "try:\n    runpy.run_module('charter', run_name='__main__')\n"
-               "finally:\n    print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)",
+    command = [sys.executable, "-m", "charter",
                "run", str(evals), "--spec", str(spec), "-m", "openai:bench-model", "--judge", "openai:bench-judge",
                "--concurrency", "64", "-o", str(work / "cached-run"), "--cache",
                str(Path(warm) / "cache" / "responses.sqlite3"), "-q"]
-    started = time.perf_counter()
-    done = subprocess.run(command, env=environment, capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    if done.returncode:
-        raise SystemExit(f"cached re-run failed:\n{done.stderr}")
-    calls = int(done.stdout.split(" API calls this time")[0].rsplit("(", 1)[1])
-    peak = int(done.stderr.rsplit("PEAK ", 1)[1].split()[0]) / 1024
+    # The command's own peak RSS from wait4 (it ends with os._exit, so it cannot report its own).
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        child_process = subprocess.Popen(command, env=environment, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child_process.pid, 0)
+        elapsed = time.perf_counter() - started
+        child_process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if child_process.returncode:
+        raise SystemExit(f"cached re-run failed:\n{stderr}")
+    calls = int(stdout.split(" API calls this time")[0].rsplit("(", 1)[1])
+    peak = usage.ru_maxrss / 1024
     lines = (work / "cached-run" / "results.jsonl").read_text().count("\n")
     assert lines == n, f"cached re-run wrote {lines} results"
     return {"command_s": elapsed, "calls": calls, "peak_rss_mb": peak}
