@@ -54,7 +54,9 @@ def estimate_tokens(text: str) -> int:
 
 @lru_cache(maxsize=64)
 def _estimate_long(text: str) -> int:
-    return _estimate(text)
+    # A long text is costed chunk by chunk, with the chunks remembered across texts: a run's judge
+    # messages are each new, but share the monitor's instructions and differ in a line or two.
+    return _estimate_chunked(text, _CHUNK_COSTS, _PIECE_COSTS, longest_kept=_CHUNK_KEPT_LENGTH)
 
 
 def _piece_cost(piece: str) -> float | None:
@@ -110,24 +112,41 @@ def estimate_tokens_many(texts: Iterable[str]) -> list[int]:
     """
     chunks: dict[str, tuple[tuple[float, ...], int]] = {}  # chunk -> (costs in order, whitespace pieces)
     piece_costs: dict[str, float | None] = {}
-    out = []
-    for text in texts:
-        parts = []
-        pieces_of, whitespace = _chunks(text)
-        for chunk in pieces_of:
-            known = chunks.get(chunk)
-            if known is None:
-                pieces = _PIECE.findall(chunk)
-                for piece in pieces:
-                    if piece not in piece_costs:
-                        piece_costs[piece] = _piece_cost(piece)
-                in_order = list(map(piece_costs.__getitem__, pieces))
-                known = chunks[chunk] = (tuple(filter(None, in_order)), in_order.count(None))
-            parts.append(known[0])
-            whitespace += known[1]
-        total = reduce(add, chain.from_iterable(parts), 0.0)
-        out.append(round(total + whitespace * _WHITESPACE_TOKEN))
-    return out
+    return [_estimate_chunked(text, chunks, piece_costs) for text in texts]
+
+
+# The chunks of long texts seen so far (see estimate_tokens_many), kept across calls and forgotten
+# as a whole when they grow large.
+_CHUNK_COSTS: dict[str, tuple[tuple[float, ...], int]] = {}
+_CHUNK_COSTS_KEPT = 20_000
+_CHUNK_KEPT_LENGTH = 10_000  # a longer chunk (a pasted document) is costed each time, never kept
+
+
+def _estimate_chunked(text: str, chunks: dict[str, tuple[tuple[float, ...], int]],
+                      piece_costs: dict[str, float | None], longest_kept: int | None = None) -> int:
+    """``_estimate(text)`` from the costs of its chunks, each found once in ``chunks`` (those up to
+    ``longest_kept`` characters, when given)."""
+    if len(chunks) > _CHUNK_COSTS_KEPT:
+        chunks.clear()
+    if len(piece_costs) > _PIECE_COSTS_KEPT:
+        piece_costs.clear()
+    parts = []
+    pieces_of, whitespace = _chunks(text)
+    for chunk in pieces_of:
+        known = chunks.get(chunk)
+        if known is None:
+            pieces = _PIECE.findall(chunk)
+            for piece in pieces:
+                if piece not in piece_costs:
+                    piece_costs[piece] = _piece_cost(piece)
+            in_order = list(map(piece_costs.__getitem__, pieces))
+            known = (tuple(filter(None, in_order)), in_order.count(None))
+            if longest_kept is None or len(chunk) <= longest_kept:
+                chunks[chunk] = known
+        parts.append(known[0])
+        whitespace += known[1]
+    total = reduce(add, chain.from_iterable(parts), 0.0)
+    return round(total + whitespace * _WHITESPACE_TOKEN)
 
 
 def _chunks(text: str) -> tuple[list[str], int]:

@@ -486,6 +486,24 @@ def test_estimate_tokens_many_equals_estimate_tokens_on_random_texts():
         assert estimate_tokens_many(texts) == [estimate_tokens(t) for t in texts]
 
 
+def test_long_texts_are_costed_by_remembered_chunks_to_the_same_figure():
+    """estimate_tokens of a long text (a judge message, a prompt) costs it chunk by chunk, with the
+    chunks kept across texts: the figure is the plain piece-by-piece one, warm or cold, for texts
+    that share lines, and for a chunk too long to keep."""
+    import random
+    from charter import tokens
+    rng = random.Random(11)
+    bits = ["word", "Word", " ", "  ", "\t", "\r", "-", "**", "it's", "123456", "é", "🙂", ".", "'"]
+    lines = ["".join(rng.choices(bits, k=rng.randint(0, 30))) for _ in range(80)]
+    texts = ["\n".join(rng.choices(lines + [""], k=rng.randint(40, 120))) for _ in range(60)]
+    texts.append("word " * 3_000 + "\n" + texts[0])  # a 15,000-character line: costed, not kept
+    texts = [t for t in texts if len(t) >= tokens._REMEMBERED_LENGTH]
+    assert len(texts) > 30
+    for text in texts + texts[::-1]:
+        assert tokens.estimate_tokens(text) == tokens._estimate(text)
+    assert not any(len(chunk) > tokens._CHUNK_KEPT_LENGTH for chunk in tokens._CHUNK_COSTS)
+
+
 def test_build_prompt_tokens_are_the_estimate(write, tmp_path):
     """The manifest's tokens_estimate of each prompt is estimate_tokens of the file's text."""
     import json
