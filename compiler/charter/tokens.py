@@ -54,8 +54,16 @@ def estimate_tokens(text: str) -> int:
 
 @lru_cache(maxsize=64)
 def _estimate_long(text: str) -> int:
-    # A long text is costed chunk by chunk, with the chunks remembered across texts: a run's judge
-    # messages are each new, but share the monitor's instructions and differ in a line or two.
+    # A long text of a message's size is costed chunk by chunk, with the chunks remembered across
+    # texts: a run's judge messages are each new, but share the monitor's instructions and differ
+    # in a line or two. A document-sized text (a large spec's prompt) shares little with the next
+    # one and is cheaper to cost piece by piece than to cut and remember.
+    if len(text) > _CHUNKED_LENGTH:
+        return _estimate(text)
+    if len(_CHUNK_COSTS) > _CHUNK_COSTS_KEPT:
+        _CHUNK_COSTS.clear()
+    if len(_PIECE_COSTS) > _PIECE_COSTS_KEPT:
+        _PIECE_COSTS.clear()
     return _estimate_chunked(text, _CHUNK_COSTS, _PIECE_COSTS, longest_kept=_CHUNK_KEPT_LENGTH)
 
 
@@ -120,16 +128,13 @@ def estimate_tokens_many(texts: Iterable[str]) -> list[int]:
 _CHUNK_COSTS: dict[str, tuple[tuple[float, ...], int]] = {}
 _CHUNK_COSTS_KEPT = 20_000
 _CHUNK_KEPT_LENGTH = 10_000  # a longer chunk (a pasted document) is costed each time, never kept
+_CHUNKED_LENGTH = 200_000  # texts up to this long are costed by remembered chunks (see _estimate_long)
 
 
 def _estimate_chunked(text: str, chunks: dict[str, tuple[tuple[float, ...], int]],
                       piece_costs: dict[str, float | None], longest_kept: int | None = None) -> int:
     """``_estimate(text)`` from the costs of its chunks, each found once in ``chunks`` (those up to
     ``longest_kept`` characters, when given)."""
-    if len(chunks) > _CHUNK_COSTS_KEPT:
-        chunks.clear()
-    if len(piece_costs) > _PIECE_COSTS_KEPT:
-        piece_costs.clear()
     parts = []
     pieces_of, whitespace = _chunks(text)
     for chunk in pieces_of:
