@@ -171,18 +171,10 @@ class Request:
 # The token estimates of system prompts, kept apart from estimate_tokens' own memory of long texts:
 # a run estimates a new judge message (a few KB) for every call, and those pushed the few system
 # prompts (tens of KB each, every call's largest text) out of it again and again.
-_SYSTEM_TOKENS: dict[str, int] = {}
-_SYSTEM_TOKENS_KEPT = 64
-
-
+@functools.lru_cache(maxsize=64)
 def system_tokens(text: str) -> int:
     """``estimate_tokens(text)``, remembered for the system prompts a run sends on every call."""
-    tokens = _SYSTEM_TOKENS.get(text)
-    if tokens is None:
-        if len(_SYSTEM_TOKENS) >= _SYSTEM_TOKENS_KEPT:
-            _SYSTEM_TOKENS.clear()
-        tokens = _SYSTEM_TOKENS[text] = estimate_tokens(text)
-    return tokens
+    return estimate_tokens(text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ would send and hand each one here; nothing is sent. How each figure is estimated
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import asdict, dataclass, field
 
@@ -81,17 +82,9 @@ def cached_prefix(model_id: str, request: Request) -> tuple[str, int] | None:
 
 
 # (hash, tokens) of the prefixes seen: an estimate sees the same few system prompts on every call.
-_PREFIXES: dict[str, tuple[str, int]] = {}
-_PREFIXES_KEPT = 64
-
-
+@functools.lru_cache(maxsize=64)
 def _prefix(text: str) -> tuple[str, int]:
-    known = _PREFIXES.get(text)
-    if known is None:
-        if len(_PREFIXES) >= _PREFIXES_KEPT:
-            _PREFIXES.clear()
-        known = _PREFIXES[text] = (hashlib.sha256(text.encode("utf-8")).hexdigest(), system_tokens(text))
-    return known
+    return hashlib.sha256(text.encode("utf-8")).hexdigest(), system_tokens(text)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
@@ -72,20 +73,12 @@ class OpenAIProvider(Provider):
                                latency=time.perf_counter() - started, rate_limits=parse_rate_limits(raw.headers))
 
 
-# The prompt cache keys of the system prompts seen (a run sends a few, tens of KB each, on every
-# call: hashing them once saves a sha256 of the largest text per call).
-_PROMPT_CACHE_KEYS: dict[str, str] = {}
-_PROMPT_CACHE_KEYS_KEPT = 64
-
-
+# Remembered for the system prompts seen (a run sends a few, tens of KB each, on every call:
+# hashing them once saves a sha256 of the largest text per call).
+@functools.lru_cache(maxsize=64)
 def prompt_cache_key(system: str) -> str:
     """OpenAI's ``prompt_cache_key`` for requests with the system prompt ``system``."""
-    key = _PROMPT_CACHE_KEYS.get(system)
-    if key is None:
-        if len(_PROMPT_CACHE_KEYS) >= _PROMPT_CACHE_KEYS_KEPT:
-            _PROMPT_CACHE_KEYS.clear()
-        key = _PROMPT_CACHE_KEYS[system] = "charter-" + hashlib.sha256(system.encode()).hexdigest()[:24]
-    return key
+    return "charter-" + hashlib.sha256(system.encode()).hexdigest()[:24]
 
 
 class OpenAICompatibleProvider(OpenAIProvider):
