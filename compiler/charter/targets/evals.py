@@ -66,8 +66,7 @@ def compile_cases(spec: Spec, *, built_in: bool = True) -> list[dict]:
             cases.append(_clause_probe_case(spec, clause, n, probe))
     for risk in DRIFT_RISKS:
         if risk in spec.drift.risks:
-            cases.extend(drift_cases(spec, risk) if built_in else
-                         [_script_case(spec, script) for script in spec.drift.scripts if script.risk == risk])
+            cases.extend(drift_cases(spec, risk, built_in=built_in))
     if built_in:
         cases.append(_self_talk_case(spec))
     seen: set[str] = set()
@@ -238,11 +237,12 @@ def _fitting_context(spec: Spec, wanted: str = "") -> tuple[bool, str | None]:
     return False, None
 
 
-def drift_cases(spec: Spec, risk: str) -> list[dict]:
-    """The cases for one declared risk: the spec's own scripts for it, or else the built-in script
-    where it fits (none when it fits no context, or, for sycophancy, when the spec gives no facts)."""
+def drift_cases(spec: Spec, risk: str, *, built_in: bool = True) -> list[dict]:
+    """The cases for one declared risk: the spec's own scripts for it, or else (unless ``built_in``
+    is False) the built-in script where it fits (none when it fits no context, or, for sycophancy,
+    when the spec gives no facts)."""
     own = [script for script in spec.drift.scripts if script.risk == risk]
-    if own:
+    if own or not built_in:
         return [_script_case(spec, script) for script in own]
     return _BUILT_IN[risk](spec)
 
