@@ -93,14 +93,21 @@ def test_the_listed_summaries_are_the_commands_own(monkeypatch):
         assert lazy.getvalue() == eager.getvalue()
 
 
-def test_the_executable_flushes_everything_before_its_fast_exit(tmp_path, monkeypatch):
-    """`charter` ends with os._exit after flushing (cli.entry): every line of a long output arrives, the
-    exit status is the command's, and the same output comes from the in-process `main`."""
-    spec = tmp_path / "many.yaml"
-    rules = "".join(f"  - {{id: rule-{n}, text: Always answer question {n}., serves: [honesty]}}\n" for n in range(300))
+def many_rules_spec(folder, count: int):
+    """A valid spec of ``count`` rules, each of which lint reports on: a long output."""
+    spec = folder / "many.yaml"
+    rules = "".join(f"  - {{id: rule-{n}, text: Always answer question {n}., serves: [honesty]}}\n"
+                    for n in range(count))
     spec.write_text("charter: 1\nid: many\nname: Many\nsummary: Many rules.\n"
                     "values:\n  - {id: honesty, description: I say what I believe is true.}\n"
                     f"rules:\n{rules}", encoding="utf-8")
+    return spec
+
+
+def test_the_executable_flushes_everything_before_its_fast_exit(tmp_path, monkeypatch):
+    """`charter` ends with os._exit after flushing (cli.entry): every line of a long output arrives, the
+    exit status is the command's, and the same output comes from the in-process `main`."""
+    spec = many_rules_spec(tmp_path, 300)
     child = subprocess.run([sys.executable, "-m", "charter", "lint", spec.name], capture_output=True, text=True,
                            cwd=tmp_path, timeout=120)
     monkeypatch.chdir(tmp_path)
@@ -111,12 +118,7 @@ def test_the_executable_flushes_everything_before_its_fast_exit(tmp_path, monkey
 
 def test_the_executable_survives_a_closed_pipe(tmp_path):
     """A reader that goes away (`charter lint big.yaml | head -1`) costs the flush, never a traceback."""
-    spec = tmp_path / "many.yaml"
-    rules = "".join(f"  - {{id: rule-{n}, text: Always answer question {n}., serves: [honesty]}}\n"
-                    for n in range(3000))
-    spec.write_text("charter: 1\nid: many\nname: Many\nsummary: Many rules.\n"
-                    "values:\n  - {id: honesty, description: I say what I believe is true.}\n"
-                    f"rules:\n{rules}", encoding="utf-8")
+    spec = many_rules_spec(tmp_path, 3000)
     child = subprocess.Popen([sys.executable, "-m", "charter", "lint", str(spec)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, cwd=tmp_path)
     child.stdout.readline()
