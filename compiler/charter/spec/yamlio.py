@@ -260,7 +260,7 @@ class _StreamBuilder:
         if kind is yaml.ScalarEvent:
             return self.scalar(event)
         mark = event.start_mark
-        loc = Loc(self.file, mark.line + 1, mark.column + 1)
+        loc = _new_loc(Loc, (self.file, mark.line + 1, mark.column + 1))
         if kind is yaml.SequenceStartEvent:
             return self.sequence(loc, depth)
         if kind is yaml.MappingStartEvent:
@@ -296,7 +296,7 @@ class _StreamBuilder:
             kind = event.__class__
             if kind is _ScalarEvent:
                 mark = event.start_mark
-                item_loc = Loc(file, mark.line + 1, mark.column + 1)
+                item_loc = _new_loc(Loc, (file, mark.line + 1, mark.column + 1))
                 if (text_ok and event.tag is None and event.anchor is None
                         and (not event.implicit[0] or event.value[:1] not in _RESOLVED_FIRST)):
                     self.count += 1
@@ -341,12 +341,12 @@ class _StreamBuilder:
             key = keys.setdefault(key, key)
             mark = event.start_mark
             line = mark.line + 1
-            key_locs[key] = Loc(file, line, mark.column + 1)
+            key_locs[key] = _new_loc(Loc, (file, line, mark.column + 1))
             event = next_event()
             if event.__class__ is _ScalarEvent:
                 mark = event.start_mark
                 # `key: value` on one line shares the line number's int object (a line past 256 is one).
-                value_locs[key] = Loc(file, line if mark.line + 1 == line else mark.line + 1, mark.column + 1)
+                value_locs[key] = _new_loc(Loc, (file, line if mark.line + 1 == line else mark.line + 1, mark.column + 1))
                 if (text_ok and event.tag is None and event.anchor is None
                         and (not event.implicit[0] or event.value[:1] not in _RESOLVED_FIRST)):
                     self.count += 1
@@ -361,6 +361,7 @@ class _StreamBuilder:
 
 
 _ScalarEvent = yaml.ScalarEvent
+_new_loc = tuple.__new__  # Loc(file, line, col) in one C call: the builder makes two per key
 _SequenceEndEvent = yaml.SequenceEndEvent
 _MappingEndEvent = yaml.MappingEndEvent
 # The first characters from which an implicit resolver can give a plain scalar a tag other than
