@@ -386,3 +386,27 @@ def test_before_must_name_another_value(write):
     message = only_error(write("b.yaml", MINIMAL.replace("description: I care how my words land.}",
                                                          "description: I care how my words land., before: nothing}")))
     assert "'before' names 'nothing'" in message
+
+
+def test_a_loc_is_an_immutable_position_ordered_by_file_line_and_column():
+    import copy
+    import pickle
+
+    from charter.diagnostics import Diagnostic, Loc
+
+    here = Loc("a.yaml", 3, 7)
+    assert (here.file, here.line, here.col) == ("a.yaml", 3, 7)
+    assert str(here) == "a.yaml:3:7" and str(Loc("a.yaml")) == "a.yaml"
+    assert repr(here) == "Loc(file='a.yaml', line=3, col=7)"
+    assert Loc("a.yaml") == Loc("a.yaml", 0, 0) and Loc(file="a.yaml", col=2, line=1) == Loc("a.yaml", 1, 2)
+    assert sorted([Loc("b.yaml", 1, 1), Loc("a.yaml", 10, 1), Loc("a.yaml", 2, 5), Loc("a.yaml", 2, 1)]) == [
+        Loc("a.yaml", 2, 1), Loc("a.yaml", 2, 5), Loc("a.yaml", 10, 1), Loc("b.yaml", 1, 1)]
+    assert len({here, Loc("a.yaml", 3, 7)}) == 1
+    with pytest.raises(AttributeError):
+        here.line = 4  # type: ignore[misc]
+    for twin in (pickle.loads(pickle.dumps(here)), copy.deepcopy(here), copy.copy(here)):
+        assert twin == here and type(twin) is Loc
+    # The reader's hot loop builds Locs without calling the class; they are the same Locs.
+    assert tuple.__new__(Loc, ("a.yaml", 3, 7)) == here
+    assert Diagnostic(here, "x", "m", related=(Loc("b.yaml", 1, 2),)).to_dict()["related"] == [
+        {"file": "b.yaml", "line": 1, "col": 2}]
