@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .. import jsonenc
 from .._gc import paused_gc
@@ -66,29 +66,33 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
     defined["context"] = [str(k) for k in contexts] if isinstance(contexts, Mapping) else []
     known = {kind: set(ids) for kind, ids in defined.items()}
 
-    def need(kind: str, ident: Any, loc: Loc, path: str) -> None:
+    # Paths in messages ("rules[12].serves") are written only for a diagnostic: a valid spec names
+    # ten thousand ids, and formatting a path for each was a fifth of this check's time.
+    def need(kind: str, ident: Any, loc: Loc, path: Callable[[], str]) -> None:
         if not isinstance(ident, str) or ident in known.get(kind, ()):
             return
         if kind not in known:
             return  # a malformed ref; the schema reported it
         hint = did_you_mean(ident, defined[kind]) if defined[kind] else f" (the spec defines no {kind}s)"
-        out.append(Diagnostic(loc, "undefined-ref", f"{path}: undefined {kind} {excerpt(ident)}{hint}"))
+        out.append(Diagnostic(loc, "undefined-ref", f"{path()}: undefined {kind} {excerpt(ident)}{hint}"))
 
-    def need_all(kind: str, owner: Mapping, key: str, path: str) -> None:
+    def need_all(kind: str, owner: Mapping, key: str, at: list) -> None:
+        ids = known[kind]
         for ident, loc in _items(owner, key):
-            need(kind, ident, loc, f"{path}.{key}")
+            if ident.__class__ is not str or ident not in ids:
+                need(kind, ident, loc, lambda: f"{where(at)}.{key}")
 
-    def need_refs(owner: Mapping, path: str) -> None:
+    def need_refs(owner: Mapping, at: list) -> None:
         for ref, loc in _items(owner, "targets"):
             if isinstance(ref, str) and ":" in ref:
                 kind, _, ident = ref.partition(":")
-                need(kind, ident, loc, f"{path}.targets")
+                need(kind, ident, loc, lambda: f"{where(at)}.targets")
 
-    def need_context(owner: Mapping, path: str) -> None:
+    def need_context(owner: Mapping, at: list) -> None:
         if "context" in owner:
-            need("context", owner["context"], _loc(owner, "context"), f"{path}.context")
+            need("context", owner["context"], _loc(owner, "context"), lambda: f"{where(at)}.context")
 
-    def check_conversation(owner: Any, path: str) -> None:
+    def check_conversation(owner: Any, path: Callable[[], str]) -> None:
         turns = owner.get("conversation") if isinstance(owner, Mapping) else None
         if not isinstance(turns, Sequence):
             return
@@ -98,26 +102,26 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
             role = turn.get("role") if isinstance(turn, Mapping) else None
             if role in ("user", "assistant") and role != expected:
                 out.append(Diagnostic(loc, "conversation-order",
-                                      f"{path}.conversation[{index}]: expected {'an' if expected == 'assistant' else 'a'} {expected} turn here; "
+                                      f"{path()}.conversation[{index}]: expected {'an' if expected == 'assistant' else 'a'} {expected} turn here; "
                                       "turns alternate and end with the user's message"))
                 return
             expected = "assistant" if expected == "user" else "user"
 
-    def check_probes(owner: Mapping, path: str) -> None:
+    def check_probes(owner: Mapping, at: list) -> None:
         for probe_index, (probe, _) in enumerate(_items(owner, "probes")):
             if isinstance(probe, Mapping):
-                need_context(probe, f"{path}.probes[{probe_index}]")
+                need_context(probe, [*at, "probes", probe_index])
 
     for key in ("values", "traits", "rules", "tensions"):
         for index, clause in _mappings(spec, key):
-            check_probes(clause, where([key, index]))
+            check_probes(clause, [key, index])
     drift = spec.get("drift")
     if isinstance(drift, Mapping):
         risks = drift.get("risks")
         declared = set(risks) if isinstance(risks, Sequence) else set()
         for index, (fact, _) in enumerate(_items(drift, "facts")):
             if isinstance(fact, Mapping):
-                need_context(fact, f"drift.facts[{index}]")
+                need_context(fact, ["drift", "facts", index])
                 pattern = _text(fact, "pattern")
                 if pattern:
                     try:
@@ -130,8 +134,8 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
             if not isinstance(script, Mapping):
                 continue
             path = f"drift.scripts[{index}]"
-            need_context(script, path)
-            need_refs(script, path)
+            need_context(script, ["drift", "scripts", index])
+            need_refs(script, ["drift", "scripts", index])
             risk = script.get("risk")
             if isinstance(risk, str) and risk not in declared:
                 at = _loc(script, "risk")
@@ -146,34 +150,34 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
                     out.append(Diagnostic(at, "bad-regex",
                                           f"{path}.hold.pattern: invalid regular expression: {err}"))
     for index, rule in _mappings(spec, "rules"):
-        path = where(["rules", index])
-        need_all("value", rule, "serves", path)
-        need_all("context", rule, "when", path)
+        need_all("value", rule, "serves", ["rules", index])
+        need_all("context", rule, "when", ["rules", index])
     for index, trait in _mappings(spec, "traits"):
-        need_all("context", trait, "when", where(["traits", index]))
+        need_all("context", trait, "when", ["traits", index])
     for index, tension in _mappings(spec, "tensions"):
-        path = where(["tensions", index])
-        need_all("value", tension, "values", path)
-        need_all("context", tension, "when", path)
+        at = ["tensions", index]
+        need_all("value", tension, "values", at)
+        need_all("context", tension, "when", at)
         favors, members = tension.get("favors"), tension.get("values")
         if isinstance(favors, str):
             if favors not in known["value"]:
-                need("value", favors, _loc(tension, "favors"), f"{path}.favors")
+                need("value", favors, _loc(tension, "favors"), lambda: f"{where(at)}.favors")
             elif isinstance(members, list) and favors not in members:
                 out.append(Diagnostic(_loc(tension, "favors"), "favors-not-in-tension",
-                                      f"{path}.favors: {excerpt(favors)} is not one of this tension's values "
+                                      f"{where(at)}.favors: {excerpt(favors)} is not one of this tension's values "
                                       f"({', '.join(map(str, members))})"))
         for ex_index, (example, _) in enumerate(_items(tension, "examples")):
-            check_conversation(example, f"{path}.examples[{ex_index}]")
+            check_conversation(example, lambda: f"{where(at)}.examples[{ex_index}]")
     for index, example in _mappings(spec, "examples"):
-        path = where(["examples", index])
-        need_refs(example, path)
-        need_context(example, path)
-        check_conversation(example, path)
+        at = ["examples", index]
+        need_refs(example, at)
+        need_context(example, at)
+        check_conversation(example, lambda: where(at))
     for index, probe in _mappings(spec, "probes"):
-        path = where(["probes", index])
-        need_refs(probe, path)
-        need_context(probe, path)
+        at = ["probes", index]
+        path = where(at)
+        need_refs(probe, at)
+        need_context(probe, at)
         for check_index, (check, _) in enumerate(_items(probe, "checks")):
             if isinstance(check, Mapping) and check.get("type") in ("regex", "not-regex") and _text(check, "value"):
                 try:
