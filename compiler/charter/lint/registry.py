@@ -31,6 +31,8 @@ Check = Callable[[Spec], Iterable[Finding]]
 
 @dataclass(frozen=True, slots=True)
 class LintRule:
+    """One lint rule of the registry: its code, name, severity and check (whose docstring is its documentation)."""
+
     code: str
     name: str
     severity: str

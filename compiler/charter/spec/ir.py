@@ -29,6 +29,8 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class Context:
+    """A named situation (`contexts:`) that rules, traits and tensions can be limited to with `when`."""
+
     id: str
     description: str
     notes: str = ""
@@ -37,6 +39,8 @@ class Context:
 
 @dataclass(frozen=True, slots=True)
 class Voice:
+    """How the character sounds: tone words, and phrasing to use and to avoid."""
+
     tone: tuple[str, ...] = ()
     do: tuple[str, ...] = ()
     avoid: tuple[str, ...] = ()
@@ -47,6 +51,8 @@ class Voice:
 
 @dataclass(frozen=True, slots=True)
 class Identity:
+    """Who the character is: self-description, nature, background and voice."""
+
     self_description: str = ""
     nature: str = ""
     background: str = ""
@@ -66,6 +72,8 @@ class ClauseProbe:
 
 @dataclass(frozen=True, slots=True)
 class Value:
+    """A value the character holds; values are ranked by their order in the spec (priority 1 first)."""
+
     id: str
     description: str
     priority: int  # 1 is the highest
@@ -81,6 +89,8 @@ class Value:
 
 @dataclass(frozen=True, slots=True)
 class Trait:
+    """A disposition the character shows, in every context or only in those `when` names."""
+
     id: str
     description: str
     when: tuple[str, ...] = ()
@@ -96,6 +106,9 @@ class Trait:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """A behavioural rule: `hard` is never overridden, `default` holds unless the operator changes it,
+    `soft` yields to what the user asks for."""
+
     id: str
     text: str
     strength: Strength = "default"
@@ -115,12 +128,16 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class Turn:
+    """One message of an authored conversation."""
+
     role: Literal["user", "assistant"]
     content: str
 
 
 @dataclass(frozen=True, slots=True)
 class BadReply:
+    """A reply an example rejects, with the reason it is wrong."""
+
     text: str
     why: str
 
@@ -152,6 +169,8 @@ class Example:
 
 @dataclass(frozen=True, slots=True)
 class Tension:
+    """Two or more values in conflict in a situation, and how the character resolves it."""
+
     id: str
     values: tuple[str, ...]
     situation: str
@@ -171,6 +190,8 @@ class Tension:
 
 @dataclass(frozen=True, slots=True)
 class Check:
+    """A mechanical check of a probe's reply: a substring or a regular expression that must (not) match."""
+
     type: Literal["contains", "not-contains", "regex", "not-regex"]
     value: str
     ignore_case: bool = True
@@ -179,6 +200,8 @@ class Check:
 
 @dataclass(frozen=True, slots=True)
 class Probe:
+    """An authored eval probe: the user's turn(s), the rubric a judge grades by, and the clauses it tests."""
+
     id: str
     turns: tuple[str, ...]
     rubric: str
@@ -220,6 +243,8 @@ class DriftScript:
 
 @dataclass(frozen=True, slots=True)
 class Drift:
+    """The drift risks the spec declares, with their facts, scripts and the self-talk length."""
+
     risks: tuple[str, ...] = ()
     self_talk_turns: int = 10
     notes: str = ""
@@ -230,6 +255,8 @@ class Drift:
 
 @dataclass(frozen=True, slots=True)
 class Training:
+    """Training-data settings: the inoculation prompt and notes."""
+
     inoculation: Optional[str] = None
     notes: str = ""
 

@@ -58,6 +58,8 @@ def _real(path: Path) -> Path:
 
 @dataclass
 class _Resolver:
+    """Reads a spec file and the files it extends, depth first, collecting every problem."""
+
     root: Path
     allow_outside: bool
     diagnostics: list[Diagnostic] = field(default_factory=list)

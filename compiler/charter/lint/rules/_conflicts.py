@@ -15,6 +15,8 @@ from ._helpers import applies_wherever, contexts_overlap, quote, rule_loc
 
 @dataclass(frozen=True, slots=True)
 class RuleConflict:
+    """Two rules whose directives contradict each other, with the directives found."""
+
     first: Rule
     second: Rule
     first_directive: Directive
