@@ -11,7 +11,7 @@ import pytest
 
 import charter
 from charter import CharterError, UnreadableError
-from helpers import MINIMAL
+from helpers import CHARACTERS, MINIMAL
 
 
 def errors(path, **kwargs) -> list[str]:
@@ -410,3 +410,16 @@ def test_a_loc_is_an_immutable_position_ordered_by_file_line_and_column():
     assert tuple.__new__(Loc, ("a.yaml", 3, 7)) == here
     assert Diagnostic(here, "x", "m", related=(Loc("b.yaml", 1, 2),)).to_dict()["related"] == [
         {"file": "b.yaml", "line": 1, "col": 2}]
+
+
+@pytest.mark.parametrize("name", ["assistant", "companion", "support-agent", "tutor"])
+def test_a_spec_loaded_without_its_digest_differs_in_the_digest_alone_and_lints_the_same(name):
+    import dataclasses as dc
+
+    from charter.lint import lint
+
+    path = CHARACTERS / f"{name}.yaml"
+    full, bare = charter.load(path), charter.load(path, digest=False)
+    assert len(full.digest) == 64 and bare.digest == ""
+    assert dc.replace(bare, digest=full.digest) == full
+    assert lint(bare) == lint(full)

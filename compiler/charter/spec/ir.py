@@ -288,7 +288,7 @@ class Spec:
     lint_ignore: tuple[str, ...] = ()
     # Every file that went into the spec, the entry file first, then bases in resolution order.
     files: tuple[str, ...] = ()
-    digest: str = ""  # sha256 of the canonical resolved spec (loader.canonical_json)
+    digest: str = ""  # sha256 of the canonical resolved spec (loader.canonical_json); "" if not computed
     loc: Loc = NOWHERE
     summary_loc: Loc = NOWHERE
 
