@@ -423,3 +423,54 @@ def test_a_spec_loaded_without_its_digest_differs_in_the_digest_alone_and_lints_
     assert len(full.digest) == 64 and bare.digest == ""
     assert dc.replace(bare, digest=full.digest) == full
     assert lint(bare) == lint(full)
+
+
+_DIGEST_DOCUMENTS = [
+    "a: 1\nb: text\nc: [x, y, {d: true, e: false}]\n",
+    "a: 1.5\n",  # a float: json's way
+    "a: 1e-05\nb: .inf\nc: .nan\nd: -0.0\ne: 1.0e+16\n",
+    "a: ~\nb:\n",  # nulls
+    "a: .nan\nb: ~\n",  # orjson writes NaN as null, beside a real one
+    "a: [-.inf, 1]\n",
+    "a: 2024-01-02\nb: 2024-01-02 10:20:30\nc: 2024-01-02T10:20:30+02:00\n",  # dates and times as text
+    "a: !!binary aGVsbG8=\n",
+    "a: 123456789012345678901234567890\nb: -9223372036854775809\n",  # past 64 bits: orjson refuses
+    'a: "colon:1.5] and ,null and [2e5, inside text"\n',  # text that looks like a float: json's way, same bytes
+    "\"k\\u00e9y\": \"\\u0000\\u001f\\t\\n\\\\ \\\" \\u2028 \\U0001F600 caf\\u00e9\"\nZ: 1\nA: [1, -2, 0]\n",
+    "nested: {a: {b: {c: [[[1, 2], []], {}]}}}\n",
+]
+
+
+@pytest.mark.parametrize("text", _DIGEST_DOCUMENTS)
+def test_the_digest_text_is_jsons_text_whichever_encoder_writes_it(text):
+    from charter.spec.loader import canonical_bytes, canonical_json
+    from charter.spec.yamlio import parse_text
+
+    tree = parse_text(text, "t.yaml")
+    assert canonical_bytes(tree) == canonical_json(tree).encode("utf-8")
+
+
+def test_orjson_writes_the_digest_text_of_a_spec_without_floats(monkeypatch):
+    from charter.spec import loader
+    from charter.spec.yamlio import parse_text
+
+    def json_must_not_be_asked(tree):
+        raise AssertionError("the json path wrote a document orjson should have")
+
+    monkeypatch.setattr(loader, "canonical_json", json_must_not_be_asked)
+    assert loader.canonical_bytes(parse_text(_DIGEST_DOCUMENTS[0], "t.yaml")) == (
+        b'{"a":1,"b":"text","c":["x","y",{"d":true,"e":false}]}')
+    assert len(charter.load(CHARACTERS / "assistant.yaml").digest) == 64
+
+
+def test_the_digest_text_is_jsons_text_on_every_shipped_spec():
+    from charter.spec.loader import canonical_bytes, canonical_json
+    from charter.spec.resolve import resolve
+    from helpers import REPO
+
+    paths = sorted([*CHARACTERS.glob("*.yaml"), *(REPO / "examples").glob("*.yaml")])
+    assert len(paths) >= 6
+    for path in paths:
+        tree, _, _ = resolve(path)
+        if tree is not None:
+            assert canonical_bytes(tree) == canonical_json(tree).encode("utf-8"), path

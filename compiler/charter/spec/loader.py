@@ -6,6 +6,8 @@ import hashlib
 from pathlib import Path
 from typing import Any, Callable
 
+import re2
+
 from .. import jsonenc
 from .._gc import paused_gc
 from ..diagnostics import SpecError, Diagnostic, Loc, excerpt
@@ -22,7 +24,7 @@ def load(path: str | Path, *, allow_outside: bool = False, digest: bool = True) 
     Raises SpecError carrying every diagnostic found (UnreadableError when the entry file
     itself cannot be read). ``digest=False`` leaves ``Spec.digest`` empty: the digest (sha256 of
     the canonical spec) identifies what is built from a spec (manifests, training rows, runs), and
-    ``lint`` and ``validate``, which report on the source, skip it (a tenth of loading a large spec).
+    ``lint`` and ``validate``'s text report, which report on the source, skip it.
     """
     with paused_gc():
         merged, files, diagnostics = resolve(Path(path), allow_outside=allow_outside)
@@ -214,6 +216,36 @@ def canonical_json(tree: Mapping) -> str:
     return jsonenc.line(tree, default=_plain_scalar)
 
 
+# A float token of compact JSON: after a ":", "," or "[", digits with a fraction or an exponent,
+# then a ",", "}" or "]". Text inside a string can match too ("ratio:1.5]"), which only sends the
+# document the slow way.
+_FLOAT = re2.compile(rb"[:,\[]-?[0-9]+(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+)[,}\]]")
+
+
+def canonical_bytes(tree: Mapping) -> bytes:
+    """``canonical_json(tree)`` as UTF-8: the text the spec's digest is the sha256 of.
+
+    orjson writes it three times faster than json (a 2,000-rule spec: 11 ms against 32 ms) and
+    the same bytes for what a YAML tree holds (text, integers within 64 bits, booleans, nulls,
+    mappings and lists, with sorted keys), with dates, times and binary passed to ``_plain_scalar``
+    as json passes them. It writes floats differently (1e-05 as 1e-5, NaN and infinities as null)
+    and refuses integers past 64 bits: a document with a float in it, or one orjson refuses, is
+    written by json. tests/test_frontend.py compares the two on every shipped spec and on documents
+    made to differ.
+    """
+    import orjson  # here, not at the top: lint and validate's text report load specs without a digest
+
+    try:
+        fast = orjson.dumps(tree, default=_plain_scalar, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME)
+    except (TypeError, ValueError, OverflowError):  # JSONEncodeError is a TypeError
+        fast = None
+    if fast is not None and _FLOAT.search(fast) is None:
+        # A null is None, or a NaN or infinity written as null: reading the text back tells.
+        if b"null" not in fast or orjson.loads(fast) == tree:
+            return fast
+    return canonical_json(tree).encode("utf-8")
+
+
 def _source(data: Any) -> ir.Source | None:
     if not data:
         return None
@@ -328,7 +360,7 @@ def build_ir(tree: Mapping, files: list[str], *, digest: bool = True) -> ir.Spec
         training=ir.Training(training.get("inoculation"), training.get("notes", "")),
         lint_ignore=tuple((tree.get("lint") or {}).get("ignore", ())),
         files=tuple(files),
-        digest=hashlib.sha256(canonical_json(tree).encode("utf-8")).hexdigest() if digest else "",
+        digest=hashlib.sha256(canonical_bytes(tree)).hexdigest() if digest else "",
         loc=tree.loc,
         summary_loc=_loc(tree, "summary") if "summary" in tree else tree.loc,
     )
