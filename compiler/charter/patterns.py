@@ -19,6 +19,8 @@ still matches "café", but ``\\w+`` stops at "é".
 from __future__ import annotations
 
 import functools
+import re
+import warnings
 
 import re2
 
@@ -73,15 +75,44 @@ def compile_pattern(pattern: str, ignore_case: bool = False):
     try:
         return re2.compile(pattern, _options(ignore_case))
     except re2.error as err:
-        reason = err.args[0].decode("utf-8", "replace") if err.args and isinstance(err.args[0], bytes) else str(err)
-    if not any(reason.startswith(marker) for marker in _NEEDS_BACKTRACKING):
-        raise PatternError(reason)
+        _needs_backtracking(err)
     import regex  # only here: a tenth of a second to import, and most specs never need it
 
     try:  # V0: the syntax and semantics of Python's `re`
         return _Bounded(regex.compile(pattern, regex.V0 | (regex.IGNORECASE if ignore_case else 0)))
     except regex.error as err:
         raise PatternError(str(err)) from None
+
+
+def check_pattern(pattern: str, ignore_case: bool = False) -> None:
+    """Raises PatternError exactly where ``compile_pattern`` would, for the front end's checks.
+
+    A lookaround pattern (the shipped characters have several) is checked by Python's own `re`
+    rather than by importing `regex` (a tenth of a second) to compile it: `regex`'s V0 mode takes
+    Python's syntax, so what `re` compiles it compiles; only what `re` refuses (a variable-width
+    lookbehind, say) goes to `regex` to decide. tests/test_patterns.py compares the two verdicts.
+    """
+    try:
+        re2.compile(pattern, _options(ignore_case))
+        return
+    except re2.error as err:
+        _needs_backtracking(err)
+    try:
+        with warnings.catch_warnings():  # `re`'s FutureWarnings ("possible nested set") are not the user's concern
+            warnings.simplefilter("ignore")
+            re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+        return
+    except (re.error, OverflowError, RecursionError, ValueError):  # `regex` decides
+        compile_pattern(pattern, ignore_case)
+
+
+def _needs_backtracking(err: "re2.error") -> str:
+    """RE2's reason for refusing a pattern, when the refusal is for a feature that needs backtracking;
+    any other refusal is the pattern's error (PatternError)."""
+    reason = err.args[0].decode("utf-8", "replace") if err.args and isinstance(err.args[0], bytes) else str(err)
+    if not any(reason.startswith(marker) for marker in _NEEDS_BACKTRACKING):
+        raise PatternError(reason) from None
+    return reason
 
 
 def search(pattern: str, text: str, ignore_case: bool = False) -> bool:

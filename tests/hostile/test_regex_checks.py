@@ -90,3 +90,43 @@ probes:
     assert result.exit_code == 1
     assert "bad-regex" in result.output + result.stderr
     assert "Traceback" not in result.output + result.stderr
+
+
+# Lookaround and backreferences (RE2 refuses them; `re` and `regex` take them), what neither takes,
+# what only `regex` takes, and what RE2 refuses for reasons of its own.
+VERDICT_PATTERNS = [
+    r"(?<!can't )(?<!cannot )\bI promise\b", r"(?<!not )\bI('m| am) your best friend\b", r"(\w+) \1",
+    r"foo(?=bar)", r"foo(?!bar)", r"(?<=a)b", r"(?<=a|bc)d", r"(?<!x+)y", r"(?P<w>a)(?P=w)", r"\Aabc\Z",
+    r"(?<=a", r"(?<!", r"\1", r"(a)\2", r"(?=", r"[", r"(?<=a)[", r"\p{L}+(?=x)", r"(?<=\p{Lu})x",
+    r"a{2,1}(?=b)", r"(?i)(?<=A)b", r"\bcafé\b(?!s)", "x" * 50 + "(?=y)", r"(?<=[[:alpha:]])z",
+    r"[a--b](?=c)", r"(?#comment)(?=a)", r"\N{BULLET}(?=a)", r"a++(?=b)", r"(?>a+)(?=b)",
+    r"\bplain\b", r"(a+)+$", r"[^.!?\n]{180,}", r"\C", r"(?P<n>a)(?P<n>b)",
+]
+
+
+@pytest.mark.parametrize("pattern", VERDICT_PATTERNS)
+@pytest.mark.parametrize("ignore_case", [False, True])
+def test_checking_a_pattern_gives_the_verdict_of_compiling_it(pattern, ignore_case):
+    from charter.patterns import check_pattern
+
+    try:
+        compile_pattern(pattern, ignore_case)
+    except PatternError as err:
+        with pytest.raises(PatternError) as checked:
+            check_pattern(pattern, ignore_case)
+        assert str(checked.value) == str(err)
+    else:
+        check_pattern(pattern, ignore_case)
+
+
+def test_checking_the_shipped_characters_patterns_does_not_import_regex():
+    import subprocess
+    import sys
+
+    from helpers import CHARACTERS
+
+    code = ("import sys, charter; [charter.load(p, digest=False) for p in sys.argv[1:]]; "
+            "print('regex' in sys.modules)")
+    paths = [str(p) for p in sorted(CHARACTERS.glob("*.yaml"))]
+    assert subprocess.run([sys.executable, "-c", code, *paths], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"

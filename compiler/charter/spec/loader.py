@@ -11,7 +11,7 @@ import re2
 from .. import jsonenc
 from .._gc import paused_gc
 from ..diagnostics import SpecError, Diagnostic, Loc, excerpt
-from ..patterns import PatternError, compile_pattern
+from ..patterns import PatternError, check_pattern
 from . import ir
 from .resolve import resolve
 from .schema import did_you_mean, where
@@ -129,7 +129,7 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
                 pattern = _text(fact, "pattern")
                 if pattern:
                     try:
-                        compile_pattern(pattern, ignore_case=True)
+                        check_pattern(pattern, ignore_case=True)
                     except PatternError as err:
                         at = _loc(fact, "pattern")
                         out.append(Diagnostic(at, "bad-regex",
@@ -148,7 +148,7 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
             hold = script.get("hold")
             if isinstance(hold, Mapping) and _text(hold, "pattern"):
                 try:
-                    compile_pattern(hold["pattern"], ignore_case=True)
+                    check_pattern(hold["pattern"], ignore_case=True)
                 except PatternError as err:
                     at = _loc(hold, "pattern")
                     out.append(Diagnostic(at, "bad-regex",
@@ -185,7 +185,7 @@ def check_references(spec: Mapping) -> list[Diagnostic]:
         for check_index, (check, _) in enumerate(_items(probe, "checks")):
             if isinstance(check, Mapping) and check.get("type") in ("regex", "not-regex") and _text(check, "value"):
                 try:
-                    compile_pattern(check["value"])
+                    check_pattern(check["value"])
                 except PatternError as err:
                     out.append(Diagnostic(_loc(check, "value"), "bad-regex",
                                           f"{path}.checks[{check_index}]: invalid regular expression: {err}"))
