@@ -19,7 +19,9 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from itertools import chain, repeat
+from operator import attrgetter, itemgetter
+from typing import Iterable, Iterator, Sequence
 
 import charter
 
@@ -204,6 +206,16 @@ def _artifacts(spec: Spec, options: BuildOptions, prepared: Rendered,
         yield Artifact(f"data/{CARD_FILE}", "dataset-card", card.encode("utf-8"))
 
 
+def _cite(table: dict[str, list[str]], items: Iterable[str], refs_per_item: Iterable[Sequence[str]]) -> None:
+    """Append each item to ``table[ref]`` for every ref it cites (refs not in ``table`` are passed
+    over), in C: a large spec's training rows cite 150,000 refs, and a Python loop over them was a
+    third of its manifest."""
+    refs_per_item = list(refs_per_item)
+    refs = chain.from_iterable(refs_per_item)
+    each_item_per_ref = chain.from_iterable(map(repeat, items, map(len, refs_per_item)))
+    deque(map(list.append, map(table.get, refs, repeat([])), each_item_per_ref), maxlen=0)
+
+
 def train_eval_overlap(cases: list[dict], training: object) -> dict:
     """Eval cases whose user turns repeat a training row's user turn, exactly or nearly."""
     train_items = [(row.id, turn.content) for row in training.sft for turn in row.prompt if turn.role == "user"]
@@ -239,24 +251,16 @@ def training_summary(training: data_target.TrainingSet) -> dict:
 
 def manifest(spec: Spec, rendered: Rendered, options: BuildOptions) -> dict:
     """manifest.json: what was built from which spec, counts, hashes, clause coverage and train/eval overlap."""
-    table: dict[str, dict] = {c.ref: {"prompt_sections": [], "eval_cases": [], "training_rows": []} for c in spec.clauses()}
-
-    def cite(refs, key: str, item: str) -> None:
-        for ref in refs:
-            if ref in table:
-                table[ref][key].append(item)
-
-    for name, prompt in rendered.prompts.items():
-        for section in prompt.sections:
-            cite(section.refs, "prompt_sections", f"{name}#{section.key}")
-    coverage = clause_coverage(spec, rendered.cases)
-    for ref, ids in coverage.items():
-        table[ref]["eval_cases"] = ids
-    for row in (*rendered.training.sft, *rendered.training.dpo):
-        cite(row.refs, "training_rows", row.id)
-    for entry in table.values():
-        for key in entry:
-            entry[key] = sorted(set(entry[key]))
+    sections: dict[str, list[str]] = {c.ref: [] for c in spec.clauses()}  # clause ref -> "prompt#section" items
+    rows: dict[str, list[str]] = {ref: [] for ref in sections}  # clause ref -> training row ids
+    cited_sections = [(f"{name}#{section.key}", section.refs)
+                      for name, prompt in rendered.prompts.items() for section in prompt.sections]
+    _cite(sections, map(itemgetter(0), cited_sections), map(itemgetter(1), cited_sections))
+    training_rows = (*rendered.training.sft, *rendered.training.dpo)
+    _cite(rows, map(attrgetter("id"), training_rows), map(attrgetter("refs"), training_rows))
+    coverage = clause_coverage(spec, rendered.cases)  # each clause's sorted ids of distinct cases
+    table = {ref: {"prompt_sections": sorted(set(items)), "eval_cases": coverage[ref], "training_rows": sorted(set(ids))}
+             for (ref, items), ids in zip(sections.items(), rows.values())}
     kinds: dict[str, int] = {}
     for case in rendered.cases:
         kinds[case["kind"]] = kinds.get(case["kind"], 0) + 1

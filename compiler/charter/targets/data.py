@@ -67,6 +67,16 @@ class TrainingRow:
     context: str | None = None
     system: str | None = None
     system_kind: str = ""
+    # Chosen over rejected words (charter.length_ratio) of a preference row, worked out once where
+    # the row is made: the meta sidecar, the dataset card and the manifest all report it. None:
+    # not given (computed when asked).
+    length_ratio: float | None = None
+
+    def chosen_length_ratio(self) -> float:
+        """Chosen over rejected words, as charter.length_ratio.length_ratio defines it."""
+        if self.length_ratio is not None:
+            return self.length_ratio
+        return length_ratio(self.chosen, self.rejected or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +103,12 @@ class TrainingSet:
                 "context": row.context, "system_prompt": row.system_kind or self.system_kind}
         if row.kind == "dpo":
             data["rejected_why"] = row.rejected_why
-            data["length_ratio"] = round(length_ratio(row.chosen, row.rejected or ""), 3)
+            data["length_ratio"] = round(row.chosen_length_ratio(), 3)
         return data
 
     def length_ratios(self) -> list[float]:
         """Chosen over rejected words for every preference pair, in row order."""
-        return [length_ratio(r.chosen, r.rejected or "") for r in self.dpo]
+        return [r.chosen_length_ratio() for r in self.dpo]
 
 
 class SystemPrompts:
@@ -186,7 +196,7 @@ def training_rows(spec: Spec, *, system_prompt: str = DEFAULT_SYSTEM_PROMPT, ino
                                rejected_why="", **common))
         for n, bad in enumerate(example.bad, start=1):
             dpo.append(TrainingRow(id=f"{spec.id}/dpo/{source}/{example.id}/{n}", kind="dpo", rejected=bad.text,
-                                   rejected_why=bad.why, **common))
+                                   rejected_why=bad.why, length_ratio=length_ratio(example.good, bad.text), **common))
     diagnostics = []
     if len(sft) < OPENAI_MIN_SFT_ROWS:
         diagnostics.append(Diagnostic(
