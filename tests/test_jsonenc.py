@@ -152,6 +152,8 @@ def test_text_record_lines_and_line_bytes_match_json():
         assert jsonenc.text_record_lines(records) == "".join(expected_line(r) + "\n" for r in records).encode("utf-8")
         for item in records:
             assert jsonenc.line_bytes(item) == expected_line(item).encode("utf-8")
+    plain_floats = [{"r": [0.0, -0.0, 1e-4, 0.001, 1.5, 2 / 3, 123.456, 1e15, 1e16, 1e300, -7.25]}]
+    assert jsonenc.text_record_lines(plain_floats) == "".join(expected_line(r) + "\n" for r in plain_floats).encode()
     huge = [{"n": 2 ** 70, "t": "x"}, {"a": "b"}]
     assert jsonenc.text_record_lines(huge) == "".join(expected_line(r) + "\n" for r in huge).encode("utf-8")
     assert jsonenc.line_bytes({"f": 1e-05, "g": [float("nan")]}) == expected_line({"f": 1e-05, "g": [float("nan")]}).encode()

@@ -170,9 +170,10 @@ def lines(objects: Any) -> str:
 
 def text_record_lines(records: Iterable[Any]) -> bytes:
     """``lines(records)`` as UTF-8, for records built from text alone: dicts with text keys, lists
-    and tuples, and leaves that are exact ``str``, ``bool``, ``None`` or ``int``. The caller vouches
-    for that (training data checks each row's texts, see charter.targets.data), since checking it
-    here costs what orjson saves. On such records orjson writes what json does (strings, key order,
+    and tuples, and leaves that are exact ``str``, ``bool``, ``None`` or ``int``, or floats that are
+    finite and either zero or at least 1e-4 in size (orjson and json write those alike). The caller
+    vouches for that (training data checks each row's texts, see charter.targets.data), since
+    checking it here costs what orjson saves. On such records orjson writes what json does (strings, key order,
     integers: tests/test_jsonenc.py); a record orjson refuses (a lone surrogate, an integer beyond
     64 bits) is written by json, as ``lines`` would."""
     if orjson is None:
