@@ -245,3 +245,58 @@ examples:
     assert sorted(p.name for p in (tmp_path / "out/data").iterdir()) == ["README.md", "sft.anthropic.jsonl",
                                                                           "sft.anthropic.meta.jsonl"]
     assert "warning: mini: 1 SFT row" in result.stderr
+
+
+def _writer_threads() -> list:
+    import threading
+    return [t for t in threading.enumerate() if t.name == "charter-build-writer"]
+
+
+def test_a_write_that_fails_midway_stops_the_build_with_its_error_and_no_manifest(tmp_path, monkeypatch):
+    """Artifacts are written on a second thread; the third write failing is still the build's one
+    WriteError, nothing after it is written, no temporary file stays, and no manifest claims the build."""
+    from charter.io import WriteError
+    from charter.targets import build as build_module
+
+    spec = charter.load(CHARACTERS / "tutor.yaml")
+    real_write = build_module.write_bytes_atomic
+    attempts: list[str] = []
+
+    def failing_write(path, data, *, durable=True):
+        attempts.append(Path(path).relative_to(tmp_path / "out").as_posix())
+        if len(attempts) == 3:
+            raise WriteError(path, OSError(28, "No space left on device"))
+        real_write(path, data, durable=durable)
+
+    monkeypatch.setattr(build_module, "write_bytes_atomic", failing_write)
+    with pytest.raises(WriteError, match=r"No space left on device$"):
+        build(spec, tmp_path / "out")
+    assert len(attempts) == 3
+    written = sorted(tree(tmp_path / "out"))
+    assert written == sorted(attempts[:2])  # the first two, whole; no manifest, no temporary file
+    assert _writer_threads() == []
+
+
+def test_a_failure_while_rendering_waits_for_the_writes_already_started(tmp_path, monkeypatch):
+    """An error on the main thread between artifacts ends the build with that error once the
+    writer thread has finished the write in progress: every file present is whole."""
+    from charter.targets import build as build_module
+
+    spec = charter.load(CHARACTERS / "tutor.yaml")
+    complete = {a.path: a.content for a in render(spec).artifacts}
+    real_artifacts = build_module._artifacts
+
+    def failing_artifacts(*args):
+        for n, artifact in enumerate(real_artifacts(*args)):
+            if n == 4:
+                raise RuntimeError("rendering failed")
+            yield artifact
+
+    monkeypatch.setattr(build_module, "_artifacts", failing_artifacts)
+    with pytest.raises(RuntimeError, match="rendering failed"):
+        build(spec, tmp_path / "out")
+    assert _writer_threads() == []
+    produced = tree(tmp_path / "out")
+    assert "manifest.json" not in produced and len(produced) <= 4
+    for path, content in produced.items():
+        assert content == complete[path]

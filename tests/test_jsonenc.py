@@ -152,6 +152,8 @@ def test_text_record_lines_and_line_bytes_match_json():
         assert jsonenc.text_record_lines(records) == "".join(expected_line(r) + "\n" for r in records).encode("utf-8")
         for item in records:
             assert jsonenc.line_bytes(item) == expected_line(item).encode("utf-8")
+    plain_floats = [{"r": [0.0, -0.0, 1e-4, 0.001, 1.5, 2 / 3, 123.456, 1e15, 1e16, 1e300, -7.25]}]
+    assert jsonenc.text_record_lines(plain_floats) == "".join(expected_line(r) + "\n" for r in plain_floats).encode()
     huge = [{"n": 2 ** 70, "t": "x"}, {"a": "b"}]
     assert jsonenc.text_record_lines(huge) == "".join(expected_line(r) + "\n" for r in huge).encode("utf-8")
     assert jsonenc.line_bytes({"f": 1e-05, "g": [float("nan")]}) == expected_line({"f": 1e-05, "g": [float("nan")]}).encode()
@@ -185,25 +187,49 @@ def _reference_walk(obj, depth=0) -> bool:
 
 
 def test_safety_walk_shortcuts_agree_with_its_definition():
+    """The walk (recursive for small containers, level by level for wide ones) and the level-by-level
+    walk alone both give the definition's verdict, on narrow and on wide documents."""
     rng = random.Random(23)
-    scalars = [None, True, 0, 2 ** 70, 1.5, 1e-5, math.nan, "text", b"bytes", 3 + 0j]
+    scalars = [None, True, 0, 2 ** 70, 1.5, 1e-5, math.nan, "text", b"bytes", 3 + 0j, -0.0, math.inf]
+
+    class Tree(dict):
+        pass
+
+    class Items(list):
+        pass
+
+    def width(depth: int) -> int:  # wide containers only near the top, so documents stay small
+        return rng.randint(jsonenc._WIDE - 2, jsonenc._WIDE + 20) if depth < 2 and rng.random() < 0.3 else rng.randint(0, 3)
 
     def document(depth: int):
         roll = rng.random()
         if depth > 4 or roll < 0.35:
-            return rng.choice(scalars)
+            return rng.choice(scalars) if rng.random() < 0.3 else rng.choice(scalars[:4] + scalars[7:8])
+        if roll < 0.5:
+            return [document(depth + 1) for _ in range(width(depth))]
         if roll < 0.55:
-            return [document(depth + 1) for _ in range(rng.randint(0, 3))]
+            return Items(document(depth + 1) for _ in range(width(depth)))
         if roll < 0.65:
-            return tuple(document(depth + 1) for _ in range(rng.randint(0, 3)))
-        return {rng.choice(["a", "b", 1, ""]): document(depth + 1) for _ in range(rng.randint(0, 3))}
+            return tuple(document(depth + 1) for _ in range(width(depth)))
+        if roll < 0.7:
+            return Tree({f"k{n}": document(depth + 1) for n in range(width(depth))})
+        keys = ["a", "b", ""] + [f"k{n}" for n in range(jsonenc._WIDE + 20)] + ([1] if rng.random() < 0.3 else [])
+        return {rng.choice(keys): document(depth + 1) for _ in range(width(depth))}
 
+    verdicts = set()
     for _ in range(2_000):
         doc = document(0)
-        assert jsonenc._orjson_writes_as_json(doc) == _reference_walk(doc), doc
+        expected = _reference_walk(doc)
+        verdicts.add(expected)
+        assert jsonenc._orjson_writes_as_json(doc) == expected, doc
+        assert jsonenc._writes_level_by_level(doc, 0) == expected, doc
+    assert verdicts == {True, False}
     for depth in range(250, 258):  # a plain list, or a plain dict, at the nesting limit
-        for leaf in (["x", 1], {"k": "v"}, {1: "v"}):
+        for leaf in (["x", 1], {"k": "v"}, {1: "v"}, ["x"] * (jsonenc._WIDE + 1) + [[1]], [1.5] * 40):
             doc = leaf
             for _ in range(depth):
                 doc = [doc]
             assert jsonenc._orjson_writes_as_json(doc) == _reference_walk(doc), depth
+            assert jsonenc._writes_level_by_level(doc, 0) == _reference_walk(doc), depth
+            wide = [doc] + ["x"] * jsonenc._WIDE  # the deep branch inside a wide list
+            assert jsonenc._orjson_writes_as_json(wide) == _reference_walk(wide), depth

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from itertools import chain, compress
 from typing import Any, Callable, Iterable
 
 try:
@@ -36,6 +37,10 @@ _SMALLEST_PLAIN_FLOAT = 1e-4
 _PLAIN_SCALARS = (str, int, bool, type(None))
 _PLAIN_SCALAR_SET = frozenset(_PLAIN_SCALARS)
 _TEXT_KEYS = frozenset([str])
+_FLOAT_KIND = frozenset([float])
+_CONTAINER_TYPES = (dict, list, tuple)  # and their subclasses, as json writes them
+# A container with more values than this (that are not all plain scalars) is walked level by level.
+_WIDE = 32
 
 _LINE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 _LINE_UNSORTED = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -55,6 +60,8 @@ def _orjson_writes_as_json(obj: Any, depth: int = 0) -> bool:
         values = (obj,)
     if _PLAIN_SCALAR_SET.issuperset(map(type, values)):  # a list of strings, say: checked in C
         return True
+    if len(values) > _WIDE:
+        return _writes_level_by_level(obj, depth)
     for value in values:
         kind = type(value)
         if kind in _PLAIN_SCALARS:
@@ -75,6 +82,41 @@ def _orjson_writes_as_json(obj: Any, depth: int = 0) -> bool:
         else:
             return False
     return True
+
+
+def _writes_level_by_level(obj: Any, depth: int) -> bool:
+    """``_orjson_writes_as_json(obj, depth)`` for a wide container: walked one nesting level at a
+    time, each step over a whole level running in C (the types of its values, its floats, its
+    dicts' keys, the next level's values), so many small containers (a monitor's schema has one
+    per clause, a manifest's coverage table three lists per clause) cost a few passes over their
+    values rather than a Python call each. Each step costs a few microseconds whatever the
+    level's size, so small containers are walked by the recursion instead."""
+    level = [obj]
+    for depth in range(depth, _MAX_DEPTH + 1):
+        kinds = set(map(type, level))
+        if kinds <= _PLAIN_SCALAR_SET:
+            return True
+        if float in kinds:
+            for value in compress(level, map(_FLOAT_KIND.__contains__, map(type, level))):
+                # NaN fails both comparisons; infinities fail the second.
+                if value != 0.0 and not (_SMALLEST_PLAIN_FLOAT <= abs(value) < math.inf):
+                    return False
+            kinds.discard(float)
+        kinds -= _PLAIN_SCALAR_SET
+        if not kinds:
+            return True
+        if depth == _MAX_DEPTH or not all(issubclass(kind, _CONTAINER_TYPES) for kind in kinds):
+            return False  # too deeply nested for orjson, or a value json and orjson write differently
+        dict_kinds = frozenset(kind for kind in kinds if issubclass(kind, dict))
+        dicts = list(compress(level, map(dict_kinds.__contains__, map(type, level)))) if dict_kinds else []
+        if not _TEXT_KEYS.issuperset(map(type, chain.from_iterable(dicts))):  # every key exactly str
+            return False
+        next_level = list(chain.from_iterable(map(dict.values, dicts)))
+        if len(dict_kinds) < len(kinds):
+            sequence_kinds = kinds - dict_kinds
+            next_level += chain.from_iterable(compress(level, map(sequence_kinds.__contains__, map(type, level))))
+        level = next_level
+    return False  # not reached: the last level returns in the loop
 
 
 def _fast(obj: Any, option: int) -> bytes | None:
@@ -128,9 +170,10 @@ def lines(objects: Any) -> str:
 
 def text_record_lines(records: Iterable[Any]) -> bytes:
     """``lines(records)`` as UTF-8, for records built from text alone: dicts with text keys, lists
-    and tuples, and leaves that are exact ``str``, ``bool``, ``None`` or ``int``. The caller vouches
-    for that (training data checks each row's texts, see charter.targets.data), since checking it
-    here costs what orjson saves. On such records orjson writes what json does (strings, key order,
+    and tuples, and leaves that are exact ``str``, ``bool``, ``None`` or ``int``, or floats that are
+    finite and either zero or at least 1e-4 in size (orjson and json write those alike). The caller
+    vouches for that (training data checks each row's texts, see charter.targets.data), since
+    checking it here costs what orjson saves. On such records orjson writes what json does (strings, key order,
     integers: tests/test_jsonenc.py); a record orjson refuses (a lone surrogate, an integer beyond
     64 bits) is written by json, as ``lines`` would."""
     if orjson is None:

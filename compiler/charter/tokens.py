@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from functools import lru_cache, reduce
 from itertools import chain
 from operator import add
@@ -103,7 +104,7 @@ def _estimate(text: str) -> int:
             costs[piece] = _piece_cost(piece)
     in_order = list(map(costs.__getitem__, pieces))
     whitespace = in_order.count(None)
-    total = reduce(add, filter(None, in_order), 0.0)  # no cost is 0, so filter(None) drops only whitespace
+    total = _sum_in_order(filter(None, in_order))  # no cost is 0, so filter(None) drops only whitespace
     return round(total + whitespace * _WHITESPACE_TOKEN)
 
 
@@ -150,8 +151,21 @@ def _estimate_chunked(text: str, chunks: dict[str, tuple[tuple[float, ...], int]
                 chunks[chunk] = known
         parts.append(known[0])
         whitespace += known[1]
-    total = reduce(add, chain.from_iterable(parts), 0.0)
+    total = _sum_in_order(chain.from_iterable(parts))
     return round(total + whitespace * _WHITESPACE_TOKEN)
+
+
+if sys.version_info < (3, 12):
+    def _sum_in_order(costs: Iterable[float]) -> float:
+        """The costs added one by one, left to right, from 0.0. Before Python 3.12, ``sum`` adds
+        floats exactly so (a C double added to in turn), without a float object per step: a
+        sixth of estimating a build's prompts, against ``reduce(add, ...)``."""
+        return sum(costs, 0.0)
+else:  # pragma: no cover - the suite runs on 3.11
+    def _sum_in_order(costs: Iterable[float]) -> float:
+        """The costs added one by one, left to right, from 0.0 (Python 3.12's ``sum`` compensates
+        rounding errors as it goes: a more exact total, but not the same one on every version)."""
+        return reduce(add, costs, 0.0)
 
 
 def _chunks(text: str) -> tuple[list[str], int]:

@@ -443,3 +443,30 @@ def test_every_renderer_builds_records_of_text_alone(write):
             for row in kind_rows:
                 assert _text_only(row, rows.system_for(row))
                 assert {type(leaf) for leaf in leaves(render(row, rows.system_for(row)))} <= {str, int, bool, type(None)}
+
+
+def test_meta_sidecars_are_text_but_for_the_ratio_and_written_as_json_writes_them(write):
+    """Meta sidecars go to orjson unchecked when _meta_text_only holds: every record must then be
+    one the safety walk accepts (a float or other value added to TrainingSet.meta must not slip
+    by), and a row holding something else goes the checked way, to json's bytes either way."""
+    import dataclasses
+
+    from charter import jsonenc
+    from charter.targets.data import _meta_text_only, iter_training_data
+
+    rows = training_rows(_spec(write, 12), system_prompt="full")
+    assert rows.sft and rows.dpo
+    for kind_rows in (rows.sft, rows.dpo):
+        assert _meta_text_only(rows, list(kind_rows))
+        for row in kind_rows:
+            assert jsonenc._orjson_writes_as_json(rows.meta(row))
+    odd = dataclasses.replace(rows, dpo=(dataclasses.replace(rows.dpo[0], rejected_why=1e-05, length_ratio=2e-05),
+                                         *rows.dpo[1:]))
+    assert not _meta_text_only(odd, list(odd.dpo))
+    for training_set in (rows, odd):
+        for name, content in iter_training_data(training_set):
+            if name.endswith(".meta.jsonl"):
+                kind_rows = training_set.dpo if name.startswith("dpo") else training_set.sft
+                expected = "".join(json.dumps(training_set.meta(r), ensure_ascii=False, sort_keys=True,
+                                              separators=(",", ":")) + "\n" for r in kind_rows)
+                assert content == expected.encode("utf-8"), name

@@ -24,6 +24,8 @@ What a row's system message holds is the ``system_prompt`` mode (``charter build
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal
 
@@ -67,6 +69,16 @@ class TrainingRow:
     context: str | None = None
     system: str | None = None
     system_kind: str = ""
+    # Chosen over rejected words (charter.length_ratio) of a preference row, worked out once where
+    # the row is made: the meta sidecar, the dataset card and the manifest all report it. None:
+    # not given (computed when asked).
+    length_ratio: float | None = None
+
+    def chosen_length_ratio(self) -> float:
+        """Chosen over rejected words, as charter.length_ratio.length_ratio defines it."""
+        if self.length_ratio is not None:
+            return self.length_ratio
+        return length_ratio(self.chosen, self.rejected or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +105,12 @@ class TrainingSet:
                 "context": row.context, "system_prompt": row.system_kind or self.system_kind}
         if row.kind == "dpo":
             data["rejected_why"] = row.rejected_why
-            data["length_ratio"] = round(length_ratio(row.chosen, row.rejected or ""), 3)
+            data["length_ratio"] = round(row.chosen_length_ratio(), 3)
         return data
 
     def length_ratios(self) -> list[float]:
         """Chosen over rejected words for every preference pair, in row order."""
-        return [length_ratio(r.chosen, r.rejected or "") for r in self.dpo]
+        return [r.chosen_length_ratio() for r in self.dpo]
 
 
 class SystemPrompts:
@@ -186,7 +198,7 @@ def training_rows(spec: Spec, *, system_prompt: str = DEFAULT_SYSTEM_PROMPT, ino
                                rejected_why="", **common))
         for n, bad in enumerate(example.bad, start=1):
             dpo.append(TrainingRow(id=f"{spec.id}/dpo/{source}/{example.id}/{n}", kind="dpo", rejected=bad.text,
-                                   rejected_why=bad.why, **common))
+                                   rejected_why=bad.why, length_ratio=length_ratio(example.good, bad.text), **common))
     diagnostics = []
     if len(sft) < OPENAI_MIN_SFT_ROWS:
         diagnostics.append(Diagnostic(
@@ -268,7 +280,11 @@ def iter_training_data(training_set: TrainingSet, formats: Iterable[str] = DEFAU
     def meta(rows: list[TrainingRow]) -> bytes:
         key = tuple(map(id, rows))
         if last_meta[0] != key:
-            last_meta[:] = [key, b"".join(map(meta_line, rows))]
+            if _meta_text_only(training_set, rows):
+                content = jsonenc.text_record_lines(map(training_set.meta, rows))
+            else:
+                content = b"".join(map(meta_line, rows))
+            last_meta[:] = [key, content]
         return last_meta[1]
 
     producers: dict[str, Callable[[], bytes]] = {}
@@ -285,6 +301,23 @@ def _text_only(row: TrainingRow, system: str | None) -> bool:
     return (type(row.chosen) is str and (row.rejected is None or type(row.rejected) is str)
             and (system is None or type(system) is str)
             and all(type(turn.role) is str and type(turn.content) is str for turn in row.prompt))
+
+
+_META_TEXTS = attrgetter("id", "kind", "source", "example", "rejected_why", "loc", "context", "system_kind")
+_TEXT_OR_NONE = frozenset([str, type(None)])
+
+
+def _meta_text_only(training_set: TrainingSet, rows: list[TrainingRow]) -> bool:
+    """Whether the meta records of ``rows`` (TrainingSet.meta) hold only exact ``str`` and None,
+    besides a preference row's length ratio: then `jsonenc.text_record_lines` writes them with
+    orjson, without the safety walk per record that `jsonenc.line_bytes` makes (a large spec has
+    49,000 of them). The ratio is safe by construction: a ratio of word counts rounded to three
+    places is finite and either 0.0 or at least 0.001, where orjson writes floats as json does.
+    Checked for all rows at once, in C."""
+    return (type(training_set.spec_id) is str and type(training_set.spec_digest) is str
+            and type(training_set.system_kind) is str
+            and _TEXT_OR_NONE.issuperset(map(type, chain.from_iterable(map(_META_TEXTS, rows))))
+            and _TEXT_OR_NONE.issuperset(map(type, chain.from_iterable(map(attrgetter("refs"), rows)))))
 
 
 def write_training_data(training_set: TrainingSet, out_dir: Path, formats: Iterable[str] = DEFAULT_FORMATS) -> list[Path]:

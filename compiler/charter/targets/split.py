@@ -153,43 +153,55 @@ def repeated_prompts(eval_items: Iterable[tuple[K, str]], train_items: Iterable[
     evaluated = list(eval_items)
     if not evaluated:
         return []  # nothing to look up: the training prompts need not be read
-    sets: list[frozenset[str]] = []
+    # Bigrams are kept as word pairs, not as "a b" text: the pairs come from zip() in C, and a
+    # pair stands for exactly one bigram text (words hold no space), so every similarity is the
+    # one word_bigrams gives. A text of one word (or none) is its words as one tuple.
+    sets: list[frozenset[tuple[str, ...]]] = []
     waiting: dict[str, list[int]] = {}  # normal text -> the eval prompts with no exact repeat found yet
     for index, (_, text) in enumerate(evaluated):
-        words = _WORD.findall(text.casefold())  # normal_prompt's words and word_bigrams' in one pass
+        words = _WORD.findall(text.casefold())  # normal_prompt's words and the bigrams' in one pass
         waiting.setdefault(" ".join(words), []).append(index)
-        sets.append(_bigrams(words))
-    frequency: dict[str, int] = {}
+        sets.append(frozenset(_pairs(words)))
+    frequency: dict[tuple[str, ...], int] = {}
     for bigrams in sets:
         for token in bigrams:
             frequency[token] = frequency.get(token, 0) + 1
-    vocabulary = frozenset(frequency)
+    # Every token's place in the order (rarest first among the eval prompts, ties by text): a
+    # sort key looked up in C.
+    rank = {token: n for n, token in enumerate(sorted(frequency, key=lambda token: (frequency[token], token)))}
+    vocabulary = rank.keys()
+    prefix_lengths: dict[int, int] = {}
 
-    def rarest_first(token: str) -> tuple[int, str]:
-        return frequency[token], token
+    def prefix_length(size: int) -> int:
+        found = prefix_lengths.get(size)
+        if found is None:
+            found = prefix_lengths[size] = _prefix_length(size, threshold)
+        return found
 
-    postings: dict[str, list[int]] = {}
+    postings: dict[tuple[str, ...], list[int]] = {}
     sizes: list[tuple[float, float]] = []  # Jaccard >= t needs t * |x| <= |y| <= |x| / t (same slack as the prefix)
     for index, bigrams in enumerate(sets):
-        for token in sorted(bigrams, key=rarest_first)[:_prefix_length(len(bigrams), threshold)]:
+        for token in sorted(bigrams, key=rank.__getitem__)[:prefix_length(len(bigrams))]:
             postings.setdefault(token, []).append(index)
         sizes.append((threshold * len(bigrams) - 1e-9, len(bigrams) / threshold + 1e-9))
     exact: dict[int, T] = {}
     nearest: dict[int, tuple[float, T]] = {}
     for key, text in train_items:
         words = _WORD.findall(text.casefold())
-        for index in waiting.pop(" ".join(words), ()):
-            exact[index] = key
-        bigrams = _bigrams(words)
-        shared = bigrams & vocabulary
+        if waiting:
+            for index in waiting.pop(" ".join(words), ()):
+                exact[index] = key
+        pairs = _pairs(words)
+        shared = vocabulary & pairs
         if not shared:
             continue
+        bigrams = frozenset(pairs)
         size = len(bigrams)
-        wanted = _prefix_length(size, threshold) - (size - len(shared))  # the prefix's tokens an eval prompt has
+        wanted = prefix_length(size) - (size - len(shared))  # the prefix's tokens an eval prompt has
         if wanted <= 0:
             continue
         candidates: set[int] = set()
-        for token in sorted(shared, key=rarest_first)[:wanted]:
+        for token in sorted(shared, key=rank.__getitem__)[:wanted]:
             candidates.update(postings.get(token, ()))
         for index in candidates:
             smallest, largest = sizes[index]
@@ -206,3 +218,8 @@ def repeated_prompts(eval_items: Iterable[tuple[K, str]], train_items: Iterable[
             similarity, found = nearest[index]
             out.append((key, found, similarity))
     return out
+
+
+def _pairs(words: list[str]) -> list[tuple[str, ...]]:
+    """The word bigrams of `word_bigrams` as word pairs (its words as one tuple when fewer than two)."""
+    return list(zip(words, words[1:])) if len(words) > 1 else [tuple(words)]
