@@ -421,6 +421,13 @@ def _int(value: str | None) -> int | None:
         return None
 
 
+def header_dict(headers: Mapping[str, str]) -> dict[str, str]:
+    """An answer's headers as a plain dict by lower-case name, holding what ``headers.get(name)``
+    gives (an HTTP client's headers object scans every header on each lookup, and an answer's
+    headers are looked up a dozen times: request id, rate limits)."""
+    return {name.lower(): value for name, value in headers.items()}
+
+
 def parse_rate_limits(headers: Mapping[str, str], *, now: float | None = None) -> RateLimits | None:
     """OpenAI ``x-ratelimit-*`` or Anthropic ``anthropic-ratelimit-*`` headers; None when neither is sent."""
     if headers.get("x-ratelimit-limit-requests") or headers.get("x-ratelimit-limit-tokens"):
