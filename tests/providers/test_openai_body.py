@@ -90,3 +90,44 @@ def test_a_completion_without_a_message_is_malformed(completion):
 
     with pytest.raises(MalformedResponse):
         read_completion("openai:m", completion)
+
+
+PLAIN_URLS = ["https://api.openai.com/v1", "http://127.0.0.1:18766/v1", "http://localhost:11434/v1/",
+              "http://h:8080/openai/v1//", "http://[::1]:8000/v1", "https://my-proxy.example.com/a/b.c/v1",
+              "http://h/a//b"]
+OTHER_URLS = ["https://example.com:443/v1", "http://h:80/v1", "HTTP://Example.COM/v1", "http://h/v1?x=1",
+              "https://example.com/a b", "http://h/a/./b", "http://h/a/../b", "http://user@h/v1",
+              "http://h/%7Ev1", "http://h:080/v1", ""]
+
+
+@pytest.mark.parametrize("url", PLAIN_URLS + OTHER_URLS)
+def test_the_endpoint_is_the_one_the_sdks_client_holds(keys, monkeypatch, url):
+    from charter.providers.openai import plain_base_url
+
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    if url in PLAIN_URLS:
+        assert plain_base_url(url) is not None
+    else:
+        assert plain_base_url(url) is None  # left to the SDK's client
+    try:
+        sdk = str(openai.AsyncOpenAI(api_key="k").base_url).rstrip("/")
+    except Exception:  # a URL the SDK refuses is refused by the provider too
+        with pytest.raises(Exception):
+            get_provider("openai:m").base_url
+        return
+    for provider in (get_provider("openai:m"), get_provider("openai:m", base_url=url or None)):
+        assert provider.base_url == sdk
+
+
+def test_a_cache_key_needs_no_sdk(keys, tmp_path):
+    """A run answered from the response cache computes keys and never imports the SDK."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from charter.providers import Request, get_provider; "
+              "p = get_provider('openai:m', base_url='http://127.0.0.1:1/v1'); "
+              "k = p.cache_key(Request(messages=[{'role': 'user', 'content': 'hi'}])); "
+              "q = get_provider('openai-compatible:m', base_url='http://127.0.0.1:1/v1'); "
+              "print(len(k), p.base_url, 'openai' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["64", "http://127.0.0.1:1/v1", "False"]

@@ -5,11 +5,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import time
 from typing import Any
-
-import httpx2
-import openai
 
 from charter.providers.base import (
     ModelId, Provider, RateLimits, Request, Response, Usage, chat_completions_body, header_dict, not_json,
@@ -36,8 +34,13 @@ class OpenAIProvider(Provider):
         # Passing base_url=None would not defer to OPENAI_BASE_URL in every SDK version: leave it out.
         if base_url:
             options["base_url"] = base_url
-        self._open_client(base_url, lambda: openai.AsyncOpenAI(**options))
-        self._base_url = str(self._client.base_url).rstrip("/")
+        self._open_client(base_url, lambda: _sdk().AsyncOpenAI(**options))
+        # The endpoint as the SDK reads it (explicit, OPENAI_BASE_URL, or its default), worked out
+        # here for an ordinary URL, so that a run answered from the response cache (whose keys
+        # hold the endpoint) needs no SDK; any other URL is read by the SDK's client itself.
+        self._base_url = plain_base_url(base_url or os.environ.get("OPENAI_BASE_URL", DEFAULT_BASE_URL))
+        if self._base_url is None:
+            self._base_url = str(self._client.base_url).rstrip("/")
 
     def _resolve_key(self) -> str:
         return self._key_from_environment(self.key_variable, self.model_id)
@@ -61,6 +64,9 @@ class OpenAIProvider(Provider):
         return {}
 
     async def complete(self, request: Request) -> Response:
+        import httpx2
+        import openai
+
         body = {**self.payload(request), **self._extra(request)}
         started = time.perf_counter()
         try:
@@ -81,6 +87,37 @@ class OpenAIProvider(Provider):
         headers = header_dict(raw.headers)
         return read_completion(str(self.model_id), completion, request_id=headers.get("x-request-id"),
                                latency=time.perf_counter() - started, rate_limits=parse_rate_limits(headers))
+
+
+def _sdk():
+    """The openai package, imported when a client is first needed (importing it takes a second or
+    two, which a run answered from the response cache does without)."""
+    import openai
+
+    return openai
+
+
+# The SDK's endpoint when neither an explicit base URL nor OPENAI_BASE_URL is given.
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# An http(s) URL the SDK's client leaves as it is, but for a trailing slash: lower-case scheme and
+# host, no default port, no query, fragment, user, percent sign or dot segment. (Anything else the
+# client normalises: case, default ports, escapes.)
+_PLAIN_URL = re.compile(r"(?P<scheme>https?)://(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::(?P<port>\d{1,5}))?"
+                        r"(?P<path>(?:/[A-Za-z0-9_~.-]*)*)")
+
+
+def plain_base_url(url: str) -> str | None:
+    """``url`` as the SDK's client holds it (without the trailing slash), for a URL the client does
+    not otherwise change (see _PLAIN_URL); None for any other."""
+    match = _PLAIN_URL.fullmatch(url)
+    if match is None:
+        return None
+    port = match["port"]
+    if port is not None and (port == {"http": "80", "https": "443"}[match["scheme"]] or port.startswith("0")):
+        return None
+    if any(segment in (".", "..") for segment in match["path"].split("/")):
+        return None
+    return url.rstrip("/")
 
 
 CHAT_COMPLETIONS = "/chat/completions"
