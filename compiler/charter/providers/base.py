@@ -573,6 +573,12 @@ class Provider(abc.ABC):
         if self._sdk_client is not None:
             await release_client(self._client_key, self._sdk_client)
 
+    def open_client(self) -> None:
+        """Builds the SDK client now if it is not built yet (else it is built on first use). The
+        call service does this before a call's deadline starts: importing the SDK and building its
+        client (seconds on a loaded machine) must not count against the first call's deadline."""
+        self._client
+
     @property
     def _client(self) -> Any:
         """The SDK client, built (or taken from the providers sharing it) on first use: a run whose
