@@ -153,7 +153,8 @@ async def floor(url: str, spec: Path, evals: Path, concurrency: int) -> dict:
 def runner(url: str, spec: Path, evals: Path, concurrency: int, work: Path) -> dict:
     """``run_evals``, as ``charter run`` calls it: run.json, the run, results.jsonl and summary.json."""
     from charter.run import Progress, RunOptions, load_plan, run_evals
-    import charter.providers.openai  # noqa: F401  (imported before the clock starts, as the floor imports openai)
+    import charter.providers.openai  # noqa: F401
+    import openai  # noqa: F401  (the SDK the provider loads on its first call: imported before the clock, as the floor's)
     import charter.cli  # noqa: F401  (the process settings `charter run` has: the command line's GC threshold)
 
     plan = load_plan(evals, spec)

@@ -127,6 +127,31 @@ def test_a_deadline_bounds_the_whole_request(env):
         CallOptions(deadline=0)
 
 
+def test_building_the_sdk_client_does_not_count_against_the_first_calls_deadline(env):
+    # The client is built on first use (importing the SDK takes seconds on a loaded machine); the
+    # service builds it before the deadline starts, so a slow build cannot time the call out.
+    import time
+
+    options = CallOptions(retry=RetryPolicy(max_attempts=1), deadline=0.3, timeout=60)
+
+    async def first_call(server):
+        async with CallService(CallOptions(**{**options.__dict__, "base_url": server.openai_base_url})) as calls:
+            await calls.open(["openai-compatible:m"])
+            provider = calls.provider("openai-compatible:m")
+            build = provider._client_factory
+            assert provider._sdk_client is None  # not built yet
+
+            def slow_build():
+                time.sleep(0.5)  # longer than the deadline
+                return build()
+
+            provider._client_factory = slow_build
+            return await calls.call("openai-compatible:m", HELLO)
+
+    with FakeServer() as server:
+        assert run(first_call(server)).text
+
+
 def test_a_second_identical_prose_import_makes_no_calls(env, tmp_path):
     cache = ResponseCache(tmp_path / "responses.sqlite3")
     document = "# Doc\n\nBe kind to people.\n"

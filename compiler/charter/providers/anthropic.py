@@ -11,7 +11,7 @@ import anthropic
 from anthropic.resources.messages import AsyncMessages
 
 from charter.providers.base import (
-    ModelId, Provider, RateLimits, Request, Response, Usage, not_json, parse_rate_limits,
+    ModelId, Provider, RateLimits, Request, Response, Usage, header_dict, not_json, parse_rate_limits,
 )
 from charter.providers.errors import MalformedResponse
 
@@ -81,8 +81,9 @@ class AnthropicProvider(Provider):
             if error is None:
                 raise
             raise error from exc
-        return read_message(str(self.model_id), message, request_id=raw.headers.get("request-id"),
-                            latency=time.perf_counter() - started, rate_limits=parse_rate_limits(raw.headers))
+        headers = header_dict(raw.headers)
+        return read_message(str(self.model_id), message, request_id=headers.get("request-id"),
+                            latency=time.perf_counter() - started, rate_limits=parse_rate_limits(headers))
 
 
 def read_message(model: str, message: Any, *, request_id: str | None = None, latency: float = 0.0,

@@ -421,6 +421,13 @@ def _int(value: str | None) -> int | None:
         return None
 
 
+def header_dict(headers: Mapping[str, str]) -> dict[str, str]:
+    """An answer's headers as a plain dict by lower-case name, holding what ``headers.get(name)``
+    gives (an HTTP client's headers object scans every header on each lookup, and an answer's
+    headers are looked up a dozen times: request id, rate limits)."""
+    return {name.lower(): value for name, value in headers.items()}
+
+
 def parse_rate_limits(headers: Mapping[str, str], *, now: float | None = None) -> RateLimits | None:
     """OpenAI ``x-ratelimit-*`` or Anthropic ``anthropic-ratelimit-*`` headers; None when neither is sent."""
     if headers.get("x-ratelimit-limit-requests") or headers.get("x-ratelimit-limit-tokens"):
@@ -483,16 +490,20 @@ def api_message(body: object) -> str:
 _SHARED_CLIENTS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, list]]" = weakref.WeakKeyDictionary()
 
 
-def acquire_client(key: tuple, factory: Callable[[], Any]) -> tuple[tuple | None, Any]:
-    """The shared client for ``key`` in the running event loop, or a private one outside any loop.
+def acquire_client(key: tuple, factory: Callable[[], Any], *, share: bool = True) -> tuple[tuple | None, Any]:
+    """The shared client for ``key`` in the running event loop, or a private one outside any loop
+    (or when not ``share``).
 
     A provider built outside a loop may be used in a later loop than its neighbours, and pooled
     connections cannot cross loops, so only providers built inside a loop share.
     """
     try:
-        clients = _SHARED_CLIENTS.setdefault(asyncio.get_running_loop(), {})
+        loop = asyncio.get_running_loop()
     except RuntimeError:
+        loop = None
+    if loop is None or not share:
         return None, factory()
+    clients = _SHARED_CLIENTS.setdefault(loop, {})
     entry = clients.get(key)
     if entry is None:
         entry = clients[key] = [factory(), 0]
@@ -532,7 +543,10 @@ class Provider(abc.ABC):
         self._api_key = ""
         self._closed = False
         self._client_key: tuple | None = None
-        self._client: Any = None
+        self._sdk_client: Any = None
+        self._client_factory: Callable[[], Any] | None = None
+        self._client_base_url: str | None = None
+        self._client_shared = False  # built inside an event loop: shares its SDK client there
 
     @property
     def model(self) -> str:
@@ -556,7 +570,24 @@ class Provider(abc.ABC):
         if self._closed:  # closing twice must not release a shared client twice
             return
         self._closed = True
-        await release_client(self._client_key, self._client)
+        if self._sdk_client is not None:
+            await release_client(self._client_key, self._sdk_client)
+
+    def open_client(self) -> None:
+        """Builds the SDK client now if it is not built yet (else it is built on first use). The
+        call service does this before a call's deadline starts: importing the SDK and building its
+        client (seconds on a loaded machine) must not count against the first call's deadline."""
+        self._client
+
+    @property
+    def _client(self) -> Any:
+        """The SDK client, built (or taken from the providers sharing it) on first use: a run whose
+        every answer is in the response cache never imports the SDK."""
+        if self._sdk_client is None and self._client_factory is not None and not self._closed:
+            self._client_key, self._sdk_client = acquire_client(
+                (self.kind, self._api_key, self._client_base_url, self.timeout), self._client_factory,
+                share=self._client_shared)
+        return self._sdk_client
 
     def cache_key(self, request: Request) -> str:
         return cache_key(self.kind, self.model, self.base_url, self.payload(request), request.sample)
@@ -583,8 +614,15 @@ class Provider(abc.ABC):
         return one_line(text, secrets=(self._api_key,))
 
     def _open_client(self, base_url: str | None, factory: Callable[[], Any]) -> None:
-        """Takes the (shared) SDK client for this kind, key, endpoint and timeout."""
-        self._client_key, self._client = acquire_client((self.kind, self._api_key, base_url, self.timeout), factory)
+        """How to build the SDK client for this kind, key, endpoint and timeout (see ``_client``):
+        shared with the other providers built in the same event loop, private when built outside one."""
+        self._client_factory = factory
+        self._client_base_url = base_url
+        try:
+            asyncio.get_running_loop()
+            self._client_shared = True
+        except RuntimeError:
+            self._client_shared = False
 
     def _call_error(self, exc: Exception, sdk: Any, noun: str, request_id_header: str) -> ProviderError | None:
         """Our exception for one raised by an SDK call (``sdk`` is the openai or anthropic module);

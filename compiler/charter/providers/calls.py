@@ -360,6 +360,7 @@ class CallService:
         """One attempt on the wire: the model's rate limiter, a slot, the deadline. Raises ProviderError."""
         if model.unreachable is not None:
             raise model.unreachable
+        model.provider.open_client()  # before the slot and the deadline (see Provider.open_client)
         # The token estimate is needed up front only under a tokens-per-minute limit; the flow
         # asks for it only when a token budget in the headers is close enough for it to matter.
         estimate = request.estimated_tokens() if model.limiter.counts_tokens else None
