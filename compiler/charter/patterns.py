@@ -85,12 +85,13 @@ def compile_pattern(pattern: str, ignore_case: bool = False):
 
 
 def check_pattern(pattern: str, ignore_case: bool = False) -> None:
-    """Raises PatternError exactly where ``compile_pattern`` would, for the front end's checks.
+    """Raises PatternError where ``compile_pattern`` would, with its message, for the front end's checks.
 
     A lookaround pattern (the shipped characters have several) is checked by Python's own `re`
     rather than by importing `regex` (a tenth of a second) to compile it: `regex`'s V0 mode takes
     Python's syntax, so what `re` compiles it compiles; only what `re` refuses (a variable-width
-    lookbehind, say) goes to `regex` to decide. tests/test_patterns.py compares the two verdicts.
+    lookbehind, say) goes to `regex` to decide. tests/hostile/test_regex_checks.py compares the
+    two verdicts.
     """
     try:
         re2.compile(pattern, _options(ignore_case))
