@@ -50,6 +50,12 @@ USUAL = {
     "a bare list": "- 1\n- two\n",
     "exactly MAX_DEPTH": "a: " + "[" * 99 + "x" + "]" * 99 + "\n",
     "synthetic spec": synthetic_spec(rules=60, tensions=6, examples=60),
+    # Plain scalars starting with a character some implicit resolver is for: words it claims and
+    # text it does not, as values and as list items (the builder's inline test, `_plain_text`).
+    "plain words and text": "a: Never say never\nb: No\nc: no way\nd: NULL\ne: Nullable\nf: ~\ng: ~tilde\n"
+                            "h: On\ni: Online\nj: off-road\nk: TRUE\nl: Truth\nm: y\nn: 12 apples\n"
+                            "o: 1.0.0\np: .5\nq: .hidden\nr: =x\ns: '='\nt: -1\nu: -x\nv: 2024-01-02 at noon\n"
+                            "w: [Yes, Yesterday, false, Falsehood, <a, 0o17, 0x, +, +.inf, nan, .NaN]\n",
 }
 
 

@@ -33,8 +33,7 @@ class Mapping(dict):
 
     __slots__ = ("loc", "key_locs", "value_locs")
 
-    def __init__(self, loc: Loc):
-        super().__init__()
+    def __init__(self, loc: Loc):  # empty, as dict.__new__ made it: no dict.__init__ call
         self.loc = loc
         self.key_locs: dict[str, Loc] = {}
         self.value_locs: dict[str, Loc] = {}
@@ -45,8 +44,7 @@ class Sequence(list):
 
     __slots__ = ("loc", "item_locs")
 
-    def __init__(self, loc: Loc):
-        super().__init__()
+    def __init__(self, loc: Loc):  # empty, as list.__new__ made it: no list.__init__ call
         self.loc = loc
         self.item_locs: list[Loc] = []
 
@@ -219,17 +217,21 @@ class _StreamBuilder:
     tree is built. Building from events keeps only the tree. This builder takes the common case
     only, a single document without aliases, merge keys, duplicate anchors, or anything the node
     builder would report or refuse (duplicate keys, unknown tags, keys that are not text, nesting
-    past MAX_DEPTH, the node budget, a syntax error); on any of those it raises _Unusual, and the
-    document goes through ``yaml.compose`` and ``_Builder``, which give the positioned diagnostic.
-    tests/test_frontend.py compares the two builders' trees and positions on every spec it has.
+    past MAX_DEPTH, a syntax error); on any of those it raises _Unusual, and the document goes
+    through ``yaml.compose`` and ``_Builder``, which give the positioned diagnostic.
+    tests/test_yaml_stream.py compares the two builders' trees and positions on every YAML file of
+    the repository and on documents made to reach each branch.
+
+    It keeps no node budget: the budget stops aliases from expanding a document (an alias bomb),
+    and this builder takes no alias. Without aliases each node has source text of its own (its
+    scalar, its key, its dash or its bracket), so a document holds fewer nodes than characters
+    and the node builder's budget, its length plus NODE_MARGIN, could not be reached.
     """
 
-    def __init__(self, loader: Any, file: str, budget: int):
+    def __init__(self, loader: Any, file: str):
         self.next_event = loader.get_event
         self.resolve = loader.resolve
         self.file = file
-        self.budget = budget
-        self.count = 0
         self.anchors: set[str] = set()
         # Every key once: a spec repeats a handful of keys ("id", "text") tens of thousands of times,
         # and the parser gives each occurrence its own string (16 MB of a 10 MB spec's tree).
@@ -248,9 +250,8 @@ class _StreamBuilder:
         return root
 
     def value(self, event: Any, depth: int) -> Any:
-        self.count += 1
-        if self.count > self.budget or depth > MAX_DEPTH:
-            raise _Unusual("past the node budget or MAX_DEPTH")
+        if depth > MAX_DEPTH:
+            raise _Unusual("past MAX_DEPTH")
         kind = event.__class__
         anchor = event.anchor
         if kind is yaml.AliasEvent or anchor in self.anchors:
@@ -283,9 +284,9 @@ class _StreamBuilder:
             raise _Unusual("a scalar its constructor refuses") from None
 
     # The loops below take most of a spec's values without calling ``value``: a scalar event with no
-    # tag and no anchor that is quoted, or plain but starting with a character no implicit resolver
-    # claims, is text (what ``yaml.resolve`` would conclude after a call and a list concatenation per
-    # value). That and the Loc built inline are most of the builder's cost on a large spec.
+    # tag and no anchor that is quoted, or plain and claimed by no implicit resolver (``_plain_text``),
+    # is text, as ``yaml.resolve`` would conclude after a call and a list concatenation per value.
+    # That and the Loc built inline are most of the builder's cost on a large spec.
 
     def sequence(self, loc: Loc, depth: int) -> Sequence:
         seq = Sequence(loc)
@@ -297,12 +298,10 @@ class _StreamBuilder:
             if kind is _ScalarEvent:
                 mark = event.start_mark
                 item_loc = _new_loc(Loc, (file, mark.line + 1, mark.column + 1))
+                value = event.value
                 if (text_ok and event.tag is None and event.anchor is None
-                        and (not event.implicit[0] or event.value[:1] not in _RESOLVED_FIRST)):
-                    self.count += 1
-                    if self.count > self.budget:
-                        raise _Unusual("past the node budget")
-                    append(event.value)
+                        and (not event.implicit[0] or value[:1] not in _RESOLVED_FIRST or _plain_text(value))):
+                    append(value)
                 else:
                     append(value_of(event, depth + 1))
             elif kind is _SequenceEndEvent:
@@ -347,12 +346,10 @@ class _StreamBuilder:
                 mark = event.start_mark
                 # `key: value` on one line shares the line number's int object (a line past 256 is one).
                 value_locs[key] = _new_loc(Loc, (file, line if mark.line + 1 == line else mark.line + 1, mark.column + 1))
+                value = event.value
                 if (text_ok and event.tag is None and event.anchor is None
-                        and (not event.implicit[0] or event.value[:1] not in _RESOLVED_FIRST)):
-                    self.count += 1
-                    if self.count > self.budget:
-                        raise _Unusual("past the node budget")
-                    mapping[key] = event.value
+                        and (not event.implicit[0] or value[:1] not in _RESOLVED_FIRST or _plain_text(value))):
+                    mapping[key] = value
                 else:
                     mapping[key] = value_of(event, depth + 1)
             else:
@@ -369,13 +366,29 @@ _MappingEndEvent = yaml.MappingEndEvent
 # any character; PyYAML's safe loader has none, and the assertion keeps it so.
 assert None not in _Loader.yaml_implicit_resolvers, "a wildcard implicit resolver: every plain scalar needs resolving"
 _RESOLVED_FIRST = frozenset(_Loader.yaml_implicit_resolvers)
+assert not _Loader.yaml_path_resolvers, "a path resolver: a plain scalar's tag would depend on where it is"
+# Each first character's resolvers, as ``yaml.resolve`` tries them: the first whose pattern matches
+# the whole scalar gives its tag; a scalar none matches is text.
+_MATCHERS = {first: tuple(pattern.match for _tag, pattern in resolvers)
+             for first, resolvers in _Loader.yaml_implicit_resolvers.items()}
+
+
+def _plain_text(value: str) -> bool:
+    """Whether no implicit resolver claims the plain scalar ``value``, which starts with a character
+    some resolver is for (one in _RESOLVED_FIRST): ``yaml.resolve``'s answer, str, without its calls.
+    A spec's sentences starting with N, Y, O, T or F ("Never ...") are tried against the patterns
+    for yes/no/on/off/true/false/null, which fail on their first few characters."""
+    for match in _MATCHERS[value[:1]]:
+        if match(value):
+            return False
+    return True
 
 
 def _stream_parse(text: str, file: str) -> Any:
     """The document's tree from ``_StreamBuilder``; raises _Unusual where the node builder must decide."""
     loader = _Loader(text)
     try:
-        return _StreamBuilder(loader, file, budget=len(text) + NODE_MARGIN).document()
+        return _StreamBuilder(loader, file).document()
     except yaml.YAMLError:
         raise _Unusual("a YAML error") from None
     finally:
