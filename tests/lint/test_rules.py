@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+import msgspec
 
 import pytest
 
@@ -69,9 +69,9 @@ def test_favors_cycle_respects_contexts(load, clean):
 
 def test_self_tension(load, clean):
     spec = load(clean)
-    broken = dataclasses.replace(spec.tensions[0], values=("honesty", "honesty"))
+    broken = msgspec.structs.replace(spec.tensions[0], values=("honesty", "honesty"))
     assert "CH102" not in codes(spec)
-    assert "CH102" in codes(dataclasses.replace(spec, tensions=(broken,)))
+    assert "CH102" in codes(msgspec.structs.replace(spec, tensions=(broken,)))
 
 
 def test_unused_context(load, clean):

@@ -24,6 +24,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import msgspec
+
 from ..spec.ir import Example, Rule, Spec, Tension, Trait, Value
 from ..targets.data import training_rows
 from ..targets.evals import compile_cases, source_loc
@@ -260,7 +262,7 @@ def _authored_changes(old: Spec, new: Spec) -> list[ClauseChange]:
         for probe in spec.probes:
             found[f"probe:{probe.id}"] = ({"turns": list(probe.turns), "rubric": probe.rubric,
                                            "targets": list(probe.targets), "context": probe.context,
-                                           "checks": [asdict(c) for c in probe.checks], "good": probe.good},
+                                           "checks": [msgspec.structs.asdict(c) for c in probe.checks], "good": probe.good},
                                           _loc(spec, probe))
         for example in spec.examples:
             found[f"example:{example.id}"] = ({**_example(example), "targets": list(example.targets)},
