@@ -75,7 +75,7 @@ def compile_pattern(pattern: str, ignore_case: bool = False):
     try:
         return re2.compile(pattern, _options(ignore_case))
     except re2.error as err:
-        _needs_backtracking(err)
+        _raise_unless_backtracking(err)
     import regex  # only here: a tenth of a second to import, and most specs never need it
 
     try:  # V0: the syntax and semantics of Python's `re`
@@ -97,7 +97,7 @@ def check_pattern(pattern: str, ignore_case: bool = False) -> None:
         re2.compile(pattern, _options(ignore_case))
         return
     except re2.error as err:
-        _needs_backtracking(err)
+        _raise_unless_backtracking(err)
     try:
         with warnings.catch_warnings():  # `re`'s FutureWarnings ("possible nested set") are not the user's concern
             warnings.simplefilter("ignore")
@@ -107,13 +107,13 @@ def check_pattern(pattern: str, ignore_case: bool = False) -> None:
         compile_pattern(pattern, ignore_case)
 
 
-def _needs_backtracking(err: "re2.error") -> str:
-    """RE2's reason for refusing a pattern, when the refusal is for a feature that needs backtracking;
-    any other refusal is the pattern's error (PatternError)."""
+def _raise_unless_backtracking(err: "re2.error") -> None:
+    """Returns when RE2 refused the pattern for a feature that needs backtracking (a lookaround, a
+    backreference), which the callers hand to a backtracking engine; any other refusal is the
+    pattern's error: PatternError with RE2's reason."""
     reason = err.args[0].decode("utf-8", "replace") if err.args and isinstance(err.args[0], bytes) else str(err)
     if not any(reason.startswith(marker) for marker in _NEEDS_BACKTRACKING):
         raise PatternError(reason) from None
-    return reason
 
 
 def search(pattern: str, text: str, ignore_case: bool = False) -> bool:
