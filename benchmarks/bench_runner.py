@@ -14,7 +14,7 @@ time and peak RSS) against a fake server in another process:
            through ``client.chat.completions.create``, as the SDK's documentation writes it;
 - post:    the same loop posting each body with ``client.post`` and reading the reply's JSON, as
            the runner's OpenAI provider does. ``create`` converts every keyword argument against
-           the API's type annotations and builds typed reply objects (about 1.5 ms of CPU a call
+           the API's type annotations and builds typed reply objects (1.5 to 2 ms of CPU a call
            here), which the runner skips: against ``floor`` the runner is spared that work, so the
            CPU ratio against ``post`` is the one that shows what the runner itself adds;
 - runner:  ``charter.run.run_evals`` (run.json, cases, prompts, retries, rate slots, judge parsing,

@@ -6,7 +6,7 @@ written at, so lint findings and build provenance point back at the source.
 The types are frozen ``msgspec.Struct`` classes: immutable, hashable, compared and shown field
 by field like frozen dataclasses, but made by a C metaclass and filled by a C ``__init__``. A
 frozen, slotted dataclass generates six methods per class as Python source and compiles them
-when the module is imported (a fifth of `charter validate`'s run), and fills each field through
+when the module is imported (an eighth of `charter validate`'s instructions), and fills each field through
 ``object.__setattr__``; with Structs, importing this module takes a thirtieth of the time and
 turning a 2,000-rule spec's tree into IR a third. ``msgspec.structs.replace`` and ``asdict``
 take the places of ``dataclasses.replace`` and ``asdict``.
