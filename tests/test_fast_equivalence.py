@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from array import array
+from fractions import Fraction
 
 from charter import dedup, tokens
 
@@ -19,8 +20,8 @@ def reference_signature(text: str) -> array:
 
 
 def reference_estimate(text: str) -> int:
-    """Piece by piece in text order, as the estimate was first written."""
-    total, whitespace = 0.0, 0
+    """Piece by piece in text order, as the estimate was first written, in exact fractions."""
+    total, whitespace = Fraction(0), 0
     for piece in tokens._PIECE.findall(text):
         if piece[0] == " ":
             piece = piece[1:]
@@ -31,12 +32,14 @@ def reference_estimate(text: str) -> int:
         first = piece[0]
         if first.isalpha() or first == "'":
             extra = len(piece) - non_ascii - tokens._WHOLE_WORD
-            total += 1 + non_ascii * tokens._NON_ASCII_TOKEN + (extra / tokens._LETTERS_PER_EXTRA_TOKEN if extra > 0 else 0)
+            total += (1 + non_ascii * Fraction(tokens._NON_ASCII_TOKEN)
+                      + (extra / Fraction(tokens._LETTERS_PER_EXTRA_TOKEN) if extra > 0 else 0))
         elif first.isdigit():
             total += 1
         else:
-            total += (len(piece) - non_ascii) / tokens._PUNCTUATION_PER_TOKEN + non_ascii * tokens._NON_ASCII_TOKEN
-    return round(total + whitespace * tokens._WHITESPACE_TOKEN)
+            total += ((len(piece) - non_ascii) / Fraction(tokens._PUNCTUATION_PER_TOKEN)
+                      + non_ascii * Fraction(tokens._NON_ASCII_TOKEN))
+    return round(total + whitespace * Fraction(tokens._WHITESPACE_TOKEN))  # halves to even
 
 
 def random_texts(count: int, seed: int) -> list[str]:
@@ -59,3 +62,22 @@ def test_token_estimate_matches_the_piece_by_piece_sum():
         assert tokens._estimate(text) == reference_estimate(text), text
     long = " ".join(random_texts(200, seed=3)) * 5
     assert tokens.estimate_tokens(long) == reference_estimate(long)
+
+
+def test_estimates_of_texts_sharing_lines_match_the_piece_by_piece_sum():
+    """estimate_tokens_many costs each distinct line once, and the runner's long-text path keeps
+    only chunks up to _CHUNK_KEPT_LENGTH: both must give each text's own figure."""
+    rng = random.Random(4)
+    lines = random_texts(60, seed=5)
+    texts = ["\n".join(rng.choice(lines) for _ in range(rng.randint(1, 80))) for _ in range(40)]
+    texts.append("\n".join(["x" * (tokens._CHUNK_KEPT_LENGTH + 10), "a b", "x" * (tokens._CHUNK_KEPT_LENGTH + 10)]))
+    assert tokens.estimate_tokens_many(texts) == [reference_estimate(text) for text in texts]
+    chunks: dict = {}
+    for text in texts:
+        assert tokens._estimate_chunked(text, chunks, {}, longest_kept=tokens._CHUNK_KEPT_LENGTH) \
+            == reference_estimate(text), text
+
+
+def test_halves_round_to_even_as_round_does():
+    assert [tokens._estimate(text) for text in ("\n", "x\n", "x y\n")] == [0, 2, 2]
+    assert [tokens._tokens(units) for units in (14, 15, 16, 45, 75, 76)] == [0, 0, 1, 2, 2, 3]

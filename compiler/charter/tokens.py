@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import re
-import sys
-from functools import lru_cache, reduce
-from itertools import chain
-from operator import add
+from functools import lru_cache
 from typing import Iterable
 
 # Splits text the way GPT-style BPE pre-tokenizers do: contractions, a word with its leading
@@ -68,44 +65,71 @@ def _estimate_long(text: str) -> int:
     return _estimate_chunked(text, _CHUNK_COSTS, _PIECE_COSTS, longest_kept=_CHUNK_KEPT_LENGTH)
 
 
-def _piece_cost(piece: str) -> float | None:
-    """What one pre-token piece adds to the estimate; None for whitespace, counted apart."""
+# The estimate is a sum of multiples of 1/5 (letters past a whole word), 1/3 (punctuation: 1/1.5 a
+# character) and 1/2 (whitespace): it is added in whole units of a thirtieth of a token, exactly.
+# A sum of floats depends on the order of its terms and on the Python version (3.12's sum
+# compensates rounding), and a text's figure had to be added term by term in text order; whole
+# units give one answer however the terms are grouped, so a chunk's cost is one integer.
+_UNITS = 30  # per token
+
+
+def _whole(value: float) -> int:
+    units = value * _UNITS
+    assert units == int(units), "a cost that is not a whole number of units"
+    return int(units)
+
+
+_WORD_UNITS = _whole(1)
+_EXTRA_LETTER_UNITS = _whole(1 / _LETTERS_PER_EXTRA_TOKEN)
+_PUNCTUATION_UNITS = _whole(1 / _PUNCTUATION_PER_TOKEN)
+_WHITESPACE_UNITS = _whole(_WHITESPACE_TOKEN)
+_NON_ASCII_UNITS = _whole(_NON_ASCII_TOKEN)
+
+
+def _piece_units(piece: str) -> int:
+    """What one pre-token piece adds to the estimate, in units (see _UNITS)."""
     if piece[0] == " ":
         piece = piece[1:]
     if not piece or piece[0].isspace():
-        return None
+        return _WHITESPACE_UNITS
     non_ascii = 0 if piece.isascii() else sum(1 for char in piece if ord(char) > 127)
     first = piece[0]
     if first.isalpha() or first == "'":
         extra = len(piece) - non_ascii - _WHOLE_WORD
-        return 1 + non_ascii * _NON_ASCII_TOKEN + (extra / _LETTERS_PER_EXTRA_TOKEN if extra > 0 else 0)
+        return _WORD_UNITS + non_ascii * _NON_ASCII_UNITS + (extra * _EXTRA_LETTER_UNITS if extra > 0 else 0)
     if first.isdigit():
-        return 1
-    return (len(piece) - non_ascii) / _PUNCTUATION_PER_TOKEN + non_ascii * _NON_ASCII_TOKEN
+        return _WORD_UNITS
+    return (len(piece) - non_ascii) * _PUNCTUATION_UNITS + non_ascii * _NON_ASCII_UNITS
 
 
-# The cost of every piece seen (a pure function of the piece): texts share most of their words, and
-# costing a piece again was half of estimating a text. Forgotten as a whole when it grows large.
-_PIECE_COSTS: dict[str, float | None] = {}
+def _tokens(units: int) -> int:
+    """``units`` in whole tokens, halves to even, as ``round`` does."""
+    tokens, rest = divmod(units, _UNITS)
+    return tokens + (2 * rest > _UNITS or (2 * rest == _UNITS and tokens % 2 == 1))
+
+
+# The units of every piece seen (a pure function of the piece): texts share most of their words,
+# and costing a piece again was half of estimating a text. Forgotten as a whole when it grows large.
+_PIECE_COSTS: dict[str, int] = {}
 _PIECE_COSTS_KEPT = 100_000
 
 
 def _estimate(text: str) -> int:
-    # The sum runs piece by piece in text order, as floating point sums must for the same rounding
-    # everywhere; each distinct piece is costed once, and the adding and counting run in C.
+    return _tokens(_units(text, _PIECE_COSTS, _PIECE_COSTS_KEPT))
+
+
+def _units(text: str, costs: dict[str, int], kept: int | None = None) -> int:
+    """The units of ``text``: each distinct piece costed once (in ``costs``, cleared first when it
+    would pass ``kept`` entries), the adding in C."""
     pieces = _PIECE.findall(text)
-    costs = _PIECE_COSTS
     new = [piece for piece in set(pieces) if piece not in costs]
     if new:
-        if len(costs) + len(new) > _PIECE_COSTS_KEPT:
+        if kept is not None and len(costs) + len(new) > kept:
             costs.clear()
             new = set(pieces)
         for piece in new:
-            costs[piece] = _piece_cost(piece)
-    in_order = list(map(costs.__getitem__, pieces))
-    whitespace = in_order.count(None)
-    total = _sum_in_order(filter(None, in_order))  # no cost is 0, so filter(None) drops only whitespace
-    return round(total + whitespace * _WHITESPACE_TOKEN)
+            costs[piece] = _piece_units(piece)
+    return sum(map(costs.__getitem__, pieces))
 
 
 def estimate_tokens_many(texts: Iterable[str]) -> list[int]:
@@ -115,57 +139,40 @@ def estimate_tokens_many(texts: Iterable[str]) -> list[int]:
     Each text is cut into chunks at runs of newlines that sit between two non-space characters:
     there the pre-tokenizer's pieces cannot run across (no piece but a whitespace run holds a
     newline, and the runs stop at the non-space characters), so the text's pieces are its chunks'
-    pieces with one whitespace piece per cut. Each distinct chunk's piece costs are found once, and
-    each text's costs are still added one by one in text order, so the figures are exactly
+    pieces with one whitespace piece per cut. Each distinct chunk is costed once, and as the costs
+    are whole units (see _UNITS), a text's figure is its chunks' units added up: exactly
     `estimate_tokens`'s.
     """
-    chunks: dict[str, tuple[tuple[float, ...], int]] = {}  # chunk -> (costs in order, whitespace pieces)
-    piece_costs: dict[str, float | None] = {}
+    chunks: dict[str, int] = {}  # chunk -> its units
+    piece_costs: dict[str, int] = {}
     return [_estimate_chunked(text, chunks, piece_costs) for text in texts]
 
 
 # The chunks of long texts seen so far (see estimate_tokens_many), kept across calls and forgotten
 # as a whole when they grow large.
-_CHUNK_COSTS: dict[str, tuple[tuple[float, ...], int]] = {}
+_CHUNK_COSTS: dict[str, int] = {}
 _CHUNK_COSTS_KEPT = 20_000
 _CHUNK_KEPT_LENGTH = 10_000  # a longer chunk (a pasted document) is costed each time, never kept
 _CHUNKED_LENGTH = 200_000  # texts up to this long are costed by remembered chunks (see _estimate_long)
 
 
-def _estimate_chunked(text: str, chunks: dict[str, tuple[tuple[float, ...], int]],
-                      piece_costs: dict[str, float | None], longest_kept: int | None = None) -> int:
-    """``_estimate(text)`` from the costs of its chunks, each found once in ``chunks`` (those up to
+def _estimate_chunked(text: str, chunks: dict[str, int], piece_costs: dict[str, int],
+                      longest_kept: int | None = None) -> int:
+    """``_estimate(text)`` from the units of its chunks, each found once in ``chunks`` (those up to
     ``longest_kept`` characters, when given)."""
-    parts = []
-    pieces_of, whitespace = _chunks(text)
-    for chunk in pieces_of:
-        known = chunks.get(chunk)
-        if known is None:
-            pieces = _PIECE.findall(chunk)
-            for piece in pieces:
-                if piece not in piece_costs:
-                    piece_costs[piece] = _piece_cost(piece)
-            in_order = list(map(piece_costs.__getitem__, pieces))
-            known = (tuple(filter(None, in_order)), in_order.count(None))
-            if longest_kept is None or len(chunk) <= longest_kept:
-                chunks[chunk] = known
-        parts.append(known[0])
-        whitespace += known[1]
-    total = _sum_in_order(chain.from_iterable(parts))
-    return round(total + whitespace * _WHITESPACE_TOKEN)
-
-
-if sys.version_info < (3, 12):
-    def _sum_in_order(costs: Iterable[float]) -> float:
-        """The costs added one by one, left to right, from 0.0. Before Python 3.12, ``sum`` adds
-        floats exactly so (a C double added to in turn), without a float object per step: a
-        sixth of estimating a build's prompts, against ``reduce(add, ...)``."""
-        return sum(costs, 0.0)
-else:  # pragma: no cover - the suite runs on 3.11
-    def _sum_in_order(costs: Iterable[float]) -> float:
-        """The costs added one by one, left to right, from 0.0 (Python 3.12's ``sum`` compensates
-        rounding errors as it goes: a more exact total, but not the same one on every version)."""
-        return reduce(add, costs, 0.0)
+    pieces_of, cuts = _chunks(text)
+    units = cuts * _WHITESPACE_UNITS
+    new = set(pieces_of).difference(chunks)
+    if longest_kept is not None and any(len(chunk) > longest_kept for chunk in new):
+        for chunk in new:
+            if len(chunk) > longest_kept:
+                count = pieces_of.count(chunk)
+                units += count * _units(chunk, piece_costs)
+        pieces_of = [chunk for chunk in pieces_of if len(chunk) <= longest_kept]
+        new = {chunk for chunk in new if len(chunk) <= longest_kept}
+    for chunk in new:
+        chunks[chunk] = _units(chunk, piece_costs)
+    return _tokens(units + sum(map(chunks.__getitem__, pieces_of)))
 
 
 def _chunks(text: str) -> tuple[list[str], int]:
