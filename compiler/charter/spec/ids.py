@@ -127,10 +127,16 @@ def check_ids(data: Any) -> list[Diagnostic]:
         items = data.get(key)
         if not isinstance(items, Sequence):
             continue
+        field_kinds = list(fields.items())
         for index, item in enumerate(items):
             if not isinstance(item, Mapping):
                 continue
-            for field, kind in fields.items():
+            for field, kind in field_kinds:
+                # Most fields hold one id without a newline: passed over without _strings' generator
+                # (2,000 rules have 12,000 such fields).
+                value = item.get(field)
+                if value is None or (value.__class__ is str and not value.endswith("\n")):
+                    continue
                 for suffix, text, loc in _strings(item, field):
                     check([key, index, *suffix], text, loc, *patterns[kind])
     return out
