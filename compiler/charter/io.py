@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import secrets
 import stat
 from contextlib import contextmanager
 from pathlib import Path
@@ -145,7 +144,7 @@ def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = True) -> None
         except FileNotFoundError:
             mode = None  # a new file: 0666 in os.open below, less the umask, as for any other file
         while True:
-            tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+            tmp = path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp"  # os.urandom: what secrets.token_hex reads, without importing random and hmac
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
                              | getattr(os, "O_BINARY", 0), 0o666)

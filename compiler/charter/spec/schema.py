@@ -9,7 +9,6 @@ only then.
 from __future__ import annotations
 
 import datetime
-import difflib
 import json
 import re
 from functools import lru_cache
@@ -144,6 +143,8 @@ def _allowed_keys(schema: dict) -> list[str]:
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    import difflib  # here: only a spec with a mistake needs it, and every command loads a spec
+
     match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
