@@ -4,11 +4,18 @@ PyYAML's composer gives us a node graph with marks; we build the data ourselves 
 through its constructor so that we can keep positions, reject duplicate keys, keep keys as the
 text the author wrote (``no:`` stays the string "no"), and refuse alias bombs before they
 expand.
+
+Three readers build the same tree, each faster than the next and narrower: ``_LineParser`` reads
+the block-style document most specs are, line by line; ``_StreamBuilder`` builds from libyaml's
+events any single document without aliases or merge keys; ``_Builder`` takes PyYAML's node graph
+and gives the positioned diagnostics. Each steps aside (``_Unusual``) for the next on anything it
+does not take, so what a document means is always libyaml's reading.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 from pathlib import Path
 from typing import Any
 
@@ -395,8 +402,410 @@ def _stream_parse(text: str, file: str) -> Any:
         loader.dispose()
 
 
+class _LineParser:
+    """Builds the same Mapping/Sequence tree as ``_StreamBuilder`` from the text's lines, for the
+    block-style document most specs are, without PyYAML's events.
+
+    libyaml finds the events quickly, but PyYAML makes each of them a Python object with two marks:
+    two thirds of reading a spec went into making and dropping event objects (610 M of the 920 M
+    instructions that parsing a 2,000-rule spec took). This parser takes one line at a time with a
+    few regular expressions and takes only what it can read unambiguously: block mappings with
+    plain keys, block sequences (indented or not), plain, quoted and block (``|``, ``>``) scalars on
+    their lines, and one-line flow collections of scalars. Anything else -- a multi-line plain or
+    quoted scalar, an escape in a double-quoted one, a tag, an anchor, an alias, a complex or
+    duplicate key, an empty value, a tab, a carriage return, a document marker, a syntax error --
+    raises _Unusual, and ``_StreamBuilder`` (then the node builder) reads the document as before:
+    this parser never decides what a document it does not fully understand means.
+    tests/test_yaml_lines.py compares it with ``_StreamBuilder`` on every YAML file of the
+    repository and on thousands of generated and mutated documents.
+    """
+
+    def __init__(self, text: str, file: str):
+        if text.isascii():
+            # Only the control characters are left after deleting every other ASCII byte.
+            unusual = text.encode("ascii").translate(None, _USUAL_ASCII)
+        else:
+            unusual = not text.replace("\n", "").isprintable() and _UNUSUAL_CHARACTER(text)
+        if unusual:
+            raise _Unusual("a tab, another line break, a control character or a byte-order mark")
+        # Each line cut in C: (indentation, a dash and its spaces, a plain key, the spaces after its
+        # colon, the rest). Rows already read are dropped as the parser goes (see mapping), so
+        # that they and the tree are not all in memory at once.
+        self.rows: list[Any] = _LINE(text)
+        if len(self.rows) != text.count("\n") + 1:
+            raise _Unusual("a line the line pattern does not cut")
+        self.dropped = 0  # rows before this one are None
+        self.file = file
+        self.row = 0  # the line being read
+        self.keys: dict[str, str] = {}  # every key once, as _StreamBuilder keeps them
+        self._scalars: Any = None  # a loader for the few plain scalars that are not text
+
+    def drop(self, row: int) -> int:
+        """Lets the rows before ``row`` go (the parser only reads forward); the row to call again at."""
+        self.rows[self.dropped:row] = [None] * (row - self.dropped)
+        self.dropped = row
+        return row + _DROP_EVERY
+
+    def line(self, row: int) -> str:
+        """The text of line ``row``, from its row."""
+        indent, dash, key, spaces, rest = self.rows[row]
+        return f"{indent}{dash}{key}:{spaces}{rest}" if key else f"{indent}{dash}{rest}"
+
+    def document(self) -> Mapping:
+        indent = self.skip()
+        if indent < 0:
+            raise _Unusual("an empty document")
+        if self.rows[self.row][1]:
+            raise _Unusual("a document that is a list")
+        root = self.mapping(indent, 0)
+        if self.skip() >= 0:
+            raise _Unusual("a line less indented than the document")
+        return root
+
+    def skip(self) -> int:
+        """Moves to the next line that holds a node, past blank and comment lines: its indentation, or -1 at the end."""
+        rows, row = self.rows, self.row
+        count = len(rows)
+        while row < count:
+            indent, dash, key, _, rest = rows[row]
+            if dash or key or (rest and rest[0] != "#"):
+                self.row = row
+                return len(indent)
+            row += 1
+        self.row = row
+        return -1
+
+    # mapping() and sequence() read most lines of a spec, so the common case is written out in them
+    # rather than called: a plain scalar after the key, and a next line that holds a node.
+
+    def mapping(self, col: int, depth: int) -> Mapping:
+        """The block mapping whose first key stands at column ``col`` (from 0) of the current line
+        (after a dash: a sequence item's mapping), and the rest of it at that column below."""
+        if depth >= MAX_DEPTH:  # its values would be past MAX_DEPTH
+            raise _Unusual("past MAX_DEPTH")
+        rows, file, keys = self.rows, self.file, self.keys
+        count = len(rows)
+        row = self.row
+        mapping = Mapping(_new_loc(Loc, (file, row + 1, col + 1)))
+        key_locs, value_locs = mapping.key_locs, mapping.value_locs
+        _, _, key, spaces, rest = rows[row]
+        drop_at = self.dropped + _DROP_EVERY
+        while True:
+            if not key:
+                raise _Unusual("a line that is not 'key: value'")
+            if key in mapping:
+                raise _Unusual("a duplicate key")
+            key = keys.setdefault(key, key)
+            number = row + 1
+            key_locs[key] = _new_loc(Loc, (file, number, col + 1))
+            first = rest[:1]
+            if first and first not in _NOT_PLAIN_FIRST:  # a plain scalar: most values
+                cut = rest.find(" #")
+                value = (rest if cut < 0 else rest[:cut]).rstrip(" ")
+                if ": " in value or value[-1] == ":":
+                    raise _Unusual("a colon that makes a plain scalar a key")
+                mapping[key] = value if first not in _RESOLVED_FIRST or _plain_text(value) else self.resolved(value)
+                value_locs[key] = _new_loc(Loc, (file, number, col + len(key) + len(spaces) + 2))
+                row += 1
+            elif first and first != "#":
+                mapping[key], value_locs[key] = self.inline(rest, row, col + len(key) + len(spaces) + 1, col,
+                                                            depth + 1)
+                row = self.row
+            else:  # the value is on the lines below
+                self.row = row + 1
+                value = mapping[key] = self.nested(col, depth + 1)
+                value_locs[key] = value.loc
+                row = self.row
+            if row > drop_at:
+                drop_at = self.drop(row)
+            if row < count:
+                indent, dash, key, spaces, rest = rows[row]
+                if not (dash or key or (rest and rest[0] != "#")):
+                    self.row = row
+                    self.skip()
+                    row = self.row
+                    if row == count:
+                        return mapping
+                    indent, dash, key, spaces, rest = rows[row]
+            else:
+                self.row = row
+                return mapping
+            if len(indent) != col or dash:
+                self.row = row
+                if len(indent) > col or (len(indent) == col and dash):
+                    raise _Unusual("a line more indented than the keys, or a dash among them, after a value")
+                return mapping
+
+    def nested(self, col: int, depth: int) -> Any:
+        """The block collection below a key at column ``col`` that has nothing after its colon."""
+        indent = self.skip()
+        if indent >= col:
+            if self.rows[self.row][1]:
+                return self.sequence(indent, depth)
+            if indent > col:
+                return self.mapping(indent, depth)
+        raise _Unusual("an empty value")
+
+    def sequence(self, col: int, depth: int) -> Sequence:
+        """The block sequence whose dashes stand at column ``col``, from the current line."""
+        if depth >= MAX_DEPTH:  # its items would be past MAX_DEPTH
+            raise _Unusual("past MAX_DEPTH")
+        rows, file = self.rows, self.file
+        row = self.row
+        seq = Sequence(_new_loc(Loc, (file, row + 1, col + 1)))
+        append, append_loc = seq.append, seq.item_locs.append
+        while True:
+            _, dash, key, _, rest = rows[row]
+            start = col + len(dash)
+            if key:  # `- key: value`: a mapping whose keys stand where this one does
+                item = self.mapping(start, depth + 1)
+                append(item)
+                append_loc(item.loc)
+            elif rest and rest[0] != "#":
+                item, loc = self.inline(rest, row, start, col, depth + 1)
+                append(item)
+                append_loc(loc)
+            else:
+                raise _Unusual("an item on the lines below its dash")
+            indent = self.skip()
+            if self.row > self.dropped + _DROP_EVERY:
+                self.drop(self.row)
+            if indent != col:
+                if indent > col:
+                    raise _Unusual("a line more indented than the dashes after an item")
+                return seq
+            row = self.row
+            if not rows[row][1]:
+                # A key of the mapping that holds this sequence, when its dashes stand at the key's
+                # column; anything else at a sequence's column is not YAML, and the mapping says so.
+                return seq
+
+    def inline(self, text: str, row: int, col: int, parent: int, depth: int) -> tuple[Any, Loc]:
+        """The node that starts at column ``col`` of line ``row`` and is ``text`` to the end of the
+        line (a block scalar goes on below it), and its position; moves past its last line.
+        ``parent``: the column of the key or the dash it belongs to."""
+        if depth > MAX_DEPTH:
+            raise _Unusual("past MAX_DEPTH")
+        loc = _new_loc(Loc, (self.file, row + 1, col + 1))
+        first = text[0]
+        if first == "'" or first == '"':
+            value, end = self.quoted(text, 0)
+        elif first == "[":
+            value, end = self.flow_sequence(text, 0, row, col, depth)
+        elif first == "{":
+            value, end = self.flow_mapping(text, 0, row, col, depth)
+        elif first == "|" or first == ">":
+            return self.block_scalar(text, row, parent), loc
+        elif first in _NOT_PLAIN_FIRST:
+            raise _Unusual("an indicator that starts no node this parser reads")
+        else:
+            cut = text.find(" #")
+            value = (text if cut < 0 else text[:cut]).rstrip(" ")
+            if ": " in value or value[-1] == ":":
+                raise _Unusual("a colon that makes a plain scalar a key")
+            if first in _RESOLVED_FIRST and not _plain_text(value):
+                value = self.resolved(value)
+            self.row = row + 1
+            return value, loc
+        if _NODE_END(text, end) is None:
+            raise _Unusual("text after a node on its line")
+        self.row = row + 1
+        return value, loc
+
+    def quoted(self, text: str, pos: int) -> tuple[str, int]:
+        """The quoted scalar at ``pos`` (on one line; no escape in double quotes), and where it ends."""
+        if text[pos] == "'":
+            match = _SINGLE_QUOTED(text, pos)
+            if match is None:
+                raise _Unusual("a single-quoted scalar not closed on its line")
+            value = match[1]
+            return (value.replace("''", "'") if "''" in value else value), match.end()
+        match = _DOUBLE_QUOTED(text, pos)
+        if match is None:
+            raise _Unusual("a double-quoted scalar with an escape, or not closed on its line")
+        return match[1], match.end()
+
+    def flow_node(self, text: str, pos: int, row: int, base: int, depth: int) -> tuple[Any, int]:
+        """The node at ``pos`` inside a flow collection on line ``row`` (``text`` starts at column
+        ``base``), and where it ends."""
+        first = text[pos:pos + 1]
+        if first == "'" or first == '"':
+            return self.quoted(text, pos)
+        if first == "[":
+            return self.flow_sequence(text, pos, row, base, depth)
+        if first == "{":
+            return self.flow_mapping(text, pos, row, base, depth)
+        match = _FLOW_PLAIN(text, pos)
+        if match is None:
+            raise _Unusual("a flow item this parser does not read")
+        value = match[0].rstrip(" ")
+        if value[0] in _RESOLVED_FIRST and not _plain_text(value):
+            value = self.resolved(value)
+        return value, match.end()
+
+    def flow_sequence(self, text: str, pos: int, row: int, base: int, depth: int) -> tuple[Sequence, int]:
+        """The flow sequence whose ``[`` is at ``pos`` (see flow_node), closed on its line, and where it ends."""
+        if depth >= MAX_DEPTH:  # its items would be past MAX_DEPTH
+            raise _Unusual("past MAX_DEPTH")
+        file = self.file
+        seq = Sequence(_new_loc(Loc, (file, row + 1, base + pos + 1)))
+        close = text.find("]", pos)
+        if close > 0 and _NAMES(text, pos + 1, close):  # `[value-0, rule:honesty]`: most flow sequences
+            if close > pos + 1 and text[pos + 1:close].strip(" "):
+                number, offset = row + 1, base + pos + 2
+                for piece in text[pos + 1:close].split(","):
+                    item = piece.strip(" ")
+                    seq.item_locs.append(_new_loc(Loc, (file, number, offset + piece.index(item[0]))))
+                    seq.append(item if item[0] not in _RESOLVED_FIRST or _plain_text(item) else self.resolved(item))
+                    offset += len(piece) + 1
+            return seq, close + 1
+        pos = _SPACES(text, pos + 1).end()
+        if text[pos:pos + 1] == "]":
+            return seq, pos + 1
+        while True:
+            seq.item_locs.append(_new_loc(Loc, (file, row + 1, base + pos + 1)))
+            item, pos = self.flow_node(text, pos, row, base, depth + 1)
+            seq.append(item)
+            pos = _SPACES(text, pos).end()
+            after = text[pos:pos + 1]
+            if after == "]":
+                return seq, pos + 1
+            if after != ",":
+                raise _Unusual("a flow sequence this parser does not read")
+            pos = _SPACES(text, pos + 1).end()
+
+    def flow_mapping(self, text: str, pos: int, row: int, base: int, depth: int) -> tuple[Mapping, int]:
+        """The flow mapping whose ``{`` is at ``pos`` (see flow_node), closed on its line, and where it ends."""
+        if depth >= MAX_DEPTH:  # its values would be past MAX_DEPTH
+            raise _Unusual("past MAX_DEPTH")
+        file, keys = self.file, self.keys
+        mapping = Mapping(_new_loc(Loc, (file, row + 1, base + pos + 1)))
+        pos = _SPACES(text, pos + 1).end()
+        if text[pos:pos + 1] == "}":
+            return mapping, pos + 1
+        while True:
+            match = _FLOW_KEY(text, pos)
+            if match is None:
+                raise _Unusual("a flow mapping this parser does not read")
+            key = match[1]
+            if key in mapping:
+                raise _Unusual("a duplicate key")
+            key = keys.setdefault(key, key)
+            mapping.key_locs[key] = _new_loc(Loc, (file, row + 1, base + pos + 1))
+            pos = match.end()
+            value, end = self.flow_node(text, pos, row, base, depth + 1)
+            mapping[key] = value
+            mapping.value_locs[key] = (value.loc if value.__class__ is Mapping or value.__class__ is Sequence
+                                       else _new_loc(Loc, (file, row + 1, base + pos + 1)))
+            pos = _SPACES(text, end).end()
+            after = text[pos:pos + 1]
+            if after == "}":
+                return mapping, pos + 1
+            if after != ",":
+                raise _Unusual("a flow mapping this parser does not read")
+            pos = _SPACES(text, pos + 1).end()
+
+    def block_scalar(self, header: str, row: int, parent: int) -> str:
+        """A literal (``|``) or folded (``>``) scalar whose header is ``header`` on line ``row``,
+        read as libyaml's scan_block_scalar reads it; moves past its last line."""
+        match = _BLOCK_HEADER(header)
+        if match is None:
+            raise _Unusual("a block scalar header with an indentation indicator or text after it")
+        folded, chomping = match[1] == ">", match[2]
+        line_of = self.line
+        count = len(self.rows)
+        current = row + 1
+        line = line_of(current) if current < count else ""
+        content = line.lstrip(" ")
+        indent = len(line) - len(content)
+        if not content or indent <= parent:
+            raise _Unusual("a block scalar that starts with a blank line, or is empty")
+        chunks: list[str] = []
+        breaks: list[str] = []
+        while True:
+            chunks.extend(breaks)
+            leading_non_space = line[indent] != " "
+            chunks.append(line[indent:])
+            line_break = "\n" if current + 1 < count else ""
+            breaks = []
+            following = current + 1
+            while following + 1 < count:  # blank lines, each with its line break
+                line = line_of(following)
+                if line.strip(" "):
+                    break
+                if len(line) > indent:
+                    raise _Unusual("a blank line of more spaces than the block scalar's indentation")
+                breaks.append("\n")
+                following += 1
+            if following == count:
+                break
+            line = line_of(following)
+            rest = line.lstrip(" ")
+            if not rest:  # the last line, without a line break
+                if len(line) > indent:
+                    raise _Unusual("a blank line of more spaces than the block scalar's indentation")
+                break
+            if len(line) - len(rest) < indent:
+                break
+            # The next line goes on the scalar. A folded scalar joins lines that start at its
+            # indentation with a space, or with the blank lines between them.
+            if folded and line_break == "\n" and leading_non_space and line[indent] != " ":
+                if not breaks:
+                    chunks.append(" ")
+            else:
+                chunks.append(line_break)
+            current = following
+        if chomping != "-":
+            chunks.append(line_break)
+        if chomping == "+":
+            chunks.extend(breaks)
+        self.row = current + 1
+        return "".join(chunks)
+
+    def resolved(self, value: str) -> Any:
+        """A plain scalar that an implicit resolver claims (a number, true/false, null, a date)."""
+        if self._scalars is None:
+            self._scalars = yaml.SafeLoader("")
+        tag = self._scalars.resolve(yaml.ScalarNode, value, (True, False))
+        construct = _SCALAR_CONSTRUCTOR.get(tag)
+        if construct is None:
+            raise _Unusual("a tag without a constructor")
+        try:
+            return construct(self._scalars, yaml.ScalarNode(tag, value, None, None, None))
+        except Exception:  # the node builder meets the same error and reports it with its position
+            raise _Unusual("a scalar its constructor refuses") from None
+
+
+# Characters that end the line parser's part: tabs (YAML takes them in some places and not in
+# others), YAML's other line breaks (\r, NEL, U+2028/9), the byte-order mark, and characters libyaml
+# refuses to read. ASCII text is checked bytewise; other text that str.isprintable passes (its line
+# feeds aside) has none of them, and the rest is searched. A small set: a class of every character
+# YAML reads, up to U+10FFFF, took 0.01 s to compile.
+_UNUSUAL_CHARACTER = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]").search
+_DROP_EVERY = 4096  # rows read between two drops
+_USUAL_ASCII = bytes([10, *range(0x20, 0x7f)])  # line feed and the printable characters
+_LINE = re.compile(r"^( *)(- +)?(?:([A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}):( +|$))?(.*)$", re.MULTILINE).findall
+_FLOW_KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}): +").match
+_SINGLE_QUOTED = re.compile(r"'((?:[^']|'')*)'").match
+_DOUBLE_QUOTED = re.compile(r'"([^"\\]*)"').match
+# A plain scalar inside a flow collection: it ends at a flow indicator or a colon that ends a key;
+# a colon followed by other text is its own (`[rule:honesty]`).
+_FLOW_PLAIN = re.compile(r"[^ ,\[\]{}#:'\"!&*?|>%@`\-](?:[^,\[\]{}#:]|:(?=[^ ,?\[\]{}]))*").match
+_NODE_END = re.compile(r"(?: +(?:#.*)?)?$").match  # what may follow a node on its line
+_BLOCK_HEADER = re.compile(r"([|>])([-+]?)(?: +(?:#.*)?)?$").match
+_SPACES = re.compile(" *").match
+# Names separated by commas, as most flow sequences hold: no quote, bracket, comment or colon that ends a key.
+_NAMES = re.compile(r" *(?:\w[\w.\-/]*(?::[\w.\-/]+)* *(?:, *\w[\w.\-/]*(?::[\w.\-/]+)* *)*)?").fullmatch
+# First characters of a plain scalar that YAML gives another meaning (or that this parser leaves to libyaml).
+_NOT_PLAIN_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@`")
+
+
 def parse_text(text: str, file: str) -> Any:
     """Parse YAML text; raise SpecError with positions on any problem. None for an empty document."""
+    try:
+        return _LineParser(text, file).document()
+    except _Unusual:
+        pass
     try:
         return _stream_parse(text, file)
     except _Unusual:
