@@ -20,6 +20,7 @@ install -e /tmp/old``), to compare versions on the same specs.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -36,11 +37,16 @@ TUTOR = REPO / "characters" / "tutor.yaml"
 COMMANDS = ("help", "validate", "build", "lint")
 
 
+# Without PYTHONDONTWRITEBYTECODE, as after `pip install`: with it set, a module changed since its
+# .pyc was written is compiled again on every run, and the count holds the compiling.
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
 def instructions(python: str, arguments: list[str], cwd: Path) -> int:
     """Instructions callgrind counts for ``python -m charter ARGUMENTS``."""
     result = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", python, "-m", "charter", *arguments],
-        cwd=cwd, capture_output=True, text=True)
+        cwd=cwd, capture_output=True, text=True, env=ENV)
     found = re.search(r"Collected : (\d+)", result.stderr)
     if found is None:
         raise SystemExit(f"valgrind printed no count for {' '.join(arguments)}:\n{result.stderr[-2000:]}")
@@ -72,7 +78,7 @@ def main() -> int:
         for name in wanted:
             # Each command runs once first, uncounted, so that byte-code caches exist, as after
             # `pip install`: the counts are of runs, not of compiling.
-            subprocess.run([args.python, "-m", "charter", *runs[name]], cwd=folder, capture_output=True)
+            subprocess.run([args.python, "-m", "charter", *runs[name]], cwd=folder, capture_output=True, env=ENV)
             if name == "build":
                 shutil.rmtree(folder / "build", ignore_errors=True)
             count = instructions(args.python, runs[name], folder)
