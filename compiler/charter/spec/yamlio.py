@@ -391,6 +391,18 @@ def _plain_text(value: str) -> bool:
     return True
 
 
+def _after_flow_item(text: str, pos: int, closer: str) -> tuple[bool, int]:
+    """After an item of a one-line flow collection: (True, the position after ``closer``) where the
+    collection closes, (False, where the next item starts) after a comma; _Unusual otherwise."""
+    pos = _SPACES(text, pos).end()
+    after = text[pos:pos + 1]
+    if after == closer:
+        return True, pos + 1
+    if after != ",":
+        raise _Unusual("a flow collection this parser does not read")
+    return False, _SPACES(text, pos + 1).end()
+
+
 def _stream_parse(text: str, file: str) -> Any:
     """The document's tree from ``_StreamBuilder``; raises _Unusual where the node builder must decide."""
     loader = _Loader(text)
@@ -652,7 +664,7 @@ class _LineParser:
         close = text.find("]", pos)
         if close > 0 and _NAMES(text, pos + 1, close):  # `[value-0, rule:honesty]`: most flow sequences
             if close > pos + 1 and text[pos + 1:close].strip(" "):
-                number, offset = row + 1, base + pos + 2
+                number, offset = seq.loc[1], base + pos + 2
                 for piece in text[pos + 1:close].split(","):
                     item = piece.strip(" ")
                     seq.item_locs.append(_new_loc(Loc, (file, number, offset + piece.index(item[0]))))
@@ -662,17 +674,14 @@ class _LineParser:
         pos = _SPACES(text, pos + 1).end()
         if text[pos:pos + 1] == "]":
             return seq, pos + 1
+        number = seq.loc[1]
         while True:
-            seq.item_locs.append(_new_loc(Loc, (file, row + 1, base + pos + 1)))
+            seq.item_locs.append(_new_loc(Loc, (file, number, base + pos + 1)))
             item, pos = self.flow_node(text, pos, row, base, depth + 1)
             seq.append(item)
-            pos = _SPACES(text, pos).end()
-            after = text[pos:pos + 1]
-            if after == "]":
-                return seq, pos + 1
-            if after != ",":
-                raise _Unusual("a flow sequence this parser does not read")
-            pos = _SPACES(text, pos + 1).end()
+            closed, pos = _after_flow_item(text, pos, "]")
+            if closed:
+                return seq, pos
 
     def flow_mapping(self, text: str, pos: int, row: int, base: int, depth: int) -> tuple[Mapping, int]:
         """The flow mapping whose ``{`` is at ``pos`` (see flow_node), closed on its line, and where it ends."""
@@ -683,6 +692,7 @@ class _LineParser:
         pos = _SPACES(text, pos + 1).end()
         if text[pos:pos + 1] == "}":
             return mapping, pos + 1
+        number = mapping.loc[1]  # one line number for every position on the line
         while True:
             match = _FLOW_KEY(text, pos)
             if match is None:
@@ -691,19 +701,15 @@ class _LineParser:
             if key in mapping:
                 raise _Unusual("a duplicate key")
             key = keys.setdefault(key, key)
-            mapping.key_locs[key] = _new_loc(Loc, (file, row + 1, base + pos + 1))
+            mapping.key_locs[key] = _new_loc(Loc, (file, number, base + pos + 1))
             pos = match.end()
             value, end = self.flow_node(text, pos, row, base, depth + 1)
             mapping[key] = value
             mapping.value_locs[key] = (value.loc if value.__class__ is Mapping or value.__class__ is Sequence
-                                       else _new_loc(Loc, (file, row + 1, base + pos + 1)))
-            pos = _SPACES(text, end).end()
-            after = text[pos:pos + 1]
-            if after == "}":
-                return mapping, pos + 1
-            if after != ",":
-                raise _Unusual("a flow mapping this parser does not read")
-            pos = _SPACES(text, pos + 1).end()
+                                       else _new_loc(Loc, (file, number, base + pos + 1)))
+            closed, pos = _after_flow_item(text, end, "}")
+            if closed:
+                return mapping, pos
 
     def block_scalar(self, header: str, row: int, parent: int) -> str:
         """A literal (``|``) or folded (``>``) scalar whose header is ``header`` on line ``row``,
