@@ -324,11 +324,15 @@ def test_generated_documents_read_the_same_or_go_to_libyaml(seed):
     assert taken >= 120 and mutants_taken >= 120, (taken, mutants_taken)
 
 
-def test_rows_dropped_as_the_parser_goes_are_never_read_again(monkeypatch):
-    """The parser lets rows it has read go every _DROP_EVERY rows (a 10 MB spec's rows and tree
-    together were 80 MB more than its tree): with a drop every other row, every document still
-    reads the same, so no row is read after it is dropped."""
+@pytest.mark.parametrize("window", [0, 1, 13, 200])
+def test_rows_cut_by_windows_and_dropped_as_the_parser_goes_read_the_same(monkeypatch, window):
+    """The parser cuts lines into rows a window of about _WINDOW characters at a time, and lets
+    rows it has read go every _DROP_EVERY rows (a 10 MB spec's rows all at once were 60 MB beside
+    its tree). With windows of a line or a few, and a drop every other row, every document still
+    reads the same: no row is read before it is cut or after it is dropped, and no window loses
+    or adds a line."""
     monkeypatch.setattr(yamlio, "_DROP_EVERY", 2)
+    monkeypatch.setattr(yamlio, "_WINDOW", window)
     import sys
     sys.path.insert(0, str(REPO / "benchmarks"))
     from synthetic import synthetic_spec

@@ -441,16 +441,31 @@ class _LineParser:
         if unusual:
             raise _Unusual("a tab, another line break, a control character or a byte-order mark")
         # Each line cut in C: (indentation, a dash and its spaces, a plain key, the spaces after its
-        # colon, the rest). Rows already read are dropped as the parser goes (see mapping), so
-        # that they and the tree are not all in memory at once.
-        self.rows: list[Any] = _LINE(text)
-        if len(self.rows) != text.count("\n") + 1:
-            raise _Unusual("a line the line pattern does not cut")
+        # colon, the rest), a window of lines at a time as the parser reaches them (fill), and
+        # dropped once read (drop): a 10 MB spec's rows all at once were 60 MB beside its tree.
+        self.text = text
+        self.rows: list[Any] = []
+        self.count = text.count("\n") + 1  # rows in all
+        self.next_start = 0  # where the next window of lines starts in the text
         self.dropped = 0  # rows before this one are None
         self.file = file
         self.row = 0  # the line being read
         self.keys: dict[str, str] = {}  # every key once, as _StreamBuilder keeps them
         self._scalars: Any = None  # a loader for the few plain scalars that are not text
+
+    def fill(self, row: int) -> None:
+        """Cuts lines into rows, about _WINDOW characters at a time, until row ``row`` is cut."""
+        text, rows = self.text, self.rows
+        while len(rows) <= row:
+            start = self.next_start
+            end = text.find("\n", start + _WINDOW)
+            if end < 0:
+                end = len(text)
+            window = _LINE(text, start, end)
+            if len(window) != text.count("\n", start, end) + 1:
+                raise _Unusual("a line the line pattern does not cut")
+            rows.extend(window)
+            self.next_start = end + 1
 
     def drop(self, row: int) -> int:
         """Lets the rows before ``row`` go (the parser only reads forward); the row to call again at."""
@@ -460,6 +475,8 @@ class _LineParser:
 
     def line(self, row: int) -> str:
         """The text of line ``row``, from its row."""
+        if row >= len(self.rows):
+            self.fill(row)
         indent, dash, key, spaces, rest = self.rows[row]
         return f"{indent}{dash}{key}:{spaces}{rest}" if key else f"{indent}{dash}{rest}"
 
@@ -477,8 +494,10 @@ class _LineParser:
     def skip(self) -> int:
         """Moves to the next line that holds a node, past blank and comment lines: its indentation, or -1 at the end."""
         rows, row = self.rows, self.row
-        count = len(rows)
+        count = self.count
         while row < count:
+            if row >= len(rows):
+                self.fill(row)
             indent, dash, key, _, rest = rows[row]
             if dash or key or (rest and rest[0] != "#"):
                 self.row = row
@@ -496,7 +515,7 @@ class _LineParser:
         if depth >= MAX_DEPTH:  # its values would be past MAX_DEPTH
             raise _Unusual("past MAX_DEPTH")
         rows, file, keys = self.rows, self.file, self.keys
-        count = len(rows)
+        count = self.count
         row = self.row
         mapping = Mapping(_new_loc(Loc, (file, row + 1, col + 1)))
         key_locs, value_locs = mapping.key_locs, mapping.value_locs
@@ -531,6 +550,8 @@ class _LineParser:
             if row > drop_at:
                 drop_at = self.drop(row)
             if row < count:
+                if row >= len(rows):
+                    self.fill(row)
                 indent, dash, key, spaces, rest = rows[row]
                 if not (dash or key or (rest and rest[0] != "#")):
                     self.row = row
@@ -719,7 +740,7 @@ class _LineParser:
             raise _Unusual("a block scalar header with an indentation indicator or text after it")
         folded, chomping = match[1] == ">", match[2]
         line_of = self.line
-        count = len(self.rows)
+        count = self.count
         current = row + 1
         line = line_of(current) if current < count else ""
         content = line.lstrip(" ")
@@ -789,6 +810,7 @@ class _LineParser:
 # YAML reads, up to U+10FFFF, took 0.01 s to compile.
 _UNUSUAL_CHARACTER = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]").search
 _DROP_EVERY = 4096  # rows read between two drops
+_WINDOW = 1 << 18  # characters of text cut into rows at a time
 _USUAL_ASCII = bytes([10, *range(0x20, 0x7f)])  # line feed and the printable characters
 _LINE = re.compile(r"^( *)(- +)?(?:([A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}):( +|$))?(.*)$", re.MULTILINE).findall
 _FLOW_KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}): +").match
