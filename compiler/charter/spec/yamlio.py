@@ -281,14 +281,7 @@ class _StreamBuilder:
             tag = self.resolve(yaml.ScalarNode, event.value, event.implicit)
         if tag == _TEXT_TAG:
             return event.value
-        construct = _SCALAR_CONSTRUCTOR.get(tag)
-        if construct is None:
-            raise _Unusual("an unsupported tag")
-        try:
-            return construct(self._scalar, yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark,
-                                                            event.style))
-        except Exception:  # the node builder meets the same error and reports it its own way
-            raise _Unusual("a scalar its constructor refuses") from None
+        return _constructed(self._scalar, tag, event.value, event.start_mark, event.end_mark, event.style)
 
     # The loops below take most of a spec's values without calling ``value``: a scalar event with no
     # tag and no anchor that is quoted, or plain and claimed by no implicit resolver (``_plain_text``),
@@ -389,6 +382,20 @@ def _plain_text(value: str) -> bool:
         if match(value):
             return False
     return True
+
+
+def _constructed(loader: Any, tag: str, value: str, start_mark: Any = None, end_mark: Any = None,
+                 style: str | None = None) -> Any:
+    """The value of a scalar with ``tag`` other than text, made by PyYAML's safe constructor for it;
+    _Unusual for a tag without one or a value it refuses, which the node builder reports with its
+    position."""
+    construct = _SCALAR_CONSTRUCTOR.get(tag)
+    if construct is None:
+        raise _Unusual("an unsupported tag")
+    try:
+        return construct(loader, yaml.ScalarNode(tag, value, start_mark, end_mark, style))
+    except Exception:  # the node builder meets the same error and reports it its own way
+        raise _Unusual("a scalar its constructor refuses") from None
 
 
 def _after_flow_item(text: str, pos: int, closer: str) -> tuple[bool, int]:
@@ -619,27 +626,27 @@ class _LineParser:
         ``parent``: the column of the key or the dash it belongs to."""
         if depth > MAX_DEPTH:
             raise _Unusual("past MAX_DEPTH")
-        loc = _new_loc(Loc, (self.file, row + 1, col + 1))
         first = text[0]
-        if first == "'" or first == '"':
-            value, end = self.quoted(text, 0)
-        elif first == "[":
-            value, end = self.flow_sequence(text, 0, row, col, depth)
-        elif first == "{":
-            value, end = self.flow_mapping(text, 0, row, col, depth)
-        elif first == "|" or first == ">":
-            return self.block_scalar(text, row, parent), loc
-        elif first in _NOT_PLAIN_FIRST:
-            raise _Unusual("an indicator that starts no node this parser reads")
+        if first == "[" or first == "{":
+            value, end = (self.flow_sequence if first == "[" else self.flow_mapping)(text, 0, row, col, depth)
+            loc = value.loc  # a collection carries this position already: shared, as _StreamBuilder shares it
         else:
-            cut = text.find(" #")
-            value = (text if cut < 0 else text[:cut]).rstrip(" ")
-            if ": " in value or value[-1] == ":":
-                raise _Unusual("a colon that makes a plain scalar a key")
-            if first in _RESOLVED_FIRST and not _plain_text(value):
-                value = self.resolved(value)
-            self.row = row + 1
-            return value, loc
+            loc = _new_loc(Loc, (self.file, row + 1, col + 1))
+            if first == "'" or first == '"':
+                value, end = self.quoted(text, 0)
+            elif first == "|" or first == ">":
+                return self.block_scalar(text, row, parent), loc
+            elif first in _NOT_PLAIN_FIRST:
+                raise _Unusual("an indicator that starts no node this parser reads")
+            else:
+                cut = text.find(" #")
+                value = (text if cut < 0 else text[:cut]).rstrip(" ")
+                if ": " in value or value[-1] == ":":
+                    raise _Unusual("a colon that makes a plain scalar a key")
+                if first in _RESOLVED_FIRST and not _plain_text(value):
+                    value = self.resolved(value)
+                self.row = row + 1
+                return value, loc
         if _NODE_END(text, end) is None:
             raise _Unusual("text after a node on its line")
         self.row = row + 1
@@ -793,14 +800,7 @@ class _LineParser:
         """A plain scalar that an implicit resolver claims (a number, true/false, null, a date)."""
         if self._scalars is None:
             self._scalars = yaml.SafeLoader("")
-        tag = self._scalars.resolve(yaml.ScalarNode, value, (True, False))
-        construct = _SCALAR_CONSTRUCTOR.get(tag)
-        if construct is None:
-            raise _Unusual("a tag without a constructor")
-        try:
-            return construct(self._scalars, yaml.ScalarNode(tag, value, None, None, None))
-        except Exception:  # the node builder meets the same error and reports it with its position
-            raise _Unusual("a scalar its constructor refuses") from None
+        return _constructed(self._scalars, self._scalars.resolve(yaml.ScalarNode, value, (True, False)), value)
 
 
 # Characters that end the line parser's part: tabs (YAML takes them in some places and not in
