@@ -144,7 +144,8 @@ def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = True) -> None
         except FileNotFoundError:
             mode = None  # a new file: 0666 in os.open below, less the umask, as for any other file
         while True:
-            tmp = path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp"  # os.urandom: what secrets.token_hex reads, without importing random and hmac
+            # os.urandom is what secrets.token_hex reads, without importing random and hmac.
+            tmp = path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp"
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
                              | getattr(os, "O_BINARY", 0), 0o666)
