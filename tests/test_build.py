@@ -6,14 +6,17 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import sys
 from pathlib import Path
 
 import pytest
 
 import charter
 from charter.spec.schema import validator
-from charter.diagnostics import SpecError
-from charter.targets.build import BuildOptions, build, render
+from charter._fork import can_fork
+from charter.diagnostics import Diagnostic, Loc, SpecError
+from charter.targets.build import BuildOptions, build, render, worth_forking
 from charter.targets.data import CONTEXT_LINE_PREFIX, validate_openai_dpo_line, validate_openai_sft_line
 from charter.targets.evals import EVALCASE_SCHEMA_NAME
 from helpers import CHARACTERS, MINIMAL
@@ -67,6 +70,77 @@ def test_render_in_memory_equals_the_streamed_build(builds, name):
     assert [a.path for a in rendered.artifacts] == [a["path"] for a in manifest["artifacts"]]
     for artifact in rendered.artifacts:
         assert artifact.content == (builds[name] / artifact.path).read_bytes(), artifact.path
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+@pytest.mark.parametrize("parallel", [True, False], ids=["worker-process", "one-process"])
+def test_a_build_with_a_worker_process_writes_the_same_bytes(builds, tmp_path, name, parallel):
+    """The training half computed in a forked worker or in this process: the same files, manifest
+    included (the golden build may have been either)."""
+    if parallel and not sys.platform.startswith("linux"):
+        pytest.skip("forked workers run on Linux only")
+    options = BuildOptions(inoculate=True, data_formats=("openai", "trl", "anthropic"))
+    build(charter.load(CHARACTERS / f"{name}.yaml"), tmp_path / "golden-options", BuildOptions(inoculate=True),
+          parallel=parallel)
+    assert tree(tmp_path / "golden-options") == tree(builds[name])
+    built = build(charter.load(CHARACTERS / f"{name}.yaml"), tmp_path / "all", options, parallel=parallel)
+    other = build(charter.load(CHARACTERS / f"{name}.yaml"), tmp_path / "other", options, parallel=not parallel)
+    assert tree(tmp_path / "all") == tree(tmp_path / "other")
+    assert built.manifest == other.manifest and built.warnings == other.warnings
+
+
+@pytest.mark.parametrize("parallel", [True, False], ids=["worker-process", "one-process"])
+def test_a_refusal_in_the_training_half_writes_nothing(write, tmp_path, monkeypatch, parallel):
+    """An error raised while the training rows are made (in the worker or here) ends the build with
+    that error, diagnostics and all, before the first file is written."""
+    from charter.targets import data as data_target
+
+    if parallel and not sys.platform.startswith("linux"):
+        pytest.skip("forked workers run on Linux only")
+    refusal = SpecError([Diagnostic(Loc("s.yaml", 4, 3), "planted", "a refusal planted in training_rows")])
+
+    def refuse(*args, **kwargs):
+        raise refusal
+
+    monkeypatch.setattr(data_target, "training_rows", refuse)
+    with pytest.raises(SpecError) as raised:
+        build(charter.load(write("s.yaml", MINIMAL)), tmp_path / "out", parallel=parallel)
+    assert raised.value.diagnostics == refusal.diagnostics
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_worker_that_dies_is_replaced_by_this_process(builds, tmp_path, monkeypatch):
+    """A worker killed before it answers (the OOM killer, a file size limit on its result): the
+    build does the training half itself and writes the same files."""
+    from charter.targets import build as build_module
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("forked workers run on Linux only")
+    monkeypatch.setattr(build_module, "_training_half", lambda *args: os.kill(os.getpid(), signal.SIGKILL))
+    build(charter.load(CHARACTERS / "tutor.yaml"), tmp_path / "out", BuildOptions(inoculate=True), parallel=True)
+    assert tree(tmp_path / "out") == tree(builds["tutor"])
+
+
+def test_the_cli_builds_in_two_processes_and_leaves_the_same_files(builds, tmp_path):
+    """`charter build` in a process of its own (where a fork is safe) writes the golden files."""
+    if not can_fork():
+        assert not worth_forking(charter.load(CHARACTERS / "tutor.yaml"))
+    result = run("build", str(CHARACTERS / "tutor.yaml"), "--inoculate", "-o", str(tmp_path / "cli"))
+    assert result.returncode == 0, result.stderr
+    assert tree(tmp_path / "cli") == tree(builds["tutor"])
+
+
+def test_only_small_specs_are_built_in_two_processes(monkeypatch):
+    from charter.targets import build as build_module
+
+    spec = charter.load(CHARACTERS / "tutor.yaml")
+    monkeypatch.setattr(build_module, "can_fork", lambda: True)
+    assert worth_forking(spec)
+    monkeypatch.setattr(build_module, "PARALLEL_BUILD_MAX_ITEMS", 10)  # tutor has more clauses and examples
+    assert not worth_forking(spec)
+    monkeypatch.setattr(build_module, "PARALLEL_BUILD_MAX_ITEMS", 10**6)
+    monkeypatch.setattr(build_module, "can_fork", lambda: False)
+    assert not worth_forking(spec)
 
 
 def test_a_refused_build_writes_nothing(write, tmp_path):

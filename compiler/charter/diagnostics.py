@@ -122,6 +122,11 @@ class SpecError(CharterError):
     def __str__(self) -> str:
         return "\n".join(d.format() for d in self.diagnostics)
 
+    def __reduce__(self):
+        # Pickled by its diagnostics, the constructor's argument (a build's worker process sends its
+        # error back pickled; the default would call the constructor with the message).
+        return type(self), (self.diagnostics,), self.__dict__
+
     def to_json(self) -> str:
         return json.dumps([d.to_dict() for d in self.diagnostics], indent=2)
 

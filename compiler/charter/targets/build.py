@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from itertools import chain, repeat
 from operator import attrgetter, itemgetter
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import charter
 
+from .._fork import Forked, WorkerError, can_fork
 from .._gc import paused_gc
 from ..diagnostics import CharterError, SpecError, Diagnostic
 from ..jsonenc import pretty_bytes
@@ -45,6 +46,7 @@ CONTEXT_FREE = "_default"  # ids cannot start with "_", so this never collides w
 PROMPT_FLAVOURS = ("generic", "openai", "anthropic")
 WARNING_IDS = 10  # ids a build warning names; the manifest keeps the full list
 MAX_MANIFEST_BYTES = 500_000_000  # far above any real manifest (about 1 kB per clause and artifact)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -122,23 +124,38 @@ class Rendered:
     artifacts: list[Artifact] = field(default_factory=list)
     prompts: dict[str, object] = field(default_factory=dict)  # context name -> SystemPrompt
     cases: list[dict] = field(default_factory=list)
-    training: object = None
+    training: object = None  # the TrainingSet (render() only: build() keeps only training_facts)
     warnings: list[str] = field(default_factory=list)
     prompt_tokens: dict[str, int] = field(default_factory=dict)  # context name -> the prompt's token estimate
+    training_facts: "TrainingFacts | None" = None
+
+
+@dataclass(frozen=True)
+class TrainingFacts:
+    """What the manifest and the warnings say about a build's training rows, without the rows: the
+    training half of a build may be computed in a worker process (see build), which sends back this
+    and the training artifacts, pickled."""
+
+    sft_rows: int
+    dpo_rows: int
+    rows_by_ref: dict[str, list[str]]  # clause ref -> ids of the rows citing it, in row order
+    summary: dict  # training_summary
+    user_turns: list[tuple[str, str]]  # (SFT row id, one of its user turns): for the train/eval overlap
+    warnings: tuple[str, ...]
 
 
 def render(spec: Spec, options: BuildOptions = BuildOptions()) -> Rendered:
     """Every artifact of ``spec`` as bytes in memory, and the warnings to show; writes nothing."""
-    out, data_files = _prepare(spec, options)
-    out.artifacts.extend(_artifacts(spec, options, out, data_files))
+    out = _prepare(spec, options)
+    out.training, out.training_facts, training_side = _prepare_training(spec, options)
+    out.warnings.extend(out.training_facts.warnings)
+    out.artifacts.extend(_artifacts(_prompt_artifacts(spec, options, out), training_side))
     return out
 
 
-def _prepare(spec: Spec, options: BuildOptions) -> tuple[Rendered, list[Iterator[tuple[str, bytes]]]]:
-    """The objects the artifacts are rendered from (prompts, eval cases, training rows and their
-    variants, warnings), with every check that can refuse the build (an unknown context, a prompt
-    over budget, an unknown data format): all of it before the first artifact, so a refused build
-    writes nothing."""
+def _prepare(spec: Spec, options: BuildOptions) -> Rendered:
+    """The prompt half of a build: the prompts and eval cases its artifacts are rendered from, with
+    every check of this half that can refuse the build (an unknown context, a prompt over budget)."""
     out = Rendered()
     shared: dict = {}  # what every context's prompt renders the same way, rendered once
     for context in _contexts(spec, options.contexts):
@@ -156,20 +173,46 @@ def _prepare(spec: Spec, options: BuildOptions) -> tuple[Rendered, list[Iterator
     if budget_errors:
         raise SpecError(budget_errors)
     out.cases = evals_target.compile_cases(spec)
-    out.training = data_target.training_rows(spec, system_prompt=options.system_prompt)
-    variants = [out.training]
+    return out
+
+
+def _prepare_training(spec: Spec, options: BuildOptions) -> tuple[data_target.TrainingSet, TrainingFacts,
+                                                                   Iterator[Artifact]]:
+    """The training half of a build: the training rows, what the manifest says about them, and their
+    artifacts (rendered as iterated), with every check of this half that can refuse the build (an
+    unknown data format) made before returning."""
+    training = data_target.training_rows(spec, system_prompt=options.system_prompt)
+    variants = [training]
+    warnings: list[str] = []
     if options.inoculate and spec.training.inoculation:
         variants.append(data_target.training_rows(spec, system_prompt=options.system_prompt, inoculate=True))
     elif options.inoculate:
-        out.warnings.append("--inoculate: the spec sets no training.inoculation prompt; no inoculated variant written")
-    out.warnings.extend(d.message for d in out.training.diagnostics)
-    data_files = [data_target.iter_training_data(training, options.data_formats) for training in variants]
-    return out, data_files
+        warnings.append("--inoculate: the spec sets no training.inoculation prompt; no inoculated variant written")
+    warnings.extend(d.message for d in training.diagnostics)
+    data_files = [data_target.iter_training_data(variant, options.data_formats) for variant in variants]
+    rows_by_ref: dict[str, list[str]] = {c.ref: [] for c in spec.clauses()}
+    rows = (*training.sft, *training.dpo)
+    _cite(rows_by_ref, map(attrgetter("id"), rows), map(attrgetter("refs"), rows))
+    user_turns = [(row.id, turn.content) for row in training.sft for turn in row.prompt if turn.role == "user"]
+    facts = TrainingFacts(len(training.sft), len(training.dpo), rows_by_ref, training_summary(training), user_turns,
+                          tuple(warnings))
+    return training, facts, _training_artifacts(spec, options, training, data_files)
 
 
-def _artifacts(spec: Spec, options: BuildOptions, prepared: Rendered,
-               data_files: list[Iterator[tuple[str, bytes]]]) -> Iterator[Artifact]:
-    """The artifacts rendered from ``prepared``, one at a time, in manifest order."""
+def _training_half(spec: Spec, options: BuildOptions) -> tuple[TrainingFacts, list[Artifact]]:
+    """What a build's worker process sends back: the training facts and every training artifact."""
+    _, facts, artifacts = _prepare_training(spec, options)
+    return facts, list(artifacts)
+
+
+def _artifacts(prompt_side: Iterable[Artifact], training_side: Iterable[Artifact]) -> Iterator[Artifact]:
+    """Every artifact, in manifest order: the prompt half's, then the training half's."""
+    yield from prompt_side
+    yield from training_side
+
+
+def _prompt_artifacts(spec: Spec, options: BuildOptions, prepared: Rendered) -> Iterator[Artifact]:
+    """The prompt half's artifacts rendered from ``prepared``, one at a time, in manifest order."""
     shared: dict = {}  # what every context's monitor renders the same way, rendered once
     for name, prompt in prepared.prompts.items():
         context = prompt.context
@@ -191,6 +234,11 @@ def _artifacts(spec: Spec, options: BuildOptions, prepared: Rendered,
         del monitor
     del shared
     yield Artifact("evals.jsonl", "evals", evals_target.cases_to_jsonl(prepared.cases).encode("utf-8"))
+
+
+def _training_artifacts(spec: Spec, options: BuildOptions, training: data_target.TrainingSet,
+                        data_files: list[Iterator[tuple[str, bytes]]]) -> Iterator[Artifact]:
+    """The training half's artifacts, one at a time, in manifest order: the data files and their card."""
     rows_per_file: dict[str, int] = {}
     for files in data_files:
         for rel, content in files:
@@ -199,7 +247,6 @@ def _artifacts(spec: Spec, options: BuildOptions, prepared: Rendered,
             yield Artifact(f"data/{rel}", kind, content)
             del content
     if rows_per_file:
-        training = prepared.training
         card = render_card(CardInfo(spec.id, spec.name, spec.version, spec.digest, spec_license(dict(spec.metadata)),
                                     system_prompt=options.system_prompt,
                                     length_ratio=ratio_summary(training.length_ratios())), rows_per_file)
@@ -216,9 +263,9 @@ def _cite(table: dict[str, list[str]], items: Iterable[str], refs_per_item: Iter
     deque(map(list.append, map(table.get, refs, repeat([])), each_item_per_ref), maxlen=0)
 
 
-def train_eval_overlap(cases: list[dict], training: object) -> dict:
-    """Eval cases whose user turns repeat a training row's user turn, exactly or nearly."""
-    train_items = [(row.id, turn.content) for row in training.sft for turn in row.prompt if turn.role == "user"]
+def train_eval_overlap(cases: list[dict], train_items: list[tuple[str, str]]) -> dict:
+    """Eval cases whose user turns repeat a training row's user turn (``train_items``: (row id, user
+    turn) pairs), exactly or nearly."""
     eval_items = [((case["id"], n), turn["content"]) for case in cases
                   for n, turn in enumerate(case["turns"]) if turn["role"] == "user"]
     found = repeated_prompts(eval_items, train_items)
@@ -251,13 +298,30 @@ def training_summary(training: data_target.TrainingSet) -> dict:
 
 def manifest(spec: Spec, rendered: Rendered, options: BuildOptions) -> dict:
     """manifest.json: what was built from which spec, counts, hashes, clause coverage and train/eval overlap."""
+    return _with_artifacts(_manifest_body(spec, rendered, options), rendered.artifacts)
+
+
+def _with_artifacts(body: dict, artifacts: Sequence[Artifact | WrittenArtifact]) -> dict:
+    """The manifest: ``body`` (see _manifest_body) with what it says about the artifacts written."""
+    body["counts"]["monitors"] = sum(a.kind == "monitor" for a in artifacts)
+    body["artifacts"] = [
+        {"path": a.path, "kind": a.kind, "sha256": a.sha256, "bytes": a.size,
+         **({"context": a.context or CONTEXT_FREE} if a.kind.startswith(("prompt", "monitor")) else {}),
+         **({"tokens_estimate": a.tokens} if a.tokens is not None else {})}
+        for a in artifacts
+    ]
+    return body
+
+
+def _manifest_body(spec: Spec, rendered: Rendered, options: BuildOptions) -> dict:
+    """The manifest but for its artifacts' figures: a build computes it while the last artifacts
+    are still being written."""
+    facts = rendered.training_facts
     sections: dict[str, list[str]] = {c.ref: [] for c in spec.clauses()}  # clause ref -> "prompt#section" items
-    rows: dict[str, list[str]] = {ref: [] for ref in sections}  # clause ref -> training row ids
     cited_sections = [(f"{name}#{section.key}", section.refs)
                       for name, prompt in rendered.prompts.items() for section in prompt.sections]
     _cite(sections, map(itemgetter(0), cited_sections), map(itemgetter(1), cited_sections))
-    training_rows = (*rendered.training.sft, *rendered.training.dpo)
-    _cite(rows, map(attrgetter("id"), training_rows), map(attrgetter("refs"), training_rows))
+    rows = facts.rows_by_ref  # clause ref -> training row ids, the same refs in the same order
     coverage = clause_coverage(spec, rendered.cases)  # each clause's sorted ids of distinct cases
     table = {ref: {"prompt_sections": sorted(set(items)), "eval_cases": coverage[ref], "training_rows": sorted(set(ids))}
              for (ref, items), ids in zip(sections.items(), rows.values())}
@@ -265,7 +329,6 @@ def manifest(spec: Spec, rendered: Rendered, options: BuildOptions) -> dict:
     for case in rendered.cases:
         kinds[case["kind"]] = kinds.get(case["kind"], 0) + 1
     entry_dir = os.path.dirname(spec.files[0]) if spec.files else ""
-    artifacts = rendered.artifacts
     return {
         "manifest_version": 1,
         "tool": {"name": "charter", "version": charter.__version__},
@@ -281,24 +344,17 @@ def manifest(spec: Spec, rendered: Rendered, options: BuildOptions) -> dict:
         },
         "counts": {
             "prompts": len(rendered.prompts),
-            "monitors": sum(a.kind == "monitor" for a in artifacts),
             "eval_cases": len(rendered.cases),
             "eval_cases_by_kind": dict(sorted(kinds.items())),
             "examples_train": sum(1 for _ in training_examples(spec)),
             "examples_eval": sum(1 for _ in eval_examples(spec)),
-            "sft_rows": len(rendered.training.sft),
-            "dpo_rows": len(rendered.training.dpo),
+            "sft_rows": facts.sft_rows,
+            "dpo_rows": facts.dpo_rows,
         },
-        "training": training_summary(rendered.training),
-        "artifacts": [
-            {"path": a.path, "kind": a.kind, "sha256": a.sha256, "bytes": a.size,
-             **({"context": a.context or CONTEXT_FREE} if a.kind.startswith(("prompt", "monitor")) else {}),
-             **({"tokens_estimate": a.tokens} if a.tokens is not None else {})}
-            for a in artifacts
-        ],
+        "training": facts.summary,
         "coverage": table,
         "uncovered": sorted(uncovered(coverage)),
-        "overlap": train_eval_overlap(rendered.cases, rendered.training),
+        "overlap": train_eval_overlap(rendered.cases, facts.user_turns),
         "warnings": sorted(rendered.warnings),
     }
 
@@ -311,17 +367,35 @@ class OutputDirError(CharterError):
 
 
 def build(spec: Spec, out_dir: str | Path, options: BuildOptions = BuildOptions(), *,
-          force: bool = False) -> BuildResult:
+          force: bool = False, parallel: bool | None = None) -> BuildResult:
     """Render every target of ``spec`` and write it under ``out_dir`` with manifest.json.
 
     ``out_dir`` must be new, empty, or a directory an earlier Charter build wrote (it holds a Charter
     manifest.json); any other non-empty directory is refused with OutputDirError unless ``force``,
     so a build never silently overwrites someone's files. Files an earlier build listed and this one
     no longer produces are removed only while they still hold exactly what Charter wrote.
+
+    ``parallel`` computes the training half of the build in a forked worker process, on a second
+    core, while this one renders the prompts, monitors and eval cases; the files are the same
+    either way. None (the default) forks where it is safe and pays: see `worth_forking`.
     """
     out = Path(out_dir)
-    with paused_gc():
-        rendered, data_files = _prepare(spec, options)  # everything that can refuse the build: before any write
+    if parallel is None:
+        parallel = worth_forking(spec)
+    # Everything that can refuse the build, in both halves, is checked before the first write.
+    with paused_gc(), (Forked(lambda: _training_half(spec, options)) if parallel
+                       else _InProcess(lambda: _prepare_training(spec, options)[1:])) as training_half:
+        rendered = _prepare(spec, options)
+        prompt_side: Iterable[Artifact] = _prompt_artifacts(spec, options, rendered)
+        if parallel:
+            prompt_side = list(prompt_side)  # rendered now, beside the worker, not after it
+        try:
+            rendered.training_facts, training_side = training_half.result()
+        except WorkerError:
+            # The worker ended without its result (killed, out of memory, a file size limit on the
+            # result it writes): the half is computed here instead, to the same bytes.
+            rendered.training_facts, training_side = _prepare_training(spec, options)[1:]
+        rendered.warnings.extend(rendered.training_facts.warnings)
         with output_dir_lock(out):  # a second build into the same directory is refused, not interleaved
             previous = _previous_artifacts(out, force)
             checked: set[Path] = set()
@@ -331,15 +405,17 @@ def build(spec: Spec, out_dir: str | Path, options: BuildOptions = BuildOptions(
             # old manifest still describes what it listed. Artifacts are rebuilt from the spec, so
             # they are not fsync'd one by one (36 fsyncs were 0.13 s of a 2,000-rule build); the
             # manifest, the record of what was built, is. A second thread hashes and writes each
-            # artifact while this one renders the next (see _ArtifactWriter).
-            with _ArtifactWriter(out) as writer:
-                for artifact in _artifacts(spec, options, rendered, data_files):
+            # artifact while this one renders the next (see _ArtifactWriter), unless every artifact
+            # is rendered already (see _DirectWriter).
+            with (_DirectWriter(out) if parallel else _ArtifactWriter(out)) as writer:
+                for artifact in _artifacts(prompt_side, training_side):
                     _check_no_symlinked_folder(out, artifact.path, checked)
                     writer.submit(artifact)
                     del artifact
+                del prompt_side, training_side
+                body = _manifest_body(spec, rendered, options)  # while a writer thread writes the last ones
                 written = writer.finish()
-            rendered.artifacts = written  # type: ignore[assignment]  # the manifest needs no content
-            data = manifest(spec, rendered, options)
+            data = _with_artifacts(body, written)
             write_bytes_atomic(out / MANIFEST, dump_json(data))
             warnings = _build_warnings(rendered, data)
             for stale in sorted(set(previous) - {a.path for a in written}):
@@ -347,6 +423,36 @@ def build(spec: Spec, out_dir: str | Path, options: BuildOptions = BuildOptions(
                 if kept:
                     warnings.append(f"kept {stale}: {kept}")
     return BuildResult(spec, out, tuple(written), data, tuple(warnings))
+
+
+# A spec up to this size (clauses and examples) is built in two processes when it can be (see
+# worth_forking). Each process touches the spec, so the worker ends up with its own copy of much of
+# the parent's memory: about 60 MB at this size, and more than the 300 MB a 10 MB spec may use in all
+# at the largest sizes, whose builds take seconds either way.
+PARALLEL_BUILD_MAX_ITEMS = 20_000
+
+
+def worth_forking(spec: Spec) -> bool:
+    """Whether `build` computes the training half of ``spec`` in a worker process: where a fork is
+    safe (`charter._fork.can_fork`), and for specs up to PARALLEL_BUILD_MAX_ITEMS clauses and examples."""
+    items = sum(1 for _ in spec.clauses()) + sum(1 for _ in spec.all_examples())
+    return items <= PARALLEL_BUILD_MAX_ITEMS and can_fork()
+
+
+class _InProcess:
+    """`Forked`'s face for work done here, when asked for: the build without a worker process."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self._work = work
+
+    def __enter__(self) -> "_InProcess":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+    def result(self) -> T:
+        return self._work()
 
 
 class _ArtifactWriter:
@@ -428,6 +534,31 @@ class _ArtifactWriter:
                 self._written.append(written)
                 self._busy = False
                 self._changed.notify_all()
+
+
+class _DirectWriter:
+    """`_ArtifactWriter`'s face for a parallel build, writing each artifact as it is submitted, on
+    the calling thread. A parallel build has rendered every artifact before the first write, so a
+    writer thread has nothing to overlap with but the manifest, and there it lost: each system call
+    of a write waited for the main thread to give up the GIL, and the writes took twice as long."""
+
+    def __init__(self, out: Path) -> None:
+        self._out = out
+        self._written: list[WrittenArtifact] = []
+
+    def __enter__(self) -> "_DirectWriter":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+    def submit(self, artifact: Artifact) -> None:
+        written = artifact.written()
+        write_bytes_atomic(self._out / artifact.path, artifact.content, durable=False)
+        self._written.append(written)
+
+    def finish(self) -> list[WrittenArtifact]:
+        return self._written
 
 
 def _build_warnings(rendered: Rendered, data: dict) -> list[str]:

@@ -1,0 +1,164 @@
+"""Part of a command's work done in a forked child process, on another core, while the caller goes on.
+
+`charter build` has two halves that share nothing but the spec: the prompts, monitors and eval
+cases, and the training data. The GIL keeps two threads from running Python code at once, so the
+build forks and the child computes the training half on the machine's second core. A fork, unlike
+a new process, needs no second import of Charter and no copy of the spec: the child starts with the
+parent's memory, shared until one of them writes to it. The result comes back pickled (see Forked).
+
+The child runs only the function it was given and leaves with ``os._exit``: it never returns into
+the caller's code, runs no atexit handler and flushes none of the parent's buffers. Its exception is
+raised in the parent as if the work had run there. A child that ends without an answer (killed, out
+of memory) is a WorkerError saying how it ended. A parent that stops waiting (an error of its own,
+Ctrl-C) kills and reaps the child, so none is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Callable, Generic, TypeVar
+
+from .diagnostics import CharterError
+
+T = TypeVar("T")
+
+class WorkerError(CharterError):
+    """A child process doing part of a command's work ended without giving its result."""
+
+    exit_code = 2
+
+
+def can_fork() -> bool:
+    """Whether a fork is safe here and can run beside this process.
+
+    Linux only: macOS system libraries are not safe to use in a forked child that does not exec,
+    and Windows has no fork. The process must have a second CPU to run on, and no other thread: a
+    thread holding a lock at the moment of the fork would leave the child's copy of it locked.
+    """
+    if not sys.platform.startswith("linux") or not hasattr(os, "memfd_create"):
+        return False
+    if len(os.sched_getaffinity(0)) < 2:
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1  # every OS thread, not only Python's
+    except OSError:
+        return False
+
+
+class Forked(Generic[T]):
+    """``work()`` running in a forked child; ``result()`` waits for it. Use as a context manager:
+    leaving the block kills the child if its result was not taken, and reaps it.
+
+    The child writes its pickled result into an in-memory file and then one byte into a pipe: a
+    pipe carries 64 KB at a time, and a build's training data (megabytes) through one cost more
+    than the fork saved. The byte says the result is complete; the pipe's end without one, that
+    the child ended without it.
+    """
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self._result_file = os.memfd_create("charter-worker-result", os.MFD_CLOEXEC)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            _child(work, self._result_file, read_end, write_end)  # never returns
+        os.close(write_end)
+        self._pid: int | None = pid
+        self._done_pipe: int | None = read_end
+
+    def __enter__(self) -> "Forked[T]":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pid is None:
+            return
+        if self._done_pipe is not None:  # the result was not taken: the child is not needed any more
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._close()
+        self._reap()
+
+    def result(self) -> T:
+        """What ``work()`` returned, or the exception it raised, raised here."""
+        import pickle
+
+        if self._done_pipe is None:
+            raise RuntimeError("the result of a forked work is taken once")
+        done = os.read(self._done_pipe, 1)
+        os.close(self._done_pipe)
+        self._done_pipe = None
+        if not done:
+            raise WorkerError(f"a build worker process {_ending(self._reap())} without giving its result")
+        payload = os.pread(self._result_file, os.fstat(self._result_file).st_size, 0)
+        self._close()
+        ok, value = pickle.loads(payload)
+        if ok:
+            return value
+        raise value
+
+    def _close(self) -> None:
+        for name in ("_done_pipe", "_result_file"):
+            fd = getattr(self, name)
+            if fd is not None:
+                os.close(fd)
+                setattr(self, name, None)
+
+    def _reap(self) -> int:
+        pid, self._pid = self._pid, None
+        _, status = os.waitpid(pid, 0)
+        return status
+
+
+def _ending(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return f"was killed ({name})"
+    return f"exited with status {os.waitstatus_to_exitcode(status)}"
+
+
+def _child(work: Callable[[], object], result_file: int, read_end: int, write_end: int) -> None:
+    code = 1
+    try:
+        os.close(read_end)
+        # Ctrl-C reaches the whole process group: the child just stops, and the parent's own
+        # KeyboardInterrupt reaps it.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        import pickle
+
+        try:
+            payload = pickle.dumps((True, work()), protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException as err:  # given to the parent, which raises it
+            payload = _pickled_error(err)
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(result_file, view):]
+        os.write(write_end, b"\n")
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _pickled_error(err: BaseException) -> bytes:
+    """``err`` pickled, when it comes back as itself; else a WorkerError with its message. An error
+    that is no CharterError (a bug) carries the child's traceback as a note."""
+    import pickle
+
+    if not isinstance(err, CharterError):
+        import traceback
+
+        err.add_note("".join(traceback.format_exception(err)).rstrip()
+                     .replace("Traceback", "Traceback in the build worker process", 1))
+    try:
+        payload = pickle.dumps((False, err), protocol=pickle.HIGHEST_PROTOCOL)
+        if type(pickle.loads(payload)[1]) is type(err):
+            return payload
+    except Exception:
+        pass
+    return pickle.dumps((False, WorkerError(f"{type(err).__name__}: {err}")), protocol=pickle.HIGHEST_PROTOCOL)

@@ -1,0 +1,119 @@
+"""charter._fork: work done in a forked child comes back whole, or as the error it raised, and no
+child is left running or unreaped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+import pytest
+
+from charter._fork import Forked, WorkerError, can_fork
+from charter.diagnostics import Diagnostic, Loc, SpecError
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers run on Linux only")
+
+
+def _no_child_left(pid: int) -> bool:
+    """The child is gone and reaped: not even a zombie of it is left."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_the_result_comes_back_whole():
+    blob = os.urandom(3_000_000)  # larger than a pipe holds
+    with Forked(lambda: {"blob": blob, "pid": os.getpid(), "nested": [(1, "two", None)]}) as work:
+        pid = work._pid
+        result = work.result()
+    assert result["blob"] == blob and result["nested"] == [(1, "two", None)]
+    assert result["pid"] == pid != os.getpid()  # it ran in the child
+    assert _no_child_left(pid)
+
+
+def test_the_childs_spec_error_is_raised_with_its_diagnostics():
+    diagnostics = [Diagnostic(Loc("spec.yaml", 3, 5), "unknown-context", "no context 'x'"),
+                   Diagnostic(Loc("spec.yaml", 1, 1), "other", "second")]
+
+    def refuse():
+        raise SpecError(diagnostics)
+
+    with Forked(refuse) as work, pytest.raises(SpecError) as raised:
+        work.result()
+    assert raised.value.diagnostics == SpecError(diagnostics).diagnostics
+    assert str(raised.value) == str(SpecError(diagnostics))
+
+
+def test_a_bug_in_the_child_keeps_its_type_and_traceback():
+    def broken():
+        return {}["missing"]
+
+    with Forked(broken) as work, pytest.raises(KeyError) as raised:
+        work.result()
+    notes = "\n".join(getattr(raised.value, "__notes__", []))
+    assert "Traceback in the build worker process" in notes and "in broken" in notes
+
+
+def test_an_error_that_cannot_come_back_becomes_a_worker_error_with_its_message():
+    class Unpicklable(Exception):
+        def __init__(self, first, second):  # pickling calls cls(*args), which fails
+            super().__init__(f"{first}/{second}")
+
+    def raise_it():
+        raise Unpicklable("a", "b")
+
+    with Forked(raise_it) as work, pytest.raises(WorkerError, match=r"^Unpicklable: a/b$"):
+        work.result()
+
+
+def test_a_child_killed_before_answering_is_a_worker_error_naming_the_signal():
+    with Forked(lambda: os.kill(os.getpid(), signal.SIGKILL)) as work:
+        pid = work._pid
+        with pytest.raises(WorkerError, match=r"was killed \(SIGKILL\) without giving its result"):
+            work.result()
+    assert _no_child_left(pid)
+
+
+def test_a_child_that_exits_early_is_a_worker_error_naming_its_status():
+    with Forked(lambda: os._exit(7)) as work, pytest.raises(WorkerError, match="exited with status 7"):
+        work.result()
+
+
+def test_leaving_without_the_result_kills_and_reaps_the_child():
+    with Forked(lambda: signal.pause()) as work:  # would wait forever
+        pid = work._pid
+    assert _no_child_left(pid)
+
+
+def test_an_error_in_the_parent_kills_and_reaps_the_child():
+    with pytest.raises(RuntimeError, match="parent failed"):
+        with Forked(lambda: signal.pause()) as work:
+            pid = work._pid
+            raise RuntimeError("parent failed")
+    assert _no_child_left(pid)
+
+
+def test_the_result_is_taken_once():
+    with Forked(lambda: 1) as work:
+        assert work.result() == 1
+        with pytest.raises(RuntimeError, match="taken once"):
+            work.result()
+
+
+def test_no_fork_while_another_thread_runs():
+    if len(os.listdir("/proc/self/task")) > 1:
+        assert not can_fork()  # under pytest-xdist the worker already has an I/O thread
+        return
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert not can_fork()
+    finally:
+        stop.set()
+        thread.join()
+    assert can_fork() == (len(os.sched_getaffinity(0)) > 1)
