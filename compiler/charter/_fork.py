@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
+import struct
 import sys
 from typing import Callable, Generic, TypeVar
 
@@ -54,7 +55,9 @@ class Forked(Generic[T]):
     The child writes its pickled result into an in-memory file and then one byte into a pipe: a
     pipe carries 64 KB at a time, and a build's training data (megabytes) through one cost more
     than the fork saved. The byte says the result is complete; the pipe's end without one, that
-    the child ended without it.
+    the child ended without it. A ``pickle.PickleBuffer`` in the result (a build's file contents)
+    travels out of band: written to the file as it is, and read back as a read-only memoryview of
+    the file mapped into memory, with no copy made by pickling or unpickling it.
     """
 
     def __init__(self, work: Callable[[], T]) -> None:
@@ -83,7 +86,7 @@ class Forked(Generic[T]):
 
     def result(self) -> T:
         """What ``work()`` returned, or the exception it raised, raised here."""
-        import pickle
+        pickle = _pickle()
 
         if self._done_pipe is None:
             raise RuntimeError("the result of a forked work is taken once")
@@ -92,9 +95,19 @@ class Forked(Generic[T]):
         self._done_pipe = None
         if not done:
             raise WorkerError(f"a build worker process {_ending(self._reap())} without giving its result")
-        payload = os.pread(self._result_file, os.fstat(self._result_file).st_size, 0)
+        import mmap
+
+        # The views of the mapping keep it alive as long as the values holding them.
+        view = memoryview(mmap.mmap(self._result_file, 0, access=mmap.ACCESS_READ))
         self._close()
-        ok, value = pickle.loads(payload)
+        (count,) = struct.unpack_from("<Q", view)
+        lengths = struct.unpack_from(f"<{count}Q", view, 8)
+        offset = 8 * (count + 1)
+        parts = []
+        for length in lengths:
+            parts.append(view[offset:offset + length])
+            offset += length
+        ok, value = pickle.loads(parts[0], buffers=parts[1:])
         if ok:
             return value
         raise value
@@ -110,6 +123,25 @@ class Forked(Generic[T]):
         pid, self._pid = self._pid, None
         _, status = os.waitpid(pid, 0)
         return status
+
+
+def out_of_band(data: bytes) -> object:
+    """``data`` marked to travel out of band in a result (see Forked): the parent gets a read-only
+    memoryview of it."""
+    return _pickle().PickleBuffer(data)
+
+
+_PROTOCOL = 5  # the first with out-of-band buffers
+
+
+def _pickle():
+    """The pickle module's C core where there is one: the pure-Python ``pickle`` module around it
+    takes longer to import than the result takes to read."""
+    try:
+        import _pickle as pickle
+    except ImportError:  # pragma: no cover - CPython always has it
+        import pickle
+    return pickle
 
 
 def _ending(status: int) -> str:
@@ -130,25 +162,32 @@ def _child(work: Callable[[], object], result_file: int, read_end: int, write_en
         # Ctrl-C reaches the whole process group: the child just stops, and the parent's own
         # KeyboardInterrupt reaps it.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        import pickle
-
+        buffers: list = []
         try:
-            payload = pickle.dumps((True, work()), protocol=pickle.HIGHEST_PROTOCOL)
+            payload = _pickle().dumps((True, work()), protocol=_PROTOCOL, buffer_callback=buffers.append)
         except BaseException as err:  # given to the parent, which raises it
-            payload = _pickled_error(err)
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(result_file, view):]
+            payload, buffers = _pickled_error(err), []
+        # The file: how many parts, each part's length, then the parts: the pickle and its buffers.
+        parts = [memoryview(payload), *(buffer.raw() for buffer in buffers)]
+        _write_all(result_file, struct.pack(f"<{len(parts) + 1}Q", len(parts), *(part.nbytes for part in parts)))
+        for part in parts:
+            _write_all(result_file, part)
         os.write(write_end, b"\n")
         code = 0
     finally:
         os._exit(code)
 
 
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def _pickled_error(err: BaseException) -> bytes:
     """``err`` pickled, when it comes back as itself; else a WorkerError with its message. An error
     that is no CharterError (a bug) carries the child's traceback as a note."""
-    import pickle
+    pickle = _pickle()
 
     if not isinstance(err, CharterError):
         import traceback
@@ -156,9 +195,9 @@ def _pickled_error(err: BaseException) -> bytes:
         err.add_note("".join(traceback.format_exception(err)).rstrip()
                      .replace("Traceback", "Traceback in the build worker process", 1))
     try:
-        payload = pickle.dumps((False, err), protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps((False, err), protocol=_PROTOCOL)
         if type(pickle.loads(payload)[1]) is type(err):
             return payload
     except Exception:
         pass
-    return pickle.dumps((False, WorkerError(f"{type(err).__name__}: {err}")), protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps((False, WorkerError(f"{type(err).__name__}: {err}")), protocol=_PROTOCOL)

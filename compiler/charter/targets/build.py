@@ -25,7 +25,7 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import charter
 
-from .._fork import Forked, WorkerError, can_fork
+from .._fork import Forked, WorkerError, can_fork, out_of_band
 from .._gc import paused_gc
 from ..diagnostics import CharterError, SpecError, Diagnostic
 from ..jsonenc import pretty_bytes
@@ -64,7 +64,7 @@ class BuildOptions:
 class Artifact:
     path: str  # relative to the build directory, with forward slashes
     kind: str
-    content: bytes = field(repr=False)
+    content: bytes = field(repr=False)  # a read-only memoryview when it comes from a worker process
     context: str | None = None
     tokens: int | None = None
 
@@ -200,9 +200,11 @@ def _prepare_training(spec: Spec, options: BuildOptions) -> tuple[data_target.Tr
 
 
 def _training_half(spec: Spec, options: BuildOptions) -> tuple[TrainingFacts, list[Artifact]]:
-    """What a build's worker process sends back: the training facts and every training artifact."""
+    """What a build's worker process sends back: the training facts and every training artifact,
+    its content marked to travel out of band (see charter._fork.Forked), so the parent writes it
+    from the worker's result as it lies in memory: a memoryview, not bytes."""
     _, facts, artifacts = _prepare_training(spec, options)
-    return facts, list(artifacts)
+    return facts, [Artifact(a.path, a.kind, out_of_band(a.content), a.context, a.tokens) for a in artifacts]
 
 
 def _artifacts(prompt_side: Iterable[Artifact], training_side: Iterable[Artifact]) -> Iterator[Artifact]:
@@ -426,9 +428,11 @@ def build(spec: Spec, out_dir: str | Path, options: BuildOptions = BuildOptions(
 
 
 # A spec up to this size (clauses and examples) is built in two processes when it can be (see
-# worth_forking). Each process touches the spec, so the worker ends up with its own copy of much of
-# the parent's memory: about 60 MB at this size, and more than the 300 MB a 10 MB spec may use in all
-# at the largest sizes, whose builds take seconds either way.
+# worth_forking). The worker writes to much of the memory it shares with the parent (reference
+# counts), which the kernel then copies, and the parent holds every artifact at once. Measured at
+# 19,820 items (9,000 rules and 9,000 examples): 1.3 s instead of 2.0 s, for 179 MB in the parent
+# and 73 MB of the worker's own, instead of 124 MB in one process. Larger specs are built in one
+# process: a 10 MB spec must build in 300 MB.
 PARALLEL_BUILD_MAX_ITEMS = 20_000
 
 
