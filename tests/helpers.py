@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,3 +61,18 @@ def judge_verdict(messages: list, score: int, reason: str = "scripted") -> str:
     (a verdict grading none of them would be a grading error)."""
     clauses = {ref: "pass" for ref in asked_clauses(messages)}
     return json.dumps({"clauses": clauses, "violated": [], "reason": reason, "score": score})
+
+
+def interruptible(command: list[str], **popen_options) -> subprocess.Popen:
+    """A child process that Ctrl-C (SIGINT) interrupts, whatever this process does with SIGINT.
+
+    An ignored signal stays ignored across exec, and a library a test in the same pytest worker
+    drives can leave SIGINT ignored there: the child would then never see the Ctrl-C a test sends
+    it. A handled signal is reset to its default across exec, so the child is started while this
+    process handles SIGINT (Python's own handler), and the earlier handling is put back after.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(command, **popen_options)
+    finally:
+        signal.signal(signal.SIGINT, previous)

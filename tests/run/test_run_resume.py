@@ -16,7 +16,7 @@ from pathlib import Path
 
 import fakeserver
 import pytest
-from helpers import charter
+from helpers import charter, interruptible
 
 from charter.run.results import RESULTS_FILE, read_results
 
@@ -98,8 +98,8 @@ def test_sigkill_then_resume_completes_only_what_is_missing(spec_file, env, fake
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(spec_file, env, fake_process, monkeypatch):
     environment = _environment(fake_process, env, monkeypatch)
-    process = subprocess.Popen(_command(spec_file, "interrupted"), env=environment, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = interruptible(_command(spec_file, "interrupted"), env=environment, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     _wait_for_lines(env / "interrupted" / RESULTS_FILE, 2, process)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import charter
+from helpers import charter, interruptible
 from synth_helpers import read_jsonl, start_server
 
 from charter.providers.batch import PollPolicy, load_handles
@@ -120,8 +120,8 @@ def test_ctrl_c_says_how_to_resume(spec_file, env, monkeypatch):
     try:
         command = [sys.executable, "-m", "charter", "generate", "data", str(spec_file), *MODELS, "-n", "60",
                    "-o", "out", "--concurrency", "4", "-q"]
-        process = subprocess.Popen(command, cwd=env, env=dict(os.environ), stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE)
+        process = interruptible(command, cwd=env, env=dict(os.environ), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
         rows = env / "out" / "sft.openai.jsonl"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None:
