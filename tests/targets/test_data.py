@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgspec
 import pytest
 
 import charter
@@ -449,7 +450,6 @@ def test_meta_sidecars_are_text_but_for_the_ratio_and_written_as_json_writes_the
     """Meta sidecars go to orjson unchecked when _meta_text_only holds: every record must then be
     one the safety walk accepts (a float or other value added to TrainingSet.meta must not slip
     by), and a row holding something else goes the checked way, to json's bytes either way."""
-    import dataclasses
 
     from charter import jsonenc
     from charter.targets.data import _meta_text_only, iter_training_data
@@ -460,8 +460,8 @@ def test_meta_sidecars_are_text_but_for_the_ratio_and_written_as_json_writes_the
         assert _meta_text_only(rows, list(kind_rows))
         for row in kind_rows:
             assert jsonenc._orjson_writes_as_json(rows.meta(row))
-    odd = dataclasses.replace(rows, dpo=(dataclasses.replace(rows.dpo[0], rejected_why=1e-05, length_ratio=2e-05),
-                                         *rows.dpo[1:]))
+    odd = msgspec.structs.replace(rows, dpo=(msgspec.structs.replace(rows.dpo[0], rejected_why=1e-05, length_ratio=2e-05),
+                                             *rows.dpo[1:]))
     assert not _meta_text_only(odd, list(odd.dpo))
     for training_set in (rows, odd):
         for name, content in iter_training_data(training_set):

@@ -21,6 +21,8 @@ import asyncio
 import dataclasses
 from typing import Awaitable, Callable
 
+import msgspec
+
 from ..providers import OutputSchema, Request, Response, parse_model_id
 from ..providers.calls import CallFailed
 from ..providers.errors import BadRequest
@@ -50,8 +52,8 @@ def asked_clauses(case: dict, monitor: MonitorPrompt, scope: str) -> tuple[str, 
 
 def scoped_monitor(monitor: MonitorPrompt, asked: tuple[str, ...]) -> MonitorPrompt:
     """The monitor narrowed to ``asked``: parse_verdict then drops (and reports) any other id."""
-    return dataclasses.replace(monitor, clause_refs=asked,
-                               hard_refs=tuple(ref for ref in monitor.hard_refs if ref in asked))
+    return msgspec.structs.replace(monitor, clause_refs=asked,
+                                   hard_refs=tuple(ref for ref in monitor.hard_refs if ref in asked))
 
 
 def strict_verdict_schema(monitor: MonitorPrompt) -> dict:

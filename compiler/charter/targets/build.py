@@ -17,13 +17,13 @@ import os
 import stat
 import threading
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from itertools import chain, repeat
 from operator import attrgetter, itemgetter
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import charter
+from msgspec import Struct, field
 
 from .._fork import Forked, WorkerError, can_fork, out_of_band
 from .._gc import paused_gc
@@ -49,8 +49,7 @@ MAX_MANIFEST_BYTES = 500_000_000  # far above any real manifest (about 1 kB per 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class BuildOptions:
+class BuildOptions(Struct, frozen=True):
     contexts: tuple[str, ...] | None = None  # None: the context-free prompt and every context
     flavours: tuple[str, ...] = PROMPT_FLAVOURS
     openai_role: str = "system"
@@ -60,13 +59,15 @@ class BuildOptions:
     max_tokens: int | None = None
 
 
-@dataclass(frozen=True)
-class Artifact:
+class Artifact(Struct, frozen=True):
     path: str  # relative to the build directory, with forward slashes
     kind: str
-    content: bytes = field(repr=False)  # a read-only memoryview when it comes from a worker process
+    content: bytes  # a read-only memoryview when it comes from a worker process
     context: str | None = None
     tokens: int | None = None
+
+    def __repr__(self) -> str:  # without the content: megabytes in an error message help no one
+        return f"Artifact(path={self.path!r}, kind={self.kind!r}, size={self.size}, context={self.context!r})"
 
     @property
     def sha256(self) -> str:
@@ -81,8 +82,7 @@ class Artifact:
         return WrittenArtifact(self.path, self.kind, self.sha256, self.size, self.context, self.tokens)
 
 
-@dataclass(frozen=True)
-class WrittenArtifact:
+class WrittenArtifact(Struct, frozen=True):
     """An artifact `build` wrote: what the manifest lists about it (its bytes are in the file)."""
 
     path: str
@@ -93,8 +93,7 @@ class WrittenArtifact:
     tokens: int | None = None
 
 
-@dataclass(frozen=True)
-class BuildResult:
+class BuildResult(Struct, frozen=True):
     spec: Spec
     out_dir: Path
     artifacts: tuple[WrittenArtifact, ...]
@@ -117,8 +116,7 @@ def _contexts(spec: Spec, wanted: tuple[str, ...] | None) -> list[str | None]:
     return [None, *[c for c in known if c in wanted]]
 
 
-@dataclass
-class Rendered:
+class Rendered(Struct):
     """Everything a build produces, in memory: the artifacts and the objects they came from."""
 
     artifacts: list[Artifact] = field(default_factory=list)
@@ -130,8 +128,7 @@ class Rendered:
     training_facts: "TrainingFacts | None" = None
 
 
-@dataclass(frozen=True)
-class TrainingFacts:
+class TrainingFacts(Struct, frozen=True):
     """What the manifest and the warnings say about a build's training rows, without the rows: the
     training half of a build may be computed in a worker process (see build), which sends back this
     and the training artifacts, pickled."""

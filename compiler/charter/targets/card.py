@@ -8,8 +8,9 @@ the clock or the machine: it is hashed into the build manifest and kept as a gol
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Mapping
+
+from msgspec import Struct, field
 
 import yaml
 
@@ -25,8 +26,7 @@ _DESCRIPTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class CardInfo:
+class CardInfo(Struct, frozen=True):
     """What a card says about the data: where it came from and how it was made."""
 
     spec_id: str

@@ -23,11 +23,12 @@ What a row's system message holds is the ``system_prompt`` mode (``charter build
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal
+
+from msgspec import Struct
 
 from .. import jsonenc
 from ..diagnostics import SpecError, Diagnostic
@@ -46,8 +47,7 @@ DEFAULT_SYSTEM_PROMPT = "context"
 CONTEXT_LINE_PREFIX = "Where you are deployed: "  # the heading the compiled prompt gives the context
 
 
-@dataclass(frozen=True, slots=True)
-class TrainingRow:
+class TrainingRow(Struct, frozen=True):
     """One training example, format-neutral. ``prompt`` ends with the user turn answered by
     ``chosen``; ``rejected`` is set on preference rows only.
 
@@ -81,8 +81,7 @@ class TrainingRow:
         return length_ratio(self.chosen, self.rejected or "")
 
 
-@dataclass(frozen=True, slots=True)
-class TrainingSet:
+class TrainingSet(Struct, frozen=True):
     spec_id: str
     spec_digest: str
     system_prompt: str | None  # one system message for rows that carry none of their own

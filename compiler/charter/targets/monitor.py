@@ -14,6 +14,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from msgspec import Struct
+
 from ..diagnostics import CharterError
 from ..spec.ir import Spec, applies
 from .prompt import deployment_context
@@ -63,13 +65,12 @@ class VerdictError(CharterError, ValueError):
     exit_code = 1  # the judge failed, like a failed call
 
 
-@dataclass(frozen=True)
-class MonitorPrompt:
+class MonitorPrompt(Struct, frozen=True):
     spec_id: str
     context: str | None
     system: str
     clause_refs: tuple[str, ...]
-    hard_refs: tuple[str, ...] = field(default=())
+    hard_refs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ after it, which is what ``per_call`` in the provider flavours is for.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
+
+from msgspec import Struct
 
 from ..diagnostics import SpecError, Diagnostic, Loc
 from ..spec.ir import NOWHERE, Context, Rule, Spec, Tension, applies
@@ -28,8 +29,7 @@ OPENING_KEY = "identity"
 BUDGET_SECTIONS_NAMED = 3
 
 
-@dataclass(frozen=True)
-class Section:
+class Section(Struct, frozen=True):
     key: str
     title: str
     text: str
@@ -41,13 +41,20 @@ class Section:
         return f"## {self.title}\n\n{self.text}"
 
 
-@dataclass(frozen=True)
-class SystemPrompt:
+class SystemPrompt(Struct, frozen=True):
     spec_id: str
     context: str | None
     sections: tuple[Section, ...]
     # Where the spec starts, for diagnostics; not part of the prompt's identity.
-    loc: Loc = field(default=NOWHERE, compare=False)
+    loc: Loc = NOWHERE
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not SystemPrompt:
+            return NotImplemented
+        return (self.spec_id, self.context, self.sections) == (other.spec_id, other.context, other.sections)
+
+    def __hash__(self) -> int:
+        return hash((self.spec_id, self.context, self.sections))
 
     def text(self) -> str:
         return "\n\n".join(section.markdown() for section in self.sections) + "\n"
