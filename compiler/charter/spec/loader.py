@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import re2
 
@@ -13,8 +13,10 @@ from ..diagnostics import SpecError, Diagnostic, Loc, excerpt
 from ..patterns import PatternError, check_pattern
 from . import ir
 from .resolve import resolve
-from .schema import did_you_mean, where
+from .schema import SchemaCheck, did_you_mean, where
 from .yamlio import Mapping, Sequence
+
+T = TypeVar("T")
 
 
 def load(path: str | Path, *, allow_outside: bool = False, digest: bool = True) -> ir.Spec:
@@ -26,12 +28,28 @@ def load(path: str | Path, *, allow_outside: bool = False, digest: bool = True) 
     ``lint`` and ``validate``'s text report, which report on the source, skip it.
     """
     with paused_gc():
-        merged, files, diagnostics = resolve(Path(path), allow_outside=allow_outside)
-        if merged is not None:
-            diagnostics = diagnostics + check_references(merged)
+        merged, files, diagnostics, documents, size = resolve(Path(path), allow_outside=allow_outside)
+        with SchemaCheck(documents, size) as schema:
+            if merged is not None:
+                diagnostics = diagnostics + check_references(merged)
+            # While a worker checks the schema, the IR is built at a venture: it counts only if the
+            # schema holds (a tree the schema refuses may make build_ir fail in any way).
+            ventured = _venture(build_ir, merged, files, digest=digest) if schema.concurrent and not diagnostics else None
+            diagnostics = diagnostics + schema.diagnostics()
         if diagnostics:
             raise SpecError(diagnostics)
-        return build_ir(merged, files, digest=digest)
+        return ventured() if ventured is not None else build_ir(merged, files, digest=digest)
+
+
+def _venture(function: Callable[..., T], *args: Any, **kwargs: Any) -> Callable[[], T]:
+    """``function(*args, **kwargs)`` now; the returned call gives its value or raises its error."""
+    try:
+        value = function(*args, **kwargs)
+    except Exception as err:
+        def fail() -> T:
+            raise err
+        return fail
+    return lambda: value
 
 
 def _loc(mapping: Mapping, key: str) -> Loc:

@@ -18,11 +18,11 @@ import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..diagnostics import SpecError, Diagnostic, Loc, UnreadableError, excerpt
 from .ids import check_ids
-from .schema import validate_document, where
+from .schema import where
 from .yamlio import Mapping, Sequence, read_file
 
 ID_LISTS = ("values", "traits", "rules", "tensions", "examples", "probes")
@@ -65,6 +65,8 @@ class _Resolver:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     visited: dict[Path, bool] = field(default_factory=dict)  # path -> read and followed cleanly
     linear: list[Mapping] = field(default_factory=list)  # every file once, bases before extenders
+    documents: list[tuple[Mapping, str]] = field(default_factory=list)  # (file, its name): for the schema check
+    source_bytes: int = 0
     order: list[str] = field(default_factory=list)
     unreadable: bool = False  # some extended file could not be read at all
 
@@ -94,7 +96,9 @@ class _Resolver:
             self.visited[path] = False
             return False
         self.order.append(display)
-        self.diagnostics.extend(validate_document(data, display) + check_ids(data) + _duplicate_ids(data))
+        self.documents.append((data, display))
+        self.source_bytes += _size(path)
+        self.diagnostics.extend(check_ids(data) + _duplicate_ids(data))
         clean = True
         extends = data.get("extends")
         if isinstance(extends, Sequence):
@@ -137,6 +141,13 @@ class _Resolver:
             return False
         # Any other file that is not a regular file (a FIFO, a device) is refused by read_file, unread.
         return self.visit(candidate, chain, loc)
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:  # read a moment ago; gone now: the size only decides where the schema is checked
+        return 0
 
 
 def _duplicate_ids(data: Mapping) -> list[Diagnostic]:
@@ -265,11 +276,19 @@ def merge(base: Mapping, child: Mapping, diagnostics: list[Diagnostic]) -> Mappi
     return merged
 
 
-def resolve(path: Path, allow_outside: bool = False) -> tuple[Mapping | None, list[str], list[Diagnostic]]:
-    """Read ``path`` and everything it extends.
+class Resolved(NamedTuple):
+    merged: Mapping | None  # None when a file could not be parsed or an `extends` could not be followed
+    files: list[str]  # the files read, as shown
+    diagnostics: list[Diagnostic]  # every problem found but the schema's
+    documents: list[tuple[Mapping, str]]  # each file read and its name: what the schema check reads
+    source_bytes: int  # the files' size
 
-    Returns the merged tree (None when a file could not be parsed or an `extends` could not be
-    followed), the files read, and every problem found.
+
+def resolve(path: Path, allow_outside: bool = False) -> Resolved:
+    """Read ``path`` and everything it extends, and merge them.
+
+    Every problem is found but the schema's: the caller checks ``documents`` against the schema
+    (charter.spec.schema.SchemaCheck), which it may do in a worker process while it goes on.
     """
     try:
         entry = _real(path)
@@ -280,8 +299,8 @@ def resolve(path: Path, allow_outside: bool = False) -> tuple[Mapping | None, li
     if not resolver.visit(entry, ()):
         if resolver.unreadable:
             raise UnreadableError(resolver.diagnostics)
-        return None, resolver.order, resolver.diagnostics
+        return Resolved(None, resolver.order, resolver.diagnostics, resolver.documents, resolver.source_bytes)
     merged = Mapping(resolver.linear[-1].loc)
     for data in resolver.linear:
         merged = merge(merged, data, resolver.diagnostics)
-    return merged, resolver.order, resolver.diagnostics
+    return Resolved(merged, resolver.order, resolver.diagnostics, resolver.documents, resolver.source_bytes)
