@@ -67,6 +67,16 @@ def skewed(ratios: Iterable[float], max_ratio: float = MAX_LENGTH_RATIO, min_pai
     return len(values) >= min_pairs and sum(r > max_ratio for r in values) * 2 > len(values)
 
 
+def median(values: Iterable[float]) -> float:
+    """``statistics.median``: the middle value, or the mean of the two middle ones. Here because the
+    statistics module (fractions, decimal, random) took longer to import than a lint rule to run."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no median of no values")
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def _percentile(sorted_values: list[float], percent: float) -> float:
     """Linear interpolation between closest ranks (numpy's default), on a sorted list."""
     position = (len(sorted_values) - 1) * percent / 100
@@ -74,4 +84,4 @@ def _percentile(sorted_values: list[float], percent: float) -> float:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
 
 
-__all__ = ["MAX_LENGTH_RATIO", "length_ratio", "ratio_summary", "skewed", "too_far_apart", "word_count"]
+__all__ = ["MAX_LENGTH_RATIO", "length_ratio", "median", "ratio_summary", "skewed", "too_far_apart", "word_count"]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import charter
-from charter.length_ratio import length_ratio, ratio_summary, skewed, too_far_apart, word_count
+from charter.length_ratio import length_ratio, median, ratio_summary, skewed, too_far_apart, word_count
 from charter.targets.build import BuildOptions, build
 from charter.targets.card import CARD_FILE, CardInfo, config_name, render_card, spec_license
 from charter.targets.data import FORMATS
@@ -132,3 +132,12 @@ def test_length_ratio_helpers():
                        "above_max": 2, "share_above_max": 0.5, "below_inverse": 1, "share_below_inverse": 0.25}
     assert ratio_summary([]) == {"pairs": 0, "max_ratio": 1.5}
     assert skewed([2, 2, 2, 1]) and not skewed([2, 2, 1, 1]) and not skewed([3, 3, 3])
+
+
+@pytest.mark.parametrize("values", [[3.0], [2.0, 1.0], [0.1, 0.7, 0.2], [1 / 3, 2 / 3, 0.1, 5.0], [1e308, 1e308], list(range(9))])
+def test_median_is_the_statistics_modules(values):
+    import statistics
+
+    assert median(values) == statistics.median(values)
+    with pytest.raises(ValueError):
+        median([])

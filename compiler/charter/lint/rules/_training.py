@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ...length_ratio import MAX_LENGTH_RATIO, length_ratio, skewed
+from ...length_ratio import MAX_LENGTH_RATIO, length_ratio, median, skewed
 from ...spec.ir import Spec
 from ..registry import Finding, rule
 
@@ -42,8 +42,6 @@ def length_skewed_pairs(spec: Spec) -> Iterator[Finding]:
     ratios = [ratio for ratio, _ in pairs]
     if not skewed(ratios):
         return
-    from statistics import median  # only a skewed spec is reported; the module costs a start-up otherwise
-
     above = sorted((p for p in pairs if p[0] > MAX_LENGTH_RATIO), key=lambda p: -p[0])
     worst_ratio, worst = above[0]
     related = tuple(dict.fromkeys(e.loc for _, e in above[1:] if e.loc != worst.loc))
