@@ -1,7 +1,7 @@
 """Instructions executed by whole commands, counted by valgrind: the figure that does not move with
 the machine's load.
 
-    python benchmarks/bench_instructions.py [--python PATH] [--commands help,validate,build,lint]
+    python benchmarks/bench_instructions.py [--python PATH] [--commands help,validate,build,lint] [--workers]
 
 Wall and CPU time on a shared VM swing two- or threefold from minute to minute (see
 bench_whole.py's calibration line), which hides a 5 % change. callgrind counts the instructions a
@@ -42,14 +42,22 @@ COMMANDS = ("help", "validate", "build", "lint")
 ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 
-def instructions(python: str, arguments: list[str], cwd: Path) -> int:
-    """Instructions callgrind counts for ``python -m charter ARGUMENTS``."""
-    result = subprocess.run(
+def instructions(python: str, arguments: list[str], cwd: Path, *, workers: bool = False) -> int:
+    """Instructions callgrind counts for ``python -m charter ARGUMENTS``.
+
+    Without ``workers`` (CHARTER_NO_WORKERS set), all of the command's work, in its one process: the
+    figure to compare with other versions. With them, only the command's own process: a worker
+    (charter._fork) runs beside it, and valgrind counts each forked process apart, from the
+    parent's count at the fork, so the figures of different processes do not add up.
+    """
+    env = dict(ENV) if workers else {**ENV, "CHARTER_NO_WORKERS": "1"}
+    process = subprocess.Popen(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", python, "-m", "charter", *arguments],
-        cwd=cwd, capture_output=True, text=True, env=ENV)
-    found = re.search(r"Collected : (\d+)", result.stderr)
+        cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    _, stderr = process.communicate()
+    found = re.search(rf"=={process.pid}== Collected : (\d+)", stderr)
     if found is None:
-        raise SystemExit(f"valgrind printed no count for {' '.join(arguments)}:\n{result.stderr[-2000:]}")
+        raise SystemExit(f"valgrind printed no count for {' '.join(arguments)}:\n{stderr[-2000:]}")
     return int(found.group(1))
 
 
@@ -58,6 +66,8 @@ def main() -> int:
     parser.add_argument("--python", default=sys.executable, help="the interpreter whose charter is measured")
     parser.add_argument("--commands", default=",".join(COMMANDS), help=f"some of {', '.join(COMMANDS)}")
     parser.add_argument("--rules", type=int, default=2000, help="rules of the generated spec for build and lint")
+    parser.add_argument("--workers", action="store_true",
+                        help="also count build and lint with worker processes, in the command's own process")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
@@ -83,7 +93,12 @@ def main() -> int:
                 shutil.rmtree(folder / "build", ignore_errors=True)
             count = instructions(args.python, runs[name], folder)
             what = f"{args.rules:,} rules" if name in ("build", "lint") else ("tutor.yaml" if name == "validate" else "")
-            print(f"{name:<9} {what:<13} {count / 1e9:8.3f} billion instructions", flush=True)
+            line = f"{name:<9} {what:<13} {count / 1e9:8.3f} billion instructions"
+            if args.workers and name in ("build", "lint"):
+                shutil.rmtree(folder / "build", ignore_errors=True)
+                own = instructions(args.python, runs[name], folder, workers=True)
+                line += f"; {own / 1e9:.3f} in the command's own process when workers run beside it"
+            print(line, flush=True)
     return 0
 
 

@@ -121,3 +121,13 @@ def test_no_fork_while_another_thread_runs():
     while len(os.listdir("/proc/self/task")) > tasks and time.monotonic() < deadline:
         time.sleep(0.001)
     assert can_fork() == before
+
+
+def test_charter_no_workers_turns_workers_off(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "listdir", lambda path: ["1"])  # as if single-threaded, here
+    assert can_fork()
+    monkeypatch.setenv("CHARTER_NO_WORKERS", "1")
+    assert not can_fork()
+    monkeypatch.setenv("CHARTER_NO_WORKERS", "")
+    assert can_fork()

@@ -31,14 +31,20 @@ class WorkerError(CharterError):
     exit_code = 2
 
 
+# Set (to anything but "") to keep every command in one process: to step through it in a
+# debugger, under a sandbox that forbids fork, or to count all the work in one process.
+NO_WORKERS_VARIABLE = "CHARTER_NO_WORKERS"
+
+
 def can_fork() -> bool:
     """Whether a fork is safe here and can run beside this process.
 
     Linux only: macOS system libraries are not safe to use in a forked child that does not exec,
     and Windows has no fork. The process must have a second CPU to run on, and no other thread: a
     thread holding a lock at the moment of the fork would leave the child's copy of it locked.
+    CHARTER_NO_WORKERS turns workers off.
     """
-    if not sys.platform.startswith("linux") or not hasattr(os, "memfd_create"):
+    if os.environ.get(NO_WORKERS_VARIABLE) or not sys.platform.startswith("linux") or not hasattr(os, "memfd_create"):
         return False
     if len(os.sched_getaffinity(0)) < 2:
         return False
