@@ -56,7 +56,7 @@ def test_a_bug_in_the_child_keeps_its_type_and_traceback():
     with Forked(broken) as work, pytest.raises(KeyError) as raised:
         work.result()
     notes = "\n".join(getattr(raised.value, "__notes__", []))
-    assert "Traceback in the build worker process" in notes and "in broken" in notes
+    assert "Traceback in the worker process" in notes and "in broken" in notes
 
 
 def test_an_error_that_cannot_come_back_becomes_a_worker_error_with_its_message():
@@ -131,3 +131,23 @@ def test_charter_no_workers_turns_workers_off(monkeypatch):
     assert not can_fork()
     monkeypatch.setenv("CHARTER_NO_WORKERS", "")
     assert can_fork()
+
+
+def test_a_worker_that_cannot_be_started_is_a_worker_error(monkeypatch):
+    def no_more_processes():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_more_processes)
+    with Forked(lambda: 1) as work, pytest.raises(WorkerError, match="no worker process could be started: Resource"):
+        work.result()
+
+
+def test_a_build_does_its_training_half_itself_when_no_worker_starts(tmp_path, monkeypatch):
+    import charter
+    from charter.targets.build import BuildOptions, build, render
+    from helpers import CHARACTERS
+
+    spec = charter.load(CHARACTERS / "tutor.yaml")
+    monkeypatch.setattr(os, "fork", lambda: (_ for _ in ()).throw(OSError(12, "Cannot allocate memory")))
+    built = build(spec, tmp_path / "out", BuildOptions(), parallel=True)
+    assert [a.path for a in built.artifacts] == [a.path for a in render(spec).artifacts]

@@ -1,16 +1,19 @@
 """Part of a command's work done in a forked child process, on another core, while the caller goes on.
 
 `charter build` has two halves that share nothing but the spec: the prompts, monitors and eval
-cases, and the training data. The GIL keeps two threads from running Python code at once, so the
-build forks and the child computes the training half on the machine's second core. A fork, unlike
-a new process, needs no second import of Charter and no copy of the spec: the child starts with the
-parent's memory, shared until one of them writes to it. The result comes back pickled (see Forked).
+cases, and the training data; and loading a spec, its schema check needs nothing the reference
+checks and the IR do. The GIL keeps two threads from running Python code at once, so the build
+(charter.targets.build) and the loader (charter.spec.schema.SchemaCheck) fork, and the child does
+its part on the machine's second core. A fork, unlike a new process, needs no second import of
+Charter and no copy of the spec: the child starts with the parent's memory, shared until one of
+them writes to it. The result comes back pickled (see Forked).
 
 The child runs only the function it was given and leaves with ``os._exit``: it never returns into
 the caller's code, runs no atexit handler and flushes none of the parent's buffers. Its exception is
 raised in the parent as if the work had run there. A child that ends without an answer (killed, out
-of memory) is a WorkerError saying how it ended. A parent that stops waiting (an error of its own,
-Ctrl-C) kills and reaps the child, so none is left behind.
+of memory) is a WorkerError saying how it ended, and so is a child that could not be started; the
+callers then do the work themselves. A parent that stops waiting (an error of its own, Ctrl-C)
+kills and reaps the child, so none is left behind.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Callable, Generic, TypeVar
 from .diagnostics import CharterError
 
 T = TypeVar("T")
+
 
 class WorkerError(CharterError):
     """A child process doing part of a command's work ended without giving its result."""
@@ -67,14 +71,25 @@ class Forked(Generic[T]):
     """
 
     def __init__(self, work: Callable[[], T]) -> None:
-        self._result_file = os.memfd_create("charter-worker-result", os.MFD_CLOEXEC)
-        read_end, write_end = os.pipe()
-        pid = os.fork()
+        self._pid: int | None = None
+        self._done_pipe: int | None = None
+        self._result_file: int | None = None
+        self._not_started: OSError | None = None
+        write_end = None
+        try:
+            self._result_file = os.memfd_create("charter-worker-result", os.MFD_CLOEXEC)
+            self._done_pipe, write_end = os.pipe()
+            pid = os.fork()
+        except OSError as err:  # no file descriptors or processes to spare: result() says so
+            self._not_started = err
+            if write_end is not None:
+                os.close(write_end)
+            self._close()
+            return
         if pid == 0:
-            _child(work, self._result_file, read_end, write_end)  # never returns
+            _child(work, self._result_file, self._done_pipe, write_end)  # never returns
         os.close(write_end)
-        self._pid: int | None = pid
-        self._done_pipe: int | None = read_end
+        self._pid = pid
 
     def __enter__(self) -> "Forked[T]":
         return self
@@ -92,15 +107,16 @@ class Forked(Generic[T]):
 
     def result(self) -> T:
         """What ``work()`` returned, or the exception it raised, raised here."""
-        pickle = _pickle()
-
+        if self._not_started is not None:
+            raise WorkerError(f"no worker process could be started: {self._not_started.strerror or self._not_started}")
         if self._done_pipe is None:
             raise RuntimeError("the result of a forked work is taken once")
+        pickle = _pickle()
         done = os.read(self._done_pipe, 1)
         os.close(self._done_pipe)
         self._done_pipe = None
         if not done:
-            raise WorkerError(f"a build worker process {_ending(self._reap())} without giving its result")
+            raise WorkerError(f"a worker process {_ending(self._reap())} without giving its result")
         import mmap
 
         # The views of the mapping keep it alive as long as the values holding them.
@@ -199,7 +215,7 @@ def _pickled_error(err: BaseException) -> bytes:
         import traceback
 
         err.add_note("".join(traceback.format_exception(err)).rstrip()
-                     .replace("Traceback", "Traceback in the build worker process", 1))
+                     .replace("Traceback", "Traceback in the worker process", 1))
     try:
         payload = pickle.dumps((False, err), protocol=_PROTOCOL)
         if type(pickle.loads(payload)[1]) is type(err):
