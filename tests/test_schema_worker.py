@@ -1,5 +1,6 @@
-"""The schema check in a worker process (charter.spec.schema.SchemaCheck): the same verdict and the
-same diagnostics as the check in this process, whatever the venture of building the IR meanwhile."""
+"""A spec's file checks (the schema, ids) in a worker process (charter.spec.resolve.FileChecks): the
+same verdict and the same diagnostics as in this process, whatever the venture of building the IR
+meanwhile."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 import charter
 from charter import _fork
 from charter.diagnostics import SpecError
-from charter.spec import schema
+from charter.spec import resolve
 from helpers import MINIMAL
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers run on Linux only")
@@ -25,22 +26,22 @@ def _large(extra: str = "", rules: int = 1500) -> str:
         lines.append(f"  - id: rule-{n}\n    text: Never claim anything false about case number {n} of the refunds.\n"
                      f"    strength: default\n    serves: [honesty]")
     text = "\n".join(lines) + "\n"
-    assert schema.SCHEMA_WORKER_MIN_BYTES <= len(text.encode()) <= schema.SCHEMA_WORKER_MAX_BYTES
+    assert resolve.FILE_CHECK_WORKER_MIN_BYTES <= len(text.encode()) <= resolve.FILE_CHECK_WORKER_MAX_BYTES
     return text
 
 
 @pytest.fixture
 def workers(monkeypatch):
-    """``set(True)``: the schema is checked in a worker (the pytest worker has an I/O thread, so a
+    """``set(True)``: the files are checked in a worker (the pytest worker has an I/O thread, so a
     fork is not chosen on its own here); ``set(False)``: in this process. Records each choice."""
     chosen: list[bool] = []
-    real = schema.SchemaCheck.__init__
+    real = resolve.FileChecks.__init__
 
     def recording(self, documents, source_bytes):
         real(self, documents, source_bytes)
         chosen.append(self.concurrent)
 
-    monkeypatch.setattr(schema.SchemaCheck, "__init__", recording)
+    monkeypatch.setattr(resolve.FileChecks, "__init__", recording)
 
     class Choice:
         def set(self, allowed: bool) -> list[bool]:
@@ -62,9 +63,11 @@ def test_a_valid_spec_loads_to_the_same_ir_either_way(write, workers):
 
 @pytest.mark.parametrize("extra, where", [
     ("\n    colour: blue", "rules[0]"),  # an unknown key
+    ("\n  - id: no-lies\n    text: Again.\n    serves: [honesty]", "rules"),  # an id given twice
+    ("\n  - id: Not An Id\n    text: Bad id.\n    serves: [honesty]", "rules[1].id"),  # an id of the wrong form
     ("\n    strength: [hard, soft]", "rules[0].strength"),  # a type the IR builder does not expect
     ("\n    examples: 7", "rules[0]"),  # a key rules do not have, with a number
-], ids=["unknown-key", "wrong-type", "number-for-list"])
+], ids=["unknown-key", "duplicate-id", "bad-id", "wrong-type", "number-for-list"])
 def test_an_invalid_spec_gets_the_same_diagnostics_either_way(write, workers, extra, where):
     path = write("large.yaml", _large(extra).replace("strength: hard\n    serves: [honesty]" + extra,
                                                      "serves: [honesty]" + extra, 1))
@@ -83,20 +86,20 @@ def test_small_and_very_large_specs_are_checked_here(write, workers):
     chosen = workers.set(True)
     charter.load(write("small.yaml", MINIMAL))
     assert chosen == [False]  # the validator's import would outlast the rest of loading
-    assert not schema.SchemaCheck([], schema.SCHEMA_WORKER_MAX_BYTES + 1).concurrent
+    assert not resolve.FileChecks([], resolve.FILE_CHECK_WORKER_MAX_BYTES + 1).concurrent
 
 
 def test_a_worker_that_dies_is_replaced_by_checking_here(write, workers, monkeypatch):
     path = write("large.yaml", _large("\n    colour: blue"))
     parent = os.getpid()
-    real = schema.validate_documents
+    real = resolve.check_files
 
     def die_in_the_worker(documents):
         if os.getpid() != parent:
             os.kill(os.getpid(), signal.SIGKILL)
         return real(documents)
 
-    monkeypatch.setattr(schema, "validate_documents", die_in_the_worker)
+    monkeypatch.setattr(resolve, "check_files", die_in_the_worker)
     chosen = workers.set(True)
     with pytest.raises(SpecError, match="colour"):
         charter.load(path)

@@ -3,7 +3,7 @@
 `charter build` has two halves that share nothing but the spec: the prompts, monitors and eval
 cases, and the training data; and loading a spec, its schema check needs nothing the reference
 checks and the IR do. The GIL keeps two threads from running Python code at once, so the build
-(charter.targets.build) and the loader (charter.spec.schema.SchemaCheck) fork, and the child does
+(charter.targets.build) and the loader (charter.spec.resolve.FileChecks) fork, and the child does
 its part on the machine's second core. A fork, unlike a new process, needs no second import of
 Charter and no copy of the spec: the child starts with the parent's memory, shared until one of
 them writes to it. The result comes back pickled (see Forked).

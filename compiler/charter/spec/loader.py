@@ -12,8 +12,8 @@ from .._gc import paused_gc
 from ..diagnostics import SpecError, Diagnostic, Loc, excerpt
 from ..patterns import PatternError, check_pattern
 from . import ir
-from .resolve import resolve
-from .schema import SchemaCheck, did_you_mean, where
+from .resolve import FileChecks, resolve
+from .schema import did_you_mean, where
 from .yamlio import Mapping, Sequence
 
 T = TypeVar("T")
@@ -29,13 +29,14 @@ def load(path: str | Path, *, allow_outside: bool = False, digest: bool = True) 
     """
     with paused_gc():
         merged, files, diagnostics, documents, size = resolve(Path(path), allow_outside=allow_outside)
-        with SchemaCheck(documents, size) as schema:
+        with FileChecks(documents, size) as file_checks:
             if merged is not None:
                 diagnostics = diagnostics + check_references(merged)
-            # While a worker checks the schema, the IR is built at a venture: it counts only if the
-            # schema holds (a tree the schema refuses may make build_ir fail in any way).
-            ventured = _venture(build_ir, merged, files, digest=digest) if schema.concurrent and not diagnostics else None
-            diagnostics = diagnostics + schema.diagnostics()
+            # While a worker checks the files, the IR is built at a venture: it counts only if they
+            # pass (a tree the schema refuses may make build_ir fail in any way).
+            ventured = (_venture(build_ir, merged, files, digest=digest)
+                        if file_checks.concurrent and not diagnostics else None)
+            diagnostics = diagnostics + file_checks.diagnostics()
         if diagnostics:
             raise SpecError(diagnostics)
         return ventured() if ventured is not None else build_ir(merged, files, digest=digest)

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from ..diagnostics import SpecError, Diagnostic, Loc, UnreadableError, excerpt
 from .ids import check_ids
-from .schema import where
+from .schema import validate_document, where
 from .yamlio import Mapping, Sequence, read_file
 
 ID_LISTS = ("values", "traits", "rules", "tensions", "examples", "probes")
@@ -65,7 +65,7 @@ class _Resolver:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     visited: dict[Path, bool] = field(default_factory=dict)  # path -> read and followed cleanly
     linear: list[Mapping] = field(default_factory=list)  # every file once, bases before extenders
-    documents: list[tuple[Mapping, str]] = field(default_factory=list)  # (file, its name): for the schema check
+    documents: list[tuple[Mapping, str]] = field(default_factory=list)  # (file, its name): for check_files
     source_bytes: int = 0
     order: list[str] = field(default_factory=list)
     unreadable: bool = False  # some extended file could not be read at all
@@ -96,9 +96,8 @@ class _Resolver:
             self.visited[path] = False
             return False
         self.order.append(display)
-        self.documents.append((data, display))
+        self.documents.append((data, display))  # checked on their own by the caller: see FileChecks
         self.source_bytes += _size(path)
-        self.diagnostics.extend(check_ids(data) + _duplicate_ids(data))
         clean = True
         extends = data.get("extends")
         if isinstance(extends, Sequence):
@@ -141,6 +140,60 @@ class _Resolver:
             return False
         # Any other file that is not a regular file (a FIFO, a device) is refused by read_file, unread.
         return self.visit(candidate, chain, loc)
+
+
+def check_files(documents: list[tuple[Mapping, str]]) -> list[Diagnostic]:
+    """The checks each file of a spec gets on its own: the schema, the form of every id, and ids
+    given twice in one list."""
+    return [diagnostic for data, file in documents
+            for diagnostic in (*validate_document(data, file), *check_ids(data), *_duplicate_ids(data))]
+
+
+# A spec whose files hold this many bytes or more has its files checked (check_files) in a worker
+# process while the loader checks references and builds the IR (see FileChecks): the schema
+# validator's import alone (jsonschema-rs imports email.utils and socket) takes about 20 ms, and
+# for smaller specs the rest of loading is over sooner. Up to the larger bound only: the worker
+# reads the whole tree, and the kernel copies every page it touches.
+FILE_CHECK_WORKER_MIN_BYTES = 200_000
+FILE_CHECK_WORKER_MAX_BYTES = 2_000_000
+
+
+class FileChecks:
+    """check_files on a spec's files, run in a forked worker process beside the caller where that
+    is safe and pays (see FILE_CHECK_WORKER_MIN_BYTES), else here when its diagnostics are asked
+    for. Use as a context manager: leaving the block stops a worker whose answer was not taken."""
+
+    def __init__(self, documents: list[tuple[Mapping, str]], source_bytes: int) -> None:
+        from .._fork import Forked, can_fork
+
+        self._documents = documents
+        self._worker = None
+        if FILE_CHECK_WORKER_MIN_BYTES <= source_bytes <= FILE_CHECK_WORKER_MAX_BYTES and can_fork():
+            self._worker = Forked(lambda: check_files(documents))
+
+    @property
+    def concurrent(self) -> bool:
+        """Whether a worker is checking, so the caller's work meanwhile is free."""
+        return self._worker is not None
+
+    def __enter__(self) -> "FileChecks":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._worker is not None:
+            self._worker.__exit__(*exc_info)
+
+    def diagnostics(self) -> list[Diagnostic]:
+        """Every problem check_files finds; a worker that died without its answer is replaced by
+        checking here."""
+        from .._fork import WorkerError
+
+        if self._worker is not None:
+            try:
+                return self._worker.result()
+            except WorkerError:
+                pass
+        return check_files(self._documents)
 
 
 def _size(path: Path) -> int:
@@ -279,16 +332,17 @@ def merge(base: Mapping, child: Mapping, diagnostics: list[Diagnostic]) -> Mappi
 class Resolved(NamedTuple):
     merged: Mapping | None  # None when a file could not be parsed or an `extends` could not be followed
     files: list[str]  # the files read, as shown
-    diagnostics: list[Diagnostic]  # every problem found but the schema's
-    documents: list[tuple[Mapping, str]]  # each file read and its name: what the schema check reads
+    diagnostics: list[Diagnostic]  # every problem found but check_files's
+    documents: list[tuple[Mapping, str]]  # each file read and its name: what check_files reads
     source_bytes: int  # the files' size
 
 
 def resolve(path: Path, allow_outside: bool = False) -> Resolved:
     """Read ``path`` and everything it extends, and merge them.
 
-    Every problem is found but the schema's: the caller checks ``documents`` against the schema
-    (charter.spec.schema.SchemaCheck), which it may do in a worker process while it goes on.
+    Every problem is found but those of check_files (the schema, the form of ids, ids given twice
+    in a file): the caller checks ``documents`` with FileChecks, which may check them in a worker
+    process while the caller goes on.
     """
     try:
         entry = _real(path)

@@ -113,57 +113,6 @@ def validate_document(data: Mapping, file: str) -> list[Diagnostic]:
     return out
 
 
-def validate_documents(documents: Iterable[tuple[Mapping, str]]) -> list[Diagnostic]:
-    """Every schema violation in each (parsed file, its name as shown)."""
-    return [diagnostic for data, file in documents for diagnostic in validate_document(data, file)]
-
-
-# A spec whose files hold this many bytes or more is checked against the schema in a worker
-# process while the loader checks references and builds the IR (see SchemaCheck): the
-# validator's import alone (jsonschema-rs imports email.utils and socket) takes about 20 ms, and
-# for smaller specs the rest of loading is over sooner. Up to the larger bound only: the worker
-# reads the whole tree, and the kernel copies every page it touches.
-SCHEMA_WORKER_MIN_BYTES = 200_000
-SCHEMA_WORKER_MAX_BYTES = 2_000_000
-
-
-class SchemaCheck:
-    """The schema check of a spec's files, run in a forked worker process beside the caller where
-    that is safe and pays (see SCHEMA_WORKER_MIN_BYTES), else here when its diagnostics are asked
-    for. Use as a context manager: leaving the block stops a worker whose answer was not taken."""
-
-    def __init__(self, documents: list[tuple[Mapping, str]], source_bytes: int) -> None:
-        from .._fork import Forked, can_fork
-
-        self._documents = documents
-        self._worker = None
-        if SCHEMA_WORKER_MIN_BYTES <= source_bytes <= SCHEMA_WORKER_MAX_BYTES and can_fork():
-            self._worker = Forked(lambda: validate_documents(documents))
-
-    @property
-    def concurrent(self) -> bool:
-        """Whether a worker is checking, so the caller's work meanwhile is free."""
-        return self._worker is not None
-
-    def __enter__(self) -> "SchemaCheck":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._worker is not None:
-            self._worker.__exit__(*exc_info)
-
-    def diagnostics(self) -> list[Diagnostic]:
-        """Every schema violation; a worker that died without its answer is replaced by checking here."""
-        from .._fork import WorkerError
-
-        if self._worker is not None:
-            try:
-                return self._worker.result()
-            except WorkerError:
-                pass
-        return validate_documents(self._documents)
-
-
 def where(path: Iterable[Any]) -> str:
     text = ""
     for key in path:
