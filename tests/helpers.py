@@ -31,6 +31,16 @@ rules:
 """
 
 # Test keys: distinctive, so a test can assert they reach no file, log or report.
+def many_rules(rules: int, extra: str = "") -> str:
+    """MINIMAL with ``rules`` more rules (about 150 bytes each), ``extra`` appended to its first rule:
+    a spec large enough for the worker processes of a build or a load (charter._fork)."""
+    lines = [MINIMAL.rstrip("\n") + extra]
+    for n in range(rules):
+        lines.append(f"  - id: rule-{n}\n    text: Never claim anything false about case number {n} of the refunds.\n"
+                     f"    strength: default\n    serves: [honesty]")
+    return "\n".join(lines) + "\n"
+
+
 OPENAI_KEY = "sk-test-openai-0123456789abcdef"
 ANTHROPIC_KEY = "sk-ant-test-0123456789abcdef"
 

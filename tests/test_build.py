@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,12 +15,11 @@ import pytest
 
 import charter
 from charter.spec.schema import validator
-from charter._fork import can_fork
 from charter.diagnostics import Diagnostic, Loc, SpecError
 from charter.targets.build import BuildOptions, build, render, worth_forking
 from charter.targets.data import CONTEXT_LINE_PREFIX, validate_openai_dpo_line, validate_openai_sft_line
 from charter.targets.evals import EVALCASE_SCHEMA_NAME
-from helpers import CHARACTERS, MINIMAL
+from helpers import CHARACTERS, MINIMAL, many_rules
 from test_cli import run
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -121,22 +121,34 @@ def test_a_worker_that_dies_is_replaced_by_this_process(builds, tmp_path, monkey
     assert tree(tmp_path / "out") == tree(builds["tutor"])
 
 
-def test_the_cli_builds_in_two_processes_and_leaves_the_same_files(builds, tmp_path):
-    """`charter build` in a process of its own (where a fork is safe) writes the golden files."""
-    if not can_fork():
-        assert not worth_forking(charter.load(CHARACTERS / "tutor.yaml"))
-    result = run("build", str(CHARACTERS / "tutor.yaml"), "--inoculate", "-o", str(tmp_path / "cli"))
-    assert result.returncode == 0, result.stderr
-    assert tree(tmp_path / "cli") == tree(builds["tutor"])
+def test_the_cli_writes_the_same_files_with_and_without_workers(write, tmp_path):
+    """`charter build` in a process of its own, where a spec of this size is loaded and built with
+    worker processes (one thread, Linux), and with CHARTER_NO_WORKERS=1: the same files."""
+    from charter.targets import build as build_module
+
+    path = write("large.yaml", many_rules(1500))
+    items = sum(1 for _ in charter.load(path).clauses())
+    assert build_module.PARALLEL_BUILD_MIN_ITEMS <= items <= build_module.PARALLEL_BUILD_MAX_ITEMS
+    trees = []
+    for no_workers in ("", "1"):
+        out = tmp_path / f"out{no_workers}"
+        result = subprocess.run([sys.executable, "-m", "charter", "build", str(path), "-o", str(out)],
+                                capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "CHARTER_NO_WORKERS": no_workers})
+        assert result.returncode == 0, result.stderr
+        trees.append(tree(out))
+    assert trees[0] == trees[1]
 
 
-def test_only_small_specs_are_built_in_two_processes(monkeypatch):
+def test_only_specs_of_a_middle_size_are_built_in_two_processes(monkeypatch):
     from charter.targets import build as build_module
 
     spec = charter.load(CHARACTERS / "tutor.yaml")
     monkeypatch.setattr(build_module, "can_fork", lambda: True)
+    assert not worth_forking(spec)  # a small spec's training half is over before a worker would start
+    monkeypatch.setattr(build_module, "PARALLEL_BUILD_MIN_ITEMS", 10)
     assert worth_forking(spec)
-    monkeypatch.setattr(build_module, "PARALLEL_BUILD_MAX_ITEMS", 10)  # tutor has more clauses and examples
+    monkeypatch.setattr(build_module, "PARALLEL_BUILD_MAX_ITEMS", 20)  # tutor has more clauses and examples
     assert not worth_forking(spec)
     monkeypatch.setattr(build_module, "PARALLEL_BUILD_MAX_ITEMS", 10**6)
     monkeypatch.setattr(build_module, "can_fork", lambda: False)

@@ -14,18 +14,14 @@ import charter
 from charter import _fork
 from charter.diagnostics import SpecError
 from charter.spec import resolve
-from helpers import MINIMAL
+from helpers import MINIMAL, many_rules
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers run on Linux only")
 
 
 def _large(extra: str = "", rules: int = 1500) -> str:
-    """MINIMAL grown past SCHEMA_WORKER_MIN_BYTES with rules, ``extra`` appended to the first of them."""
-    lines = [MINIMAL.rstrip("\n") + extra]
-    for n in range(rules):
-        lines.append(f"  - id: rule-{n}\n    text: Never claim anything false about case number {n} of the refunds.\n"
-                     f"    strength: default\n    serves: [honesty]")
-    text = "\n".join(lines) + "\n"
+    """MINIMAL grown past FILE_CHECK_WORKER_MIN_BYTES with rules, ``extra`` appended to the first of them."""
+    text = many_rules(rules, extra)
     assert resolve.FILE_CHECK_WORKER_MIN_BYTES <= len(text.encode()) <= resolve.FILE_CHECK_WORKER_MAX_BYTES
     return text
 

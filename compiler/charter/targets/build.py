@@ -424,20 +424,23 @@ def build(spec: Spec, out_dir: str | Path, options: BuildOptions = BuildOptions(
     return BuildResult(spec, out, tuple(written), data, tuple(warnings))
 
 
-# A spec up to this size (clauses and examples) is built in two processes when it can be (see
-# worth_forking). The worker writes to much of the memory it shares with the parent (reference
-# counts), which the kernel then copies, and the parent holds every artifact at once. Measured at
-# 19,820 items (9,000 rules and 9,000 examples): 1.3 s instead of 2.0 s, for 179 MB in the parent
-# and 73 MB of the worker's own, instead of 124 MB in one process. Larger specs are built in one
-# process: a 10 MB spec must build in 300 MB.
+# A spec of this many clauses and examples is built in two processes when it can be (see
+# worth_forking). Up to the upper bound: the worker writes to much of the memory it shares with the
+# parent (reference counts), which the kernel then copies, and the parent holds every artifact at
+# once. Measured at 19,820 items (9,000 rules and 9,000 examples): 1.3 s instead of 2.0 s, for 179 MB
+# in the parent and 73 MB of the worker's own, instead of 124 MB in one process. Larger specs are
+# built in one process: a 10 MB spec must build in 300 MB. From the lower bound: a smaller spec's
+# training half takes a few milliseconds, about what starting a worker costs.
+PARALLEL_BUILD_MIN_ITEMS = 500
 PARALLEL_BUILD_MAX_ITEMS = 20_000
 
 
 def worth_forking(spec: Spec) -> bool:
     """Whether `build` computes the training half of ``spec`` in a worker process: where a fork is
-    safe (`charter._fork.can_fork`), and for specs up to PARALLEL_BUILD_MAX_ITEMS clauses and examples."""
+    safe (`charter._fork.can_fork`), for specs of PARALLEL_BUILD_MIN_ITEMS to PARALLEL_BUILD_MAX_ITEMS
+    clauses and examples."""
     items = sum(1 for _ in spec.clauses()) + sum(1 for _ in spec.all_examples())
-    return items <= PARALLEL_BUILD_MAX_ITEMS and can_fork()
+    return PARALLEL_BUILD_MIN_ITEMS <= items <= PARALLEL_BUILD_MAX_ITEMS and can_fork()
 
 
 class _InProcess:
