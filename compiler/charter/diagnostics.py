@@ -123,8 +123,8 @@ class SpecError(CharterError):
         return "\n".join(d.format() for d in self.diagnostics)
 
     def __reduce__(self):
-        # Pickled by its diagnostics, the constructor's argument (a build's worker process sends its
-        # error back pickled; the default would call the constructor with the message).
+        # Pickled by its diagnostics, the constructor's argument (a worker process sends its error
+        # back pickled; the default would call the constructor with the message).
         return type(self), (self.diagnostics,), self.__dict__
 
     def to_json(self) -> str:

@@ -199,7 +199,7 @@ class FileChecks:
 def _size(path: Path) -> int:
     try:
         return os.stat(path).st_size
-    except OSError:  # read a moment ago; gone now: the size only decides where the schema is checked
+    except OSError:  # read a moment ago, gone now: the size only decides where the files are checked
         return 0
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from msgspec import Struct, field
-
 import yaml
+from msgspec import Struct, field
 
 CARD_FILE = "README.md"
 UNKNOWN_LICENSE = "unknown"  # the Hub's own value for "no licence stated"
