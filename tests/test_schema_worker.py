@@ -100,3 +100,21 @@ def test_a_worker_that_dies_is_replaced_by_checking_here(write, workers, monkeyp
     with pytest.raises(SpecError, match="colour"):
         charter.load(path)
     assert chosen == [True]
+
+
+def test_an_ir_that_fails_at_the_venture_raises_its_own_error(write, workers, monkeypatch):
+    """The IR built while the worker checks the files fails on a spec the checks pass (a bug): the
+    load raises that error, as it would without a worker."""
+    from charter.spec import loader
+
+    path = write("large.yaml", _large())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the IR builder failed")
+
+    monkeypatch.setattr(loader, "build_ir", broken)
+    for allowed in (True, False):
+        chosen = workers.set(allowed)
+        with pytest.raises(RuntimeError, match="the IR builder failed"):
+            charter.load(path)
+        assert chosen == [allowed]

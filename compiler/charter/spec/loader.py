@@ -47,8 +47,10 @@ def _venture(function: Callable[..., T], *args: Any, **kwargs: Any) -> Callable[
     try:
         value = function(*args, **kwargs)
     except Exception as err:
+        error = err  # `err` itself is unbound when the except block ends
+
         def fail() -> T:
-            raise err
+            raise error
         return fail
     return lambda: value
 
