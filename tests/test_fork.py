@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from charter._fork import Forked, WorkerError, can_fork
+from charter._fork import Beside, Forked, WorkerError, can_fork
 from charter.diagnostics import Diagnostic, Loc, SpecError
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers run on Linux only")
@@ -151,3 +151,19 @@ def test_a_build_does_its_training_half_itself_when_no_worker_starts(tmp_path, m
     monkeypatch.setattr(os, "fork", lambda: (_ for _ in ()).throw(OSError(12, "Cannot allocate memory")))
     built = build(spec, tmp_path / "out", BuildOptions(), parallel=True)
     assert [a.path for a in built.artifacts] == [a.path for a in render(spec).artifacts]
+
+
+def test_beside_does_the_work_here_without_a_worker_or_when_it_dies():
+    calls = []
+    here = lambda: calls.append("here") or "done here"  # noqa: E731
+    with Beside(lambda: "done in the worker", fork=False, here=here) as work:
+        assert not work.concurrent and calls == []  # asked for, not done, until result()
+        assert work.result() == "done here" and calls == ["here"]
+    with Beside(lambda: "done in the worker", fork=True, here=here) as work:
+        assert work.concurrent and work.result() == "done in the worker"
+    with Beside(lambda: os.kill(os.getpid(), signal.SIGKILL), fork=True, here=here) as work:
+        pid = work._worker._pid
+        assert work.result() == "done here"
+    assert _no_child_left(pid)
+    with Beside(lambda: {}["missing"], fork=True) as work, pytest.raises(KeyError):
+        work.result()  # an error of the work itself is no reason to do it again

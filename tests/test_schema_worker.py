@@ -11,7 +11,6 @@ import sys
 import pytest
 
 import charter
-from charter import _fork
 from charter.diagnostics import SpecError
 from charter.spec import resolve
 from helpers import MINIMAL, many_rules
@@ -41,7 +40,7 @@ def workers(monkeypatch):
 
     class Choice:
         def set(self, allowed: bool) -> list[bool]:
-            monkeypatch.setattr(_fork, "can_fork", lambda: allowed)
+            monkeypatch.setattr(resolve, "can_fork", lambda: allowed)
             chosen.clear()
             return chosen
 

@@ -11,8 +11,8 @@ them writes to it. The result comes back pickled (see Forked).
 The child runs only the function it was given and leaves with ``os._exit``: it never returns into
 the caller's code, runs no atexit handler and flushes none of the parent's buffers. Its exception is
 raised in the parent as if the work had run there. A child that ends without an answer (killed, out
-of memory) is a WorkerError saying how it ended, and so is a child that could not be started; the
-callers then do the work themselves. A parent that stops waiting (an error of its own, Ctrl-C)
+of memory) is a WorkerError saying how it ended, and so is a child that could not be started;
+callers use Beside, which then does the work in this process. A parent that stops waiting (an error of its own, Ctrl-C)
 kills and reaps the child, so none is left behind.
 """
 
@@ -145,6 +145,38 @@ class Forked(Generic[T]):
         pid, self._pid = self._pid, None
         _, status = os.waitpid(pid, 0)
         return status
+
+
+class Beside(Generic[T]):
+    """``work`` done in a forked worker beside the caller when ``fork``, else done here when its
+    result is asked for. ``here`` (``work`` unless given) is what this process does instead: also
+    when a worker ends without its result or could not be started, so a caller never depends on a
+    worker to get its answer. Use as a context manager, as Forked."""
+
+    def __init__(self, work: Callable[[], T], *, fork: bool, here: Callable[[], T] | None = None) -> None:
+        self._here = here if here is not None else work
+        self._worker: Forked[T] | None = Forked(work) if fork else None
+
+    @property
+    def concurrent(self) -> bool:
+        """Whether a worker was started for the work, so the caller's work meanwhile is free."""
+        return self._worker is not None
+
+    def __enter__(self) -> "Beside[T]":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._worker is not None:
+            self._worker.__exit__(*exc_info)
+
+    def result(self) -> T:
+        """The worker's result, or ``here()``'s; an error the work raised is raised here."""
+        if self._worker is not None:
+            try:
+                return self._worker.result()
+            except WorkerError:
+                pass  # killed, out of memory, or never started: the work is done here instead
+        return self._here()
 
 
 def out_of_band(data: bytes) -> object:

@@ -36,7 +36,7 @@ def load(path: str | Path, *, allow_outside: bool = False, digest: bool = True) 
             # pass (a tree the schema refuses may make build_ir fail in any way).
             ventured = (_venture(build_ir, merged, files, digest=digest)
                         if file_checks.concurrent and not diagnostics else None)
-            diagnostics = diagnostics + file_checks.diagnostics()
+            diagnostics = diagnostics + file_checks.result()
         if diagnostics:
             raise SpecError(diagnostics)
         return ventured() if ventured is not None else build_ir(merged, files, digest=digest)

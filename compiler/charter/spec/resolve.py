@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .._fork import Beside, can_fork
 from ..diagnostics import SpecError, Diagnostic, Loc, UnreadableError, excerpt
 from .ids import check_ids
 from .schema import validate_document, where
@@ -158,42 +159,13 @@ FILE_CHECK_WORKER_MIN_BYTES = 200_000
 FILE_CHECK_WORKER_MAX_BYTES = 2_000_000
 
 
-class FileChecks:
-    """check_files on a spec's files, run in a forked worker process beside the caller where that
-    is safe and pays (see FILE_CHECK_WORKER_MIN_BYTES), else here when its diagnostics are asked
-    for. Use as a context manager: leaving the block stops a worker whose answer was not taken."""
+class FileChecks(Beside[list[Diagnostic]]):
+    """check_files on a spec's files, in a forked worker process beside the caller where that is
+    safe and pays (see FILE_CHECK_WORKER_MIN_BYTES), else here; ``result()`` gives the diagnostics."""
 
     def __init__(self, documents: list[tuple[Mapping, str]], source_bytes: int) -> None:
-        from .._fork import Forked, can_fork
-
-        self._documents = documents
-        self._worker = None
-        if FILE_CHECK_WORKER_MIN_BYTES <= source_bytes <= FILE_CHECK_WORKER_MAX_BYTES and can_fork():
-            self._worker = Forked(lambda: check_files(documents))
-
-    @property
-    def concurrent(self) -> bool:
-        """Whether a worker is checking, so the caller's work meanwhile is free."""
-        return self._worker is not None
-
-    def __enter__(self) -> "FileChecks":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._worker is not None:
-            self._worker.__exit__(*exc_info)
-
-    def diagnostics(self) -> list[Diagnostic]:
-        """Every problem check_files finds; a worker that died without its answer is replaced by
-        checking here."""
-        from .._fork import WorkerError
-
-        if self._worker is not None:
-            try:
-                return self._worker.result()
-            except WorkerError:
-                pass
-        return check_files(self._documents)
+        worth = FILE_CHECK_WORKER_MIN_BYTES <= source_bytes <= FILE_CHECK_WORKER_MAX_BYTES and can_fork()
+        super().__init__(lambda: check_files(documents), fork=worth)
 
 
 def _size(path: Path) -> int:

@@ -20,12 +20,12 @@ from collections import deque
 from pathlib import Path
 from itertools import chain, repeat
 from operator import attrgetter, itemgetter
-from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Iterable, Iterator, Sequence
 
 import charter
 from msgspec import Struct, field
 
-from .._fork import Forked, WorkerError, can_fork, out_of_band
+from .._fork import Beside, can_fork, out_of_band
 from .._gc import paused_gc
 from ..diagnostics import CharterError, SpecError, Diagnostic
 from ..jsonenc import pretty_bytes
@@ -46,7 +46,6 @@ CONTEXT_FREE = "_default"  # ids cannot start with "_", so this never collides w
 PROMPT_FLAVOURS = ("generic", "openai", "anthropic")
 WARNING_IDS = 10  # ids a build warning names; the manifest keeps the full list
 MAX_MANIFEST_BYTES = 500_000_000  # far above any real manifest (about 1 kB per clause and artifact)
-T = TypeVar("T")
 
 
 class BuildOptions(Struct, frozen=True):
@@ -382,18 +381,15 @@ def build(spec: Spec, out_dir: str | Path, options: BuildOptions = BuildOptions(
     if parallel is None:
         parallel = worth_forking(spec)
     # Everything that can refuse the build, in both halves, is checked before the first write.
-    with paused_gc(), (Forked(lambda: _training_half(spec, options)) if parallel
-                       else _InProcess(lambda: _prepare_training(spec, options)[1:])) as training_half:
+    # A worker sends the training half rendered; this process, when it does the half itself (no
+    # worker, or one that died), renders the training files one at a time as they are written.
+    with paused_gc(), Beside(lambda: _training_half(spec, options), fork=parallel,
+                             here=lambda: _prepare_training(spec, options)[1:]) as training_half:
         rendered = _prepare(spec, options)
         prompt_side: Iterable[Artifact] = _prompt_artifacts(spec, options, rendered)
         if parallel:
             prompt_side = list(prompt_side)  # rendered now, beside the worker, not after it
-        try:
-            rendered.training_facts, training_side = training_half.result()
-        except WorkerError:
-            # The worker ended without its result (killed, out of memory, a file size limit on the
-            # result it writes): the half is computed here instead, to the same bytes.
-            rendered.training_facts, training_side = _prepare_training(spec, options)[1:]
+        rendered.training_facts, training_side = training_half.result()
         rendered.warnings.extend(rendered.training_facts.warnings)
         with output_dir_lock(out):  # a second build into the same directory is refused, not interleaved
             previous = _previous_artifacts(out, force)
@@ -441,22 +437,6 @@ def worth_forking(spec: Spec) -> bool:
     clauses and examples."""
     items = sum(1 for _ in spec.clauses()) + sum(1 for _ in spec.all_examples())
     return PARALLEL_BUILD_MIN_ITEMS <= items <= PARALLEL_BUILD_MAX_ITEMS and can_fork()
-
-
-class _InProcess:
-    """`Forked`'s face for work done here, when asked for: the build without a worker process."""
-
-    def __init__(self, work: Callable[[], T]) -> None:
-        self._work = work
-
-    def __enter__(self) -> "_InProcess":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        pass
-
-    def result(self) -> T:
-        return self._work()
 
 
 class _ArtifactWriter:
