@@ -17,6 +17,7 @@ import charter
 from charter.spec.schema import validator
 from charter.diagnostics import Diagnostic, Loc, SpecError
 from charter.targets.build import BuildOptions, build, render, worth_forking
+from charter.targets.build import manifest as build_manifest
 from charter.targets.data import CONTEXT_LINE_PREFIX, validate_openai_dpo_line, validate_openai_sft_line
 from charter.targets.evals import EVALCASE_SCHEMA_NAME
 from helpers import CHARACTERS, MINIMAL, many_rules
@@ -65,9 +66,11 @@ def test_builds_are_byte_identical_from_any_directory(builds, tmp_path, monkeypa
 def test_render_in_memory_equals_the_streamed_build(builds, name):
     """render() (the library call that writes nothing) gives the bytes build() streams to disk, in
     the manifest's order."""
-    rendered = render(charter.load(CHARACTERS / f"{name}.yaml"), BuildOptions(inoculate=True))
+    spec = charter.load(CHARACTERS / f"{name}.yaml")
+    rendered = render(spec, BuildOptions(inoculate=True))
     manifest = json.loads((builds[name] / "manifest.json").read_text())
     assert [a.path for a in rendered.artifacts] == [a["path"] for a in manifest["artifacts"]]
+    assert build_manifest(spec, rendered, BuildOptions(inoculate=True)) == manifest  # the library call
     for artifact in rendered.artifacts:
         assert artifact.content == (builds[name] / artifact.path).read_bytes(), artifact.path
 

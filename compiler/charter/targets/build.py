@@ -439,6 +439,13 @@ def worth_forking(spec: Spec) -> bool:
     return PARALLEL_BUILD_MIN_ITEMS <= items <= PARALLEL_BUILD_MAX_ITEMS and can_fork()
 
 
+def _write_artifact(out: Path, artifact: Artifact) -> WrittenArtifact:
+    """Write ``artifact`` under ``out`` atomically, not fsync'd (see build); what the manifest lists of it."""
+    written = artifact.written()
+    write_bytes_atomic(out / artifact.path, artifact.content, durable=False)
+    return written
+
+
 class _ArtifactWriter:
     """Hashes and writes artifacts atomically, in the order submitted, on a second thread.
 
@@ -504,8 +511,7 @@ class _ArtifactWriter:
                 artifact = self._pending.popleft()
                 self._busy = True
             try:
-                written = artifact.written()
-                write_bytes_atomic(self._out / artifact.path, artifact.content, durable=False)
+                written = _write_artifact(self._out, artifact)
             except BaseException as err:  # raised on the main thread by the next submit or finish
                 with self._changed:
                     self._error = err
@@ -537,9 +543,7 @@ class _DirectWriter:
         pass
 
     def submit(self, artifact: Artifact) -> None:
-        written = artifact.written()
-        write_bytes_atomic(self._out / artifact.path, artifact.content, durable=False)
-        self._written.append(written)
+        self._written.append(_write_artifact(self._out, artifact))
 
     def finish(self) -> list[WrittenArtifact]:
         return self._written
